@@ -1,0 +1,15 @@
+//! Generated code for every protobuf package in the repository's `proto/`
+//! directory: messages (prost), gRPC clients and servers (tonic), and the
+//! encoded `FileDescriptorSet` used by gRPC reflection and the event codec.
+//!
+//! Modules mirror the packages: `ecommerce.orders.v1` is
+//! [`ecommerce::orders::v1`]. Generated code is never committed.
+
+#![allow(clippy::all, clippy::pedantic, missing_docs)]
+
+include!(concat!(env!("OUT_DIR"), "/modules.rs"));
+
+/// The encoded `google.protobuf.FileDescriptorSet` of every file in `proto/`
+/// (imports included), as produced by `protoc --include_imports`.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/ecommerce_descriptor.bin"));
