@@ -1,0 +1,25 @@
+//! The bootstrap every service uses: typed settings from the environment,
+//! telemetry (logs and OpenTelemetry traces), one gRPC server builder with
+//! reflection, health, request tracing and message limits, and graceful
+//! shutdown on SIGINT / SIGTERM.
+//!
+//! A service's `main` is one call:
+//!
+//! ```no_run
+//! # use ecommerce_platform::{grpc::GrpcServer, settings::ServiceInfo};
+//! # const SERVICE: ServiceInfo = ServiceInfo { name: "orders-svc", env_prefix: "ORDERS", default_port: 50054 };
+//! # fn register(server: GrpcServer) -> GrpcServer { server }
+//! #[tokio::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     ecommerce_platform::service::run(&SERVICE, register).await
+//! }
+//! ```
+
+pub mod grpc;
+pub mod service;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use grpc::{GrpcServer, WithMessageLimits};
+pub use settings::{GrpcSettings, ServiceInfo, SettingsError, TelemetrySettings};

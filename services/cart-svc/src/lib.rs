@@ -1,0 +1,22 @@
+//! cart-svc: carts, line items and signed checkout snapshots.
+//!
+//! The domain RPCs are not built yet. Until they are, the gRPC surface is served
+//! (health, reflection, every RPC of `ecommerce.cart.v1.CartService`) and each
+//! RPC answers `UNIMPLEMENTED`, never a fake success.
+
+pub mod grpc;
+
+use ecommerce_platform::grpc::GrpcServer;
+use ecommerce_platform::settings::ServiceInfo;
+
+/// Name, env prefix (`CART_GRPC_ADDR`) and default port of this service.
+pub const SERVICE: ServiceInfo = ServiceInfo {
+    name: "cart-svc",
+    env_prefix: "CART",
+    default_port: 50056,
+};
+
+/// Adds this service's gRPC endpoints to the shared server.
+pub fn register(server: GrpcServer) -> GrpcServer {
+    server.add_service(grpc::CartGrpc::server())
+}

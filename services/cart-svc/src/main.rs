@@ -1,0 +1,7 @@
+//! `cart-svc` binary: settings and telemetry come from the platform crate; the
+//! service itself lives in the library so tests can start it in-process.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    ecommerce_platform::service::run(&cart_svc::SERVICE, cart_svc::register).await
+}

@@ -1,0 +1,22 @@
+//! fulfillment-svc: shipments and their status; publishes to `fulfillment.events`.
+//!
+//! The domain RPCs are not built yet. Until they are, the gRPC surface is served
+//! (health, reflection, every RPC of `ecommerce.fulfillment.v1.FulfillmentService`) and each
+//! RPC answers `UNIMPLEMENTED`, never a fake success.
+
+pub mod grpc;
+
+use ecommerce_platform::grpc::GrpcServer;
+use ecommerce_platform::settings::ServiceInfo;
+
+/// Name, env prefix (`FULFILLMENT_GRPC_ADDR`) and default port of this service.
+pub const SERVICE: ServiceInfo = ServiceInfo {
+    name: "fulfillment-svc",
+    env_prefix: "FULFILLMENT",
+    default_port: 50057,
+};
+
+/// Adds this service's gRPC endpoints to the shared server.
+pub fn register(server: GrpcServer) -> GrpcServer {
+    server.add_service(grpc::FulfillmentGrpc::server())
+}

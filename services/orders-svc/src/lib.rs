@@ -1,0 +1,22 @@
+//! orders-svc: orders and their state machine; publishes to `orders.events`.
+//!
+//! The domain RPCs are not built yet. Until they are, the gRPC surface is served
+//! (health, reflection, every RPC of `ecommerce.orders.v1.OrderService`) and each
+//! RPC answers `UNIMPLEMENTED`, never a fake success.
+
+pub mod grpc;
+
+use ecommerce_platform::grpc::GrpcServer;
+use ecommerce_platform::settings::ServiceInfo;
+
+/// Name, env prefix (`ORDERS_GRPC_ADDR`) and default port of this service.
+pub const SERVICE: ServiceInfo = ServiceInfo {
+    name: "orders-svc",
+    env_prefix: "ORDERS",
+    default_port: 50054,
+};
+
+/// Adds this service's gRPC endpoints to the shared server.
+pub fn register(server: GrpcServer) -> GrpcServer {
+    server.add_service(grpc::OrderGrpc::server())
+}
