@@ -1,0 +1,514 @@
+//! The consumer runtime: manual acks after the handler, bounded retries,
+//! dead-lettering with a reason, reconnects and graceful shutdown.
+//!
+//! [`Consumer::run`] consumes one queue until its shutdown future completes.
+//! Each delivery goes to the [`MessageHandler`]; the message is acknowledged
+//! only after the handler returned (the inbox runs its database transaction
+//! inside the handler, so the ack follows the commit). The handler's
+//! [`HandlerOutcome`] decides the rest:
+//!
+//! - `Ack`: `basic.ack`.
+//! - `Retry`: a transient failure. Wait (capped exponential backoff with
+//!   jitter), then `basic.nack(requeue)`; the quorum queue counts the return in
+//!   `x-delivery-count`. Once that count has reached the retry budget the
+//!   message is dead-lettered instead.
+//! - `DeadLetter`: publish a copy to the dead-letter exchange under the
+//!   queue's DLQ routing key, with `x-death-reason` and the original queue,
+//!   exchange and routing key in headers, wait for its confirm, then ack the
+//!   original. If that publish fails the message is requeued, never dropped.
+//!
+//! A handler that panics counts as a `Retry`.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ecommerce_events::MessageProperties;
+use futures::{FutureExt as _, StreamExt as _};
+use lapin::message::Delivery as AmqpDelivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{Instrument as _, debug, error, info, info_span, instrument, warn};
+
+use crate::connection::Broker;
+use crate::properties::{DELIVERY_COUNT_HEADER, delivery_count, from_basic_properties};
+use crate::publisher::{PreparedMessage, Publisher};
+use crate::settings::ConsumerSettings;
+use crate::topology::DeadLetterRoute;
+
+/// Header of a dead-lettered copy: why the consumer gave up on it.
+pub const DEATH_REASON_HEADER: &str = "x-death-reason";
+/// Header of a dead-lettered copy: the queue it was consumed from.
+pub const ORIGINAL_QUEUE_HEADER: &str = "x-original-queue";
+/// Header of a dead-lettered copy: the exchange it was first published to.
+pub const ORIGINAL_EXCHANGE_HEADER: &str = "x-original-exchange";
+/// Header of a dead-lettered copy: the routing key it was first published with.
+pub const ORIGINAL_ROUTING_KEY_HEADER: &str = "x-original-routing-key";
+
+/// How long shutdown waits for the broker to confirm `basic.cancel`.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One received message, as the handler sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delivery {
+    pub body: Arc<[u8]>,
+    /// The AMQP properties in event terms (scalar headers as text).
+    pub properties: MessageProperties,
+    /// The queue it was consumed from.
+    pub queue: String,
+    pub exchange: String,
+    pub routing_key: String,
+    /// The broker delivered it before (to this or another consumer).
+    pub redelivered: bool,
+    /// `x-delivery-count`: how many times it was returned to the queue before
+    /// this delivery (0 the first time).
+    pub delivery_count: u32,
+}
+
+impl Delivery {
+    fn from_amqp(delivery: &AmqpDelivery, queue: &str) -> Self {
+        Self {
+            body: Arc::from(delivery.data.as_slice()),
+            properties: from_basic_properties(&delivery.properties),
+            queue: queue.to_owned(),
+            exchange: delivery.exchange.as_str().to_owned(),
+            routing_key: delivery.routing_key.as_str().to_owned(),
+            redelivered: delivery.redelivered,
+            delivery_count: delivery_count(&delivery.properties),
+        }
+    }
+}
+
+/// What the handler decided about a delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandlerOutcome {
+    /// Handled (or already handled before): acknowledge.
+    Ack,
+    /// A transient failure: requeue after a backoff, up to the retry budget.
+    Retry { reason: String },
+    /// It will never succeed (undecodable, invalid): to the DLQ with `reason`.
+    DeadLetter { reason: String },
+}
+
+impl HandlerOutcome {
+    pub fn retry(reason: impl Into<String>) -> Self {
+        Self::Retry {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn dead_letter(reason: impl Into<String>) -> Self {
+        Self::DeadLetter {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Handles one delivery. Implemented for every
+/// `Fn(Delivery) -> impl Future<Output = HandlerOutcome>` closure.
+pub trait MessageHandler: Send + Sync + 'static {
+    fn handle(&self, delivery: Delivery) -> impl Future<Output = HandlerOutcome> + Send;
+}
+
+impl<Function, HandlerFuture> MessageHandler for Function
+where
+    Function: Fn(Delivery) -> HandlerFuture + Send + Sync + 'static,
+    HandlerFuture: Future<Output = HandlerOutcome> + Send,
+{
+    fn handle(&self, delivery: Delivery) -> impl Future<Output = HandlerOutcome> + Send {
+        self(delivery)
+    }
+}
+
+/// Why [`Consumer::run`] could not consume at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error("queue `{queue}` is not in the topology or has no dead-letter route")]
+    NoDeadLetterRoute { queue: String },
+    #[error("queue name `{queue}` is not a valid AMQP short string")]
+    InvalidQueueName { queue: String },
+    #[error("the broker was closed while consuming `{queue}`")]
+    BrokerClosed { queue: String },
+}
+
+/// Consumes queues of a [`Broker`]; obtained from [`Broker::consumer`].
+#[derive(Clone, Debug)]
+pub struct Consumer {
+    broker: Broker,
+    settings: ConsumerSettings,
+}
+
+/// What every delivery task of one `run` shares.
+struct RunContext<H> {
+    queue: String,
+    dead_letter: DeadLetterRoute,
+    settings: ConsumerSettings,
+    handler: H,
+    dead_letter_publisher: Publisher,
+    /// Becomes true at shutdown, to cut retry waits short.
+    stopping: watch::Receiver<bool>,
+}
+
+impl Consumer {
+    pub(crate) fn new(broker: Broker, settings: ConsumerSettings) -> Self {
+        Self { broker, settings }
+    }
+
+    /// The same consumer with other settings (prefetch, concurrency, retries).
+    pub fn with_settings(mut self, settings: ConsumerSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    pub fn settings(&self) -> &ConsumerSettings {
+        &self.settings
+    }
+
+    /// Consumes `queue` until `shutdown` completes, following the broker
+    /// across reconnects. At shutdown it cancels the consumer (no new
+    /// deliveries), waits for every running handler and its ack, closes the
+    /// channel (the broker requeues what was prefetched but not handled) and
+    /// returns `Ok`.
+    ///
+    /// `queue` must be declared in the broker's topology with a dead-letter route.
+    #[instrument(skip_all, fields(queue = %queue), err)]
+    pub async fn run<H: MessageHandler>(
+        &self,
+        queue: &str,
+        handler: H,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ConsumerError> {
+        let dead_letter = self
+            .broker
+            .topology()
+            .queue(queue)
+            .and_then(|declaration| declaration.dead_letter.clone())
+            .ok_or_else(|| ConsumerError::NoDeadLetterRoute {
+                queue: queue.to_owned(),
+            })?;
+        let queue_name =
+            ShortString::try_new(queue).map_err(|_| ConsumerError::InvalidQueueName {
+                queue: queue.to_owned(),
+            })?;
+        let (stopping_sender, stopping) = watch::channel(false);
+        let context = Arc::new(RunContext {
+            queue: queue.to_owned(),
+            dead_letter,
+            settings: self.settings,
+            handler,
+            dead_letter_publisher: self.broker.publisher(),
+            stopping,
+        });
+        let concurrency = self.settings.concurrency.max(1);
+        let restart_backoff = self.broker.settings().reconnect_backoff;
+        let mut in_flight: JoinSet<()> = JoinSet::new();
+        let mut failed_starts: u32 = 0;
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut broker_closed = false;
+        let mut consuming_channel: Option<Channel> = None;
+
+        'consume: loop {
+            let session = tokio::select! {
+                () = &mut shutdown => break 'consume,
+                session = self.broker.session() => session,
+            };
+            let Ok(session) = session else {
+                // Waiting without a timeout only fails once the broker is closed.
+                broker_closed = true;
+                break 'consume;
+            };
+            let started = start_consuming(&session.connection, &queue_name, &self.settings).await;
+            let (channel, mut deliveries) = match started {
+                Ok(started) => started,
+                Err(error) => {
+                    let delay = restart_backoff.delay(failed_starts);
+                    failed_starts = failed_starts.saturating_add(1);
+                    warn!(
+                        %error,
+                        attempt = failed_starts,
+                        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "could not start consuming"
+                    );
+                    tokio::select! {
+                        () = &mut shutdown => break 'consume,
+                        () = tokio::time::sleep(delay) => continue 'consume,
+                    }
+                }
+            };
+            failed_starts = 0;
+            let consumer_tag = deliveries.tag();
+            info!(generation = session.generation, %consumer_tag, "consuming");
+            consuming_channel = Some(channel.clone());
+
+            loop {
+                while let Some(joined) = in_flight.try_join_next() {
+                    report_task_end(joined);
+                }
+                let has_capacity = in_flight.len() < concurrency;
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => {
+                        cancel_consumer(&channel, &consumer_tag).await;
+                        break 'consume;
+                    }
+                    Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                        report_task_end(joined);
+                    }
+                    next = deliveries.next(), if has_capacity => match next {
+                        Some(Ok(delivery)) => {
+                            in_flight.spawn(handle_delivery(Arc::clone(&context), delivery));
+                        }
+                        Some(Err(error)) => {
+                            warn!(%error, "consumer channel failed; resuming on the next connection");
+                            break;
+                        }
+                        None => {
+                            warn!("the broker cancelled the consumer; resuming");
+                            break;
+                        }
+                    },
+                }
+            }
+            if let Some(lost) = consuming_channel.take() {
+                close_quietly(lost);
+            }
+            // The loss may be the channel alone: pause before reopening it.
+            let delay = restart_backoff.delay(0);
+            tokio::select! {
+                () = &mut shutdown => break 'consume,
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+
+        stopping_sender.send_replace(true);
+        let unfinished = in_flight.len();
+        if unfinished > 0 {
+            info!(unfinished, "waiting for in-flight handlers");
+        }
+        while let Some(joined) = in_flight.join_next().await {
+            report_task_end(joined);
+        }
+        if let Some(channel) = consuming_channel {
+            if let Err(error) = channel.close(200, "consumer stopped".into()).await {
+                debug!(%error, "could not close the consumer channel");
+            }
+        }
+        if broker_closed {
+            return Err(ConsumerError::BrokerClosed {
+                queue: queue.to_owned(),
+            });
+        }
+        info!("consumer stopped");
+        Ok(())
+    }
+}
+
+async fn start_consuming(
+    connection: &lapin::Connection,
+    queue: &ShortString,
+    settings: &ConsumerSettings,
+) -> Result<(Channel, lapin::Consumer), lapin::Error> {
+    let channel = connection.create_channel().await?;
+    channel
+        .basic_qos(settings.prefetch, BasicQosOptions { global: false })
+        .await?;
+    let deliveries = channel
+        .basic_consume(
+            queue.clone(),
+            // The broker picks a unique tag.
+            ShortString::from(""),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok((channel, deliveries))
+}
+
+async fn cancel_consumer(channel: &Channel, consumer_tag: &ShortString) {
+    let cancel = channel.basic_cancel(consumer_tag.clone(), BasicCancelOptions::default());
+    match tokio::time::timeout(CANCEL_TIMEOUT, cancel).await {
+        Ok(Ok(())) => debug!(%consumer_tag, "consumer cancelled"),
+        Ok(Err(error)) => debug!(%consumer_tag, %error, "could not cancel the consumer"),
+        Err(_) => debug!(%consumer_tag, "cancelling the consumer timed out"),
+    }
+}
+
+fn close_quietly(channel: Channel) {
+    if !channel.status().connected() {
+        return;
+    }
+    tokio::spawn(async move {
+        if let Err(error) = channel.close(200, "consumer restarting".into()).await {
+            debug!(%error, "could not close the old consumer channel");
+        }
+    });
+}
+
+fn report_task_end(joined: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = joined {
+        // Handler panics are caught inside the task; this is a runtime failure.
+        error!(%error, "delivery task failed");
+    }
+}
+
+async fn handle_delivery<H: MessageHandler>(
+    context: Arc<RunContext<H>>,
+    amqp_delivery: AmqpDelivery,
+) {
+    let delivery = Delivery::from_amqp(&amqp_delivery, &context.queue);
+    let span = info_span!(
+        "handle_delivery",
+        queue = %context.queue,
+        message_id = %delivery.properties.message_id,
+        event_type = %delivery.properties.event_type,
+        routing_key = %delivery.routing_key,
+        delivery_count = delivery.delivery_count,
+        redelivered = delivery.redelivered,
+    );
+    async move {
+        let delivery_count = delivery.delivery_count;
+        let outcome = AssertUnwindSafe(context.handler.handle(delivery))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| HandlerOutcome::retry(panic_message(&*panic)));
+        match outcome {
+            HandlerOutcome::Ack => acknowledge(&amqp_delivery).await,
+            HandlerOutcome::Retry { reason } if delivery_count >= context.settings.retry_budget => {
+                let reason = format!(
+                    "retry budget of {} exhausted: {reason}",
+                    context.settings.retry_budget
+                );
+                dead_letter(&context, &amqp_delivery, &reason).await;
+            }
+            HandlerOutcome::Retry { reason } => {
+                let delay = context.settings.retry_backoff.delay(delivery_count);
+                warn!(
+                    %reason,
+                    retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    "handler asked for a retry"
+                );
+                wait_unless_stopping(&context, delay).await;
+                requeue(&amqp_delivery).await;
+            }
+            HandlerOutcome::DeadLetter { reason } => {
+                dead_letter(&context, &amqp_delivery, &reason).await;
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_owned());
+    format!("handler panicked: {detail}")
+}
+
+async fn wait_unless_stopping<H>(context: &RunContext<H>, delay: Duration) {
+    let mut stopping = context.stopping.clone();
+    tokio::select! {
+        () = tokio::time::sleep(delay) => {}
+        // At shutdown the message goes back at once rather than holding up the stop.
+        _ = stopping.wait_for(|stopping| *stopping) => {}
+    }
+}
+
+async fn acknowledge(delivery: &AmqpDelivery) {
+    match delivery.acker.ack(BasicAckOptions::default()).await {
+        Ok(_) => debug!("message acknowledged"),
+        // The channel is gone: the broker redelivers it, and the inbox skips it.
+        Err(error) => warn!(%error, "could not acknowledge; the message will be redelivered"),
+    }
+}
+
+async fn requeue(delivery: &AmqpDelivery) {
+    let options = BasicNackOptions {
+        multiple: false,
+        requeue: true,
+    };
+    match delivery.acker.nack(options).await {
+        Ok(_) => debug!("message requeued"),
+        Err(error) => warn!(%error, "could not requeue; the broker requeues it with the channel"),
+    }
+}
+
+/// Publishes a copy to the DLQ with the reason, then acks the original.
+async fn dead_letter<H>(context: &RunContext<H>, delivery: &AmqpDelivery, reason: &str) {
+    let exchange = ShortString::try_new(context.dead_letter.exchange.as_str());
+    let routing_key = ShortString::try_new(context.dead_letter.routing_key.as_str());
+    let (Ok(exchange), Ok(routing_key)) = (exchange, routing_key) else {
+        // Names come from a topology that declared fine, so this cannot happen in practice.
+        error!("the dead-letter route is not a valid AMQP name; requeueing");
+        requeue(delivery).await;
+        return;
+    };
+    let copy = PreparedMessage {
+        exchange,
+        routing_key,
+        body: &delivery.data,
+        properties: dead_letter_properties(&delivery.properties, reason, &context.queue, delivery),
+    };
+    let published = context
+        .dead_letter_publisher
+        .publish_prepared(std::slice::from_ref(&copy))
+        .await
+        .pop();
+    match published {
+        Some(Ok(())) => {
+            warn!(
+                %reason,
+                dead_letter_queue = %context.dead_letter.routing_key,
+                "message dead-lettered"
+            );
+            acknowledge(delivery).await;
+        }
+        Some(Err(error)) => {
+            error!(%reason, %error, "could not dead-letter the message; requeueing it");
+            wait_unless_stopping(context, context.settings.retry_backoff.delay(0)).await;
+            requeue(delivery).await;
+        }
+        None => requeue(delivery).await,
+    }
+}
+
+fn dead_letter_properties(
+    original: &BasicProperties,
+    reason: &str,
+    queue: &str,
+    delivery: &AmqpDelivery,
+) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    if let Some(original_headers) = original.headers() {
+        for (name, value) in original_headers.inner() {
+            // The DLQ counts its own deliveries.
+            if name.as_str() != DELIVERY_COUNT_HEADER {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    let text = |value: &str| AMQPValue::LongString(LongString::from(value));
+    headers.insert(DEATH_REASON_HEADER.into(), text(reason));
+    headers.insert(ORIGINAL_QUEUE_HEADER.into(), text(queue));
+    headers.insert(
+        ORIGINAL_EXCHANGE_HEADER.into(),
+        text(delivery.exchange.as_str()),
+    );
+    headers.insert(
+        ORIGINAL_ROUTING_KEY_HEADER.into(),
+        text(delivery.routing_key.as_str()),
+    );
+    original
+        .clone()
+        .with_headers(headers)
+        .with_delivery_mode(ecommerce_events::DELIVERY_MODE_PERSISTENT)
+}

@@ -1,0 +1,55 @@
+//! RabbitMQ for every service, over lapin.
+//!
+//! - [`topology`]: the whole system's exchanges, queues and bindings as data
+//!   ([`Topology::system`]), names overridable by env vars, declared
+//!   idempotently ([`topology::declare`]).
+//! - [`connection`]: [`Broker`], a supervised connection that reconnects with
+//!   capped exponential backoff and full jitter after any loss, redeclares the
+//!   topology before anyone uses the new connection, and reports its
+//!   [`BrokerState`] for health checks.
+//! - [`publisher`]: [`Publisher::publish_batch`], pipelined publisher
+//!   confirms, `mandatory` and persistent; a nack, a return, a timeout or a
+//!   channel failure is an error for that message.
+//! - [`consumer`]: [`Consumer::run`], manual ack after the handler, bounded
+//!   retries, dead-lettering with the reason in a header, reconnects and
+//!   graceful shutdown.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use ecommerce_broker::{Broker, BrokerSettings, HandlerOutcome, OutgoingMessage};
+//! use ecommerce_broker::topology::ConsumerQueue;
+//!
+//! let settings = BrokerSettings::from_env()?;
+//! let broker = Broker::connect(settings.clone(), settings.topology()).await?;
+//!
+//! let publisher = broker.publisher();
+//! # let event: ecommerce_events::EncodedEvent = unimplemented!();
+//! if let Some(message) = OutgoingMessage::for_event(event, &settings.names) {
+//!     publisher.publish(&message).await?;
+//! }
+//!
+//! let queue = settings.names.queue(ConsumerQueue::InventoryOrderEvents);
+//! broker
+//!     .consumer()
+//!     .run(queue, |_delivery| async { HandlerOutcome::Ack }, std::future::pending())
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+pub mod backoff;
+pub mod connection;
+pub mod consumer;
+pub mod properties;
+pub mod publisher;
+pub mod settings;
+pub mod topology;
+
+/// The AMQP client underneath, for the types that appear in this API.
+pub use lapin;
+
+pub use backoff::Backoff;
+pub use connection::{Broker, BrokerError, BrokerState};
+pub use consumer::{Consumer, ConsumerError, Delivery, HandlerOutcome, MessageHandler};
+pub use publisher::{OutgoingMessage, PublishError, Publisher};
+pub use settings::{BrokerSettings, ConsumerSettings};
+pub use topology::{ConsumerQueue, EventsExchange, Topology, TopologyNames};

@@ -1,0 +1,983 @@
+//! The whole system's RabbitMQ topology as data, declared idempotently.
+//!
+//! [`Topology::system`] builds every exchange, queue and binding from
+//! [`TopologyNames`]; [`declare`] applies it on a channel (every service does
+//! so on every (re)connect, before it publishes), [`delete`] removes it (tests).
+//!
+//! Shape:
+//! - one durable topic exchange per publishing context ([`EventsExchange`]),
+//!   each with an `alternate-exchange` pointing at the fanout `unrouted`
+//!   exchange, bound to the durable `unrouted` queue, so a message nobody binds
+//!   is kept instead of silently dropped;
+//! - one durable quorum queue per consumer ([`ConsumerQueue`]) with
+//!   `x-delivery-limit` and dead-lettering to the direct `dead-letter`
+//!   exchange under its own `<queue>.dlq` routing key;
+//! - one durable quorum DLQ `<queue>.dlq` per consumer queue, bound to
+//!   `dead-letter` with that key.
+
+use std::fmt;
+
+use ecommerce_platform::settings::{EnvSource, SettingsError};
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{Channel, ExchangeKind};
+use tracing::{debug, instrument};
+
+/// Default `x-delivery-limit` of every consumer queue: after this many
+/// returns the broker itself dead-letters a message, a backstop behind the
+/// consumer's own (smaller) retry budget.
+pub const DEFAULT_DELIVERY_LIMIT: u32 = 10;
+
+/// Suffix of every dead-letter queue: `inventory.order-events.dlq`.
+pub const DEAD_LETTER_QUEUE_SUFFIX: &str = ".dlq";
+
+/// Variable naming the alternate exchange that catches unroutable messages.
+pub const UNROUTED_EXCHANGE_VAR: &str = "UNROUTED_EXCHANGE";
+/// Variable naming the queue bound to the alternate exchange.
+pub const UNROUTED_QUEUE_VAR: &str = "UNROUTED_QUEUE";
+/// Variable naming the direct exchange every DLQ is bound to.
+pub const DEAD_LETTER_EXCHANGE_VAR: &str = "DEAD_LETTER_EXCHANGE";
+
+const DEFAULT_UNROUTED_EXCHANGE: &str = "unrouted";
+const DEFAULT_UNROUTED_QUEUE: &str = "unrouted";
+const DEFAULT_DEAD_LETTER_EXCHANGE: &str = "dead-letter";
+
+/// An exchange a bounded context publishes its events to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventsExchange {
+    Catalog,
+    Iam,
+    IamSecurity,
+    Inventory,
+    /// Orders' and payments' events share it, as in the system this replaces.
+    Orders,
+    Fulfillment,
+}
+
+impl EventsExchange {
+    pub const ALL: [Self; 6] = [
+        Self::Catalog,
+        Self::Iam,
+        Self::IamSecurity,
+        Self::Inventory,
+        Self::Orders,
+        Self::Fulfillment,
+    ];
+
+    /// The variable that overrides the exchange name.
+    pub const fn env_var(self) -> &'static str {
+        match self {
+            Self::Catalog => "CATALOG_EVENTS_EXCHANGE",
+            Self::Iam => "IAM_EVENTS_EXCHANGE",
+            Self::IamSecurity => "IAM_SECURITY_EVENTS_EXCHANGE",
+            Self::Inventory => "INVENTORY_EVENTS_EXCHANGE",
+            Self::Orders => "ORDER_EVENTS_EXCHANGE",
+            Self::Fulfillment => "FULFILLMENT_EVENTS_EXCHANGE",
+        }
+    }
+
+    /// The historic name, used when the variable is unset.
+    pub const fn default_name(self) -> &'static str {
+        match self {
+            Self::Catalog => "catalog.events",
+            Self::Iam => "iam.events",
+            Self::IamSecurity => "iam.security-events",
+            Self::Inventory => "inventory.events",
+            Self::Orders => "orders.events",
+            Self::Fulfillment => "fulfillment.events",
+        }
+    }
+
+    /// The exchange an event type is published to: its first segment names
+    /// the context, except that `payments.*` shares the orders exchange and
+    /// `iam.security.*` has its own. `None` for a context that publishes nothing.
+    pub fn for_event_type(event_type: &str) -> Option<Self> {
+        if event_type.starts_with("iam.security.") {
+            return Some(Self::IamSecurity);
+        }
+        let context = event_type.split('.').next()?;
+        match context {
+            "catalog" => Some(Self::Catalog),
+            "iam" => Some(Self::Iam),
+            "inventory" => Some(Self::Inventory),
+            "orders" | "payments" => Some(Self::Orders),
+            "fulfillment" => Some(Self::Fulfillment),
+            _ => None,
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A consumer's queue, from DESIGN's topology table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConsumerQueue {
+    InventoryOrderEvents,
+    InventoryCatalogEvents,
+    OrdersInventoryEvents,
+    OrdersPaymentEvents,
+    OrdersFulfillmentEvents,
+    PaymentsOrderEvents,
+    PaymentsInventoryEvents,
+    PaymentsFulfillmentEvents,
+    FulfillmentInventoryEvents,
+    CartCatalogEvents,
+}
+
+impl ConsumerQueue {
+    pub const ALL: [Self; 10] = [
+        Self::InventoryOrderEvents,
+        Self::InventoryCatalogEvents,
+        Self::OrdersInventoryEvents,
+        Self::OrdersPaymentEvents,
+        Self::OrdersFulfillmentEvents,
+        Self::PaymentsOrderEvents,
+        Self::PaymentsInventoryEvents,
+        Self::PaymentsFulfillmentEvents,
+        Self::FulfillmentInventoryEvents,
+        Self::CartCatalogEvents,
+    ];
+
+    /// The variable that overrides the queue name: `<CONSUMER>_<SOURCE>_EVENTS_QUEUE`.
+    pub const fn env_var(self) -> &'static str {
+        match self {
+            Self::InventoryOrderEvents => "INVENTORY_ORDER_EVENTS_QUEUE",
+            Self::InventoryCatalogEvents => "INVENTORY_CATALOG_EVENTS_QUEUE",
+            Self::OrdersInventoryEvents => "ORDERS_INVENTORY_EVENTS_QUEUE",
+            Self::OrdersPaymentEvents => "ORDERS_PAYMENT_EVENTS_QUEUE",
+            Self::OrdersFulfillmentEvents => "ORDERS_FULFILLMENT_EVENTS_QUEUE",
+            Self::PaymentsOrderEvents => "PAYMENTS_ORDER_EVENTS_QUEUE",
+            Self::PaymentsInventoryEvents => "PAYMENTS_INVENTORY_EVENTS_QUEUE",
+            Self::PaymentsFulfillmentEvents => "PAYMENTS_FULFILLMENT_EVENTS_QUEUE",
+            Self::FulfillmentInventoryEvents => "FULFILLMENT_INVENTORY_EVENTS_QUEUE",
+            Self::CartCatalogEvents => "CART_CATALOG_EVENTS_QUEUE",
+        }
+    }
+
+    /// The historic name, used when the variable is unset.
+    pub const fn default_name(self) -> &'static str {
+        match self {
+            Self::InventoryOrderEvents => "inventory.order-events",
+            Self::InventoryCatalogEvents => "inventory.catalog-events",
+            Self::OrdersInventoryEvents => "orders.inventory-events",
+            Self::OrdersPaymentEvents => "orders.payment-events",
+            Self::OrdersFulfillmentEvents => "orders.fulfillment-events",
+            Self::PaymentsOrderEvents => "payments.order-events",
+            Self::PaymentsInventoryEvents => "payments.inventory-events",
+            Self::PaymentsFulfillmentEvents => "payments.fulfillment-events",
+            Self::FulfillmentInventoryEvents => "fulfillment.inventory-events",
+            Self::CartCatalogEvents => "cart.catalog-events",
+        }
+    }
+
+    /// The exchange the queue is bound to.
+    pub const fn source(self) -> EventsExchange {
+        match self {
+            Self::InventoryOrderEvents | Self::OrdersPaymentEvents | Self::PaymentsOrderEvents => {
+                EventsExchange::Orders
+            }
+            Self::InventoryCatalogEvents | Self::CartCatalogEvents => EventsExchange::Catalog,
+            Self::OrdersInventoryEvents
+            | Self::PaymentsInventoryEvents
+            | Self::FulfillmentInventoryEvents => EventsExchange::Inventory,
+            Self::OrdersFulfillmentEvents | Self::PaymentsFulfillmentEvents => {
+                EventsExchange::Fulfillment
+            }
+        }
+    }
+
+    /// The binding keys (event type patterns) on [`Self::source`].
+    pub const fn binding_keys(self) -> &'static [&'static str] {
+        match self {
+            Self::InventoryOrderEvents => &["orders.#", "payments.#"],
+            Self::InventoryCatalogEvents => &["catalog.variant.#"],
+            Self::OrdersInventoryEvents | Self::PaymentsInventoryEvents => &["inventory.stock.#"],
+            Self::OrdersPaymentEvents => &["payments.#"],
+            Self::OrdersFulfillmentEvents => &["fulfillment.shipment.#"],
+            Self::PaymentsOrderEvents => &["orders.#"],
+            Self::PaymentsFulfillmentEvents => &["fulfillment.shipment.shipped.v1"],
+            Self::FulfillmentInventoryEvents => &["inventory.stock.committed.v1"],
+            Self::CartCatalogEvents => &["catalog.#"],
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Every exchange and queue name of the system, each overridable by its
+/// variable. Dead-letter queue names are derived: `<queue>.dlq`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopologyNames {
+    exchanges: [String; EventsExchange::ALL.len()],
+    queues: [String; ConsumerQueue::ALL.len()],
+    unrouted_exchange: String,
+    unrouted_queue: String,
+    dead_letter_exchange: String,
+}
+
+impl Default for TopologyNames {
+    fn default() -> Self {
+        Self {
+            exchanges: EventsExchange::ALL.map(|exchange| exchange.default_name().to_owned()),
+            queues: ConsumerQueue::ALL.map(|queue| queue.default_name().to_owned()),
+            unrouted_exchange: DEFAULT_UNROUTED_EXCHANGE.to_owned(),
+            unrouted_queue: DEFAULT_UNROUTED_QUEUE.to_owned(),
+            dead_letter_exchange: DEFAULT_DEAD_LETTER_EXCHANGE.to_owned(),
+        }
+    }
+}
+
+impl TopologyNames {
+    /// Reads every name from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_source(&EnvSource::process())
+    }
+
+    /// Reads every name from `source`; unset names keep their historic default.
+    pub fn from_source(source: &EnvSource) -> Result<Self, SettingsError> {
+        let defaults = Self::default();
+        let mut names = defaults.clone();
+        for exchange in EventsExchange::ALL {
+            names.exchanges[exchange.index()] =
+                name_or_default(source, exchange.env_var(), exchange.default_name())?;
+        }
+        for queue in ConsumerQueue::ALL {
+            names.queues[queue.index()] =
+                name_or_default(source, queue.env_var(), queue.default_name())?;
+        }
+        names.unrouted_exchange =
+            name_or_default(source, UNROUTED_EXCHANGE_VAR, &defaults.unrouted_exchange)?;
+        names.unrouted_queue =
+            name_or_default(source, UNROUTED_QUEUE_VAR, &defaults.unrouted_queue)?;
+        names.dead_letter_exchange = name_or_default(
+            source,
+            DEAD_LETTER_EXCHANGE_VAR,
+            &defaults.dead_letter_exchange,
+        )?;
+        Ok(names)
+    }
+
+    /// The same names with `prefix` in front of every one of them (exchanges,
+    /// queues, `unrouted`, `dead-letter`), so a test owns a private copy of the
+    /// topology on a shared broker.
+    pub fn with_prefix(&self, prefix: &str) -> Self {
+        let prefixed = |name: &String| format!("{prefix}{name}");
+        Self {
+            exchanges: self.exchanges.each_ref().map(prefixed),
+            queues: self.queues.each_ref().map(prefixed),
+            unrouted_exchange: prefixed(&self.unrouted_exchange),
+            unrouted_queue: prefixed(&self.unrouted_queue),
+            dead_letter_exchange: prefixed(&self.dead_letter_exchange),
+        }
+    }
+
+    pub fn exchange(&self, exchange: EventsExchange) -> &str {
+        &self.exchanges[exchange.index()]
+    }
+
+    pub fn queue(&self, queue: ConsumerQueue) -> &str {
+        &self.queues[queue.index()]
+    }
+
+    /// `<queue>.dlq`, which is both the DLQ's name and its routing key on
+    /// the dead-letter exchange.
+    pub fn dead_letter_queue(&self, queue: ConsumerQueue) -> String {
+        dead_letter_queue_name(self.queue(queue))
+    }
+
+    /// The exchange `event_type` is published to (see
+    /// [`EventsExchange::for_event_type`]); `None` for an unknown context.
+    pub fn exchange_for(&self, event_type: &str) -> Option<&str> {
+        EventsExchange::for_event_type(event_type).map(|exchange| self.exchange(exchange))
+    }
+
+    pub fn unrouted_exchange(&self) -> &str {
+        &self.unrouted_exchange
+    }
+
+    pub fn unrouted_queue(&self) -> &str {
+        &self.unrouted_queue
+    }
+
+    pub fn dead_letter_exchange(&self) -> &str {
+        &self.dead_letter_exchange
+    }
+}
+
+/// `<queue>.dlq`.
+pub fn dead_letter_queue_name(queue: &str) -> String {
+    format!("{queue}{DEAD_LETTER_QUEUE_SUFFIX}")
+}
+
+fn name_or_default(
+    source: &EnvSource,
+    variable: &str,
+    default: &str,
+) -> Result<String, SettingsError> {
+    let Some(name) = source.string(variable)? else {
+        return Ok(default.to_owned());
+    };
+    let name = name.trim().to_owned();
+    // AMQP names are short strings: longer ones would be refused by the broker
+    // on the first declaration, far from the variable that caused it.
+    if name.len() > 255 {
+        return Err(SettingsError::Invalid {
+            variable: variable.to_owned(),
+            value: name,
+            reason: "AMQP exchange and queue names are at most 255 bytes".to_owned(),
+        });
+    }
+    Ok(name)
+}
+
+/// The kind of an exchange in the topology.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExchangeType {
+    Topic,
+    Fanout,
+    Direct,
+}
+
+impl ExchangeType {
+    fn lapin_kind(self) -> ExchangeKind {
+        match self {
+            Self::Topic => ExchangeKind::Topic,
+            Self::Fanout => ExchangeKind::Fanout,
+            Self::Direct => ExchangeKind::Direct,
+        }
+    }
+}
+
+/// One durable exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExchangeDeclaration {
+    pub name: String,
+    pub exchange_type: ExchangeType,
+    /// `alternate-exchange`: where the broker sends what no binding matches.
+    pub alternate_exchange: Option<String>,
+}
+
+impl ExchangeDeclaration {
+    /// The declaration arguments, exactly as sent to the broker.
+    pub fn arguments(&self) -> FieldTable {
+        let mut arguments = FieldTable::default();
+        if let Some(alternate_exchange) = &self.alternate_exchange {
+            arguments.insert(
+                "alternate-exchange".into(),
+                AMQPValue::LongString(LongString::from(alternate_exchange.as_str())),
+            );
+        }
+        arguments
+    }
+}
+
+/// Where a queue dead-letters to (`x-dead-letter-exchange` and `-routing-key`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetterRoute {
+    pub exchange: String,
+    pub routing_key: String,
+}
+
+/// One durable quorum queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueDeclaration {
+    pub name: String,
+    /// `x-delivery-limit`: returns after which the broker dead-letters a message.
+    pub delivery_limit: Option<u32>,
+    pub dead_letter: Option<DeadLetterRoute>,
+}
+
+impl QueueDeclaration {
+    /// The declaration arguments, exactly as sent to the broker.
+    pub fn arguments(&self) -> FieldTable {
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString(LongString::from("quorum")),
+        );
+        if let Some(delivery_limit) = self.delivery_limit {
+            arguments.insert(
+                "x-delivery-limit".into(),
+                AMQPValue::LongLongInt(i64::from(delivery_limit)),
+            );
+        }
+        if let Some(route) = &self.dead_letter {
+            arguments.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString(LongString::from(route.exchange.as_str())),
+            );
+            arguments.insert(
+                "x-dead-letter-routing-key".into(),
+                AMQPValue::LongString(LongString::from(route.routing_key.as_str())),
+            );
+        }
+        arguments
+    }
+}
+
+/// A queue bound to an exchange with one routing key (pattern).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindingDeclaration {
+    pub exchange: String,
+    pub queue: String,
+    pub routing_key: String,
+}
+
+/// Exchanges, queues and bindings, declared in that order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Topology {
+    pub exchanges: Vec<ExchangeDeclaration>,
+    pub queues: Vec<QueueDeclaration>,
+    pub bindings: Vec<BindingDeclaration>,
+}
+
+impl Topology {
+    /// The whole system: the events exchanges with their alternate exchange,
+    /// every consumer queue of DESIGN's table with its DLQ, and their bindings.
+    /// Consumer queues get [`DEFAULT_DELIVERY_LIMIT`]; see [`Self::with_delivery_limit`].
+    pub fn system(names: &TopologyNames) -> Self {
+        let mut topology = Self::default();
+
+        topology.exchanges.push(ExchangeDeclaration {
+            name: names.unrouted_exchange().to_owned(),
+            exchange_type: ExchangeType::Fanout,
+            alternate_exchange: None,
+        });
+        topology.exchanges.push(ExchangeDeclaration {
+            name: names.dead_letter_exchange().to_owned(),
+            exchange_type: ExchangeType::Direct,
+            alternate_exchange: None,
+        });
+        for exchange in EventsExchange::ALL {
+            topology.exchanges.push(ExchangeDeclaration {
+                name: names.exchange(exchange).to_owned(),
+                exchange_type: ExchangeType::Topic,
+                alternate_exchange: Some(names.unrouted_exchange().to_owned()),
+            });
+        }
+
+        topology.queues.push(QueueDeclaration {
+            name: names.unrouted_queue().to_owned(),
+            delivery_limit: None,
+            dead_letter: None,
+        });
+        topology.bindings.push(BindingDeclaration {
+            exchange: names.unrouted_exchange().to_owned(),
+            queue: names.unrouted_queue().to_owned(),
+            // Fanout exchanges ignore the key.
+            routing_key: String::new(),
+        });
+
+        for queue in ConsumerQueue::ALL {
+            let queue_name = names.queue(queue).to_owned();
+            let dead_letter_queue = names.dead_letter_queue(queue);
+            topology.queues.push(QueueDeclaration {
+                name: queue_name.clone(),
+                delivery_limit: Some(DEFAULT_DELIVERY_LIMIT),
+                dead_letter: Some(DeadLetterRoute {
+                    exchange: names.dead_letter_exchange().to_owned(),
+                    routing_key: dead_letter_queue.clone(),
+                }),
+            });
+            topology.queues.push(QueueDeclaration {
+                name: dead_letter_queue.clone(),
+                delivery_limit: None,
+                dead_letter: None,
+            });
+            for routing_key in queue.binding_keys() {
+                topology.bindings.push(BindingDeclaration {
+                    exchange: names.exchange(queue.source()).to_owned(),
+                    queue: queue_name.clone(),
+                    routing_key: (*routing_key).to_owned(),
+                });
+            }
+            topology.bindings.push(BindingDeclaration {
+                exchange: names.dead_letter_exchange().to_owned(),
+                queue: dead_letter_queue.clone(),
+                routing_key: dead_letter_queue,
+            });
+        }
+        topology
+    }
+
+    /// Sets `x-delivery-limit` on every queue that has one (the consumer queues).
+    ///
+    /// RabbitMQ refuses to redeclare an existing queue with different
+    /// arguments: changing the limit of a live system needs a policy or a new queue.
+    pub fn with_delivery_limit(mut self, delivery_limit: u32) -> Self {
+        for queue in &mut self.queues {
+            if queue.delivery_limit.is_some() {
+                queue.delivery_limit = Some(delivery_limit);
+            }
+        }
+        self
+    }
+
+    /// The declaration of the queue named `name`.
+    pub fn queue(&self, name: &str) -> Option<&QueueDeclaration> {
+        self.queues.iter().find(|queue| queue.name == name)
+    }
+
+    /// The exchange named `name`.
+    pub fn exchange(&self, name: &str) -> Option<&ExchangeDeclaration> {
+        self.exchanges.iter().find(|exchange| exchange.name == name)
+    }
+}
+
+/// What a declaration or deletion was doing when the broker refused it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TopologyObject {
+    Exchange(String),
+    Queue(String),
+    Binding {
+        exchange: String,
+        queue: String,
+        routing_key: String,
+    },
+}
+
+impl fmt::Display for TopologyObject {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exchange(name) => write!(formatter, "exchange `{name}`"),
+            Self::Queue(name) => write!(formatter, "queue `{name}`"),
+            Self::Binding {
+                exchange,
+                queue,
+                routing_key,
+            } => write!(
+                formatter,
+                "binding of queue `{queue}` to exchange `{exchange}` with key `{routing_key}`"
+            ),
+        }
+    }
+}
+
+/// The broker refused (or could not be asked) to declare or delete part of
+/// the topology. After a refusal the channel is closed by the broker.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    #[error("could not declare {object}: {source}")]
+    Declare {
+        object: Box<TopologyObject>,
+        #[source]
+        source: lapin::Error,
+    },
+    #[error("could not delete {object}: {source}")]
+    Delete {
+        object: Box<TopologyObject>,
+        #[source]
+        source: lapin::Error,
+    },
+    #[error("{object} has a name that is not a valid AMQP short string (at most 255 bytes)")]
+    InvalidName { object: Box<TopologyObject> },
+}
+
+fn short_string(
+    value: &str,
+    object: impl FnOnce() -> TopologyObject,
+) -> Result<ShortString, TopologyError> {
+    ShortString::try_new(value).map_err(|_| TopologyError::InvalidName {
+        object: Box::new(object()),
+    })
+}
+
+/// Declares every exchange, then every queue, then every binding. Idempotent:
+/// redeclaring with the same arguments is a no-op for the broker; different
+/// arguments on an existing queue or exchange are refused (`PRECONDITION_FAILED`).
+#[instrument(skip_all, fields(exchanges = topology.exchanges.len(), queues = topology.queues.len(), bindings = topology.bindings.len()), err)]
+pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), TopologyError> {
+    for exchange in &topology.exchanges {
+        let object = || TopologyObject::Exchange(exchange.name.clone());
+        let options = ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        channel
+            .exchange_declare(
+                short_string(&exchange.name, object)?,
+                exchange.exchange_type.lapin_kind(),
+                options,
+                exchange.arguments(),
+            )
+            .await
+            .map_err(|source| TopologyError::Declare {
+                object: Box::new(object()),
+                source,
+            })?;
+    }
+    for queue in &topology.queues {
+        let object = || TopologyObject::Queue(queue.name.clone());
+        let options = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        channel
+            .queue_declare(
+                short_string(&queue.name, object)?,
+                options,
+                queue.arguments(),
+            )
+            .await
+            .map_err(|source| TopologyError::Declare {
+                object: Box::new(object()),
+                source,
+            })?;
+    }
+    for binding in &topology.bindings {
+        let object = || TopologyObject::Binding {
+            exchange: binding.exchange.clone(),
+            queue: binding.queue.clone(),
+            routing_key: binding.routing_key.clone(),
+        };
+        channel
+            .queue_bind(
+                short_string(&binding.queue, object)?,
+                short_string(&binding.exchange, object)?,
+                short_string(&binding.routing_key, object)?,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|source| TopologyError::Declare {
+                object: Box::new(object()),
+                source,
+            })?;
+    }
+    debug!("topology declared");
+    Ok(())
+}
+
+/// Deletes every queue (with its messages) and every exchange of `topology`.
+/// Missing ones are not an error. Meant for tests that own prefixed names.
+#[instrument(skip_all, fields(exchanges = topology.exchanges.len(), queues = topology.queues.len()), err)]
+pub async fn delete(channel: &Channel, topology: &Topology) -> Result<(), TopologyError> {
+    for queue in &topology.queues {
+        let object = || TopologyObject::Queue(queue.name.clone());
+        channel
+            .queue_delete(
+                short_string(&queue.name, object)?,
+                QueueDeleteOptions::default(),
+            )
+            .await
+            .map_err(|source| TopologyError::Delete {
+                object: Box::new(object()),
+                source,
+            })?;
+    }
+    for exchange in &topology.exchanges {
+        let object = || TopologyObject::Exchange(exchange.name.clone());
+        channel
+            .exchange_delete(
+                short_string(&exchange.name, object)?,
+                ExchangeDeleteOptions::default(),
+            )
+            .await
+            .map_err(|source| TopologyError::Delete {
+                object: Box::new(object()),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use ecommerce_events::EVENT_TYPES;
+
+    use super::*;
+
+    fn argument<'a>(table: &'a FieldTable, key: &str) -> Option<&'a AMQPValue> {
+        table.inner().get(key)
+    }
+
+    #[test]
+    fn default_names_are_the_historic_ones() {
+        let names = TopologyNames::default();
+        assert_eq!(names.exchange(EventsExchange::Catalog), "catalog.events");
+        assert_eq!(names.exchange(EventsExchange::Iam), "iam.events");
+        assert_eq!(
+            names.exchange(EventsExchange::IamSecurity),
+            "iam.security-events"
+        );
+        assert_eq!(
+            names.exchange(EventsExchange::Inventory),
+            "inventory.events"
+        );
+        assert_eq!(names.exchange(EventsExchange::Orders), "orders.events");
+        assert_eq!(
+            names.exchange(EventsExchange::Fulfillment),
+            "fulfillment.events"
+        );
+        assert_eq!(
+            names.queue(ConsumerQueue::InventoryOrderEvents),
+            "inventory.order-events"
+        );
+        assert_eq!(
+            names.dead_letter_queue(ConsumerQueue::InventoryOrderEvents),
+            "inventory.order-events.dlq"
+        );
+        assert_eq!(names.unrouted_exchange(), "unrouted");
+        assert_eq!(names.unrouted_queue(), "unrouted");
+        assert_eq!(names.dead_letter_exchange(), "dead-letter");
+        assert_eq!(
+            TopologyNames::from_source(&EnvSource::from_pairs([])).unwrap(),
+            names
+        );
+    }
+
+    #[test]
+    fn queue_variables_follow_consumer_source_events_queue() {
+        for queue in ConsumerQueue::ALL {
+            // `payments.order-events` -> `PAYMENTS_ORDER_EVENTS_QUEUE`.
+            let derived = format!(
+                "{}_QUEUE",
+                queue.default_name().replace(['.', '-'], "_").to_uppercase()
+            );
+            assert_eq!(queue.env_var(), derived);
+        }
+    }
+
+    #[test]
+    fn every_name_is_overridable_by_its_variable() {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for exchange in EventsExchange::ALL {
+            pairs.push((exchange.env_var().to_owned(), format!("x-{exchange:?}")));
+        }
+        for queue in ConsumerQueue::ALL {
+            pairs.push((queue.env_var().to_owned(), format!("q-{queue:?}")));
+        }
+        pairs.push((UNROUTED_EXCHANGE_VAR.to_owned(), "ae".to_owned()));
+        pairs.push((UNROUTED_QUEUE_VAR.to_owned(), "ae-queue".to_owned()));
+        pairs.push((DEAD_LETTER_EXCHANGE_VAR.to_owned(), " dlx ".to_owned()));
+        let source = EnvSource::from_pairs(
+            pairs
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        );
+        let names = TopologyNames::from_source(&source).unwrap();
+        for exchange in EventsExchange::ALL {
+            assert_eq!(names.exchange(exchange), format!("x-{exchange:?}"));
+        }
+        for queue in ConsumerQueue::ALL {
+            assert_eq!(names.queue(queue), format!("q-{queue:?}"));
+            assert_eq!(names.dead_letter_queue(queue), format!("q-{queue:?}.dlq"));
+        }
+        assert_eq!(names.unrouted_exchange(), "ae");
+        assert_eq!(names.unrouted_queue(), "ae-queue");
+        assert_eq!(names.dead_letter_exchange(), "dlx");
+    }
+
+    #[test]
+    fn an_overlong_name_names_its_variable() {
+        let long = "q".repeat(256);
+        let source = EnvSource::from_pairs([("CART_CATALOG_EVENTS_QUEUE", long.as_str())]);
+        let error = TopologyNames::from_source(&source).unwrap_err();
+        assert!(matches!(
+            &error,
+            SettingsError::Invalid { variable, .. } if variable == "CART_CATALOG_EVENTS_QUEUE"
+        ));
+    }
+
+    #[test]
+    fn a_prefix_applies_to_every_name() {
+        let names = TopologyNames::default().with_prefix("t-1.");
+        let topology = Topology::system(&names);
+        for exchange in &topology.exchanges {
+            assert!(exchange.name.starts_with("t-1."), "{exchange:?}");
+            if let Some(alternate) = &exchange.alternate_exchange {
+                assert_eq!(alternate, "t-1.unrouted");
+            }
+        }
+        for queue in &topology.queues {
+            assert!(queue.name.starts_with("t-1."), "{queue:?}");
+            if let Some(route) = &queue.dead_letter {
+                assert_eq!(route.exchange, "t-1.dead-letter");
+                assert!(route.routing_key.starts_with("t-1."));
+            }
+        }
+        for binding in &topology.bindings {
+            assert!(binding.exchange.starts_with("t-1."), "{binding:?}");
+            assert!(binding.queue.starts_with("t-1."), "{binding:?}");
+        }
+    }
+
+    #[test]
+    fn every_known_event_type_has_an_exchange() {
+        let names = TopologyNames::default();
+        for info in EVENT_TYPES {
+            assert!(
+                names.exchange_for(info.event_type).is_some(),
+                "{} has no exchange",
+                info.event_type
+            );
+        }
+        assert_eq!(
+            names.exchange_for("payments.payment_authorized.v1"),
+            Some("orders.events")
+        );
+        assert_eq!(
+            names.exchange_for("orders.order_placed.v1"),
+            Some("orders.events")
+        );
+        assert_eq!(
+            names.exchange_for("iam.security.account_locked.v1"),
+            Some("iam.security-events")
+        );
+        assert_eq!(
+            names.exchange_for("iam.user.registered.v1"),
+            Some("iam.events")
+        );
+        assert_eq!(
+            names.exchange_for("inventory.stock.reserved.v1"),
+            Some("inventory.events")
+        );
+        assert_eq!(
+            names.exchange_for("fulfillment.shipment.shipped.v1"),
+            Some("fulfillment.events")
+        );
+        assert_eq!(
+            names.exchange_for("catalog.price.changed.v1"),
+            Some("catalog.events")
+        );
+        assert_eq!(names.exchange_for("cart.whatever.v1"), None);
+        assert_eq!(names.exchange_for(""), None);
+    }
+
+    #[test]
+    fn the_system_topology_matches_the_design_table() {
+        let topology = Topology::system(&TopologyNames::default());
+        let bindings: BTreeSet<(&str, &str, &str)> = topology
+            .bindings
+            .iter()
+            .map(|binding| {
+                (
+                    binding.queue.as_str(),
+                    binding.exchange.as_str(),
+                    binding.routing_key.as_str(),
+                )
+            })
+            .collect();
+        let expected: BTreeSet<(&str, &str, &str)> = [
+            ("inventory.order-events", "orders.events", "orders.#"),
+            ("inventory.order-events", "orders.events", "payments.#"),
+            (
+                "inventory.catalog-events",
+                "catalog.events",
+                "catalog.variant.#",
+            ),
+            (
+                "orders.inventory-events",
+                "inventory.events",
+                "inventory.stock.#",
+            ),
+            ("orders.payment-events", "orders.events", "payments.#"),
+            (
+                "orders.fulfillment-events",
+                "fulfillment.events",
+                "fulfillment.shipment.#",
+            ),
+            ("payments.order-events", "orders.events", "orders.#"),
+            (
+                "payments.inventory-events",
+                "inventory.events",
+                "inventory.stock.#",
+            ),
+            (
+                "payments.fulfillment-events",
+                "fulfillment.events",
+                "fulfillment.shipment.shipped.v1",
+            ),
+            (
+                "fulfillment.inventory-events",
+                "inventory.events",
+                "inventory.stock.committed.v1",
+            ),
+            ("cart.catalog-events", "catalog.events", "catalog.#"),
+            ("unrouted", "unrouted", ""),
+        ]
+        .into_iter()
+        .chain(ConsumerQueue::ALL.iter().map(|queue| {
+            let dlq = queue.default_name();
+            // Leaked only in this test, to build `&'static str` tuples.
+            let dlq: &'static str = Box::leak(format!("{dlq}.dlq").into_boxed_str());
+            (dlq, "dead-letter", dlq)
+        }))
+        .collect();
+        assert_eq!(bindings, expected);
+        assert_eq!(topology.queues.len(), 1 + 2 * ConsumerQueue::ALL.len());
+        assert_eq!(topology.exchanges.len(), 2 + EventsExchange::ALL.len());
+    }
+
+    #[test]
+    fn events_exchanges_are_topic_with_the_alternate_exchange() {
+        let topology = Topology::system(&TopologyNames::default());
+        for exchange in EventsExchange::ALL {
+            let declaration = topology.exchange(exchange.default_name()).unwrap();
+            assert_eq!(declaration.exchange_type, ExchangeType::Topic);
+            assert_eq!(
+                argument(&declaration.arguments(), "alternate-exchange"),
+                Some(&AMQPValue::LongString("unrouted".into()))
+            );
+        }
+        let unrouted = topology.exchange("unrouted").unwrap();
+        assert_eq!(unrouted.exchange_type, ExchangeType::Fanout);
+        assert!(unrouted.arguments().inner().is_empty());
+        let dead_letter = topology.exchange("dead-letter").unwrap();
+        assert_eq!(dead_letter.exchange_type, ExchangeType::Direct);
+    }
+
+    #[test]
+    fn consumer_queues_are_quorum_with_a_limit_and_their_own_dlq() {
+        let topology = Topology::system(&TopologyNames::default()).with_delivery_limit(7);
+        for queue in ConsumerQueue::ALL {
+            let declaration = topology.queue(queue.default_name()).unwrap();
+            let arguments = declaration.arguments();
+            assert_eq!(
+                argument(&arguments, "x-queue-type"),
+                Some(&AMQPValue::LongString("quorum".into()))
+            );
+            assert_eq!(
+                argument(&arguments, "x-delivery-limit"),
+                Some(&AMQPValue::LongLongInt(7))
+            );
+            assert_eq!(
+                argument(&arguments, "x-dead-letter-exchange"),
+                Some(&AMQPValue::LongString("dead-letter".into()))
+            );
+            let dlq = format!("{}.dlq", queue.default_name());
+            assert_eq!(
+                argument(&arguments, "x-dead-letter-routing-key"),
+                Some(&AMQPValue::LongString(dlq.as_str().into()))
+            );
+            let dlq_declaration = topology.queue(&dlq).unwrap();
+            assert_eq!(dlq_declaration.delivery_limit, None);
+            assert_eq!(dlq_declaration.dead_letter, None);
+            assert_eq!(
+                argument(&dlq_declaration.arguments(), "x-queue-type"),
+                Some(&AMQPValue::LongString("quorum".into()))
+            );
+        }
+        let default_limit = Topology::system(&TopologyNames::default());
+        assert_eq!(
+            default_limit
+                .queue("inventory.order-events")
+                .unwrap()
+                .delivery_limit,
+            Some(DEFAULT_DELIVERY_LIMIT)
+        );
+        assert_eq!(
+            default_limit.queue("unrouted").unwrap().delivery_limit,
+            None
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! What the relay needs from a broker, and nothing more.
+//!
+//! The broker crate implements [`OutboxPublisher`] over its confirmed
+//! channel; this crate does not depend on it, so the relay is tested with
+//! in-memory publishers and the broker crate with no database.
+
+use async_trait::async_trait;
+use ecommerce_events::MessageProperties;
+use uuid::Uuid;
+
+/// One outbox row, ready to publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayMessage {
+    /// The event id (also `properties.message_id`).
+    pub id: Uuid,
+    /// Exchange to publish to, chosen when the event was enqueued.
+    pub exchange: String,
+    /// The event type, which is the routing key.
+    pub routing_key: String,
+    /// The encoded `ecommerce.events.v1.EventEnvelope`.
+    pub body: Vec<u8>,
+    /// AMQP properties mirroring the envelope, as `ecommerce_events::encode`
+    /// produced them.
+    pub properties: MessageProperties,
+}
+
+/// Why one message was not confirmed: nacked, returned as unroutable,
+/// the channel closed before the confirm, and so on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct PublishFailure {
+    /// Kept as the row's `last_error`.
+    pub reason: String,
+}
+
+impl PublishFailure {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Publishes batches for the relay.
+///
+/// Contract:
+/// - return exactly one result per message, in the batch's order (a missing
+///   result counts as a failure);
+/// - `Ok(())` only after the broker confirmed the message (publisher
+///   confirms), so the relay marks the row published only then;
+/// - publish the batch pipelined (all messages in flight, then await the
+///   confirms), not one round trip per message;
+/// - never panic; report every problem as a [`PublishFailure`]. The relay
+///   also bounds the call with its publish timeout.
+#[async_trait]
+pub trait OutboxPublisher: Send + Sync {
+    async fn publish_batch(&self, batch: &[RelayMessage]) -> Vec<Result<(), PublishFailure>>;
+}
