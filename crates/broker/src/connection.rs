@@ -284,7 +284,7 @@ enum ConnectionEnd {
 struct Supervisor {
     uri: AMQPUri,
     connection_name: String,
-    backoff: crate::backoff::Backoff,
+    backoff: ecommerce_platform::Backoff,
     connect_timeout: Duration,
     topology: Arc<Topology>,
     state: watch::Sender<BrokerState>,

@@ -9,7 +9,8 @@
 //!   [`BrokerState`] for health checks.
 //! - [`publisher`]: [`Publisher::publish_batch`], pipelined publisher
 //!   confirms, `mandatory` and persistent; a nack, a return, a timeout or a
-//!   channel failure is an error for that message.
+//!   channel failure is an error for that message. It is also the outbox
+//!   relay's [`ecommerce_outbox::OutboxPublisher`].
 //! - [`consumer`]: [`Consumer::run`], manual ack after the handler, bounded
 //!   retries, dead-lettering with the reason in a header, reconnects and
 //!   graceful shutdown.
@@ -36,20 +37,20 @@
 //! # Ok(()) }
 //! ```
 
-pub mod backoff;
 pub mod connection;
 pub mod consumer;
 pub mod properties;
 pub mod publisher;
+mod relay_publisher;
 pub mod settings;
 pub mod topology;
 
 /// The AMQP client underneath, for the types that appear in this API.
 pub use lapin;
 
-pub use backoff::Backoff;
 pub use connection::{Broker, BrokerError, BrokerState};
 pub use consumer::{Consumer, ConsumerError, Delivery, HandlerOutcome, MessageHandler};
+pub use ecommerce_platform::Backoff;
 pub use publisher::{OutgoingMessage, PublishError, Publisher};
 pub use settings::{BrokerSettings, ConsumerSettings};
 pub use topology::{ConsumerQueue, EventsExchange, Topology, TopologyNames};

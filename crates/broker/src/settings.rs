@@ -8,8 +8,8 @@ use ecommerce_platform::settings::{EnvSource, SettingsError};
 use lapin::uri::{AMQPScheme, AMQPUri};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::backoff::Backoff;
 use crate::topology::{DEFAULT_DELIVERY_LIMIT, Topology, TopologyNames};
+use ecommerce_platform::Backoff;
 
 /// Variable holding the broker URL (a secret: it carries the password).
 pub const AMQP_URL_VAR: &str = "AMQP_URL";

@@ -41,7 +41,6 @@
 //! # Ok(()) }
 //! ```
 
-mod backoff;
 mod error;
 mod outbox;
 mod publisher;

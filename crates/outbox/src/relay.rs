@@ -30,11 +30,11 @@ use sea_orm::{
 use tracing::{Span, field, instrument};
 use uuid::Uuid;
 
-use crate::backoff;
 use crate::error::{OutboxError, translate};
 use crate::outbox::{Outbox, OutboxBacklog};
 use crate::publisher::{OutboxPublisher, PublishFailure, RelayMessage};
 use crate::settings::{MAX_BATCH_SIZE, RelaySettings};
+use ecommerce_platform::Backoff;
 
 /// Rows deleted per prune statement, so no delete holds locks for long.
 const PRUNE_CHUNK: i64 = 5_000;
@@ -199,11 +199,13 @@ impl Relay {
                         consecutive_errors,
                         "outbox relay batch failed"
                     );
-                    Pause::Backoff(backoff::jittered_delay(
-                        consecutive_errors,
-                        settings.poll_interval,
-                        settings.poll_interval.max(DATABASE_RETRY_CAP),
-                    ))
+                    Pause::Backoff(
+                        Backoff::new(
+                            settings.poll_interval,
+                            settings.poll_interval.max(DATABASE_RETRY_CAP),
+                        )
+                        .equal_jitter_delay(consecutive_errors.saturating_sub(1)),
+                    )
                 }
             };
 
@@ -330,8 +332,9 @@ impl Relay {
             let mut delays_ms = Vec::with_capacity(failures.len());
             for (id, attempts, reason) in &failures {
                 let attempt = u32::try_from(*attempts).unwrap_or(0).saturating_add(1);
-                let delay =
-                    backoff::jittered_delay(attempt, settings.backoff_base, settings.backoff_cap);
+                // `attempt` counts from 1; the first retry waits about `backoff_base`.
+                let delay = Backoff::new(settings.backoff_base, settings.backoff_cap)
+                    .equal_jitter_delay(attempt - 1);
                 ids.push(*id);
                 errors.push(truncate(reason, MAX_ERROR_LEN));
                 delays_ms.push(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));

@@ -15,11 +15,13 @@
 //! }
 //! ```
 
+pub mod backoff;
 pub mod grpc;
 pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 
+pub use backoff::Backoff;
 pub use grpc::{GrpcServer, WithMessageLimits};
 pub use settings::{GrpcSettings, ServiceInfo, SettingsError, TelemetrySettings};

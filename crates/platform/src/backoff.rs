@@ -1,4 +1,5 @@
-//! Capped exponential backoff with full jitter.
+//! Capped exponential backoff with jitter, for every retry loop (broker
+//! reconnects, consumer retries, outbox relay retries).
 
 use std::time::Duration;
 
@@ -27,12 +28,23 @@ impl Backoff {
         self.min.saturating_mul(factor).min(self.max)
     }
 
-    /// A random delay in `[0, ceiling(attempt)]`.
+    /// A random delay in `[0, ceiling(attempt)]` ("full jitter").
     pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self.ceiling(attempt);
-        let ceiling_micros = u64::try_from(ceiling.as_micros()).unwrap_or(u64::MAX);
-        Duration::from_micros(rand::rng().random_range(0..=ceiling_micros))
+        random_up_to(self.ceiling(attempt))
     }
+
+    /// A random delay in `[ceiling/2, ceiling]` ("equal jitter"): never fires
+    /// at once, yet the retries of a batch that failed together (a broker
+    /// outage) still come back spread out.
+    pub fn equal_jitter_delay(&self, attempt: u32) -> Duration {
+        let half = self.ceiling(attempt) / 2;
+        half + random_up_to(half)
+    }
+}
+
+fn random_up_to(ceiling: Duration) -> Duration {
+    let ceiling_micros = u64::try_from(ceiling.as_micros()).unwrap_or(u64::MAX);
+    Duration::from_micros(rand::rng().random_range(0..=ceiling_micros))
 }
 
 #[cfg(test)]
@@ -63,6 +75,25 @@ mod tests {
                 assert!(backoff.delay(attempt) <= backoff.ceiling(attempt));
             }
         }
+    }
+
+    #[test]
+    fn equal_jitter_stays_in_the_upper_half_of_the_ceiling() {
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(60));
+        for attempt in [0, 1, 5, 9, 20, u32::MAX] {
+            let ceiling = backoff.ceiling(attempt);
+            for _ in 0..50 {
+                let delay = backoff.equal_jitter_delay(attempt);
+                assert!(
+                    delay >= ceiling / 2 && delay <= ceiling,
+                    "attempt {attempt}: {delay:?}"
+                );
+            }
+        }
+        assert_eq!(
+            Backoff::new(Duration::ZERO, Duration::from_secs(1)).equal_jitter_delay(5),
+            Duration::ZERO
+        );
     }
 
     #[test]
