@@ -3,7 +3,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +14,7 @@ use ecommerce_broker::consumer::{
 };
 use ecommerce_broker::lapin::types::ShortString;
 use ecommerce_broker::{ConsumerQueue, Delivery, EventsExchange, HandlerOutcome};
-use support::{RunningConsumer, Seen, TestBroker, eventually, header_text, test_message};
+use ecommerce_test_support::rabbitmq::{RunningConsumer, Seen, TestBroker, eventually, header_text, test_message};
 use tokio::sync::Semaphore;
 
 const WAIT: Duration = Duration::from_secs(15);

@@ -3,7 +3,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod support;
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,7 @@ use ecommerce_broker::{
 };
 use ecommerce_events::{CONTENT_TYPE_PROTOBUF, EventMetadata, decode, encode};
 use ecommerce_proto::ecommerce::orders::v1::OrderPlaced;
-use support::{TestBroker, test_message};
+use ecommerce_test_support::rabbitmq::{TestBroker, test_message};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_1000_is_confirmed_and_every_message_arrives_on_the_bound_queues() {

@@ -4,13 +4,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ecommerce_broker::{BrokerState, ConsumerQueue, Delivery, EventsExchange, HandlerOutcome};
-use support::{
+use ecommerce_test_support::rabbitmq::{
     RunningConsumer, Seen, TestBroker, close_connection_named, eventually, test_message,
 };
 

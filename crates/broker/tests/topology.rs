@@ -3,12 +3,11 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod support;
 
 use ecommerce_broker::lapin::options::QueueDeclareOptions;
 use ecommerce_broker::lapin::types::{AMQPValue, FieldTable};
 use ecommerce_broker::topology::{self, ConsumerQueue};
-use support::{TestBroker, queue_listing};
+use ecommerce_test_support::rabbitmq::{TestBroker, queue_listing};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declaring_the_topology_twice_is_idempotent_and_queues_are_quorum_with_their_arguments() {

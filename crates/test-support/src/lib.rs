@@ -15,6 +15,7 @@
 //! ```
 
 pub mod postgres;
+pub mod rabbitmq;
 mod reflection;
 mod server;
 mod surface;

@@ -1,8 +1,9 @@
-//! Shared helpers for the broker's integration tests: a private, prefixed
-//! copy of the system topology per test (deleted at the end, even when the
-//! test fails), an admin connection to inspect queues, and `rabbitmqctl`.
-
-#![allow(dead_code)]
+//! RabbitMQ for integration tests: a private, prefixed copy of the system
+//! topology per test (deleted at the end, even when the test fails), an admin
+//! connection to inspect queues, and `rabbitmqctl`.
+//!
+//! Test code: failures panic with a message saying what was expected.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::process::Command;
 use std::sync::Arc;
@@ -64,7 +65,7 @@ impl TestBroker {
     /// Like [`TestBroker::start`], after `customize` adjusted the settings or
     /// added to the topology (every added name must carry the prefix).
     pub async fn start_with(customize: impl FnOnce(&mut BrokerSettings, &mut Topology)) -> Self {
-        ecommerce_test_support::init_test_tracing();
+        crate::init_test_tracing();
         let prefix = unique_prefix();
         let mut settings = test_settings(&prefix);
         let mut topology = settings.topology();
