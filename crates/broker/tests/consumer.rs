@@ -3,7 +3,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,7 +13,9 @@ use ecommerce_broker::consumer::{
 };
 use ecommerce_broker::lapin::types::ShortString;
 use ecommerce_broker::{ConsumerQueue, Delivery, EventsExchange, HandlerOutcome};
-use ecommerce_test_support::rabbitmq::{RunningConsumer, Seen, TestBroker, eventually, header_text, test_message};
+use ecommerce_test_support::rabbitmq::{
+    RunningConsumer, Seen, TestBroker, eventually, header_text, test_message,
+};
 use tokio::sync::Semaphore;
 
 const WAIT: Duration = Duration::from_secs(15);

@@ -3,7 +3,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-
 use std::time::{Duration, Instant};
 
 use ecommerce_broker::lapin::types::{AMQPValue, ShortString};

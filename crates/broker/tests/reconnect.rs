@@ -4,7 +4,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,7 +3,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-
 use ecommerce_broker::lapin::options::QueueDeclareOptions;
 use ecommerce_broker::lapin::types::{AMQPValue, FieldTable};
 use ecommerce_broker::topology::{self, ConsumerQueue};

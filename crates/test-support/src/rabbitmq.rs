@@ -65,8 +65,16 @@ impl TestBroker {
     /// Like [`TestBroker::start`], after `customize` adjusted the settings or
     /// added to the topology (every added name must carry the prefix).
     pub async fn start_with(customize: impl FnOnce(&mut BrokerSettings, &mut Topology)) -> Self {
+        Self::start_under(unique_prefix(), customize).await
+    }
+
+    /// Like [`TestBroker::start_with`] under a prefix the caller chose (from
+    /// [`unique_prefix`]), so it can name its own additions after it.
+    pub async fn start_under(
+        prefix: String,
+        customize: impl FnOnce(&mut BrokerSettings, &mut Topology),
+    ) -> Self {
         crate::init_test_tracing();
-        let prefix = unique_prefix();
         let mut settings = test_settings(&prefix);
         let mut topology = settings.topology();
         customize(&mut settings, &mut topology);
