@@ -81,9 +81,12 @@ impl EventMetadata {
     }
 
     /// Links this event to the one that caused it: causation = that event's
-    /// id, correlation passed through (or started from that event's id).
+    /// id, correlation passed through (or started from that event's id), and
+    /// the cause's trace context (a consumer with a span of its own in that
+    /// trace should replace it with the span's, see `with_trace_context`).
     pub fn caused_by(mut self, cause: &EventMetadata) -> Self {
         self.causation_id = Some(cause.id.to_string());
+        self.trace_context = cause.trace_context.clone();
         self.correlation_id = Some(
             cause
                 .correlation_id

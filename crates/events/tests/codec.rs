@@ -120,6 +120,11 @@ fn caused_by_links_causation_and_passes_correlation_through() {
     let effect = EventMetadata::new("payment", "p-1").caused_by(&cause);
     assert_eq!(effect.causation_id, Some(cause.id.to_string()));
     assert_eq!(effect.correlation_id.as_deref(), Some("checkout-42"));
+    assert_eq!(
+        effect.trace_context, cause.trace_context,
+        "the trace goes on"
+    );
+    assert!(effect.trace_context.is_some());
     let first = EventMetadata::new("order", "o-1");
     let second = EventMetadata::new("payment", "p-1").caused_by(&first);
     assert_eq!(

@@ -37,3 +37,12 @@ pub async fn park(name: &str) -> ! {
     announce(name);
     match std::future::pending::<std::convert::Infallible>().await {}
 }
+
+/// [`park`] for synchronous code (a hook): announces the point and blocks
+/// this thread forever.
+pub fn park_thread(name: &str) -> ! {
+    announce(name);
+    loop {
+        std::thread::park();
+    }
+}

@@ -14,11 +14,14 @@
 
 pub mod crash_point;
 pub mod order_desk;
+pub mod stock_keeper;
 
-pub use order_desk::OrderDesk;
+pub use order_desk::{OrderDesk, PlacedOrder};
+pub use stock_keeper::StockKeeper;
 
 use anyhow::Context as _;
 use ecommerce_broker::{BrokerSettings, EventsExchange, TopologyNames};
+use ecommerce_inbox::InboxTable;
 use ecommerce_outbox::{Outbox, OutboxTable};
 
 /// The Postgres schema the example's tables live in.
@@ -73,6 +76,11 @@ impl ExamplePlace {
     pub fn orders_outbox(&self, names: &TopologyNames) -> anyhow::Result<Outbox> {
         let table = OutboxTable::ORDERS.in_schema(self.schema.clone())?;
         Ok(Outbox::new(table, names.exchange(EventsExchange::Orders)))
+    }
+
+    /// The stock keeper's inbox: `processed_messages` in this schema.
+    pub fn inbox(&self) -> anyhow::Result<InboxTable> {
+        Ok(InboxTable::new(self.schema.clone())?)
     }
 
     /// The stock keeper's outbox, publishing to the inventory exchange.

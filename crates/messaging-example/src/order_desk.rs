@@ -90,6 +90,7 @@ impl OrderDesk {
             order_id: order_id.to_string(),
             user_id: Uuid::nil().to_string(),
             lines: vec![OrderLine {
+                sku: "EXAMPLE-SKU-1".to_owned(),
                 variant_id: Uuid::nil().to_string(),
                 quantity,
                 ..OrderLine::default()

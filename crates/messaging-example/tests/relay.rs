@@ -18,6 +18,7 @@ const RELAY: &str = env!("CARGO_BIN_EXE_example-relay");
 #[tokio::test]
 async fn a_relay_killed_after_the_confirm_and_before_marking_publishes_the_event_again() {
     let world = World::create("relay_crash").await;
+    let stock_keeper = world.start_stock_keeper();
     let event_ids = world.place_orders(3).await;
 
     // The relay publishes the batch, gets the confirms, and is killed
@@ -60,12 +61,23 @@ async fn a_relay_killed_after_the_confirm_and_before_marking_publishes_the_event
         second_copies, expected,
         "each event published a second time"
     );
+
+    // Six deliveries, three effects: the inbox recognised the second copies.
+    let stock_queue = world.stock_queue();
+    world
+        .wait_for("the stock queue drained", async |world: &World| {
+            world.queue_depth(&stock_queue).await == (0, 0)
+        })
+        .await;
+    assert_eq!(world.effects().await, (3, 3, 3), "each order applied once");
+    stock_keeper.stop().await.unwrap();
     world.finish().await;
 }
 
 #[tokio::test]
 async fn three_relay_processes_over_one_outbox_publish_every_row_exactly_once() {
     let world = World::create("three_relays").await;
+    let stock_keeper = world.start_stock_keeper();
     let relays: Vec<ExampleProcess> = (1..=3)
         .map(|index| {
             let name = format!("relay-{index}");
@@ -90,6 +102,17 @@ async fn three_relay_processes_over_one_outbox_publish_every_row_exactly_once() 
     expected.sort();
     assert_eq!(published.len(), 600, "no row published twice, none skipped");
     assert_eq!(published, expected);
+    world
+        .wait_for("every order applied", async |world: &World| {
+            world.effects().await.2 == 600
+        })
+        .await;
+    assert_eq!(
+        world.effects().await,
+        (600, 600, 600),
+        "each order applied once"
+    );
+    stock_keeper.stop().await.unwrap();
     world.finish().await;
 }
 

@@ -49,7 +49,7 @@ pub mod settings;
 mod table;
 
 pub use error::OutboxError;
-pub use outbox::{Outbox, OutboxBacklog, OutboxTransaction};
+pub use outbox::{Outbox, OutboxBacklog, OutboxTransaction, current_trace_context};
 pub use publisher::{OutboxPublisher, PublishFailure, RelayMessage};
 pub use relay::{BatchOutcome, Relay, RelayStats};
 pub use settings::RelaySettings;

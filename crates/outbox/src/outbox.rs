@@ -341,29 +341,11 @@ fn non_empty(value: String) -> Option<String> {
 }
 
 /// The W3C trace context of the current span, when an OpenTelemetry layer
-/// records it. Costs a subscriber lookup and two small strings.
-fn current_trace_context() -> Option<TraceContext> {
-    use opentelemetry::trace::TraceContextExt as _;
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-
-    let span = tracing::Span::current();
-    if span.is_disabled() {
-        return None;
-    }
-    let context = span.context();
-    let otel_span = context.span();
-    let span_context = otel_span.span_context();
-    if !span_context.is_valid() {
-        return None;
-    }
-    Some(TraceContext {
-        traceparent: format!(
-            "00-{}-{}-{:02x}",
-            span_context.trace_id(),
-            span_context.span_id(),
-            span_context.trace_flags().to_u8()
-        ),
-        tracestate: span_context.trace_state().header(),
+/// records it: what [`Outbox::enqueue`] records when the metadata has none.
+pub fn current_trace_context() -> Option<TraceContext> {
+    ecommerce_platform::trace_context::current().map(|(traceparent, tracestate)| TraceContext {
+        traceparent,
+        tracestate,
     })
 }
 

@@ -21,6 +21,7 @@ pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod trace_context;
 
 pub use backoff::Backoff;
 pub use grpc::{GrpcServer, WithMessageLimits};

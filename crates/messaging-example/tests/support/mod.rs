@@ -7,11 +7,13 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use ecommerce_broker::ConsumerQueue;
 use ecommerce_broker::EventsExchange;
 use ecommerce_broker::topology::{BindingDeclaration, QueueDeclaration};
-use ecommerce_messaging_example::{ExamplePlace, OrderDesk};
+use ecommerce_inbox::InboxConsumer;
+use ecommerce_messaging_example::{ExamplePlace, OrderDesk, StockKeeper};
 use ecommerce_test_support::TestSchema;
-use ecommerce_test_support::rabbitmq::{TestBroker, unique_prefix};
+use ecommerce_test_support::rabbitmq::{RunningConsumer, TestBroker, queue_listing, unique_prefix};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use secrecy::ExposeSecret as _;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
@@ -58,6 +60,16 @@ impl World {
         desk.create_tables(schema.db())
             .await
             .expect("example tables");
+        StockKeeper::new(schema.name())
+            .create_tables(
+                schema.db(),
+                &place.inbox().expect("inbox table"),
+                &place
+                    .inventory_outbox(broker.names())
+                    .expect("inventory outbox"),
+            )
+            .await
+            .expect("stock keeper tables");
         Self {
             schema,
             broker,
@@ -69,6 +81,52 @@ impl World {
 
     pub fn db(&self) -> &DatabaseConnection {
         self.schema.db()
+    }
+
+    /// The stock keeper as an inbox consumer of this process.
+    pub fn stock_keeper(&self) -> InboxConsumer {
+        StockKeeper::new(self.schema.name()).into_consumer(
+            self.db().clone(),
+            self.place.inbox().expect("inbox table"),
+            self.place
+                .inventory_outbox(self.broker.names())
+                .expect("inventory outbox"),
+        )
+    }
+
+    /// The stock keeper's queue.
+    pub fn stock_queue(&self) -> String {
+        self.broker
+            .names()
+            .queue(ConsumerQueue::InventoryOrderEvents)
+            .to_owned()
+    }
+
+    /// Runs the stock keeper in this process until [`RunningConsumer::stop`].
+    pub fn start_stock_keeper(&self) -> RunningConsumer {
+        RunningConsumer::spawn(
+            self.broker.broker.consumer(),
+            &self.stock_queue(),
+            self.stock_keeper(),
+        )
+    }
+
+    /// (reservation rows, distinct orders reserved, inbox records): equal
+    /// when every order was applied exactly once.
+    pub async fn effects(&self) -> (i64, i64, i64) {
+        (
+            self.count("{schema}.example_reservations").await,
+            self.count("(SELECT DISTINCT order_id FROM {schema}.example_reservations) AS orders")
+                .await,
+            self.count("{schema}.processed_messages").await,
+        )
+    }
+
+    /// Ready and unacknowledged messages in `queue`.
+    pub async fn queue_depth(&self, queue: &str) -> (u64, u64) {
+        let columns = queue_listing(queue).await;
+        let number = |index: usize| columns[index].trim().parse::<u64>().unwrap_or(u64::MAX);
+        (number(2), number(3))
     }
 
     /// Places `count` orders, each in its own committed transaction.

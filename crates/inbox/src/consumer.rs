@@ -1,0 +1,325 @@
+//! [`InboxConsumer`]: the broker message handler that makes an
+//! [`EventHandler`] idempotent.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use ecommerce_broker::{Consumer, ConsumerError, Delivery, HandlerOutcome, MessageHandler};
+use ecommerce_events::{EventMetadata, ReceivedEvent, decode};
+use ecommerce_outbox::{Outbox, OutboxTransaction};
+use futures::FutureExt as _;
+use sea_orm::{
+    ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait, Value,
+};
+use tracing::{Instrument as _, debug, error, info, info_span, warn};
+
+use crate::error::error_chain;
+use crate::handler::{EventHandler, HandlerContext};
+use crate::table::InboxTable;
+use crate::trace;
+
+type CommittedHook = dyn Fn(&EventMetadata) + Send + Sync;
+
+/// An idempotent consumer: decodes each delivery, records its id in the
+/// inbox table and runs the [`EventHandler`] in one transaction, commits,
+/// and only then lets the broker acknowledge.
+///
+/// It is the [`MessageHandler`] given to [`Consumer::run`] (or use
+/// [`InboxConsumer::run`]). Per delivery:
+///
+/// | what happens | outcome |
+/// |---|---|
+/// | the message does not decode | dead-lettered: `undecodable: <error>` |
+/// | already recorded for this consumer | rolled back, acknowledged, handler not called |
+/// | handler `Ok`, commit `Ok` | acknowledged |
+/// | [`HandlerError::Transient`](crate::HandlerError), a panic, a database error, a failed commit | rolled back, retried (then dead-lettered past the retry budget) |
+/// | [`HandlerError::Permanent`](crate::HandlerError) | rolled back, dead-lettered with the reason |
+///
+/// The record is inserted *before* the handler runs: a concurrent delivery
+/// of the same message (another replica, a redelivery after a lost ack)
+/// waits on the key until the first transaction ends, then either sees the
+/// record and skips, or, after a rollback, takes over.
+///
+/// Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct InboxConsumer {
+    name: Arc<str>,
+    db: DatabaseConnection,
+    table: InboxTable,
+    record_sql: Arc<str>,
+    handler: Arc<dyn EventHandler>,
+    outbox: Option<Outbox>,
+    on_committed: Option<Arc<CommittedHook>>,
+}
+
+impl std::fmt::Debug for InboxConsumer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("InboxConsumer")
+            .field("name", &self.name)
+            .field("table", &self.table.to_string())
+            .field(
+                "outbox",
+                &self
+                    .outbox
+                    .as_ref()
+                    .map(|outbox| outbox.table().to_string()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl InboxConsumer {
+    /// A consumer recording its messages as `name` (e.g.
+    /// `inventory.order-events`; one name per logical consumer, shared by
+    /// its replicas) in `table`, working through `db`.
+    pub fn new(
+        name: impl Into<String>,
+        db: DatabaseConnection,
+        table: InboxTable,
+        handler: impl EventHandler,
+    ) -> Self {
+        let record_sql = table.record_sql();
+        Self {
+            name: Arc::from(name.into()),
+            db,
+            table,
+            record_sql: Arc::from(record_sql),
+            handler: Arc::new(handler),
+            outbox: None,
+            on_committed: None,
+        }
+    }
+
+    /// Lets the handler [`emit`](HandlerContext::emit) follow-up events
+    /// through `outbox`; transactions then begin through
+    /// [`Outbox::begin`], so their commit wakes this process's relay.
+    pub fn with_outbox(mut self, outbox: Outbox) -> Self {
+        self.outbox = Some(outbox);
+        self
+    }
+
+    /// An observability and test hook, called with the incoming event's
+    /// metadata right after a handler's transaction committed and before the
+    /// broker is told to acknowledge. Fault tests use it to stop a process
+    /// exactly between the commit and the ack; keep it quick and never
+    /// make correctness depend on it (a crash can always happen there).
+    pub fn on_committed(mut self, hook: impl Fn(&EventMetadata) + Send + Sync + 'static) -> Self {
+        self.on_committed = Some(Arc::new(hook));
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn table(&self) -> &InboxTable {
+        &self.table
+    }
+
+    /// Consumes `queue` with this inbox until `shutdown` completes (see
+    /// [`Consumer::run`]; take the consumer from `broker.consumer()`).
+    pub async fn run(
+        &self,
+        consumer: &Consumer,
+        queue: &str,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ConsumerError> {
+        consumer.run(queue, self.clone(), shutdown).await
+    }
+
+    /// Handles one delivery; what [`MessageHandler::handle`] runs.
+    async fn process(&self, delivery: Delivery) -> HandlerOutcome {
+        let received = match decode(&delivery.properties, &delivery.body) {
+            Ok(received) => received,
+            Err(error) => {
+                // The broker logs the dead-lettering with this reason.
+                return HandlerOutcome::dead_letter(format!("undecodable: {error}"));
+            }
+        };
+        let metadata = &received.metadata;
+        let span = info_span!(
+            "inbox_handle",
+            consumer = %self.name,
+            event_type = received.event.event_type(),
+            message_id = %metadata.id,
+            correlation_id = metadata.correlation_id.as_deref(),
+            causation_id = metadata.causation_id.as_deref(),
+            delivery_count = delivery.delivery_count,
+        );
+        trace::continue_trace(&span, metadata.trace_context.as_ref());
+        self.process_received(&delivery, received)
+            .instrument(span)
+            .await
+    }
+
+    async fn process_received(
+        &self,
+        delivery: &Delivery,
+        received: ReceivedEvent,
+    ) -> HandlerOutcome {
+        let ReceivedEvent { event, metadata } = received;
+        let event_type = event.event_type();
+
+        let transaction = match self.begin().await {
+            Ok(transaction) => transaction,
+            Err(reason) => return HandlerOutcome::retry(format!("cannot begin: {reason}")),
+        };
+        match self.record(transaction.get(), &metadata, event_type).await {
+            Ok(true) => {}
+            Ok(false) => {
+                transaction.rollback().await;
+                info!("already processed; acknowledging without handling again");
+                return HandlerOutcome::Ack;
+            }
+            Err(reason) => {
+                transaction.rollback().await;
+                return HandlerOutcome::retry(format!("cannot record the message: {reason}"));
+            }
+        }
+
+        let context = HandlerContext {
+            transaction: transaction.get(),
+            metadata: &metadata,
+            event_type,
+            consumer_name: &self.name,
+            outbox: self.outbox.as_ref(),
+            delivery_count: delivery.delivery_count,
+            redelivered: delivery.redelivered,
+        };
+        // Caught here rather than by the broker so the transaction is rolled
+        // back explicitly, not dropped half-way through an unwind.
+        let handled = AssertUnwindSafe(self.handler.handle(&context, event))
+            .catch_unwind()
+            .await;
+        match handled {
+            Ok(Ok(())) => {}
+            Ok(Err(handler_error)) => {
+                transaction.rollback().await;
+                debug!(error = %handler_error, "handler failed; rolled back");
+                return handler_error.into();
+            }
+            Err(panic) => {
+                transaction.rollback().await;
+                let reason = format!("handler panicked: {}", panic_message(&*panic));
+                error!(%reason, "handler panicked; rolled back");
+                return HandlerOutcome::retry(reason);
+            }
+        }
+
+        if let Err(reason) = transaction.commit().await {
+            // It may have committed anyway (the answer was lost): the
+            // redelivery is then recognised and acknowledged.
+            warn!(%reason, "commit failed; the message will be redelivered");
+            return HandlerOutcome::retry(format!("commit failed: {reason}"));
+        }
+        debug!("handled and committed");
+        if let Some(hook) = &self.on_committed {
+            hook(&metadata);
+        }
+        HandlerOutcome::Ack
+    }
+
+    async fn begin(&self) -> Result<InboxTransaction, String> {
+        match &self.outbox {
+            Some(outbox) => outbox
+                .begin(&self.db)
+                .await
+                .map(InboxTransaction::Outbox)
+                .map_err(|error| error_chain(&error)),
+            None => self
+                .db
+                .begin()
+                .await
+                .map(InboxTransaction::Plain)
+                .map_err(|error| error_chain(&error)),
+        }
+    }
+
+    /// Inserts the record; `Ok(false)` when this consumer already has it.
+    async fn record(
+        &self,
+        transaction: &DatabaseTransaction,
+        metadata: &EventMetadata,
+        event_type: &str,
+    ) -> Result<bool, String> {
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            &*self.record_sql,
+            [
+                Value::from(&*self.name),
+                Value::from(metadata.id),
+                Value::from(event_type),
+                Value::from(metadata.correlation_id.clone()),
+            ],
+        );
+        transaction
+            .execute_raw(statement)
+            .await
+            .map(|result| result.rows_affected() == 1)
+            .map_err(|error| error_chain(&error))
+    }
+}
+
+impl MessageHandler for InboxConsumer {
+    fn handle(&self, delivery: Delivery) -> impl Future<Output = HandlerOutcome> + Send {
+        self.process(delivery)
+    }
+}
+
+/// The handler's transaction: through the outbox when there is one, so the
+/// commit wakes the relay.
+enum InboxTransaction {
+    Outbox(OutboxTransaction),
+    Plain(DatabaseTransaction),
+}
+
+impl InboxTransaction {
+    fn get(&self) -> &DatabaseTransaction {
+        match self {
+            Self::Outbox(transaction) => transaction,
+            Self::Plain(transaction) => transaction,
+        }
+    }
+
+    async fn commit(self) -> Result<(), String> {
+        match self {
+            Self::Outbox(transaction) => transaction
+                .commit()
+                .await
+                .map_err(|error| error_chain(&error)),
+            Self::Plain(transaction) => transaction
+                .commit()
+                .await
+                .map_err(|error| error_chain(&error)),
+        }
+    }
+
+    /// Rolls back; a failure only means the connection is gone, which rolls
+    /// back too.
+    async fn rollback(self) {
+        let rolled_back = match self {
+            Self::Outbox(transaction) => transaction
+                .rollback()
+                .await
+                .map_err(|error| error_chain(&error)),
+            Self::Plain(transaction) => transaction
+                .rollback()
+                .await
+                .map_err(|error| error_chain(&error)),
+        };
+        if let Err(reason) = rolled_back {
+            debug!(%reason, "rollback failed; the connection's end rolls back instead");
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_owned())
+}
