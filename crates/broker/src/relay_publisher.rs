@@ -38,15 +38,27 @@ impl OutboxPublisher for Publisher {
         }
         let published = self.publish_prepared(&prepared).await;
         for (index, result) in prepared_indexes.into_iter().zip(published) {
-            results[index] = Some(result.map_err(|error| PublishFailure::new(error.to_string())));
+            results[index] = Some(result.map_err(|error| relay_failure(&error)));
         }
         results
             .into_iter()
-            .map(|result| {
-                result.unwrap_or_else(|| {
-                    Err(PublishFailure::new(PublishError::NotConfirmed.to_string()))
-                })
-            })
+            .map(|result| result.unwrap_or_else(|| Err(relay_failure(&PublishError::NotConfirmed))))
             .collect()
+    }
+}
+
+/// Refusals of this message use up one of the row's attempts; an
+/// unreachable broker does not (the relay backs off as a whole).
+fn relay_failure(error: &PublishError) -> PublishFailure {
+    let reason = error.to_string();
+    match error {
+        PublishError::Returned { .. } | PublishError::Nacked | PublishError::InvalidMessage(_) => {
+            PublishFailure::new(reason)
+        }
+        PublishError::NotConnected { .. }
+        | PublishError::Closed
+        | PublishError::ConfirmTimeout(_)
+        | PublishError::NotConfirmed
+        | PublishError::Channel(_) => PublishFailure::broker_unavailable(reason),
     }
 }

@@ -3,7 +3,8 @@
 //! as the broker's consumer runtime would, then checks the outcome and the
 //! tables. Every test works in a fresh schema, dropped at its end.
 //!
-//! The whole path through RabbitMQ is in `worked_example.rs`.
+//! The whole path through Postgres and RabbitMQ is the worked example in
+//! `crates/messaging-example/tests/worked_example.rs`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 

@@ -85,7 +85,15 @@ impl EventHandler for StockKeeper {
         };
         let order_id = Uuid::parse_str(&order.order_id)
             .map_err(|error| HandlerError::permanent(format!("order_id: {error}")))?;
-        let quantity: i32 = order.lines.iter().map(|line| line.quantity).sum();
+        // Summed wide: a hostile event must not overflow (and panic) here.
+        let quantity: i64 = order
+            .lines
+            .iter()
+            .map(|line| i64::from(line.quantity))
+            .sum();
+        let quantity = i32::try_from(quantity).map_err(|_| {
+            HandlerError::permanent(format!("order {} reserves too many units", order.order_id))
+        })?;
         if quantity <= 0 {
             // Retrying cannot help: straight to the dead-letter queue.
             return Err(HandlerError::permanent(format!(

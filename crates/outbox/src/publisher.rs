@@ -24,19 +24,34 @@ pub struct RelayMessage {
     pub properties: MessageProperties,
 }
 
-/// Why one message was not confirmed: nacked, returned as unroutable,
-/// the channel closed before the confirm, and so on.
+/// Why one message was not confirmed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]
 pub struct PublishFailure {
     /// Kept as the row's `last_error`.
     pub reason: String,
+    /// The broker could not be reached (no connection, the channel closed,
+    /// no confirm in time): nothing is wrong with the message itself.
+    pub broker_unavailable: bool,
 }
 
 impl PublishFailure {
+    /// The broker refused this message (nack, returned as unroutable, an
+    /// invalid property): the row uses up one of its attempts.
     pub fn new(reason: impl Into<String>) -> Self {
         Self {
             reason: reason.into(),
+            broker_unavailable: false,
+        }
+    }
+
+    /// The broker was unreachable. The row keeps its attempts: an outage is
+    /// not the row's fault, and the relay backs off as a whole instead, so
+    /// an outage of any length ends with every row published, none `failed`.
+    pub fn broker_unavailable(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            broker_unavailable: true,
         }
     }
 }

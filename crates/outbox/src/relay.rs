@@ -42,6 +42,9 @@ const PRUNE_CHUNK: i64 = 5_000;
 const MAX_ERROR_LEN: usize = 2_000;
 /// Backoff cap after database errors in the run loop.
 const DATABASE_RETRY_CAP: Duration = Duration::from_secs(5);
+/// Backoff cap while the broker is unreachable: short, so publishing
+/// resumes within seconds of the broker's return.
+const BROKER_RETRY_CAP: Duration = Duration::from_secs(2);
 
 /// What one batch did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,6 +57,9 @@ pub struct BatchOutcome {
     pub retried: usize,
     /// Rows that failed their last attempt and are now `failed`.
     pub failed: usize,
+    /// Rows left untouched because the broker was unreachable; they are
+    /// due again at once and keep their attempts.
+    pub broker_unavailable: usize,
 }
 
 /// A snapshot of a relay and its outbox.
@@ -175,6 +181,7 @@ impl Relay {
                 .mul_f64(0.5 + rand::random::<f64>() / 2.0);
         let mut next_stats = started + settings.stats_interval;
         let mut consecutive_errors = 0_u32;
+        let mut consecutive_outages = 0_u32;
         tracing::info!(
             outbox = %table,
             batch_size = settings.batch_size,
@@ -183,8 +190,17 @@ impl Relay {
         );
         loop {
             let pause = match self.relay_once().await {
+                Ok(outcome) if outcome.broker_unavailable > 0 && outcome.published == 0 => {
+                    consecutive_errors = 0;
+                    consecutive_outages = consecutive_outages.saturating_add(1);
+                    Pause::Backoff(
+                        Backoff::new(settings.poll_interval, BROKER_RETRY_CAP)
+                            .equal_jitter_delay(consecutive_outages - 1),
+                    )
+                }
                 Ok(outcome) => {
                     consecutive_errors = 0;
+                    consecutive_outages = 0;
                     if outcome.claimed >= settings.batch_size {
                         Pause::None
                     } else {
@@ -301,9 +317,14 @@ impl Relay {
         let results = self.publish(&messages).await;
         let mut published_ids = Vec::with_capacity(claimed.len());
         let mut failures = unreadable;
+        let mut unavailable: Vec<(Uuid, String)> = Vec::new();
         for ((id, attempts), result) in claimed.into_iter().zip(results) {
             match result {
                 Ok(()) => published_ids.push(id),
+                // Not written back: the row stays due with its attempts.
+                Err(failure) if failure.broker_unavailable => {
+                    unavailable.push((id, failure.reason))
+                }
                 Err(failure) => failures.push((id, attempts, failure.reason)),
             }
         }
@@ -313,6 +334,7 @@ impl Relay {
             published: published_ids.len(),
             retried: 0,
             failed: 0,
+            broker_unavailable: unavailable.len(),
         };
         if !published_ids.is_empty() {
             transaction
@@ -365,9 +387,10 @@ impl Relay {
         inner
             .published_total
             .fetch_add(outcome.published as u64, Ordering::Relaxed);
-        inner
-            .publish_failures_total
-            .fetch_add(failures.len() as u64, Ordering::Relaxed);
+        inner.publish_failures_total.fetch_add(
+            (failures.len() + unavailable.len()) as u64,
+            Ordering::Relaxed,
+        );
         let span = Span::current();
         span.record("claimed", outcome.claimed);
         span.record("published", outcome.published);
@@ -382,6 +405,15 @@ impl Relay {
                 first_event_id = %first_id,
                 first_error = %first_error,
                 "outbox publish failed"
+            );
+        }
+        if let Some((first_id, first_error)) = unavailable.first() {
+            tracing::warn!(
+                outbox = %table,
+                rows = unavailable.len(),
+                first_event_id = %first_id,
+                first_error = %first_error,
+                "broker unavailable; the rows stay pending and the relay backs off"
             );
         }
         for (id, attempts, reason) in exhausted {
@@ -407,7 +439,7 @@ impl Relay {
         let mut results = match tokio::time::timeout(timeout, publishing).await {
             Ok(results) => results,
             Err(_) => {
-                let failure = PublishFailure::new(format!(
+                let failure = PublishFailure::broker_unavailable(format!(
                     "no broker confirm within {} ms",
                     timeout.as_millis()
                 ));

@@ -75,7 +75,8 @@ async fn pending_rows_are_published_with_their_envelope_and_marked_published() {
             claimed: 2,
             published: 2,
             retried: 0,
-            failed: 0
+            failed: 0,
+            broker_unavailable: 0,
         }
     );
     let accepted = publisher.accepted();
@@ -208,7 +209,7 @@ async fn each_row_of_a_batch_gets_its_own_outcome() {
 }
 
 #[tokio::test]
-async fn a_publisher_slower_than_the_timeout_fails_the_batch() {
+async fn a_publisher_slower_than_the_timeout_leaves_the_batch_pending_with_its_attempts() {
     let fixture = Fixture::new("outbox_relay_timeout").await;
     let publisher = FakePublisher::new(Mode::Lag(Duration::from_secs(3600)));
     let settings = RelaySettings {
@@ -220,15 +221,63 @@ async fn a_publisher_slower_than_the_timeout_fails_the_batch() {
 
     let outcome = relay.relay_once().await.unwrap();
 
-    assert_eq!((outcome.claimed, outcome.retried), (2, 2));
+    // No confirm in time: the broker is in trouble, not the rows.
+    assert_eq!(
+        (outcome.claimed, outcome.retried, outcome.broker_unavailable),
+        (2, 0, 2)
+    );
     for id in ids {
         let row = fixture.row(id).await;
-        assert_eq!(row.status, "pending");
-        assert_eq!(
-            row.last_error.as_deref(),
-            Some("no broker confirm within 50 ms")
-        );
+        assert_eq!((row.status.as_str(), row.attempts), ("pending", 0));
+        assert!(row.due_in_secs <= 0.0, "still due: {}s", row.due_in_secs);
     }
+    fixture.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_broker_outage_uses_up_no_attempts_and_every_row_is_published_after_it() {
+    let fixture = Fixture::new("outbox_relay_outage").await;
+    let publisher = FakePublisher::new(Mode::Unavailable("not connected".into()));
+    // One attempt only: a row that counted the outage would end `failed`.
+    let settings = RelaySettings {
+        max_attempts: 1,
+        ..test_settings()
+    };
+    let relay = relay(&fixture, &publisher, settings).await;
+    let (stop, shutdown) = shutdown_signal();
+    let running = tokio::spawn({
+        let relay = relay.clone();
+        async move { relay.run(shutdown()).await }
+    });
+    let ids = fixture.enqueue_committed(20).await;
+
+    // The relay keeps trying through the outage, backing off as a whole.
+    tokio::time::timeout(PATIENCE, async {
+        while publisher.calls() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the relay retries during the outage");
+    for row in fixture.rows().await {
+        assert_eq!((row.status.as_str(), row.attempts), ("pending", 0));
+    }
+
+    publisher.set_mode(Mode::Confirm);
+    publisher.wait_for_accepted(ids.len()).await;
+    tokio::time::timeout(PATIENCE, async {
+        while fixture.count("published").await < ids.len() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("every row published once the broker is back");
+    assert_eq!(fixture.count("failed").await, 0);
+    for row in fixture.rows().await {
+        assert_eq!(row.attempts, 1, "the successful attempt only");
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap();
     fixture.cleanup().await;
 }
 

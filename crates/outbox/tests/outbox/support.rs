@@ -191,6 +191,8 @@ pub enum Mode {
     Confirm,
     /// Nacks every message with this reason.
     Fail(String),
+    /// Reports the broker unreachable for every message.
+    Unavailable(String),
     /// Confirms after this delay.
     Lag(Duration),
     /// Takes the messages (the broker has them) and never answers, like a
@@ -303,6 +305,10 @@ impl OutboxPublisher for FakePublisher {
             Mode::Fail(reason) => batch
                 .iter()
                 .map(|_| Err(PublishFailure::new(reason.clone())))
+                .collect(),
+            Mode::Unavailable(reason) => batch
+                .iter()
+                .map(|_| Err(PublishFailure::broker_unavailable(reason.clone())))
                 .collect(),
             Mode::Lag(delay) => {
                 tokio::time::sleep(delay).await;
