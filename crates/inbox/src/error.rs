@@ -1,6 +1,7 @@
 //! The crate's errors: building an inbox, and a handler's failure.
 
 use ecommerce_broker::HandlerOutcome;
+use ecommerce_db::InvalidTableName;
 use ecommerce_outbox::OutboxError;
 use sea_orm::DbErr;
 
@@ -14,6 +15,15 @@ pub enum InboxError {
         name: String,
         reason: &'static str,
     },
+}
+
+/// Keeps the variant's fields (and its message naming the inbox) rather
+/// than wrapping the shared error, so callers match it as before.
+impl From<InvalidTableName> for InboxError {
+    fn from(error: InvalidTableName) -> Self {
+        let InvalidTableName { kind, name, reason } = error;
+        Self::InvalidName { kind, name, reason }
+    }
 }
 
 /// Why a handler did not apply an event. Either way its transaction is

@@ -1,34 +1,27 @@
 //! The inbox table: its name, its DDL, the migration helpers and pruning.
 //!
 //! Raw SQL for the same reason as the outbox's table: the name is chosen at
-//! run time (one table per service schema, a fresh schema per test). Names
-//! are validated as plain lowercase identifiers when an [`InboxTable`] is
-//! built, so they are safe to splice into SQL; every value is a bind
-//! parameter.
+//! run time (one table per service schema, a fresh schema per test). The
+//! name checks, the locked idempotent DDL and the migration come from
+//! `ecommerce-db`; this module holds what is the inbox's own: the presets,
+//! the columns, recording and pruning. Every value is a bind parameter.
 
-use std::borrow::Cow;
 use std::fmt;
+use std::ops::Deref;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use ecommerce_db::{ManagedTable, QualifiedTableName, TableMigration, create_table, drop_table};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
-use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
 use crate::error::InboxError;
 
 /// The table name every preset uses.
 pub const DEFAULT_TABLE_NAME: &str = "processed_messages";
 
-/// Postgres truncates identifiers past 63 bytes.
-const MAX_IDENTIFIER_LEN: usize = 63;
-/// Leaves room for the longest derived name, `<table>_processed_at_idx`.
-const MAX_TABLE_NAME_LEN: usize = MAX_IDENTIFIER_LEN - "_processed_at_idx".len();
-
-/// Serializes concurrent DDL across processes: `CREATE ... IF NOT EXISTS` is
-/// not race-free in Postgres. The same key as the outbox crate's ("outbox"
-/// in ASCII), so a service creating its schema from both crates at once
-/// never races on `CREATE SCHEMA` either.
-const DDL_ADVISORY_LOCK: i64 = 0x6f75_7462_6f78;
+/// Every index and constraint name derived from the table's, so a table
+/// name is refused when `<table>_<suffix>` would not fit in Postgres' 63
+/// bytes.
+const DERIVED_SUFFIXES: [&str; 2] = ["pkey", "processed_at_idx"];
 
 /// Rows deleted per prune statement, so no delete holds locks for long.
 const PRUNE_CHUNK: i64 = 5_000;
@@ -36,8 +29,7 @@ const PRUNE_CHUNK: i64 = 5_000;
 /// Where one service's consumers record what they processed: `<schema>.<table>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct InboxTable {
-    schema: Cow<'static, str>,
-    table: Cow<'static, str>,
+    name: QualifiedTableName,
 }
 
 impl InboxTable {
@@ -70,8 +62,7 @@ impl InboxTable {
     /// Names checked by the unit tests below; only for the presets.
     const fn preset(schema: &'static str) -> Self {
         Self {
-            schema: Cow::Borrowed(schema),
-            table: Cow::Borrowed(DEFAULT_TABLE_NAME),
+            name: QualifiedTableName::preset(schema, DEFAULT_TABLE_NAME),
         }
     }
 
@@ -87,32 +78,14 @@ impl InboxTable {
         schema: impl Into<String>,
         table: impl Into<String>,
     ) -> Result<Self, InboxError> {
-        let schema = schema.into();
-        let table = table.into();
-        validate_identifier("schema", &schema, MAX_IDENTIFIER_LEN)?;
-        validate_identifier("table", &table, MAX_TABLE_NAME_LEN)?;
-        Ok(Self {
-            schema: Cow::Owned(schema),
-            table: Cow::Owned(table),
-        })
+        let name = QualifiedTableName::new(schema, table, &DERIVED_SUFFIXES)?;
+        Ok(Self { name })
     }
 
     /// The same table name in another schema, e.g. a test's fresh schema.
     pub fn in_schema(&self, schema: impl Into<String>) -> Result<Self, InboxError> {
-        Self::with_table_name(schema, self.table.clone().into_owned())
-    }
-
-    pub fn schema(&self) -> &str {
-        &self.schema
-    }
-
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
-    /// `"schema"."table"`, ready for SQL.
-    pub(crate) fn qualified(&self) -> String {
-        format!("\"{}\".\"{}\"", self.schema, self.table)
+        let name = self.name.in_schema(schema)?;
+        Ok(Self { name })
     }
 
     /// Records one message for one consumer unless it is already there; one
@@ -122,33 +95,6 @@ impl InboxTable {
             "INSERT INTO {} (consumer, message_id, event_type, correlation_id) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, message_id) DO NOTHING",
             self.qualified()
-        )
-    }
-
-    /// Idempotent DDL for the schema, the table and its index, as one
-    /// statement so it runs atomically under the advisory lock.
-    pub(crate) fn create_sql(&self) -> String {
-        let schema = format!("\"{}\"", self.schema);
-        let table = self.qualified();
-        let primary_key = format!("\"{}_pkey\"", self.table);
-        let processed_at_index = format!("\"{}_processed_at_idx\"", self.table);
-        format!(
-            r#"DO $inbox$
-BEGIN
-    PERFORM pg_advisory_xact_lock({DDL_ADVISORY_LOCK});
-    CREATE SCHEMA IF NOT EXISTS {schema};
-    CREATE TABLE IF NOT EXISTS {table} (
-        consumer       text        NOT NULL,
-        message_id     uuid        NOT NULL,
-        event_type     text        NOT NULL,
-        correlation_id text,
-        processed_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
-        CONSTRAINT {primary_key} PRIMARY KEY (consumer, message_id)
-    );
-    -- Pruning by age.
-    CREATE INDEX IF NOT EXISTS {processed_at_index} ON {table} (processed_at);
-END
-$inbox$"#
         )
     }
 
@@ -164,56 +110,63 @@ $inbox$"#
     }
 }
 
+impl ManagedTable for InboxTable {
+    fn qualified_name(&self) -> &QualifiedTableName {
+        &self.name
+    }
+
+    /// The table and its index; `ecommerce-db` wraps them in the locked `DO`
+    /// block that also creates the schema.
+    fn create_statements(&self) -> String {
+        let table = self.name.qualified();
+        let primary_key = self.name.derived("pkey");
+        let processed_at_index = self.name.derived("processed_at_idx");
+        format!(
+            r#"    CREATE TABLE IF NOT EXISTS {table} (
+        consumer       text        NOT NULL,
+        message_id     uuid        NOT NULL,
+        event_type     text        NOT NULL,
+        correlation_id text,
+        processed_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+        CONSTRAINT {primary_key} PRIMARY KEY (consumer, message_id)
+    );
+    -- Pruning by age.
+    CREATE INDEX IF NOT EXISTS {processed_at_index} ON {table} (processed_at);"#
+        )
+    }
+}
+
 impl fmt::Display for InboxTable {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}.{}", self.schema, self.table)
+        self.name.fmt(formatter)
     }
 }
 
-fn validate_identifier(kind: &'static str, name: &str, max_len: usize) -> Result<(), InboxError> {
-    let invalid = |reason| InboxError::InvalidName {
-        kind,
-        name: name.to_owned(),
-        reason,
-    };
-    let Some(first) = name.bytes().next() else {
-        return Err(invalid("it is empty"));
-    };
-    if name.len() > max_len {
-        return Err(invalid("it is too long"));
+/// The name's `schema()`, `table()` and `qualified()` (which recording and
+/// pruning splice into their SQL).
+impl Deref for InboxTable {
+    type Target = QualifiedTableName;
+
+    fn deref(&self) -> &QualifiedTableName {
+        &self.name
     }
-    if !(first.is_ascii_lowercase() || first == b'_') {
-        return Err(invalid("it must start with a lowercase letter or `_`"));
-    }
-    let plain = name
-        .bytes()
-        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
-    if !plain {
-        return Err(invalid(
-            "only lowercase ASCII letters, digits and `_` are allowed",
-        ));
-    }
-    Ok(())
 }
 
-/// Creates `table` (and its schema) if missing; safe to run any number of
-/// times, from several processes at once.
+/// Creates `table` (and its schema) if missing: [`create_table`], safe to
+/// run from several processes at once.
 pub async fn create_inbox_table<C>(db: &C, table: &InboxTable) -> Result<(), DbErr>
 where
     C: ConnectionTrait,
 {
-    db.execute_unprepared(&table.create_sql()).await?;
-    Ok(())
+    create_table(db, table).await
 }
 
-/// Drops `table` if it exists (its schema stays: the service owns it).
+/// Drops `table` if it exists ([`drop_table`]; the schema stays).
 pub async fn drop_inbox_table<C>(db: &C, table: &InboxTable) -> Result<(), DbErr>
 where
     C: ConnectionTrait,
 {
-    db.execute_unprepared(&format!("DROP TABLE IF EXISTS {}", table.qualified()))
-        .await?;
-    Ok(())
+    drop_table(db, table).await
 }
 
 /// Deletes the records of messages processed more than `older_than` ago, in
@@ -250,46 +203,9 @@ where
     Ok(deleted)
 }
 
-/// A ready-made migration creating one inbox table, for a service's migrator:
-///
-/// ```
-/// use ecommerce_inbox::{InboxMigration, InboxTable};
-/// use sea_orm_migration::MigrationTrait;
-///
-/// let migrations: Vec<Box<dyn MigrationTrait>> = vec![Box::new(InboxMigration::new(
-///     "m20250601_000002_create_inventory_inbox",
-///     InboxTable::INVENTORY,
-/// ))];
-/// ```
-#[derive(Clone, Debug)]
-pub struct InboxMigration {
-    name: &'static str,
-    table: InboxTable,
-}
-
-impl InboxMigration {
-    /// `name` is the migration's stable name in the service's migrator.
-    pub fn new(name: &'static str, table: InboxTable) -> Self {
-        Self { name, table }
-    }
-}
-
-impl MigrationName for InboxMigration {
-    fn name(&self) -> &str {
-        self.name
-    }
-}
-
-#[async_trait]
-impl MigrationTrait for InboxMigration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create_inbox_table(manager.get_connection(), &self.table).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_inbox_table(manager.get_connection(), &self.table).await
-    }
-}
+/// The ready-made migration creating one inbox table (down drops it), for
+/// a service's migrator: `InboxMigration::new("m…_create_inbox", table)`.
+pub type InboxMigration = TableMigration<InboxTable>;
 
 #[cfg(test)]
 mod tests {
@@ -318,32 +234,27 @@ mod tests {
     }
 
     #[test]
-    fn names_that_could_break_the_sql_are_refused() {
-        for bad in [
-            "",
-            "Orders",
-            "orders;drop",
-            "or\"ders",
-            "9orders",
-            "orders-events",
-            "ordérs",
-        ] {
-            let error = InboxTable::new(bad).unwrap_err();
-            assert!(
-                matches!(error, InboxError::InvalidName { kind: "schema", .. }),
-                "{bad}: {error}"
-            );
-            let error = InboxTable::with_table_name("orders", bad).unwrap_err();
-            assert!(
-                matches!(error, InboxError::InvalidName { kind: "table", .. }),
-                "{bad}: {error}"
-            );
-        }
-        let longest_table = "t".repeat(MAX_TABLE_NAME_LEN);
-        assert!(InboxTable::with_table_name("s", &longest_table).is_ok());
+    fn invalid_names_are_inbox_errors() {
+        let error = InboxTable::new("Orders").unwrap_err();
+        assert!(
+            matches!(error, InboxError::InvalidName { kind: "schema", .. }),
+            "{error}"
+        );
+        let error = InboxTable::with_table_name("orders", "seen;drop").unwrap_err();
+        assert!(
+            matches!(error, InboxError::InvalidName { kind: "table", .. }),
+            "{error}"
+        );
+        assert!(InboxTable::IAM.in_schema("Bad").is_err());
+    }
+
+    #[test]
+    fn the_longest_table_name_still_fits_every_derived_name() {
+        let longest_table = "t".repeat(46);
+        let longest = InboxTable::with_table_name("s", &longest_table).unwrap();
         assert!(InboxTable::with_table_name("s", format!("{longest_table}t")).is_err());
-        assert!(InboxTable::new("s".repeat(63)).is_ok());
-        assert!(InboxTable::new("s".repeat(64)).is_err());
+        // Building the DDL checks every derived name (see `derived`).
+        assert!(longest.create_statements().contains(&longest.qualified()));
     }
 
     #[test]
@@ -354,6 +265,5 @@ mod tests {
             .unwrap();
         assert_eq!(moved.to_string(), "t_test_1.seen");
         assert_eq!(moved.qualified(), "\"t_test_1\".\"seen\"");
-        assert!(InboxTable::IAM.in_schema("Bad").is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! The crate's error type and the one place SQLSTATEs are translated.
 
+use ecommerce_db::InvalidTableName;
 use sea_orm::{DbErr, RuntimeErr};
 use uuid::Uuid;
 
@@ -43,6 +44,15 @@ impl OutboxError {
             | Self::MissingTable { .. }
             | Self::Database(_) => false,
         }
+    }
+}
+
+/// Keeps the variant's fields (and its message naming the outbox) rather
+/// than wrapping the shared error, so callers match it as before.
+impl From<InvalidTableName> for OutboxError {
+    fn from(error: InvalidTableName) -> Self {
+        let InvalidTableName { kind, name, reason } = error;
+        Self::InvalidName { kind, name, reason }
     }
 }
 

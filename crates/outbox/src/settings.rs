@@ -39,7 +39,8 @@ pub struct RelaySettings {
     /// commit through [`crate::Outbox`] wakes the relay in-process at once.
     pub poll_interval: Duration,
     /// `OUTBOX_RELAY_MAX_ATTEMPTS`, default 20 (about ten minutes of retries
-    /// with the default backoff).
+    /// with the default backoff). Only refusals of the message count (a nack,
+    /// a return); while the broker is unreachable rows keep their attempts.
     pub max_attempts: u32,
     /// `OUTBOX_RELAY_BACKOFF_BASE_MS`, default 100 ms.
     pub backoff_base: Duration,

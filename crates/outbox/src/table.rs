@@ -2,36 +2,37 @@
 //!
 //! Raw SQL rather than a SeaORM entity: an entity fixes its table name at
 //! compile time, while this crate serves six schemas (and a fresh schema per
-//! test). The names are validated as plain lowercase identifiers when an
-//! [`OutboxTable`] is built, so they are safe to splice into SQL; every value
-//! is still a bind parameter. The statements also use Postgres features that
-//! the query builder would only obscure (`FOR UPDATE SKIP LOCKED`, `unnest`,
-//! partial indexes, a `DO` block under an advisory lock).
+//! test). The name checks, the locked idempotent DDL and the migration come
+//! from `ecommerce-db`; this module holds what is the outbox's own: the
+//! presets, the columns and the indexes. The statements also use Postgres
+//! features that the query builder would only obscure (`FOR UPDATE SKIP
+//! LOCKED`, `unnest`, partial indexes).
 
-use std::borrow::Cow;
 use std::fmt;
+use std::ops::Deref;
 
-use async_trait::async_trait;
+use ecommerce_db::{ManagedTable, QualifiedTableName, TableMigration, create_table, drop_table};
 use sea_orm::{ConnectionTrait, DbErr};
-use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
+use sea_orm_migration::SchemaManager;
 
 use crate::error::OutboxError;
 
-/// Postgres truncates identifiers past 63 bytes.
-const MAX_IDENTIFIER_LEN: usize = 63;
-/// Leaves room for the longest derived name, `<table>_published_at_check`.
-const MAX_TABLE_NAME_LEN: usize = MAX_IDENTIFIER_LEN - "_published_at_check".len();
-
-/// Serializes concurrent outbox DDL across processes (replicas starting at
-/// once): `CREATE ... IF NOT EXISTS` is not race-free in Postgres. The value
-/// is "outbox" in ASCII.
-const DDL_ADVISORY_LOCK: i64 = 0x6f75_7462_6f78;
+/// Every index and constraint name derived from the table's, so a table
+/// name is refused when `<table>_<suffix>` would not fit in Postgres' 63
+/// bytes.
+const DERIVED_SUFFIXES: [&str; 6] = [
+    "status_check",
+    "attempts_check",
+    "published_at_check",
+    "pending_idx",
+    "published_idx",
+    "failed_idx",
+];
 
 /// Where one service's outbox lives: `<schema>.<table>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct OutboxTable {
-    schema: Cow<'static, str>,
-    table: Cow<'static, str>,
+    name: QualifiedTableName,
 }
 
 impl OutboxTable {
@@ -61,8 +62,7 @@ impl OutboxTable {
     /// Names checked by the unit tests below; only for the presets.
     const fn preset(schema: &'static str, table: &'static str) -> Self {
         Self {
-            schema: Cow::Borrowed(schema),
-            table: Cow::Borrowed(table),
+            name: QualifiedTableName::preset(schema, table),
         }
     }
 
@@ -70,56 +70,34 @@ impl OutboxTable {
     /// (`[a-z_][a-z0-9_]*`), the table at most 44 bytes so the names derived
     /// from it still fit Postgres' 63.
     pub fn new(schema: impl Into<String>, table: impl Into<String>) -> Result<Self, OutboxError> {
-        let schema = schema.into();
-        let table = table.into();
-        validate_identifier("schema", &schema, MAX_IDENTIFIER_LEN)?;
-        validate_identifier("table", &table, MAX_TABLE_NAME_LEN)?;
-        Ok(Self {
-            schema: Cow::Owned(schema),
-            table: Cow::Owned(table),
-        })
+        let name = QualifiedTableName::new(schema, table, &DERIVED_SUFFIXES)?;
+        Ok(Self { name })
     }
 
     /// The same table name in another schema, e.g. a test's fresh schema.
     pub fn in_schema(&self, schema: impl Into<String>) -> Result<Self, OutboxError> {
-        Self::new(schema, self.table.clone().into_owned())
+        let name = self.name.in_schema(schema)?;
+        Ok(Self { name })
+    }
+}
+
+impl ManagedTable for OutboxTable {
+    fn qualified_name(&self) -> &QualifiedTableName {
+        &self.name
     }
 
-    pub fn schema(&self) -> &str {
-        &self.schema
-    }
-
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
-    /// `"schema"."table"`, ready for SQL.
-    pub(crate) fn qualified(&self) -> String {
-        format!("\"{}\".\"{}\"", self.schema, self.table)
-    }
-
-    /// An index or constraint name derived from the table's.
-    fn derived(&self, suffix: &str) -> String {
-        format!("\"{}_{suffix}\"", self.table)
-    }
-
-    /// Idempotent DDL for the schema, the table and its indexes, as one
-    /// statement so it runs atomically under the advisory lock.
-    pub(crate) fn create_sql(&self) -> String {
-        let schema = format!("\"{}\"", self.schema);
-        let table = self.qualified();
-        let status_check = self.derived("status_check");
-        let attempts_check = self.derived("attempts_check");
-        let published_at_check = self.derived("published_at_check");
-        let pending_index = self.derived("pending_idx");
-        let published_index = self.derived("published_idx");
-        let failed_index = self.derived("failed_idx");
+    /// The table and its indexes; `ecommerce-db` wraps them in the locked
+    /// `DO` block that also creates the schema.
+    fn create_statements(&self) -> String {
+        let table = self.name.qualified();
+        let status_check = self.name.derived("status_check");
+        let attempts_check = self.name.derived("attempts_check");
+        let published_at_check = self.name.derived("published_at_check");
+        let pending_index = self.name.derived("pending_idx");
+        let published_index = self.name.derived("published_idx");
+        let failed_index = self.name.derived("failed_idx");
         format!(
-            r#"DO $outbox$
-BEGIN
-    PERFORM pg_advisory_xact_lock({DDL_ADVISORY_LOCK});
-    CREATE SCHEMA IF NOT EXISTS {schema};
-    CREATE TABLE IF NOT EXISTS {table} (
+            r#"    CREATE TABLE IF NOT EXISTS {table} (
         id              uuid        PRIMARY KEY,
         event_type      text        NOT NULL,
         exchange        text        NOT NULL,
@@ -155,56 +133,35 @@ BEGIN
         ON {table} (published_at) WHERE status = 'published';
     -- Counting dead letters; empty in normal operation, so free to keep.
     CREATE INDEX IF NOT EXISTS {failed_index}
-        ON {table} (id) WHERE status = 'failed';
-END
-$outbox$"#
+        ON {table} (id) WHERE status = 'failed';"#
         )
     }
 }
 
 impl fmt::Display for OutboxTable {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}.{}", self.schema, self.table)
+        self.name.fmt(formatter)
     }
 }
 
-fn validate_identifier(kind: &'static str, name: &str, max_len: usize) -> Result<(), OutboxError> {
-    let invalid = |reason| OutboxError::InvalidName {
-        kind,
-        name: name.to_owned(),
-        reason,
-    };
-    let Some(first) = name.bytes().next() else {
-        return Err(invalid("it is empty"));
-    };
-    if name.len() > max_len {
-        return Err(invalid("it is too long"));
+/// `schema()`, `table()` and the quoted `qualified()` the statements use
+/// come from the name.
+impl Deref for OutboxTable {
+    type Target = QualifiedTableName;
+
+    fn deref(&self) -> &QualifiedTableName {
+        &self.name
     }
-    if !(first.is_ascii_lowercase() || first == b'_') {
-        return Err(invalid("it must start with a lowercase letter or `_`"));
-    }
-    let plain = name
-        .bytes()
-        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
-    if !plain {
-        return Err(invalid(
-            "only lowercase ASCII letters, digits and `_` are allowed",
-        ));
-    }
-    Ok(())
 }
 
-/// Creates `table` (and its schema) if missing; safe to run any number of
-/// times, from several processes at once.
-///
-/// Works on anything SeaORM can run SQL on: a pool, a transaction, or, in a
-/// migration, `manager.get_connection()` (see [`create_outbox_table_in`]).
+/// Creates `table` (and its schema) if missing: [`create_table`], safe to
+/// run from several processes at once, on a pool, a transaction or a
+/// migration's connection (see [`create_outbox_table_in`]).
 pub async fn create_outbox_table<C>(db: &C, table: &OutboxTable) -> Result<(), DbErr>
 where
     C: ConnectionTrait,
 {
-    db.execute_unprepared(&table.create_sql()).await?;
-    Ok(())
+    create_table(db, table).await
 }
 
 /// [`create_outbox_table`] from a migration's [`SchemaManager`].
@@ -215,56 +172,17 @@ pub async fn create_outbox_table_in(
     create_outbox_table(manager.get_connection(), table).await
 }
 
-/// Drops `table` if it exists (its schema stays: the service owns it).
+/// Drops `table` if it exists ([`drop_table`]; the schema stays).
 pub async fn drop_outbox_table<C>(db: &C, table: &OutboxTable) -> Result<(), DbErr>
 where
     C: ConnectionTrait,
 {
-    db.execute_unprepared(&format!("DROP TABLE IF EXISTS {}", table.qualified()))
-        .await?;
-    Ok(())
+    drop_table(db, table).await
 }
 
-/// A ready-made migration creating one outbox table, for a service's migrator:
-///
-/// ```
-/// use ecommerce_outbox::{OutboxMigration, OutboxTable};
-/// use sea_orm_migration::MigrationTrait;
-///
-/// let migrations: Vec<Box<dyn MigrationTrait>> = vec![Box::new(OutboxMigration::new(
-///     "m20250601_000001_create_orders_outbox",
-///     OutboxTable::ORDERS,
-/// ))];
-/// ```
-#[derive(Clone, Debug)]
-pub struct OutboxMigration {
-    name: &'static str,
-    table: OutboxTable,
-}
-
-impl OutboxMigration {
-    /// `name` is the migration's stable name in the service's migrator.
-    pub fn new(name: &'static str, table: OutboxTable) -> Self {
-        Self { name, table }
-    }
-}
-
-impl MigrationName for OutboxMigration {
-    fn name(&self) -> &str {
-        self.name
-    }
-}
-
-#[async_trait]
-impl MigrationTrait for OutboxMigration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create_outbox_table_in(manager, &self.table).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_outbox_table(manager.get_connection(), &self.table).await
-    }
-}
+/// The ready-made migration creating one outbox table (down drops it), for
+/// a service's migrator: `OutboxMigration::new("m…_create_outbox", table)`.
+pub type OutboxMigration = TableMigration<OutboxTable>;
 
 #[cfg(test)]
 mod tests {
@@ -295,27 +213,27 @@ mod tests {
     }
 
     #[test]
-    fn names_that_could_break_the_sql_are_refused() {
-        for bad in [
-            "",
-            "Orders",
-            "orders;drop",
-            "or\"ders",
-            "9orders",
-            "orders-events",
-        ] {
-            let error = OutboxTable::new("orders", bad).unwrap_err();
-            assert!(
-                matches!(error, OutboxError::InvalidName { kind: "table", .. }),
-                "{bad}: {error}"
-            );
-            assert!(OutboxTable::new(bad, "outbox").is_err(), "{bad}");
-        }
-        let longest_table = "t".repeat(MAX_TABLE_NAME_LEN);
-        assert!(OutboxTable::new("s", &longest_table).is_ok());
+    fn invalid_names_are_outbox_errors() {
+        let error = OutboxTable::new("orders", "Orders").unwrap_err();
+        assert!(
+            matches!(error, OutboxError::InvalidName { kind: "table", .. }),
+            "{error}"
+        );
+        let error = OutboxTable::IAM.in_schema("t-test").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid outbox schema name \"t-test\": \
+             only lowercase ASCII letters, digits and `_` are allowed"
+        );
+    }
+
+    #[test]
+    fn the_longest_table_name_still_fits_every_derived_name() {
+        let longest_table = "t".repeat(44);
+        let longest = OutboxTable::new("s", &longest_table).unwrap();
         assert!(OutboxTable::new("s", format!("{longest_table}t")).is_err());
-        assert!(OutboxTable::new("s".repeat(63), "t").is_ok());
-        assert!(OutboxTable::new("s".repeat(64), "t").is_err());
+        // Building the DDL checks every derived name (see `derived`).
+        assert!(longest.create_statements().contains(&longest.qualified()));
     }
 
     #[test]

@@ -158,9 +158,19 @@ impl Drop for TopologyCleanup {
                 .build()
                 .expect("cleanup runtime");
             runtime.block_on(async move {
-                let connection = Connection::connect(&amqp_url, ConnectionProperties::default())
-                    .await
-                    .expect("cleanup connection");
+                // The broker may be coming back from a fault test: retry a while.
+                let mut attempts = 0;
+                let connection = loop {
+                    match Connection::connect(&amqp_url, ConnectionProperties::default()).await {
+                        Ok(connection) => break connection,
+                        Err(error) if attempts < 30 => {
+                            attempts += 1;
+                            eprintln!("cleanup cannot reach RabbitMQ yet ({error}); retrying");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                        Err(error) => panic!("cleanup connection: {error}"),
+                    }
+                };
                 let channel = connection.create_channel().await.expect("cleanup channel");
                 topology::delete(&channel, &topology)
                     .await

@@ -1,0 +1,25 @@
+//! Postgres helpers every service shares.
+//!
+//! Crates such as the outbox and the inbox own one table per service schema,
+//! named at run time (six service schemas, a fresh schema per test), so they
+//! write raw SQL rather than SeaORM entities, whose table names are fixed at
+//! compile time. This crate holds what such a table needs whatever its
+//! columns:
+//!
+//! - [`QualifiedTableName`]: `<schema>.<table>`, validated as plain lowercase
+//!   identifiers so it is safe to splice into SQL, with the quoted
+//!   [`qualified`](QualifiedTableName::qualified) form and the index and
+//!   constraint names [`derived`](QualifiedTableName::derived) from it.
+//! - [`idempotent_ddl`]: wraps `CREATE ... IF NOT EXISTS` statements in one
+//!   `DO` block under a cluster-wide advisory lock, creating the schema
+//!   first, so replicas starting together never race.
+//! - [`ManagedTable`]: a table a crate can create and drop, with the generic
+//!   [`create_table`], [`drop_table`] and the ready-made [`TableMigration`].
+
+mod ddl;
+mod managed_table;
+mod table_name;
+
+pub use ddl::{DDL_ADVISORY_LOCK, idempotent_ddl};
+pub use managed_table::{ManagedTable, TableMigration, create_table, drop_table};
+pub use table_name::{InvalidTableName, MAX_IDENTIFIER_LEN, QualifiedTableName};
