@@ -20,9 +20,13 @@ pub use order_desk::{OrderDesk, PlacedOrder};
 pub use stock_keeper::StockKeeper;
 
 use anyhow::Context as _;
-use ecommerce_broker::{BrokerSettings, EventsExchange, TopologyNames};
+use ecommerce_broker::{Broker, BrokerSettings, EventsExchange, TopologyNames};
 use ecommerce_inbox::InboxTable;
 use ecommerce_outbox::{Outbox, OutboxTable};
+use ecommerce_platform::ServiceInfo;
+use ecommerce_platform::telemetry::TelemetryGuard;
+use sea_orm::{Database, DatabaseConnection};
+use tokio::sync::watch;
 
 /// The Postgres schema the example's tables live in.
 pub const SCHEMA_VAR: &str = "EXAMPLE_SCHEMA";
@@ -90,5 +94,58 @@ impl ExamplePlace {
             table,
             names.exchange(EventsExchange::Inventory),
         ))
+    }
+}
+
+/// What both example processes start with: logs, their place, a broker
+/// connection with the topology declared, and a database pool.
+pub struct ProcessContext {
+    pub place: ExamplePlace,
+    pub settings: BrokerSettings,
+    pub broker: Broker,
+    pub db: DatabaseConnection,
+    _telemetry: TelemetryGuard,
+}
+
+impl ProcessContext {
+    /// Starts process `name` from the environment (see [`ExamplePlace`]).
+    pub async fn start(name: &'static str) -> anyhow::Result<Self> {
+        let service = ServiceInfo {
+            name,
+            env_prefix: "EXAMPLE",
+            default_port: 0,
+        };
+        let telemetry = ecommerce_platform::telemetry::init(
+            &service,
+            &ecommerce_platform::TelemetrySettings::from_env()?,
+        )?;
+        let place = ExamplePlace::from_env()?;
+        let settings = place.broker_settings(BrokerSettings::from_env()?);
+        let broker = Broker::connect(settings.clone(), settings.topology()).await?;
+        let db = Database::connect(database_url()).await?;
+        Ok(Self {
+            place,
+            settings,
+            broker,
+            db,
+            _telemetry: telemetry,
+        })
+    }
+}
+
+/// A shutdown signal any number of tasks can wait for: `stopping()` gives a
+/// future that completes on SIGINT / SIGTERM.
+pub fn shutdown_on_signal() -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        ecommerce_platform::shutdown::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    move || {
+        let mut stopped = stopped.clone();
+        Box::pin(async move {
+            // An error means the sender is gone: stop too.
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
     }
 }

@@ -52,67 +52,55 @@ mod infra_fault {
         }
     }
 
-    fn distinct(ids: &[String]) -> usize {
-        ids.iter().collect::<HashSet<_>>().len()
+    const ORDERS: usize = 1_000;
+
+    /// Places 1,000 orders at `per_second` with the relay and the consumer
+    /// running as processes, runs `inject` meanwhile, then checks that every
+    /// order reached the broker and was applied exactly once.
+    async fn orders_survive(name: &str, per_second: u32, inject: impl AsyncFnOnce()) {
+        let mut world = World::create(name).await;
+        let relay = ExampleProcess::spawn("relay", world.command(RELAY, "relay"));
+        let consumer = ExampleProcess::spawn("consumer", world.command(CONSUMER, "consumer"));
+        let producing = produce_orders(&world, ORDERS, per_second);
+
+        inject().await;
+        let placed = producing.await.unwrap();
+        assert_eq!(placed.len(), ORDERS);
+
+        world.reconnect_admin().await;
+        world.assert_everything_applied_once(ORDERS as i64).await;
+        let published = world.drain_tap().await;
+        let distinct = published.iter().collect::<HashSet<_>>().len();
+        assert_eq!(distinct, ORDERS, "every order event reached the broker");
+
+        consumer.terminate().await;
+        relay.terminate().await;
+        world.finish().await;
     }
 
     #[tokio::test]
     async fn a_broker_stopped_for_20_s_while_1000_orders_are_placed_loses_nothing_and_applies_each_once()
      {
-        let mut world = World::create("broker_stop").await;
-        let relay = ExampleProcess::spawn("relay", world.command(RELAY, "relay"));
-        let consumer = ExampleProcess::spawn("consumer", world.command(CONSUMER, "consumer"));
-        let producing = produce_orders(&world, 1_000, 100);
-
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let broker = StoppedBroker::stop().await;
-        eprintln!("broker stopped; orders keep coming");
-        tokio::time::sleep(Duration::from_secs(20)).await;
-        broker.start().await;
-        eprintln!("broker started again");
-        let placed = producing.await.unwrap();
-        assert_eq!(placed.len(), 1_000);
-
-        world.reconnect_admin().await;
-        world.assert_everything_applied_once(1_000).await;
-        let published = world.drain_tap().await;
-        assert_eq!(
-            distinct(&published),
-            1_000,
-            "every order event reached the broker"
-        );
-
-        consumer.terminate().await;
-        relay.terminate().await;
-        world.finish().await;
+        orders_survive("broker_stop", 100, async || {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let broker = StoppedBroker::stop().await;
+            eprintln!("broker stopped; orders keep coming");
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            broker.start().await;
+            eprintln!("broker started again");
+        })
+        .await;
     }
 
     #[tokio::test]
     async fn relay_and_consumer_recover_on_their_own_when_the_broker_closes_every_connection() {
-        let mut world = World::create("close_all").await;
-        let relay = ExampleProcess::spawn("relay", world.command(RELAY, "relay"));
-        let consumer = ExampleProcess::spawn("consumer", world.command(CONSUMER, "consumer"));
-        let producing = produce_orders(&world, 1_000, 200);
-
-        for _ in 0..2 {
-            tokio::time::sleep(Duration::from_millis(1_500)).await;
-            rabbitmqctl(&["close_all_connections", "fault test: close_all_connections"]).await;
-            eprintln!("every connection closed by the broker");
-        }
-        let placed = producing.await.unwrap();
-        assert_eq!(placed.len(), 1_000);
-
-        world.reconnect_admin().await;
-        world.assert_everything_applied_once(1_000).await;
-        let published = world.drain_tap().await;
-        assert_eq!(
-            distinct(&published),
-            1_000,
-            "every order event reached the broker"
-        );
-
-        consumer.terminate().await;
-        relay.terminate().await;
-        world.finish().await;
+        orders_survive("close_all", 200, async || {
+            for _ in 0..2 {
+                tokio::time::sleep(Duration::from_millis(1_500)).await;
+                rabbitmqctl(&["close_all_connections", "fault test: close_all_connections"]).await;
+                eprintln!("every connection closed by the broker");
+            }
+        })
+        .await;
     }
 }

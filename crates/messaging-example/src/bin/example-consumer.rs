@@ -6,45 +6,27 @@
 //! its first transaction committed, before the ack, and waits for the
 //! test's SIGKILL.
 
-use ecommerce_broker::{Broker, BrokerSettings, ConsumerQueue};
-use ecommerce_messaging_example::{ExamplePlace, StockKeeper, crash_point};
-use ecommerce_platform::ServiceInfo;
-use sea_orm::Database;
-
-const SERVICE: ServiceInfo = ServiceInfo {
-    name: "example-consumer",
-    env_prefix: "EXAMPLE_CONSUMER",
-    default_port: 0,
-};
+use ecommerce_broker::ConsumerQueue;
+use ecommerce_messaging_example::{ProcessContext, StockKeeper, crash_point, shutdown_on_signal};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = ecommerce_platform::telemetry::init(
-        &SERVICE,
-        &ecommerce_platform::TelemetrySettings::from_env()?,
-    )?;
-    let place = ExamplePlace::from_env()?;
-    let settings = place.broker_settings(BrokerSettings::from_env()?);
-    let broker = Broker::connect(settings.clone(), settings.topology()).await?;
-    let db = Database::connect(ecommerce_messaging_example::database_url()).await?;
-
-    let mut consumer = StockKeeper::new(&place.schema).into_consumer(
-        db,
-        place.inbox()?,
-        place.inventory_outbox(&settings.names)?,
+    let process = ProcessContext::start("example-consumer").await?;
+    let names = &process.settings.names;
+    let mut consumer = StockKeeper::new(&process.place.schema).into_consumer(
+        process.db.clone(),
+        process.place.inbox()?,
+        process.place.inventory_outbox(names)?,
     );
     if crash_point::is_armed(crash_point::AFTER_COMMIT_BEFORE_ACK) {
         consumer = consumer
             .on_committed(|_| crash_point::park_thread(crash_point::AFTER_COMMIT_BEFORE_ACK));
     }
-    let queue = settings.names.queue(ConsumerQueue::InventoryOrderEvents);
+    let queue = names.queue(ConsumerQueue::InventoryOrderEvents);
+    let stopping = shutdown_on_signal();
     consumer
-        .run(
-            &broker.consumer(),
-            queue,
-            ecommerce_platform::shutdown::shutdown_signal(),
-        )
+        .run(&process.broker.consumer(), queue, stopping())
         .await?;
-    broker.close().await;
+    process.broker.close().await;
     Ok(())
 }

@@ -8,17 +8,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ecommerce_broker::{Broker, BrokerSettings, Publisher};
-use ecommerce_messaging_example::{ExamplePlace, crash_point};
+use ecommerce_broker::Publisher;
+use ecommerce_messaging_example::{ProcessContext, crash_point, shutdown_on_signal};
 use ecommerce_outbox::{OutboxPublisher, PublishFailure, Relay, RelayMessage, RelaySettings};
-use ecommerce_platform::ServiceInfo;
-use sea_orm::Database;
-
-const SERVICE: ServiceInfo = ServiceInfo {
-    name: "example-relay",
-    env_prefix: "EXAMPLE_RELAY",
-    default_port: 0,
-};
 
 /// The broker's publisher, with the relay-side crash point in between.
 struct CrashablePublisher {
@@ -39,39 +31,28 @@ impl OutboxPublisher for CrashablePublisher {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = ecommerce_platform::telemetry::init(
-        &SERVICE,
-        &ecommerce_platform::TelemetrySettings::from_env()?,
-    )?;
-    let place = ExamplePlace::from_env()?;
-    let settings = place.broker_settings(BrokerSettings::from_env()?);
-    let broker = Broker::connect(settings.clone(), settings.topology()).await?;
+    let process = ProcessContext::start("example-relay").await?;
     let publisher: Arc<dyn OutboxPublisher> = Arc::new(CrashablePublisher {
-        inner: broker.publisher(),
+        inner: process.broker.publisher(),
         crash_after_publish: crash_point::is_armed(crash_point::AFTER_PUBLISH_BEFORE_MARK),
     });
-    let db = Database::connect(ecommerce_messaging_example::database_url()).await?;
+    let names = &process.settings.names;
     let relay_settings = RelaySettings::from_env()?;
     let relays = [
-        place.orders_outbox(&settings.names)?,
-        place.inventory_outbox(&settings.names)?,
+        process.place.orders_outbox(names)?,
+        process.place.inventory_outbox(names)?,
     ]
     .map(|outbox| {
         Relay::new(
-            db.clone(),
+            process.db.clone(),
             outbox,
             publisher.clone(),
             relay_settings.clone(),
         )
     });
-    let shutdown = ecommerce_platform::shutdown::shutdown_signal();
-    tokio::pin!(shutdown);
-    let run_all =
-        futures::future::join_all(relays.iter().map(|relay| relay.run(std::future::pending())));
-    tokio::select! {
-        _ = run_all => {}
-        () = &mut shutdown => {}
-    }
-    broker.close().await;
+    // Each relay finishes the batch in flight, then returns.
+    let stopping = shutdown_on_signal();
+    futures::future::join_all(relays.iter().map(|relay| relay.run(stopping()))).await;
+    process.broker.close().await;
     Ok(())
 }
