@@ -23,7 +23,13 @@ pub const DDL_ADVISORY_LOCK: i64 = 0x6f75_7462_6f78;
 /// connection is reused or the DDL fails. `body` must not contain the
 /// `$ddl$` quote tag.
 pub fn idempotent_ddl(table: &QualifiedTableName, body: &str) -> String {
-    let schema = table.schema();
+    schema_ddl(table.schema(), body)
+}
+
+/// [`idempotent_ddl`] for a bare schema (validated by the caller, see
+/// [`validate_schema_name`](crate::validate_schema_name)) and optional
+/// further statements.
+pub fn schema_ddl(schema: &str, body: &str) -> String {
     format!(
         r#"DO $ddl$
 BEGIN

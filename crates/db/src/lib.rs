@@ -15,11 +15,20 @@
 //!   first, so replicas starting together never race.
 //! - [`ManagedTable`]: a table a crate can create and drop, with the generic
 //!   [`create_table`], [`drop_table`] and the ready-made [`TableMigration`].
+//! - [`DatabaseSettings`] and [`connect`]: a service's pool on its own schema
+//!   (`search_path`), created when missing; [`connect_and_migrate`] also runs
+//!   the service's migrator.
 
+mod connect;
 mod ddl;
 mod managed_table;
 mod table_name;
 
-pub use ddl::{DDL_ADVISORY_LOCK, idempotent_ddl};
+pub use connect::{
+    DATABASE_URL_VAR, DEFAULT_DATABASE_URL, DatabaseSettings, connect, connect_and_migrate,
+};
+pub use ddl::{DDL_ADVISORY_LOCK, idempotent_ddl, schema_ddl};
 pub use managed_table::{ManagedTable, TableMigration, create_table, drop_table};
-pub use table_name::{InvalidTableName, MAX_IDENTIFIER_LEN, QualifiedTableName};
+pub use table_name::{
+    InvalidTableName, MAX_IDENTIFIER_LEN, QualifiedTableName, validate_schema_name,
+};

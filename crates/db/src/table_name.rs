@@ -115,6 +115,12 @@ impl fmt::Display for QualifiedTableName {
     }
 }
 
+/// Checks that `schema` is a plain lowercase identifier, safe to splice
+/// into SQL (what a service's configured schema must be).
+pub fn validate_schema_name(schema: &str) -> Result<(), InvalidTableName> {
+    validate_identifier("schema", schema, MAX_IDENTIFIER_LEN)
+}
+
 fn validate_identifier(
     kind: &'static str,
     name: &str,

@@ -1,0 +1,185 @@
+//! A service's connection to its own schema.
+//!
+//! Each service touches only its schema (DESIGN: one schema per service, so
+//! a service can move to a database of its own without code changes). The
+//! pool's `search_path` is that schema, so SeaORM entities and migrations
+//! need no schema name, and a test can run a service against a fresh schema
+//! of its own just by configuring it.
+
+use std::time::Duration;
+
+use ecommerce_platform::settings::{EnvSource, ServiceInfo, SettingsError};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::ddl::schema_ddl;
+use crate::table_name::validate_schema_name;
+
+/// The shared fallback for every service's database URL.
+pub const DATABASE_URL_VAR: &str = "DATABASE_URL";
+/// The local development database.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/ecommerce";
+
+/// Where and how a service connects.
+#[derive(Clone, Debug)]
+pub struct DatabaseSettings {
+    /// `<PREFIX>_DATABASE_URL`, else `DATABASE_URL`, else the local default.
+    /// A secret: it may carry a password.
+    pub url: SecretString,
+    /// `<PREFIX>_DB_SCHEMA`: the schema the service owns.
+    pub schema: String,
+    /// `<PREFIX>_DB_MAX_CONNECTIONS`, default 10.
+    pub max_connections: u32,
+    /// `<PREFIX>_DB_ACQUIRE_TIMEOUT_MS`, default 10 000: how long a request
+    /// waits for a pooled connection before it fails (UNAVAILABLE).
+    pub acquire_timeout: Duration,
+}
+
+impl DatabaseSettings {
+    /// Reads the settings of `service`, whose schema defaults to `default_schema`.
+    pub fn from_env(service: &ServiceInfo, default_schema: &str) -> Result<Self, SettingsError> {
+        Self::from_source(service, default_schema, &EnvSource::process())
+    }
+
+    pub fn from_source(
+        service: &ServiceInfo,
+        default_schema: &str,
+        source: &EnvSource,
+    ) -> Result<Self, SettingsError> {
+        let url_var = service.variable("DATABASE_URL");
+        let url = match source.string(&url_var)? {
+            Some(url) => url,
+            None => source
+                .string(DATABASE_URL_VAR)?
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+        };
+        let schema_var = service.variable("DB_SCHEMA");
+        let schema = source
+            .string(&schema_var)?
+            .unwrap_or_else(|| default_schema.to_owned());
+        validate_schema_name(&schema).map_err(|error| SettingsError::Invalid {
+            variable: schema_var.clone(),
+            value: schema.clone(),
+            reason: error.to_string(),
+        })?;
+        let max_connections_var = service.variable("DB_MAX_CONNECTIONS");
+        let max_connections: u32 = source.or(&max_connections_var, 10)?;
+        if max_connections == 0 {
+            return Err(SettingsError::Invalid {
+                variable: max_connections_var,
+                value: "0".to_owned(),
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        let acquire_timeout =
+            Duration::from_millis(source.or(&service.variable("DB_ACQUIRE_TIMEOUT_MS"), 10_000)?);
+        Ok(Self {
+            url: SecretString::from(url),
+            schema,
+            max_connections,
+            acquire_timeout,
+        })
+    }
+}
+
+/// Creates the service's schema if missing, then opens a pool whose
+/// connections use it as their `search_path`.
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    let bootstrap = Database::connect(options(settings, 1, None)).await?;
+    let created = bootstrap
+        .execute_unprepared(&schema_ddl(&settings.schema, ""))
+        .await;
+    bootstrap.close().await?;
+    created?;
+    Database::connect(options(
+        settings,
+        settings.max_connections,
+        Some(&settings.schema),
+    ))
+    .await
+}
+
+/// Connects (see [`connect`]) and brings the schema up to date with `M`,
+/// whose bookkeeping table lives in the service's schema too.
+pub async fn connect_and_migrate<M: MigratorTrait>(
+    settings: &DatabaseSettings,
+) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(settings).await?;
+    M::up(&db, None).await?;
+    Ok(db)
+}
+
+fn options(
+    settings: &DatabaseSettings,
+    max_connections: u32,
+    schema: Option<&str>,
+) -> ConnectOptions {
+    let mut options = ConnectOptions::new(settings.url.expose_secret().to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(0)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(settings.acquire_timeout)
+        // Statements are traced by the services' own spans; sqlx's per-query
+        // INFO lines would drown them.
+        .sqlx_logging(false);
+    if let Some(schema) = schema {
+        options.set_schema_search_path(schema.to_owned());
+    }
+    options
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const SERVICE: ServiceInfo = ServiceInfo {
+        name: "catalog-svc",
+        env_prefix: "CATALOG",
+        default_port: 50051,
+    };
+
+    #[test]
+    fn the_service_url_wins_over_the_shared_one_and_the_schema_has_a_default() {
+        let source = EnvSource::from_pairs([
+            ("DATABASE_URL", "postgres://shared/ecommerce"),
+            ("CATALOG_DATABASE_URL", "postgres://own/catalog"),
+        ]);
+        let settings = DatabaseSettings::from_source(&SERVICE, "catalog", &source).unwrap();
+        assert_eq!(settings.url.expose_secret(), "postgres://own/catalog");
+        assert_eq!(settings.schema, "catalog");
+        assert_eq!(settings.max_connections, 10);
+
+        let shared = EnvSource::from_pairs([("DATABASE_URL", "postgres://shared/ecommerce")]);
+        let settings = DatabaseSettings::from_source(&SERVICE, "catalog", &shared).unwrap();
+        assert_eq!(settings.url.expose_secret(), "postgres://shared/ecommerce");
+
+        let none = EnvSource::from_pairs([]);
+        let settings = DatabaseSettings::from_source(&SERVICE, "catalog", &none).unwrap();
+        assert_eq!(settings.url.expose_secret(), DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn a_schema_that_could_break_the_sql_is_refused_naming_the_variable() {
+        let source = EnvSource::from_pairs([("CATALOG_DB_SCHEMA", "catalog; drop")]);
+        let error = DatabaseSettings::from_source(&SERVICE, "catalog", &source).unwrap_err();
+        assert!(error.to_string().contains("CATALOG_DB_SCHEMA"), "{error}");
+        let zero = EnvSource::from_pairs([("CATALOG_DB_MAX_CONNECTIONS", "0")]);
+        let error = DatabaseSettings::from_source(&SERVICE, "catalog", &zero).unwrap_err();
+        assert!(
+            error.to_string().contains("CATALOG_DB_MAX_CONNECTIONS"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_url_is_never_printed() {
+        let source =
+            EnvSource::from_pairs([("DATABASE_URL", "postgres://user:hunter2@db/ecommerce")]);
+        let settings = DatabaseSettings::from_source(&SERVICE, "catalog", &source).unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}
