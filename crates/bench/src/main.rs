@@ -1,0 +1,360 @@
+//! `relay-bench`: how fast the outbox writes, how fast the relay publishes
+//! compared with the broker alone, and how long an event takes from its
+//! commit to the broker and to a consumer. See `scripts/bench`.
+//!
+//! Phases, in order, on a fresh schema and a prefixed copy of the topology:
+//!
+//! 1. raw inserts: N clients, `BEGIN; INSERT business row; COMMIT` (the commit limit);
+//! 2. outbox enqueues: N clients, the business row plus `Outbox::enqueue`
+//!    in one transaction, relay not running (pure write cost);
+//! 3. raw confirmed publish: lapin alone, M messages in windows of the
+//!    relay's batch size, one confirm channel per relay (the broker limit);
+//!    then the broker crate's publisher the same way (no database);
+//! 4. relay drain: M pending rows, R relays, time until all are published;
+//!    then the broker crate's consumer runtime taking those M messages;
+//! 5. latency: an open-loop producer at a fraction of the measured relay
+//!    rate, one event per transaction, relays and a consumer running. When
+//!    the write path is the machine's bottleneck (fewer outbox transactions
+//!    per second than the relay publishes), also at the same fraction of
+//!    that, and at a low load (the floor); lowest load first.
+//!
+//! Before each phase the run waits for Postgres and RabbitMQ to go quiet,
+//! and it reports per phase which process group used how much CPU (this
+//! machine may be shared).
+//!
+//! Progress goes to stderr, a table to stdout, and the last stdout line is
+//! one JSON object with every figure.
+
+mod args;
+mod env;
+mod latency;
+mod measure;
+mod publish;
+mod relay;
+mod report;
+mod workload;
+mod writes;
+
+use anyhow::Context as _;
+
+use crate::args::{Command, RelayArgs};
+use crate::env::{BenchEnv, Resources};
+use crate::measure::Clock;
+
+/// The low load of the floor measurement, as a fraction of the bottleneck.
+const LOW_LOAD_FRACTION: f64 = 0.05;
+
+/// Progress on stderr (stdout carries the table and the JSON line).
+#[macro_export]
+macro_rules! progress {
+    ($($argument:tt)*) => {
+        eprintln!("relay-bench: {}", format_args!($($argument)*))
+    };
+}
+
+fn main() -> std::process::ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        // An overloaded pool is what an open-loop phase may measure: its
+        // slow-acquire warning per connection would drown the progress.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "warn,sqlx::pool::acquire=error,sqlx::postgres::notice=error",
+            )
+        });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let command = match args::parse(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("relay-bench: {error:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("relay-bench: cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match command {
+            Command::Help => {
+                println!("{}", args::USAGE);
+                Ok(())
+            }
+            Command::Cleanup { run_id } => env::cleanup_run(&run_id).await,
+            Command::Relay(args) => relay_bench(args).await,
+        }
+    });
+    // Relays or consumers of an interrupted run may still be parked in
+    // their tasks; do not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("relay-bench: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the phases, then removes the schema and the topology whatever
+/// happened (an error, or SIGINT/SIGTERM).
+async fn relay_bench(args: RelayArgs) -> anyhow::Result<()> {
+    let mut resources = Resources::new(&args.run_id)?;
+    progress!(
+        "run {}: events={} clients={} relays={} batch={} duration={:.1}s{}",
+        args.run_id,
+        args.events,
+        args.clients,
+        args.relays,
+        args.batch_size,
+        args.duration.as_secs_f64(),
+        if args.quick { " (quick)" } else { "" }
+    );
+    let outcome = tokio::select! {
+        outcome = phases(&args, &mut resources) => outcome,
+        () = ecommerce_platform::shutdown::shutdown_signal() => {
+            Err(anyhow::anyhow!("interrupted"))
+        }
+    };
+    progress!("cleaning up");
+    let removed = resources.remove().await;
+    let report = outcome?;
+    removed?;
+    report.print();
+    Ok(())
+}
+
+async fn phases(args: &RelayArgs, resources: &mut Resources) -> anyhow::Result<report::Report> {
+    let clock = Clock::new();
+    let background_cores = background_load().await;
+    let env = BenchEnv::open(resources, args.clients, args.relays).await?;
+    let outcome = run_phases(args, &env, &clock).await;
+    env.close().await;
+    outcome.map(|mut report| {
+        report.background_cores = background_cores;
+        report
+    })
+}
+
+/// What the rest of the machine (not Postgres, RabbitMQ or this process)
+/// uses during one second before the run: on a shared machine, other
+/// builds and test suites skew every figure.
+async fn background_load() -> f64 {
+    let before = measure::CpuSnapshot::take();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let cores = measure::CpuSnapshot::take().group_cores_since(&before, "other");
+    if cores > 0.25 {
+        progress!(
+            "warning: other processes use {cores:.2} cores right now; the figures will be noisy"
+        );
+    }
+    cores
+}
+
+async fn run_phases(
+    args: &RelayArgs,
+    env: &BenchEnv,
+    clock: &Clock,
+) -> anyhow::Result<report::Report> {
+    let warmup = args.warmup();
+    let window = args.duration;
+    let settings = args.relay_settings();
+
+    progress!(
+        "[1/5] raw inserts: {} clients, {:.1} s",
+        args.clients,
+        window.as_secs_f64()
+    );
+    env.settle().await;
+    env.classify_backends().await?;
+    let raw_inserts = writes::raw_inserts(env, args.clients, warmup, window).await?;
+    progress!("  {:.0} commits/s", raw_inserts.per_second);
+    env.truncate().await?;
+
+    progress!(
+        "[2/5] outbox enqueues: {} clients, {:.1} s, relay stopped",
+        args.clients,
+        window.as_secs_f64()
+    );
+    env.settle().await;
+    env.classify_backends().await?;
+    let enqueues = writes::outbox_enqueues(env, args.clients, warmup, window).await?;
+    progress!("  {:.0} transactions/s", enqueues.per_second);
+    env.truncate().await?;
+
+    progress!(
+        "[3/5] confirmed publish without the database: {} messages, windows of {}, {} channel(s)",
+        args.events,
+        args.batch_size,
+        args.relays
+    );
+    env.settle().await;
+    env.classify_backends().await?;
+    let messages = publish::relay_messages(&env.exchange, args.events);
+    let raw_publish =
+        publish::raw_confirmed_publish(env, &messages, args.batch_size, args.relays).await?;
+    progress!("  lapin alone: {:.0} messages/s", raw_publish.per_second);
+    env.purge_queues().await?;
+    let publisher_only =
+        publish::publisher_only(env, &messages, args.batch_size, args.relays).await?;
+    progress!(
+        "  broker crate publisher: {:.0} messages/s",
+        publisher_only.per_second
+    );
+    env.purge_queues().await?;
+    drop(messages);
+
+    progress!(
+        "[4/5] relay drain: {} rows, {} relay(s), batch {}",
+        args.events,
+        args.relays,
+        args.batch_size
+    );
+    env.settle().await;
+    env.classify_backends().await?;
+    let drain = relay::drain(env, args.events, args.clients, args.relays, &settings).await?;
+    progress!("  {:.0} events/s", drain.per_second);
+    // Every row reached the bound queue (a confirm is not a delivery
+    // check: this is), and nothing fell through to the alternate exchange.
+    let (unrouted, _) = env.queue_state(env.unrouted_queue()).await?;
+    let (recorded_depth, _) = env.queue_state(&env.recorded_queue).await?;
+    if (recorded_depth as usize) < args.events || unrouted != 0 {
+        anyhow::bail!(
+            "after the drain {} holds {recorded_depth} messages (expected {}) and {} holds {unrouted}",
+            env.recorded_queue,
+            args.events,
+            env.unrouted_queue()
+        );
+    }
+    if recorded_depth as usize > args.events {
+        progress!(
+            "  note: {} messages for {} rows: a batch was retried (at-least-once)",
+            recorded_depth,
+            args.events
+        );
+    }
+    // The consumer side's capacity, on the messages the relay just published.
+    let consumer_drain =
+        relay::consumer_drain(env, u64::from(recorded_depth), args.consumer_concurrency).await?;
+    progress!(
+        "  consumer runtime (concurrency {}, prefetch {}): {:.0} messages/s",
+        consumer_drain.concurrency,
+        consumer_drain.prefetch,
+        consumer_drain.per_second
+    );
+    env.purge_queues().await?;
+
+    // The brief's load: a fraction of the relay's capacity (or as asked).
+    let (basis, offered_per_second) = match args.offered_load {
+        Some(offered) => ("--offered-load".to_owned(), offered),
+        None => (
+            format!("{} x relay_events_per_s", args.load_fraction),
+            drain.per_second * args.load_fraction,
+        ),
+    };
+    let plan = |basis: String, offered_per_second: f64| latency::LatencyPlan {
+        basis,
+        offered_per_second,
+        duration: window,
+        warmup,
+        relays: args.relays,
+        settings: settings.clone(),
+        consumer_concurrency: args.consumer_concurrency,
+    };
+    let brief_plan = plan(basis, offered_per_second);
+
+    // When the machine cannot even commit that many outbox transactions
+    // (the write path, not the relay, is its bottleneck), the brief's load
+    // measures a queue in front of the database. Measure also at the same
+    // fraction of the real bottleneck, and at a low load (the floor: what
+    // the relay path costs when nothing queues). Lowest load first, so an
+    // overloaded run's aftermath cannot spill into the others.
+    let mut lower_plans = Vec::new();
+    if args.offered_load.is_none() {
+        let bottleneck = drain.per_second.min(enqueues.per_second);
+        let label = if enqueues.per_second < drain.per_second {
+            "outbox_enqueue_txn_per_s"
+        } else {
+            "relay_events_per_s"
+        };
+        lower_plans.push(plan(
+            format!("{LOW_LOAD_FRACTION} x {label}"),
+            bottleneck * LOW_LOAD_FRACTION,
+        ));
+        if bottleneck * args.load_fraction < 0.95 * brief_plan.offered_per_second {
+            progress!(
+                "  the write path is the bottleneck ({:.0} outbox txn/s < {:.0} relay events/s)",
+                enqueues.per_second,
+                drain.per_second
+            );
+            lower_plans.push(plan(
+                format!("{} x {label}", args.load_fraction),
+                bottleneck * args.load_fraction,
+            ));
+        }
+    }
+    let runs = lower_plans.len() + 1;
+    let mut lower_loads = Vec::new();
+    for (index, plan) in lower_plans
+        .iter()
+        .chain(std::iter::once(&brief_plan))
+        .enumerate()
+    {
+        env.settle().await;
+        progress!(
+            "[5/5] latency {}/{runs} at {}: {:.0} events/s",
+            index + 1,
+            plan.basis,
+            plan.offered_per_second
+        );
+        let measured = latency::run(env, plan, clock)
+            .await
+            .with_context(|| format!("latency phase at {}", plan.basis))?;
+        report_latency(&measured);
+        lower_loads.push(measured);
+    }
+    let latency = lower_loads.pop().context("no latency run")?;
+    // Highest load first in the report.
+    lower_loads.reverse();
+
+    Ok(report::Report {
+        args: args.clone(),
+        schema: env.schema_name.clone(),
+        raw_inserts,
+        enqueues,
+        raw_publish,
+        publisher_only,
+        drain,
+        consumer_drain,
+        latency,
+        lower_loads,
+        background_cores: 0.0,
+    })
+}
+
+fn report_latency(latency: &latency::LatencyResult) {
+    progress!(
+        "  commit->published p50 {:.2} ms p99 {:.2} ms; commit->handled p50 {:.2} ms p99 {:.2} ms{}",
+        latency.commit_to_published.p50_us as f64 / 1000.0,
+        latency.commit_to_published.p99_us as f64 / 1000.0,
+        latency.commit_to_handled.p50_us as f64 / 1000.0,
+        latency.commit_to_handled.p99_us as f64 / 1000.0,
+        if latency.overloaded() {
+            format!(
+                " (OVERLOADED: only {:.0} of {:.0} commits/s)",
+                latency.achieved_per_second, latency.offered_per_second
+            )
+        } else {
+            String::new()
+        }
+    );
+}
