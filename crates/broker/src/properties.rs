@@ -59,7 +59,7 @@ pub(crate) fn to_basic_properties(
 
 /// The event view of received AMQP properties. Scalar headers become
 /// strings; nested ones (arrays and tables such as `x-death`) are left out.
-pub(crate) fn from_basic_properties(basic: &BasicProperties) -> MessageProperties {
+pub fn from_basic_properties(basic: &BasicProperties) -> MessageProperties {
     let short = |value: &Option<ShortString>| {
         value
             .as_ref()

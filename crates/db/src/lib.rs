@@ -18,17 +18,27 @@
 //! - [`DatabaseSettings`] and [`connect`]: a service's pool on its own schema
 //!   (`search_path`), created when missing; [`connect_and_migrate`] also runs
 //!   the service's migrator.
+//! - [`SqlMigration`]: a migration step as SQL text on unqualified table
+//!   names, and [`TableMigration::in_current_schema`]: a managed table in
+//!   whatever schema the migrator runs in; together they make a service's
+//!   migrator under `migrations/`.
+//! - [`DbFailure`]: the one translation of SQLSTATEs (unique violation and
+//!   its constraint, conflict to retry, unavailable, ...) every service uses.
 
 mod connect;
 mod ddl;
 mod managed_table;
+mod sql_migration;
+mod sqlstate;
 mod table_name;
 
 pub use connect::{
     DATABASE_URL_VAR, DEFAULT_DATABASE_URL, DatabaseSettings, connect, connect_and_migrate,
 };
 pub use ddl::{DDL_ADVISORY_LOCK, idempotent_ddl, schema_ddl};
-pub use managed_table::{ManagedTable, TableMigration, create_table, drop_table};
+pub use managed_table::{ManagedTable, TableMigration, create_table, current_schema, drop_table};
+pub use sql_migration::SqlMigration;
+pub use sqlstate::DbFailure;
 pub use table_name::{
     InvalidTableName, MAX_IDENTIFIER_LEN, QualifiedTableName, validate_schema_name,
 };

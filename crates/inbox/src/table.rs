@@ -10,7 +10,9 @@ use std::fmt;
 use std::ops::Deref;
 use std::time::Duration;
 
-use ecommerce_db::{ManagedTable, QualifiedTableName, TableMigration, create_table, drop_table};
+use ecommerce_db::{
+    InvalidTableName, ManagedTable, QualifiedTableName, TableMigration, create_table, drop_table,
+};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
 use crate::error::InboxError;
@@ -117,6 +119,12 @@ impl ManagedTable for InboxTable {
 
     /// The table and its index; `ecommerce-db` wraps them in the locked `DO`
     /// block that also creates the schema.
+    fn relocated(&self, schema: &str) -> Result<Self, InvalidTableName> {
+        Ok(Self {
+            name: self.name.in_schema(schema)?,
+        })
+    }
+
     fn create_statements(&self) -> String {
         let table = self.name.qualified();
         let primary_key = self.name.derived("pkey");

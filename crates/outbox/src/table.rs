@@ -11,7 +11,9 @@
 use std::fmt;
 use std::ops::Deref;
 
-use ecommerce_db::{ManagedTable, QualifiedTableName, TableMigration, create_table, drop_table};
+use ecommerce_db::{
+    InvalidTableName, ManagedTable, QualifiedTableName, TableMigration, create_table, drop_table,
+};
 use sea_orm::{ConnectionTrait, DbErr};
 use sea_orm_migration::SchemaManager;
 
@@ -88,6 +90,12 @@ impl ManagedTable for OutboxTable {
 
     /// The table and its indexes; `ecommerce-db` wraps them in the locked
     /// `DO` block that also creates the schema.
+    fn relocated(&self, schema: &str) -> Result<Self, InvalidTableName> {
+        Ok(Self {
+            name: self.name.in_schema(schema)?,
+        })
+    }
+
     fn create_statements(&self) -> String {
         let table = self.name.qualified();
         let status_check = self.name.derived("status_check");

@@ -18,6 +18,7 @@ pub mod postgres;
 pub mod rabbitmq;
 mod reflection;
 mod server;
+pub mod service;
 mod surface;
 
 use tonic::transport::Channel;
@@ -31,6 +32,7 @@ pub use self::reflection::{
     reflection_list_services_v1, reflection_list_services_v1alpha,
 };
 pub use self::server::{TestServer, spawn_service, spawn_service_with_settings};
+pub use self::service::TestService;
 pub use self::surface::assert_standard_grpc_surface;
 /// Re-exported for [`grpc_surface_test!`].
 pub use tonic;

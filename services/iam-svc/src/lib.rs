@@ -1,22 +1,110 @@
-//! iam-svc: users, credentials, sessions, email verification and roles; publishes to `iam.events` and `iam.security-events`.
+//! iam-svc: users, credentials, sessions, email verification and roles;
+//! publishes to `iam.events` and, for security events, `iam.security-events`.
 //!
-//! The domain RPCs are not built yet. Until they are, the gRPC surface is served
-//! (health, reflection, every RPC of `ecommerce.iam.v1.IamService`) and each
-//! RPC answers `UNIMPLEMENTED`, never a fake success.
+//! - `domain/`: validation, password policy and Argon2id hashing, opaque
+//!   tokens, throttling, roles: no I/O.
+//! - `storage/`: the tables of `iam-migration`, through SeaORM.
+//! - `app/`: the use cases, each one transaction with its events.
+//! - `grpc/`: thin handlers; `mail/`: the `Mailer` and its implementations.
 
+pub mod app;
+pub mod domain;
 pub mod grpc;
+pub mod mail;
+pub mod storage;
 
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use ecommerce_auth::{AccessTokenVerifier, AuthLayer};
+use ecommerce_broker::EventsExchange;
+use ecommerce_outbox::OutboxTable;
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::ServiceInfo;
+use ecommerce_runtime::ServiceRuntime;
+use tower::Layer as _;
 
-/// Name, env prefix (`IAM_GRPC_ADDR`) and default port of this service.
+use crate::app::{Clock, IamApp, IamParts, IamSettings, KeyRing, Policies, SystemClock};
+use crate::domain::password::{HashingParams, PasswordHasher};
+
+/// Name, env prefix (`IAM_GRPC_ADDR`, `IAM_DATABASE_URL`, ...) and default port.
 pub const SERVICE: ServiceInfo = ServiceInfo {
     name: "iam-svc",
     env_prefix: "IAM",
     default_port: 50052,
 };
 
-/// Adds this service's gRPC endpoints to the shared server.
-pub fn register(server: GrpcServer) -> GrpcServer {
-    server.add_service(grpc::IamGrpc::server())
+/// The schema iam-svc owns unless `IAM_DB_SCHEMA` says otherwise.
+pub const DEFAULT_SCHEMA: &str = "auth";
+
+/// What a started iam-svc hands to the gRPC server, and its application for
+/// tests that want to look inside.
+pub struct StartedIam {
+    pub app: IamApp,
+    pub auth: AuthLayer,
+}
+
+impl StartedIam {
+    /// Adds the IAM service, behind its auth layer, to `server`.
+    pub fn register(self, server: GrpcServer) -> GrpcServer {
+        server.add_service(self.auth.layer(grpc::IamGrpc::server(self.app)))
+    }
+}
+
+/// Starts iam-svc on `runtime` with production parameters: the signing key
+/// (created on first start), the bootstrap admin, the outbox relay.
+pub async fn start(runtime: ServiceRuntime, settings: IamSettings) -> anyhow::Result<StartedIam> {
+    let hasher = PasswordHasher::new(HashingParams::default())
+        .context("invalid password hashing parameters")?;
+    start_with(
+        runtime,
+        settings,
+        hasher,
+        Arc::new(SystemClock),
+        Policies::default(),
+    )
+    .await
+}
+
+/// [`start`] with a chosen hasher, clock and policies, for tests.
+pub async fn start_with(
+    runtime: ServiceRuntime,
+    settings: IamSettings,
+    hasher: PasswordHasher,
+    clock: Arc<dyn Clock>,
+    policies: Policies,
+) -> anyhow::Result<StartedIam> {
+    let names = runtime.names();
+    let outbox = runtime
+        .outbox(&OutboxTable::IAM, EventsExchange::Iam)?
+        .with_route("iam.security.", names.exchange(EventsExchange::IamSecurity));
+    runtime.spawn_relay(&outbox);
+    let keys = KeyRing::load_or_create(runtime.db(), &settings.auth, clock.now()).await?;
+    let verifier = Arc::new(AccessTokenVerifier::new(
+        keys.key_source(),
+        settings.auth.verifier_config(),
+    ));
+    let auth = AuthLayer::new(verifier).with_open_methods(grpc::OPEN_METHODS);
+    let mailer = settings
+        .mail
+        .build()
+        .context("could not set up the mailer")?;
+    let app = IamApp::new(
+        IamParts {
+            db: runtime.db().clone(),
+            outbox,
+            hasher,
+            mailer,
+            mail_settings: settings.mail.clone(),
+            keys,
+            clock,
+        },
+        policies,
+    );
+    if let Some(admin) = &settings.bootstrap_admin {
+        app.ensure_bootstrap_admin(admin)
+            .await
+            .context("could not create the bootstrap admin")?;
+    }
+    Ok(StartedIam { app, auth })
 }

@@ -5,6 +5,8 @@
 //! traces every call ([`GrpcTraceLayer`]), applies the configured message size
 //! limits to every service ([`WithMessageLimits`]) and shuts down gracefully.
 
+mod correlation;
+mod error;
 mod limits;
 mod trace;
 
@@ -24,6 +26,8 @@ use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 use tower::Service;
 
+pub use self::correlation::{CORRELATION_ID_KEYS, MAX_CORRELATION_ID_LEN, correlation_id};
+pub use self::error::{ErrorCode, INTERNAL_MESSAGE, ServiceError, status_of};
 pub use self::limits::WithMessageLimits;
 pub use self::trace::{GrpcTrace, GrpcTraceLayer, TracedBody};
 use crate::settings::{GrpcSettings, ServiceInfo};

@@ -1,0 +1,307 @@
+//! The running parts of a service and the process `main`.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use ecommerce_broker::{Broker, EventsExchange, TopologyNames};
+use ecommerce_outbox::{Outbox, OutboxPublisher, OutboxTable, Relay, RelaySettings};
+use ecommerce_platform::grpc::GrpcServer;
+use ecommerce_platform::{ServiceInfo, TelemetrySettings, service, shutdown, telemetry};
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::settings::RuntimeSettings;
+
+/// A service's database pool, broker connection and outbox relays.
+///
+/// Cheap to clone: clones share the same pool, connection and relays, so a
+/// service's start-up code can keep one while the process keeps another to
+/// [`shutdown`](Self::shutdown) with.
+#[derive(Clone)]
+pub struct ServiceRuntime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: ServiceInfo,
+    db: DatabaseConnection,
+    schema: String,
+    broker: Broker,
+    relay_settings: RelaySettings,
+    stop: watch::Sender<bool>,
+    relays: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for ServiceRuntime {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ServiceRuntime")
+            .field("service", &self.inner.service.name)
+            .field("schema", &self.inner.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceRuntime {
+    /// Connects to the service's schema (created when missing), runs the
+    /// migrator `M` there, and starts the broker connection in the
+    /// background: the service starts even while RabbitMQ is down, and its
+    /// relays publish once it is back.
+    pub async fn start<M: MigratorTrait>(
+        service: &ServiceInfo,
+        settings: &RuntimeSettings,
+    ) -> anyhow::Result<Self> {
+        let schema = settings.database.schema.clone();
+        let db = ecommerce_db::connect_and_migrate::<M>(&settings.database)
+            .await
+            .with_context(|| format!("could not connect to and migrate schema {schema}"))?;
+        tracing::info!(service = service.name, %schema, "database schema up to date");
+        let broker = Broker::start(settings.broker.clone(), settings.broker.topology())
+            .context("invalid broker settings")?;
+        let (stop, _) = watch::channel(false);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                service: *service,
+                db,
+                schema,
+                broker,
+                relay_settings: settings.relay.clone(),
+                stop,
+                relays: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub fn service(&self) -> &ServiceInfo {
+        &self.inner.service
+    }
+
+    /// The pool; its connections use the service's schema as `search_path`.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// The schema the service owns (`<PREFIX>_DB_SCHEMA`).
+    pub fn schema(&self) -> &str {
+        &self.inner.schema
+    }
+
+    pub fn broker(&self) -> &Broker {
+        &self.inner.broker
+    }
+
+    /// Every exchange and queue name, as configured.
+    pub fn names(&self) -> &TopologyNames {
+        &self.inner.broker.settings().names
+    }
+
+    /// The outbox of `preset` (e.g. [`OutboxTable::CATALOG`]) moved into the
+    /// service's schema, publishing to the configured name of `exchange`.
+    /// Add routes for other exchanges with [`Outbox::with_route`].
+    pub fn outbox(&self, preset: &OutboxTable, exchange: EventsExchange) -> anyhow::Result<Outbox> {
+        let table = preset
+            .in_schema(self.inner.schema.clone())
+            .with_context(|| format!("invalid outbox table in schema {}", self.inner.schema))?;
+        Ok(Outbox::new(table, self.names().exchange(exchange)))
+    }
+
+    /// Runs a relay for `outbox` until [`shutdown`](Self::shutdown). It is
+    /// woken by commits through this very `outbox` value (or a clone), so
+    /// pass the one the handlers write through.
+    pub fn spawn_relay(&self, outbox: &Outbox) {
+        let publisher: Arc<dyn OutboxPublisher> = Arc::new(self.inner.broker.publisher());
+        let relay = Relay::new(
+            self.inner.db.clone(),
+            outbox.clone(),
+            publisher,
+            self.inner.relay_settings.clone(),
+        );
+        let mut stop = self.inner.stop.subscribe();
+        let handle = tokio::spawn(async move {
+            relay
+                .run(async move {
+                    // A dropped sender means the runtime is gone: stop too.
+                    let _ = stop.wait_for(|stopping| *stopping).await;
+                })
+                .await;
+        });
+        self.relays().push(handle);
+    }
+
+    /// Stops the relays (each finishes the batch in flight), then closes the
+    /// broker connection and the pool. Call it after the gRPC server has
+    /// drained, so events of the last requests still go out.
+    pub async fn shutdown(self) {
+        self.inner.stop.send_replace(true);
+        let relays = std::mem::take(&mut *self.relays());
+        for relay in relays {
+            if let Err(error) = relay.await {
+                tracing::error!(%error, "an outbox relay task failed");
+            }
+        }
+        self.inner.broker.close().await;
+        if let Err(error) = self.inner.db.clone().close().await {
+            tracing::warn!(%error, "closing the database pool failed");
+        }
+    }
+
+    fn relays(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        // A poisoned lock only means a panic while pushing a handle; the
+        // list itself is still usable.
+        self.inner
+            .relays
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The whole `main` of a service whose schema is migrated by `M`.
+///
+/// - `<binary>` (or `<binary> serve`): telemetry, settings, the runtime,
+///   then `start(runtime)` builds the handlers (and spawns the relays) and
+///   the gRPC server runs until SIGINT or SIGTERM; then the relays finish
+///   and the connections close.
+/// - `<binary> migrate`: brings the schema up to date and exits.
+pub async fn run<M, Start, Started, Register>(
+    service: &ServiceInfo,
+    default_schema: &str,
+    start: Start,
+) -> anyhow::Result<()>
+where
+    M: MigratorTrait,
+    Start: FnOnce(ServiceRuntime) -> Started,
+    Started: Future<Output = anyhow::Result<Register>>,
+    Register: FnOnce(GrpcServer) -> GrpcServer,
+{
+    let command = Command::parse(service, std::env::args().skip(1))?;
+    let telemetry_settings = TelemetrySettings::from_env().context("invalid telemetry settings")?;
+    let telemetry_guard = telemetry::init(service, &telemetry_settings)
+        .with_context(|| format!("could not initialise telemetry for {}", service.name))?;
+    let result = match command {
+        Command::Migrate => migrate::<M>(service, default_schema).await,
+        Command::Serve => serve::<M, _, _, _>(service, default_schema, start).await,
+    };
+    if let Err(error) = &result {
+        tracing::error!(
+            service = service.name,
+            error = format!("{error:#}"),
+            "service failed"
+        );
+    }
+    // Flushes the spans of the shutdown itself before the process exits.
+    drop(telemetry_guard);
+    result
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Serve,
+    Migrate,
+}
+
+impl Command {
+    fn parse(
+        service: &ServiceInfo,
+        mut args: impl Iterator<Item = String>,
+    ) -> anyhow::Result<Self> {
+        let command = match args.next().as_deref() {
+            None | Some("serve") => Self::Serve,
+            Some("migrate") => Self::Migrate,
+            Some(other) => anyhow::bail!(
+                "unknown command {other:?}; usage: {} [serve|migrate]",
+                service.name
+            ),
+        };
+        if let Some(extra) = args.next() {
+            anyhow::bail!(
+                "unexpected argument {extra:?}; usage: {} [serve|migrate]",
+                service.name
+            );
+        }
+        Ok(command)
+    }
+}
+
+async fn migrate<M: MigratorTrait>(
+    service: &ServiceInfo,
+    default_schema: &str,
+) -> anyhow::Result<()> {
+    let settings = ecommerce_db::DatabaseSettings::from_env(service, default_schema)
+        .context("invalid database settings")?;
+    let db = ecommerce_db::connect_and_migrate::<M>(&settings)
+        .await
+        .with_context(|| format!("could not migrate schema {}", settings.schema))?;
+    tracing::info!(service = service.name, schema = %settings.schema, "schema up to date");
+    db.close()
+        .await
+        .context("could not close the database pool")?;
+    Ok(())
+}
+
+async fn serve<M, Start, Started, Register>(
+    service: &ServiceInfo,
+    default_schema: &str,
+    start: Start,
+) -> anyhow::Result<()>
+where
+    M: MigratorTrait,
+    Start: FnOnce(ServiceRuntime) -> Started,
+    Started: Future<Output = anyhow::Result<Register>>,
+    Register: FnOnce(GrpcServer) -> GrpcServer,
+{
+    let settings = RuntimeSettings::from_env(service, default_schema)?;
+    let runtime = ServiceRuntime::start::<M>(service, &settings).await?;
+    let register = start(runtime.clone()).await?;
+    let addr = settings.grpc.addr;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("could not bind the gRPC address {addr}"))?;
+    let served = service::serve_on(
+        service,
+        &settings.grpc,
+        listener,
+        register,
+        shutdown::shutdown_signal(),
+    )
+    .await;
+    runtime.shutdown().await;
+    served
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const SERVICE: ServiceInfo = ServiceInfo {
+        name: "catalog-svc",
+        env_prefix: "CATALOG",
+        default_port: 50051,
+    };
+
+    fn parse(args: &[&str]) -> anyhow::Result<Command> {
+        Command::parse(&SERVICE, args.iter().map(|arg| (*arg).to_owned()))
+    }
+
+    #[test]
+    fn no_argument_or_serve_serves_and_migrate_migrates() {
+        assert_eq!(parse(&[]).unwrap(), Command::Serve);
+        assert_eq!(parse(&["serve"]).unwrap(), Command::Serve);
+        assert_eq!(parse(&["migrate"]).unwrap(), Command::Migrate);
+    }
+
+    #[test]
+    fn anything_else_is_refused_with_the_usage() {
+        let error = parse(&["migrat"]).unwrap_err().to_string();
+        assert!(
+            error.contains("usage: catalog-svc [serve|migrate]"),
+            "{error}"
+        );
+        assert!(parse(&["migrate", "now"]).is_err());
+    }
+}

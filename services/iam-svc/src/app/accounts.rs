@@ -1,0 +1,245 @@
+//! SignUp, VerifyEmail, ResendVerificationEmail.
+
+use ecommerce_db::DbFailure;
+use ecommerce_proto::ecommerce::iam::v1 as pb;
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::{IamApp, IamError, RequestContext, UserView};
+use crate::domain::email::EmailAddress;
+use crate::domain::profile::DisplayName;
+use crate::domain::tokens::{OpaqueToken, TokenHash, TokenKind};
+use crate::mail::verification_mail;
+use crate::storage::users::{NewUser, UserRow};
+use crate::storage::{USERS_EMAIL_KEY, USERS_SIGNUP_KEY, users, verification};
+
+/// A validated SignUp request.
+#[derive(Debug)]
+pub struct SignUp {
+    pub email: EmailAddress,
+    pub password: SecretString,
+    pub name: DisplayName,
+    /// Makes retries safe: the same key returns the same user.
+    pub idempotency_key: Option<String>,
+}
+
+/// The longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+
+impl IamApp {
+    /// Creates a user with an unverified email, emits
+    /// `iam.user.registered.v1` and mails a verification token.
+    #[tracing::instrument(skip_all, err(Display, level = "info"))]
+    pub async fn sign_up(
+        &self,
+        context: &RequestContext,
+        request: SignUp,
+    ) -> Result<UserView, IamError> {
+        self.inner
+            .policies
+            .password
+            .check(&request.password, &request.email)
+            .map_err(|error| IamError::invalid(error.field(), error))?;
+        if let Some(key) = &request.idempotency_key {
+            if let Some(existing) = users::find_by_signup_key(&self.inner.db, key).await? {
+                return replayed_sign_up(&existing, &request.email);
+            }
+        }
+        let password = request.password.clone();
+        let password_hash = self
+            .blocking(move |hasher| hasher.hash(&password))
+            .await?
+            .map_err(IamError::internal)?;
+        let now = self.now();
+        let verification_token =
+            OpaqueToken::generate(TokenKind::EmailVerification).map_err(IamError::internal)?;
+        let expires_at = self.inner.policies.verification.expires_at(now);
+        let new_user = NewUser {
+            id: Uuid::now_v7(),
+            email: request.email.as_str().to_owned(),
+            name: request.name.as_str().to_owned(),
+            password_hash: password_hash.into_string(),
+            roles: Vec::new(),
+            email_verified_at: None,
+            signup_key: request.idempotency_key.clone(),
+            now,
+        };
+        let inserted = self
+            .in_transaction(|transaction| {
+                let new_user = new_user.clone();
+                let token_hash = verification_token.hash().as_bytes().to_vec();
+                async move {
+                    let user = match users::insert(&*transaction, new_user).await {
+                        Ok(user) => user,
+                        Err(error) => return Err(sign_up_conflict(error)),
+                    };
+                    verification::insert(
+                        &*transaction,
+                        token_hash,
+                        user.id,
+                        user.email.clone(),
+                        now,
+                        expires_at,
+                    )
+                    .await?;
+                    let event = pb::UserRegistered {
+                        user_id: user.id.to_string(),
+                        email: user.email.clone(),
+                        name: user.name.clone(),
+                    };
+                    transaction
+                        .enqueue(&event, Self::event_metadata(context, user.id))
+                        .await?;
+                    Ok((user, transaction))
+                }
+            })
+            .await;
+        let user = match inserted {
+            Ok(user) => user,
+            // A concurrent retry with the same key won the race: answer as it did.
+            Err(IamError::AlreadyExists(message)) if message == SIGNUP_KEY_TAKEN => {
+                let key = request.idempotency_key.as_deref().unwrap_or_default();
+                let existing = users::find_by_signup_key(&self.inner.db, key)
+                    .await?
+                    .ok_or_else(|| IamError::internal(anyhow::anyhow!("sign-up key vanished")))?;
+                return replayed_sign_up(&existing, &request.email);
+            }
+            Err(error) => return Err(error),
+        };
+        tracing::info!(user_id = %user.id, "user signed up");
+        self.send_verification_mail(&user, &verification_token)
+            .await;
+        Ok(UserView::from(&user))
+    }
+
+    /// Marks the email verified (once) and emits `iam.user.email_verified.v1`.
+    #[tracing::instrument(skip_all, err(Display, level = "info"))]
+    pub async fn verify_email(
+        &self,
+        context: &RequestContext,
+        presented_token: &str,
+    ) -> Result<UserView, IamError> {
+        let token_hash = TokenHash::of_presented(TokenKind::EmailVerification, presented_token)
+            .map_err(|_| invalid_verification_token())?;
+        let now = self.now();
+        let user = self
+            .in_transaction(|transaction| {
+                let token_hash = token_hash.clone();
+                async move {
+                    let token = verification::lock_by_hash(&*transaction, token_hash.as_bytes())
+                        .await?
+                        .filter(|token| token.used_at.is_none() && token.expires_at > now)
+                        .ok_or_else(invalid_verification_token)?;
+                    let user = users::lock_by_id(&*transaction, token.user_id)
+                        .await?
+                        .filter(|user| user.email == token.email)
+                        .ok_or_else(invalid_verification_token)?;
+                    verification::mark_used(&*transaction, token_hash.as_bytes(), now).await?;
+                    if user.email_verified_at.is_some() {
+                        return Ok((user, transaction));
+                    }
+                    let changes = crate::storage::entities::user::ActiveModel {
+                        email_verified_at: sea_orm::ActiveValue::Set(Some(now)),
+                        ..Default::default()
+                    };
+                    let user = users::update(&*transaction, user.id, changes, now).await?;
+                    let event = pb::UserEmailVerified {
+                        user_id: user.id.to_string(),
+                        email: user.email.clone(),
+                    };
+                    transaction
+                        .enqueue(&event, Self::event_metadata(context, user.id))
+                        .await?;
+                    Ok((user, transaction))
+                }
+            })
+            .await?;
+        Ok(UserView::from(&user))
+    }
+
+    /// Mails a new verification token to an unverified account; does the
+    /// same nothing, visibly, for unknown and already verified emails.
+    #[tracing::instrument(skip_all, err(Display, level = "info"))]
+    pub async fn resend_verification_email(
+        &self,
+        _context: &RequestContext,
+        email: &EmailAddress,
+    ) -> Result<(), IamError> {
+        let Some(user) = users::find_by_email(&self.inner.db, email.as_str()).await? else {
+            return Ok(());
+        };
+        if user.email_verified_at.is_some() {
+            return Ok(());
+        }
+        let now = self.now();
+        let token =
+            OpaqueToken::generate(TokenKind::EmailVerification).map_err(IamError::internal)?;
+        let expires_at = self.inner.policies.verification.expires_at(now);
+        self.in_transaction(|transaction| {
+            let token_hash = token.hash().as_bytes().to_vec();
+            let user = &user;
+            async move {
+                verification::spend_all_of_user(&*transaction, user.id, now).await?;
+                verification::insert(
+                    &*transaction,
+                    token_hash,
+                    user.id,
+                    user.email.clone(),
+                    now,
+                    expires_at,
+                )
+                .await?;
+                Ok(((), transaction))
+            }
+        })
+        .await?;
+        self.send_verification_mail(&user, &token).await;
+        Ok(())
+    }
+
+    /// Mail is sent after the commit: a failed send leaves a valid account
+    /// whose owner can ask for another mail, rather than no account.
+    async fn send_verification_mail(&self, user: &UserRow, token: &OpaqueToken) {
+        let Ok(to) = EmailAddress::parse(&user.email) else {
+            tracing::error!(user_id = %user.id, "stored email no longer parses; no mail sent");
+            return;
+        };
+        let mail = verification_mail(&to, &user.name, token, &self.inner.mail_settings);
+        if let Err(error) = self.inner.mailer.send(&mail).await {
+            tracing::error!(user_id = %user.id, %error, "verification mail not sent");
+        }
+    }
+}
+
+/// Tells "a concurrent retry with the same key won" from "email taken".
+const SIGNUP_KEY_TAKEN: &str = "a sign-up with this idempotency key is in progress";
+
+fn sign_up_conflict(error: sea_orm::DbErr) -> IamError {
+    let failure = DbFailure::classify(&error);
+    if failure.is_unique_violation_of(USERS_EMAIL_KEY) {
+        return IamError::AlreadyExists("email already in use");
+    }
+    if failure.is_unique_violation_of(USERS_SIGNUP_KEY) {
+        return IamError::AlreadyExists(SIGNUP_KEY_TAKEN);
+    }
+    IamError::from(error)
+}
+
+/// The answer to a SignUp whose idempotency key was used before.
+fn replayed_sign_up(existing: &UserRow, email: &EmailAddress) -> Result<UserView, IamError> {
+    if existing.email == email.as_str() {
+        Ok(UserView::from(existing))
+    } else {
+        Err(IamError::invalid(
+            "idempotency_key",
+            "idempotency_key was already used for a different sign-up",
+        ))
+    }
+}
+
+fn invalid_verification_token() -> IamError {
+    IamError::invalid(
+        "token",
+        "the verification token is unknown, used or expired",
+    )
+}

@@ -1,0 +1,113 @@
+//! The administrator that exists from the first start.
+
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::{IamApp, IamError, RequestContext};
+use crate::domain::email::EmailAddress;
+use crate::domain::profile::DisplayName;
+use crate::domain::roles::ADMIN;
+use crate::storage::USERS_EMAIL_KEY;
+use crate::storage::users::{self, NewUser};
+
+/// `IAM_BOOTSTRAP_ADMIN_EMAIL` / `IAM_BOOTSTRAP_ADMIN_PASSWORD`.
+pub struct BootstrapAdmin {
+    pub email: EmailAddress,
+    pub password: SecretString,
+    pub name: DisplayName,
+}
+
+impl std::fmt::Debug for BootstrapAdmin {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("BootstrapAdmin")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IamApp {
+    /// Makes sure the bootstrap admin exists and has the `admin` role; safe
+    /// on every start and from replicas starting together. An existing
+    /// user's password is left alone: the variable only seeds the account.
+    pub async fn ensure_bootstrap_admin(&self, admin: &BootstrapAdmin) -> Result<(), IamError> {
+        let context = RequestContext {
+            correlation_id: Uuid::now_v7().to_string(),
+            client_address: String::new(),
+        };
+        let now = self.now();
+        if let Some(existing) = users::find_by_email(&self.inner.db, admin.email.as_str()).await? {
+            if !existing.roles.iter().any(|role| role == ADMIN) {
+                let mut roles = existing.roles.clone();
+                roles.push(ADMIN.to_owned());
+                roles.sort();
+                self.in_transaction(|transaction| {
+                    let roles = roles.clone();
+                    let context = &context;
+                    async move {
+                        Self::store_roles(&transaction, context, existing.id, roles, now).await?;
+                        Ok(((), transaction))
+                    }
+                })
+                .await?;
+                tracing::info!(user_id = %existing.id, "bootstrap admin granted the admin role");
+            }
+            return Ok(());
+        }
+        let password = admin.password.clone();
+        let password_hash = self
+            .blocking(move |hasher| hasher.hash(&password))
+            .await?
+            .map_err(IamError::internal)?;
+        let new_user = NewUser {
+            id: Uuid::now_v7(),
+            email: admin.email.as_str().to_owned(),
+            name: admin.name.as_str().to_owned(),
+            password_hash: password_hash.into_string(),
+            roles: vec![ADMIN.to_owned()],
+            email_verified_at: Some(now),
+            signup_key: None,
+            now,
+        };
+        let created = self
+            .in_transaction(|transaction| {
+                let new_user = new_user.clone();
+                let context = &context;
+                async move {
+                    let user = match users::insert(&*transaction, new_user).await {
+                        Ok(user) => user,
+                        Err(error)
+                            if ecommerce_db::DbFailure::classify(&error)
+                                .is_unique_violation_of(USERS_EMAIL_KEY) =>
+                        {
+                            // Another replica created it first.
+                            return Ok((None, transaction));
+                        }
+                        Err(error) => return Err(error.into()),
+                    };
+                    let registered = ecommerce_proto::ecommerce::iam::v1::UserRegistered {
+                        user_id: user.id.to_string(),
+                        email: user.email.clone(),
+                        name: user.name.clone(),
+                    };
+                    transaction
+                        .enqueue(&registered, Self::event_metadata(context, user.id))
+                        .await?;
+                    let synchronized =
+                        ecommerce_proto::ecommerce::iam::v1::UserAccessSynchronized {
+                            user_id: user.id.to_string(),
+                            roles: user.roles.clone(),
+                        };
+                    transaction
+                        .enqueue(&synchronized, Self::event_metadata(context, user.id))
+                        .await?;
+                    Ok((Some(user), transaction))
+                }
+            })
+            .await?;
+        if let Some(user) = created {
+            tracing::info!(user_id = %user.id, "bootstrap admin created");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,202 @@
+//! The IAM use cases: each one validates, then changes state and enqueues
+//! its events in one transaction, then (outside it) sends mail.
+//!
+//! Handlers in `grpc/` only convert; everything a caller can observe is
+//! decided here, on domain types, with a clock that tests control.
+
+mod accounts;
+mod bootstrap;
+mod error;
+mod keys;
+mod profile;
+mod sessions;
+mod settings;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use ecommerce_events::EventMetadata;
+use ecommerce_outbox::{Outbox, OutboxTransaction};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+pub use self::accounts::{MAX_IDEMPOTENCY_KEY_LEN, SignUp};
+pub use self::bootstrap::BootstrapAdmin;
+pub use self::error::IamError;
+pub use self::keys::KeyRing;
+pub use self::sessions::{IssuedSession, timestamp};
+pub use self::settings::IamSettings;
+use crate::domain::password::{PasswordHasher, PasswordPolicy};
+use crate::domain::rate_limit::SignInThrottlePolicy;
+use crate::domain::tokens::{SessionPolicy, VerificationTokenPolicy};
+use crate::mail::Mailer;
+use crate::storage::users::UserRow;
+
+/// Where "now" comes from; tests move it forward to expire tokens.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock, at microseconds (what Postgres keeps).
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now().trunc_subsecs(6)
+    }
+}
+
+/// Who asks, as far as the use cases care.
+#[derive(Clone, Debug, Default)]
+pub struct RequestContext {
+    /// Copied into every event the request causes.
+    pub correlation_id: String,
+    /// The client's IP address, empty when unknown. Throttling key and a
+    /// field of the security events.
+    pub client_address: String,
+}
+
+/// A user as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: String,
+    pub image_url: String,
+    pub roles: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&UserRow> for UserView {
+    fn from(row: &UserRow) -> Self {
+        Self {
+            id: row.id,
+            email: row.email.clone(),
+            email_verified: row.email_verified_at.is_some(),
+            name: row.name.clone(),
+            image_url: row.image_url.clone(),
+            roles: row.roles.clone(),
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// The policies the use cases apply; defaults from the issue.
+#[derive(Clone, Debug, Default)]
+pub struct Policies {
+    pub password: PasswordPolicy,
+    pub throttle: SignInThrottlePolicy,
+    pub sessions: SessionPolicy,
+    pub verification: VerificationTokenPolicy,
+}
+
+/// The IAM application: cheap to clone, shared by every handler.
+#[derive(Clone, Debug)]
+pub struct IamApp {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: DatabaseConnection,
+    outbox: Outbox,
+    hasher: Arc<PasswordHasher>,
+    mailer: Arc<dyn Mailer>,
+    keys: KeyRing,
+    policies: Policies,
+    clock: Arc<dyn Clock>,
+    mail_settings: crate::mail::MailSettings,
+}
+
+/// What [`IamApp::new`] needs besides its policies.
+pub struct IamParts {
+    pub db: DatabaseConnection,
+    pub outbox: Outbox,
+    pub hasher: PasswordHasher,
+    pub mailer: Arc<dyn Mailer>,
+    pub mail_settings: crate::mail::MailSettings,
+    pub keys: KeyRing,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How often a transaction that hit a serialization failure or deadlock is
+/// run again before the caller gets UNAVAILABLE.
+const CONFLICT_ATTEMPTS: u32 = 3;
+
+impl IamApp {
+    pub fn new(parts: IamParts, policies: Policies) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db: parts.db,
+                outbox: parts.outbox,
+                hasher: Arc::new(parts.hasher),
+                mailer: parts.mailer,
+                keys: parts.keys,
+                policies,
+                clock: parts.clock,
+                mail_settings: parts.mail_settings,
+            }),
+        }
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.inner.keys
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// Runs `work` in a transaction that wakes the relay on commit, again
+    /// after a serialization failure or deadlock (at most
+    /// [`CONFLICT_ATTEMPTS`] times). `work` must therefore only touch the
+    /// database through the transaction it is given.
+    async fn in_transaction<T, F, Fut>(&self, mut work: F) -> Result<T, IamError>
+    where
+        F: FnMut(OutboxTransaction) -> Fut,
+        Fut: Future<Output = Result<(T, OutboxTransaction), IamError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            let transaction = self.inner.outbox.begin(&self.inner.db).await?;
+            let result = match work(transaction).await {
+                Ok((value, transaction)) => transaction
+                    .commit()
+                    .await
+                    .map(|()| value)
+                    .map_err(IamError::from),
+                // Dropping the transaction rolled it back.
+                Err(error) => Err(error),
+            };
+            match result {
+                Err(error) if error.is_retryable_conflict() && attempt < CONFLICT_ATTEMPTS => {
+                    tracing::debug!(attempt, "transaction conflict, running it again");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Metadata of an event about user `user_id` caused by `context`'s request.
+    fn event_metadata(context: &RequestContext, user_id: Uuid) -> EventMetadata {
+        EventMetadata::new("user", user_id.to_string())
+            .with_correlation_id(context.correlation_id.clone())
+    }
+
+    /// Runs a password hash or verification off the async threads: Argon2id
+    /// with OWASP parameters costs tens of milliseconds of CPU.
+    async fn blocking<T, F>(&self, work: F) -> Result<T, IamError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&PasswordHasher) -> T + Send + 'static,
+    {
+        let hasher = Arc::clone(&self.inner.hasher);
+        tokio::task::spawn_blocking(move || work(&hasher))
+            .await
+            .map_err(IamError::internal)
+    }
+}

@@ -1,0 +1,128 @@
+//! GetCurrentUser, UpdateProfile, SetUserRoles.
+
+use ecommerce_auth::Caller;
+use ecommerce_proto::ecommerce::iam::v1 as pb;
+use sea_orm::ActiveValue::Set;
+use uuid::Uuid;
+
+use super::{IamApp, IamError, RequestContext, UserView};
+use crate::domain::profile::{ProfileUpdate, changed_fields};
+use crate::domain::roles::RoleSet;
+use crate::storage::entities::user;
+use crate::storage::users;
+
+impl IamApp {
+    #[tracing::instrument(skip_all, err(Display, level = "info"))]
+    pub async fn current_user(&self, caller: &Caller) -> Result<UserView, IamError> {
+        let user = self.require_active_session(caller).await?;
+        Ok(UserView::from(&user))
+    }
+
+    /// Applies the named profile fields; emits
+    /// `iam.user.profile_updated.v1` only when a value actually changed.
+    #[tracing::instrument(skip_all, err(Display, level = "info"))]
+    pub async fn update_profile(
+        &self,
+        context: &RequestContext,
+        caller: &Caller,
+        update: ProfileUpdate,
+    ) -> Result<UserView, IamError> {
+        self.require_active_session(caller).await?;
+        let now = self.now();
+        let user = self
+            .in_transaction(|transaction| {
+                let update = update.clone();
+                async move {
+                    let current = users::lock_by_id(&*transaction, caller.user_id)
+                        .await?
+                        .ok_or_else(|| {
+                            IamError::NotFound("the caller's user no longer exists".to_owned())
+                        })?;
+                    let changed = changed_fields(&current.name, &current.image_url, &update);
+                    if changed.is_empty() {
+                        return Ok((current, transaction));
+                    }
+                    let (name, image_url) = update.apply(&current.name, &current.image_url);
+                    let changes = user::ActiveModel {
+                        name: Set(name),
+                        image_url: Set(image_url),
+                        ..Default::default()
+                    };
+                    let updated = users::update(&*transaction, current.id, changes, now).await?;
+                    let event = pb::UserProfileUpdated {
+                        user_id: updated.id.to_string(),
+                        changed_fields: changed.iter().map(|field| (*field).to_owned()).collect(),
+                        name: updated.name.clone(),
+                        image_url: updated.image_url.clone(),
+                    };
+                    transaction
+                        .enqueue(&event, Self::event_metadata(context, updated.id))
+                        .await?;
+                    Ok((updated, transaction))
+                }
+            })
+            .await?;
+        Ok(UserView::from(&user))
+    }
+
+    /// Replaces a user's roles (admin only, checked by the handler); the
+    /// same set again changes nothing and emits nothing.
+    #[tracing::instrument(skip_all, fields(%user_id), err(Display, level = "info"))]
+    pub async fn set_user_roles(
+        &self,
+        context: &RequestContext,
+        user_id: Uuid,
+        roles: RoleSet,
+    ) -> Result<UserView, IamError> {
+        let now = self.now();
+        let user = self
+            .in_transaction(|transaction| {
+                let roles = roles.clone();
+                async move {
+                    let current = users::lock_by_id(&*transaction, user_id)
+                        .await?
+                        .ok_or_else(|| IamError::NotFound(format!("no user has id {user_id}")))?;
+                    let new_roles = roles.into_vec();
+                    if sorted(&current.roles) == new_roles {
+                        return Ok((current, transaction));
+                    }
+                    let updated =
+                        Self::store_roles(&transaction, context, current.id, new_roles, now)
+                            .await?;
+                    Ok((updated, transaction))
+                }
+            })
+            .await?;
+        Ok(UserView::from(&user))
+    }
+
+    /// Writes `roles` and emits `iam.user.access_synchronized.v1`.
+    pub(crate) async fn store_roles(
+        transaction: &ecommerce_outbox::OutboxTransaction,
+        context: &RequestContext,
+        user_id: Uuid,
+        roles: Vec<String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<user::Model, IamError> {
+        let changes = user::ActiveModel {
+            roles: Set(roles),
+            ..Default::default()
+        };
+        let updated = users::update(&**transaction, user_id, changes, now).await?;
+        let event = pb::UserAccessSynchronized {
+            user_id: updated.id.to_string(),
+            roles: updated.roles.clone(),
+        };
+        transaction
+            .enqueue(&event, Self::event_metadata(context, updated.id))
+            .await?;
+        Ok(updated)
+    }
+}
+
+fn sorted(roles: &[String]) -> Vec<String> {
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    roles
+}

@@ -1,0 +1,83 @@
+//! The `sign_in_failures` table: recent failures per account and per client.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::entities::sign_in_failure as failure;
+
+/// How many failures happened since a moment, and the oldest of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromQueryResult)]
+pub struct RecentFailures {
+    pub count: i64,
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// Whose failures to count.
+#[derive(Clone, Copy, Debug)]
+pub enum FailureKey<'a> {
+    /// The normalized email, whether or not a user has it.
+    Account(&'a str),
+    /// The client's address.
+    Client(&'a str),
+}
+
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    account: &str,
+    client_address: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    failure::Entity::insert(failure::ActiveModel {
+        account: Set(account.to_owned()),
+        client_address: Set(client_address.to_owned()),
+        failed_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn recent<C: ConnectionTrait>(
+    db: &C,
+    key: FailureKey<'_>,
+    since: DateTime<Utc>,
+) -> Result<RecentFailures, DbErr> {
+    let filter = match key {
+        FailureKey::Account(account) => failure::Column::Account.eq(account),
+        FailureKey::Client(client) => failure::Column::ClientAddress.eq(client),
+    };
+    let recent = failure::Entity::find()
+        .select_only()
+        .column_as(Expr::col(failure::Column::Id).count(), "count")
+        .column_as(Expr::col(failure::Column::FailedAt).min(), "oldest")
+        .filter(filter)
+        .filter(failure::Column::FailedAt.gt(since))
+        .into_model::<RecentFailures>()
+        .one(db)
+        .await?;
+    Ok(recent.unwrap_or_default())
+}
+
+/// Forgets an account's failures after a successful sign-in, so old
+/// mistakes do not count toward a later lockout.
+pub async fn forget_account<C: ConnectionTrait>(db: &C, account: &str) -> Result<(), DbErr> {
+    failure::Entity::delete_many()
+        .filter(failure::Column::Account.eq(account))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes failures older than `before`; they no longer count.
+pub async fn prune<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    let result = failure::Entity::delete_many()
+        .filter(failure::Column::FailedAt.lt(before))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

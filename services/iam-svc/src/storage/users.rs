@@ -1,0 +1,108 @@
+//! The `users` table.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::entities::user;
+
+pub use user::Model as UserRow;
+
+/// A user about to be inserted; every field already validated.
+#[derive(Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    pub signup_key: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// Inserts a user. A taken email or signup key fails with a unique
+/// violation of [`USERS_EMAIL_KEY`](super::USERS_EMAIL_KEY) or
+/// [`USERS_SIGNUP_KEY`](super::USERS_SIGNUP_KEY).
+pub async fn insert<C: ConnectionTrait>(db: &C, new_user: NewUser) -> Result<UserRow, DbErr> {
+    let row = user::ActiveModel {
+        id: Set(new_user.id),
+        email: Set(new_user.email),
+        email_verified_at: Set(new_user.email_verified_at),
+        name: Set(new_user.name),
+        image_url: Set(String::new()),
+        roles: Set(new_user.roles),
+        password_hash: Set(new_user.password_hash),
+        signup_key: Set(new_user.signup_key),
+        locked_until: Set(None),
+        created_at: Set(new_user.now),
+        updated_at: Set(new_user.now),
+    };
+    user::Entity::insert(row).exec_with_returning(db).await
+}
+
+pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<UserRow>, DbErr> {
+    user::Entity::find_by_id(id).one(db).await
+}
+
+/// The user row, locked until the caller's transaction ends, so concurrent
+/// changes to one user (role sync, lockout, profile) apply one after another.
+pub async fn lock_by_id<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<UserRow>, DbErr> {
+    user::Entity::find_by_id(id).lock_exclusive().one(db).await
+}
+
+/// `email` must already be normalized (lower case).
+pub async fn find_by_email<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+) -> Result<Option<UserRow>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await
+}
+
+pub async fn find_by_signup_key<C: ConnectionTrait>(
+    db: &C,
+    signup_key: &str,
+) -> Result<Option<UserRow>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::SignupKey.eq(signup_key))
+        .one(db)
+        .await
+}
+
+/// Applies `changes` (built with `Set` on the columns to change) and stamps
+/// `updated_at`.
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    mut changes: user::ActiveModel,
+    now: DateTime<Utc>,
+) -> Result<UserRow, DbErr> {
+    changes.id = Set(id);
+    changes.updated_at = Set(now);
+    user::Entity::update(changes).exec(db).await
+}
+
+/// Locks sign-in until `until`, unless a later lock is already in place.
+pub async fn lock_sign_in_until<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    until: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    user::Entity::update_many()
+        .col_expr(user::Column::LockedUntil, Expr::value(until))
+        .filter(user::Column::Id.eq(id))
+        .filter(
+            user::Column::LockedUntil
+                .is_null()
+                .or(user::Column::LockedUntil.lt(until)),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
