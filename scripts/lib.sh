@@ -484,6 +484,8 @@ start_service() {
   if [[ -z "$log_file" && -t 1 && -z "${NO_COLOR:-}" ]]; then colour=1; fi
   label="$(_log_label "$name" "${LABEL_WIDTH:-15}" "$colour")"
   prefix="$(svc_prefix "$name")"
+  # Every service fetches the keys that verify access tokens from iam-svc.
+  export IAM_GRPC_URL="${IAM_GRPC_URL:-http://$(probe_addr "$(svc_addr iam-svc)")}"
   # The background child does the redirections, so the prefixer is a child of
   # the service process and ends when the service closes its output.
   if [[ -n "$log_file" ]]; then

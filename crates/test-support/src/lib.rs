@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 pub mod postgres;
 pub mod rabbitmq;
 mod reflection;
@@ -26,6 +27,7 @@ pub use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
+pub use self::auth::{TestAuth, with_bearer};
 pub use self::postgres::{TestSchema, connect_creating_database, database_url};
 pub use self::reflection::{
     reflection_file_containing_symbol_v1, reflection_file_containing_symbol_v1alpha,

@@ -85,13 +85,31 @@ macro_rules! grpc_surface_test {
         #[tokio::test]
         #[allow(clippy::expect_used)]
         async fn serves_health_reflection_and_answers_unimplemented() {
-            let server = $crate::spawn_service(&$service::SERVICE, $service::register)
-                .await
-                .expect("service starts");
+            let auth = $crate::TestAuth::new();
+            let layer = auth.layer();
+            let server = $crate::spawn_service(&$service::SERVICE, |server| {
+                $service::register(server, &layer)
+            })
+            .await
+            .expect("service starts");
             $crate::assert_standard_grpc_surface(&server, $grpc_service).await;
 
-            let status = $($client)::+::new(server.channel.clone())
+            let mut client = $($client)::+::new(server.channel.clone());
+            let status = client
                 .$method($request)
+                .await
+                .expect_err(concat!(stringify!($method), " is not built yet"));
+            assert_eq!(status.code(), $crate::tonic::Code::Unimplemented);
+
+            // The auth layer is in front: a bad token never reaches the handler,
+            // a good one does.
+            let status = client
+                .$method($crate::with_bearer($request, "not-a-token"))
+                .await
+                .expect_err("a malformed token is refused");
+            assert_eq!(status.code(), $crate::tonic::Code::Unauthenticated);
+            let status = client
+                .$method($crate::with_bearer($request, &auth.admin_token()))
                 .await
                 .expect_err(concat!(stringify!($method), " is not built yet"));
             assert_eq!(status.code(), $crate::tonic::Code::Unimplemented);

@@ -3,5 +3,10 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    ecommerce_platform::service::run(&payments_svc::SERVICE, payments_svc::register).await
+    // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
+    let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
+    ecommerce_platform::service::run(&payments_svc::SERVICE, move |server| {
+        payments_svc::register(server, &auth)
+    })
+    .await
 }

@@ -6,8 +6,10 @@
 
 pub mod grpc;
 
+use ecommerce_auth::AuthLayer;
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::ServiceInfo;
+use tower::Layer as _;
 
 /// Name, env prefix (`SCHEMA_REGISTRY_GRPC_ADDR`) and default port of this service.
 pub const SERVICE: ServiceInfo = ServiceInfo {
@@ -16,7 +18,8 @@ pub const SERVICE: ServiceInfo = ServiceInfo {
     default_port: 50058,
 };
 
-/// Adds this service's gRPC endpoints to the shared server.
-pub fn register(server: GrpcServer) -> GrpcServer {
-    server.add_service(grpc::SchemaRegistryGrpc::server())
+/// Adds this service's gRPC endpoints, behind the auth layer that verifies
+/// bearer access tokens, to the shared server.
+pub fn register(server: GrpcServer, auth: &AuthLayer) -> GrpcServer {
+    server.add_service(auth.layer(grpc::SchemaRegistryGrpc::server()))
 }
