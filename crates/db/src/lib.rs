@@ -28,6 +28,7 @@
 mod connect;
 mod ddl;
 mod managed_table;
+mod retry;
 mod sql_migration;
 mod sqlstate;
 mod table_name;
@@ -37,6 +38,7 @@ pub use connect::{
 };
 pub use ddl::{DDL_ADVISORY_LOCK, idempotent_ddl, schema_ddl};
 pub use managed_table::{ManagedTable, TableMigration, create_table, current_schema, drop_table};
+pub use retry::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
 pub use sql_migration::SqlMigration;
 pub use sqlstate::DbFailure;
 pub use table_name::{

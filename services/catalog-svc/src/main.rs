@@ -1,12 +1,17 @@
-//! `catalog-svc` binary: settings and telemetry come from the platform crate; the
-//! service itself lives in the library so tests can start it in-process.
+//! `catalog-svc [serve|migrate]`: settings from the environment, the shared
+//! runtime (schema `catalog`, broker, relay), the auth layer, the service.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
-    let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
-    ecommerce_platform::service::run(&catalog_svc::SERVICE, move |server| {
-        catalog_svc::register(server, &auth)
-    })
+    ecommerce_runtime::run::<catalog_migration::Migrator, _, _, _>(
+        &catalog_svc::SERVICE,
+        catalog_svc::DEFAULT_SCHEMA,
+        |runtime| async move {
+            // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
+            let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
+            let app = catalog_svc::start(&runtime)?;
+            Ok(move |server| catalog_svc::register(server, &auth, app))
+        },
+    )
     .await
 }

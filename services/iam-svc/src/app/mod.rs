@@ -16,6 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
+use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
 use ecommerce_events::EventMetadata;
 use ecommerce_outbox::{Outbox, OutboxTransaction};
 use sea_orm::DatabaseConnection;
@@ -122,10 +123,6 @@ pub struct IamParts {
     pub clock: Arc<dyn Clock>,
 }
 
-/// How often a transaction that hit a serialization failure or deadlock is
-/// run again before the caller gets UNAVAILABLE.
-const CONFLICT_ATTEMPTS: u32 = 3;
-
 impl IamApp {
     pub fn new(parts: IamParts, policies: Policies) -> Self {
         Self {
@@ -151,34 +148,28 @@ impl IamApp {
     }
 
     /// Runs `work` in a transaction that wakes the relay on commit, again
-    /// after a serialization failure or deadlock (at most
-    /// [`CONFLICT_ATTEMPTS`] times). `work` must therefore only touch the
-    /// database through the transaction it is given.
-    async fn in_transaction<T, F, Fut>(&self, mut work: F) -> Result<T, IamError>
+    /// after a serialization failure or deadlock (the shared
+    /// [`retry_transaction`]). `work` must therefore only touch the database
+    /// through the transaction it is given.
+    async fn in_transaction<T, F, Fut>(&self, work: F) -> Result<T, IamError>
     where
-        F: FnMut(OutboxTransaction) -> Fut,
+        F: Fn(OutboxTransaction) -> Fut,
         Fut: Future<Output = Result<(T, OutboxTransaction), IamError>>,
     {
-        let mut attempt = 1;
-        loop {
-            let transaction = self.inner.outbox.begin(&self.inner.db).await?;
-            let result = match work(transaction).await {
-                Ok((value, transaction)) => transaction
-                    .commit()
-                    .await
-                    .map(|()| value)
-                    .map_err(IamError::from),
-                // Dropping the transaction rolled it back.
-                Err(error) => Err(error),
-            };
-            match result {
-                Err(error) if error.is_retryable_conflict() && attempt < CONFLICT_ATTEMPTS => {
-                    tracing::debug!(attempt, "transaction conflict, running it again");
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        let work = &work;
+        retry_transaction(
+            "iam transaction",
+            DEFAULT_TRANSACTION_ATTEMPTS,
+            IamError::is_retryable_conflict,
+            || async move {
+                let transaction = self.inner.outbox.begin(&self.inner.db).await?;
+                // On an error the transaction is dropped, which rolls it back.
+                let (value, transaction) = work(transaction).await?;
+                transaction.commit().await?;
+                Ok(value)
+            },
+        )
+        .await
     }
 
     /// Metadata of an event about user `user_id` caused by `context`'s request.

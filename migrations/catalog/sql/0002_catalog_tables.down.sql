@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS prices;
+DROP TABLE IF EXISTS variants;
+DROP TABLE IF EXISTS products;
