@@ -4,7 +4,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use ecommerce_broker::{Broker, EventsExchange, TopologyNames};
+use ecommerce_broker::{Broker, ConsumerQueue, EventsExchange, TopologyNames};
+use ecommerce_inbox::{EventHandler, InboxConsumer, InboxTable};
 use ecommerce_outbox::{Outbox, OutboxPublisher, OutboxTable, Relay, RelaySettings};
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::{ServiceInfo, TelemetrySettings, service, shutdown, telemetry};
@@ -33,7 +34,8 @@ struct Inner {
     broker: Broker,
     relay_settings: RelaySettings,
     stop: watch::Sender<bool>,
-    relays: Mutex<Vec<JoinHandle<()>>>,
+    /// Relays and consumers, stopped together by `shutdown`.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for ServiceRuntime {
@@ -71,7 +73,7 @@ impl ServiceRuntime {
                 broker,
                 relay_settings: settings.relay.clone(),
                 stop,
-                relays: Mutex::new(Vec::new()),
+                tasks: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -129,18 +131,52 @@ impl ServiceRuntime {
                 })
                 .await;
         });
-        self.relays().push(handle);
+        self.tasks().push(handle);
     }
 
-    /// Stops the relays (each finishes the batch in flight), then closes the
-    /// broker connection and the pool. Call it after the gRPC server has
+    /// Consumes `queue` (its configured name) through the inbox in the
+    /// service's schema (`processed_messages`, created by the service's
+    /// migrator with `InboxMigration`) until [`shutdown`](Self::shutdown).
+    /// With `outbox`, the handler's follow-up events go out through it in
+    /// the same transaction as its effect, and its commits wake the relay.
+    pub fn spawn_consumer(
+        &self,
+        queue: ConsumerQueue,
+        handler: impl EventHandler,
+        outbox: Option<&Outbox>,
+    ) -> anyhow::Result<()> {
+        let queue_name = self.names().queue(queue).to_owned();
+        let table = InboxTable::new(self.inner.schema.clone())
+            .with_context(|| format!("invalid inbox table in schema {}", self.inner.schema))?;
+        let mut inbox =
+            InboxConsumer::new(queue_name.clone(), self.inner.db.clone(), table, handler);
+        if let Some(outbox) = outbox {
+            inbox = inbox.with_outbox(outbox.clone());
+        }
+        let consumer = self.inner.broker.consumer();
+        let mut stop = self.inner.stop.subscribe();
+        let handle = tokio::spawn(async move {
+            let stopping = async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            };
+            if let Err(error) = inbox.run(&consumer, &queue_name, stopping).await {
+                tracing::error!(queue = %queue_name, %error, "consumer stopped with an error");
+            }
+        });
+        self.tasks().push(handle);
+        Ok(())
+    }
+
+    /// Stops the relays (each finishes the batch in flight) and consumers
+    /// (each finishes the message in flight), then closes the broker
+    /// connection and the pool. Call it after the gRPC server has
     /// drained, so events of the last requests still go out.
     pub async fn shutdown(self) {
         self.inner.stop.send_replace(true);
-        let relays = std::mem::take(&mut *self.relays());
-        for relay in relays {
-            if let Err(error) = relay.await {
-                tracing::error!(%error, "an outbox relay task failed");
+        let tasks = std::mem::take(&mut *self.tasks());
+        for task in tasks {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "a relay or consumer task failed");
             }
         }
         self.inner.broker.close().await;
@@ -149,11 +185,11 @@ impl ServiceRuntime {
         }
     }
 
-    fn relays(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+    fn tasks(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
         // A poisoned lock only means a panic while pushing a handle; the
         // list itself is still usable.
         self.inner
-            .relays
+            .tasks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
