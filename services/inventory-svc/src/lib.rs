@@ -4,6 +4,7 @@
 //! (health, reflection, every RPC of `ecommerce.inventory.v1.InventoryService`) and each
 //! RPC answers `UNIMPLEMENTED`, never a fake success.
 
+pub mod domain;
 pub mod grpc;
 
 use ecommerce_auth::AuthLayer;

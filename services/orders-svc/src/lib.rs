@@ -3,7 +3,12 @@
 //! The domain RPCs are not built yet. Until they are, the gRPC surface is served
 //! (health, reflection, every RPC of `ecommerce.orders.v1.OrderService`) and each
 //! RPC answers `UNIMPLEMENTED`, never a fake success.
+//!
+//! - [`domain`]: the order rules without I/O (the order built from a verified
+//!   checkout snapshot, its state machine, who may read and cancel it),
+//!   ready for the storage and gRPC layers to use.
 
+pub mod domain;
 pub mod grpc;
 
 use ecommerce_auth::AuthLayer;

@@ -25,42 +25,9 @@ use std::fmt;
 
 use uuid::Uuid;
 
-/// Why a value is invalid, without saying which field it came from.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidValue(pub String);
-
-impl InvalidValue {
-    pub fn new(reason: impl Into<String>) -> Self {
-        Self(reason.into())
-    }
-
-    /// The same reason, about request field `field` (e.g. `product.title`).
-    pub fn at(self, field: impl Into<String>) -> InvalidField {
-        InvalidField {
-            field: field.into(),
-            reason: self.0,
-        }
-    }
-}
-
-/// An invalid request field: what `INVALID_ARGUMENT` names.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct InvalidField {
-    /// The field's path in the request, e.g. `media[2].url`.
-    pub field: String,
-    pub reason: String,
-}
-
-impl InvalidField {
-    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            reason: reason.into(),
-        }
-    }
-}
+// Shared with every service (money parsing returns them too), so a field
+// error reads the same wherever it comes from.
+pub use ecommerce_money::{InvalidField, InvalidValue};
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 5000;

@@ -17,7 +17,7 @@ use crate::domain::page::{Cursor, ProductFilter, StatusScope};
 use crate::domain::validation::{Brand, Categories, Description, IdempotencyKey, MediaList, Title};
 use crate::storage::entities::product;
 use crate::storage::error::translate;
-use crate::storage::{Lock, apply_lock};
+use crate::storage::{Lock, VersionedEntity, apply_lock};
 
 /// A product row with what the rules need and the idempotency record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,6 +232,13 @@ pub async fn update_status<C: ConnectionTrait>(
     conditional_update(db, id, read_version, now, update).await
 }
 
+impl VersionedEntity for product::Entity {
+    const RESOURCE: Resource = Resource::Product;
+    const ID: product::Column = product::Column::Id;
+    const VERSION: product::Column = product::Column::Version;
+    const UPDATED_AT: product::Column = product::Column::UpdatedAt;
+}
+
 async fn conditional_update<C: ConnectionTrait>(
     db: &C,
     id: ProductId,
@@ -239,27 +246,7 @@ async fn conditional_update<C: ConnectionTrait>(
     now: DateTime<Utc>,
     update: sea_orm::UpdateMany<product::Entity>,
 ) -> Result<StoredProduct, CatalogError> {
-    let next_version = read_version.next()?;
-    let updated = update
-        .col_expr(product::Column::Version, Expr::value(next_version.get()))
-        .col_expr(product::Column::UpdatedAt, Expr::value(now))
-        .filter(product::Column::Id.eq(id.as_uuid()))
-        .filter(product::Column::Version.eq(read_version.get()))
-        .exec_with_returning(db)
-        .await
-        .map_err(translate)?;
-    if let Some(row) = updated.into_iter().next() {
-        return from_row(row);
-    }
-    match find(db, id, Lock::None).await? {
-        None => Err(CatalogError::not_found(Resource::Product, id)),
-        Some(current) => Err(CatalogError::StaleVersion {
-            resource: Resource::Product,
-            id: id.to_string(),
-            expected: read_version.get(),
-            current: current.version.get(),
-        }),
-    }
+    from_row(super::conditional_update(db, id.as_uuid(), read_version, now, update).await?)
 }
 
 /// Up to `limit` products in `scope` matching `filter`, strictly after

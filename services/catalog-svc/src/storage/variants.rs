@@ -18,7 +18,7 @@ use crate::domain::price::Price;
 use crate::domain::validation::{Attributes, IdempotencyKey, Sku};
 use crate::storage::entities::variant;
 use crate::storage::error::{translate, translate_naming};
-use crate::storage::{Lock, apply_lock};
+use crate::storage::{Lock, VersionedEntity, apply_lock};
 
 /// A variant row with the idempotency record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -245,6 +245,13 @@ pub async fn update_status<C: ConnectionTrait>(
     conditional_update(db, id, read_version, now, update).await
 }
 
+impl VersionedEntity for variant::Entity {
+    const RESOURCE: Resource = Resource::Variant;
+    const ID: variant::Column = variant::Column::Id;
+    const VERSION: variant::Column = variant::Column::Version;
+    const UPDATED_AT: variant::Column = variant::Column::UpdatedAt;
+}
+
 async fn conditional_update<C: ConnectionTrait>(
     db: &C,
     id: VariantId,
@@ -252,25 +259,5 @@ async fn conditional_update<C: ConnectionTrait>(
     now: DateTime<Utc>,
     update: sea_orm::UpdateMany<variant::Entity>,
 ) -> Result<StoredVariant, CatalogError> {
-    let next_version = read_version.next()?;
-    let updated = update
-        .col_expr(variant::Column::Version, Expr::value(next_version.get()))
-        .col_expr(variant::Column::UpdatedAt, Expr::value(now))
-        .filter(variant::Column::Id.eq(id.as_uuid()))
-        .filter(variant::Column::Version.eq(read_version.get()))
-        .exec_with_returning(db)
-        .await
-        .map_err(translate)?;
-    if let Some(row) = updated.into_iter().next() {
-        return from_row(row);
-    }
-    match find(db, id, Lock::None).await? {
-        None => Err(CatalogError::not_found(Resource::Variant, id)),
-        Some(current) => Err(CatalogError::StaleVersion {
-            resource: Resource::Variant,
-            id: id.to_string(),
-            expected: read_version.get(),
-            current: current.version.get(),
-        }),
-    }
+    from_row(super::conditional_update(db, id.as_uuid(), read_version, now, update).await?)
 }

@@ -1,0 +1,18 @@
+//! Money shared by every service that prices something: catalog quotes it,
+//! cart sums it, the checkout snapshot carries it and orders keeps it.
+//!
+//! - [`Currency`]: an ISO 4217 code from a fixed list, with its exponent.
+//! - [`Money`]: a non-negative integer count of minor units of one currency,
+//!   bounded by [`MAX_AMOUNT_MINOR`], with checked arithmetic only.
+//! - [`InvalidValue`] / [`InvalidField`]: why a value was refused, and the
+//!   same reason pinned to the request field it came from. The parsers here
+//!   return an [`InvalidValue`] because only the caller knows the field.
+//!
+//! Floats never appear: amounts are exact and survive JSON, SQL and protobuf
+//! unchanged.
+
+mod invalid;
+mod money;
+
+pub use invalid::{InvalidField, InvalidValue};
+pub use money::{Currency, MAX_AMOUNT_MINOR, Money, MoneyError};

@@ -1,0 +1,174 @@
+//! The order: built once from a verified checkout, then changed only by
+//! the state machine.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use ecommerce_checkout::{CheckoutKey, PaymentMethodToken, VerifiedCheckout};
+use ecommerce_money::{Currency, InvalidValue, Money};
+use uuid::Uuid;
+
+use crate::domain::machine::{self, OrderEffect, OrderInput, Outcome, Transition, TransitionError};
+use crate::domain::status::{OrderState, OrderStatus};
+
+/// One ordered line: exactly the priced line of the signed checkout, so the
+/// order keeps the prices catalog quoted.
+pub use ecommerce_checkout::LineItem as OrderLine;
+
+/// Id of an order, a UUID v7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrderId(Uuid);
+
+impl OrderId {
+    /// A fresh UUID v7: time-ordered, so ids sort by creation and "newest
+    /// first" pages follow the primary key.
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        if raw.is_empty() {
+            return Err(InvalidValue::new("must not be empty"));
+        }
+        Uuid::try_parse(raw)
+            .map(Self)
+            .map_err(|_| InvalidValue::new(format!("{raw:?} is not a UUID")))
+    }
+
+    pub const fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    pub const fn as_uuid(self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(formatter)
+    }
+}
+
+/// One entry of an order's status history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusChange {
+    /// The status entered.
+    pub status: OrderStatus,
+    /// Why, when there is more to say than the status: a cancel reason, a
+    /// rejection's short lines, a tracking number, or `inferred from …`
+    /// for a status an event proved without its own event having arrived.
+    pub reason: String,
+    /// When the order entered the status (UTC).
+    pub changed_at: DateTime<Utc>,
+}
+
+/// An order. Its `Debug` hides the payment method token
+/// ([`PaymentMethodToken`]'s own `Debug`), so an order can be logged.
+///
+/// Fields are public so storage can rebuild an order from its rows; only
+/// [`Order::place`] and [`Order::record`] should change one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order {
+    pub id: OrderId,
+    /// The customer who placed it: the only non-admin who may read or
+    /// cancel it.
+    pub user_id: Uuid,
+    /// At most one order per key.
+    pub checkout_key: CheckoutKey,
+    pub cart_id: Uuid,
+    pub cart_version: i64,
+    /// At least one, one per SKU.
+    pub lines: Vec<OrderLine>,
+    pub subtotal: Money,
+    pub shipping_option_id: Uuid,
+    pub shipping_price: Money,
+    /// `subtotal + shipping_price`: the amount to authorize.
+    pub total: Money,
+    pub currency: Currency,
+    /// A reference passed on to payments-svc in `orders.order_placed.v1`.
+    pub payment_method_token: PaymentMethodToken,
+    /// Shared by every event of this order's checkout saga.
+    pub correlation_id: String,
+    pub state: OrderState,
+    /// Oldest first, starting with PENDING; one entry per status entered.
+    pub history: Vec<StatusChange>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    /// A new PENDING order from a verified checkout. Placing it emits
+    /// `orders.order_placed.v1` (built from the order by the events layer,
+    /// in the same transaction as the insert).
+    pub fn place(
+        id: OrderId,
+        checkout: VerifiedCheckout,
+        correlation_id: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let VerifiedCheckout {
+            cart_id,
+            cart_version,
+            user_id,
+            lines,
+            subtotal,
+            shipping_option_id,
+            shipping_price,
+            total,
+            currency,
+            payment_method_token,
+            checkout_key,
+            ..
+        } = checkout;
+        Self {
+            id,
+            user_id,
+            checkout_key,
+            cart_id,
+            cart_version,
+            lines,
+            subtotal,
+            shipping_option_id,
+            shipping_price,
+            total,
+            currency,
+            payment_method_token,
+            correlation_id,
+            state: OrderState::Pending,
+            history: vec![StatusChange {
+                status: OrderStatus::Pending,
+                reason: String::new(),
+                changed_at: now,
+            }],
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub fn status(&self) -> OrderStatus {
+        self.state.status()
+    }
+
+    /// What `input` does to this order; see [`machine::apply`].
+    pub fn apply(&self, input: OrderInput, now: DateTime<Utc>) -> Result<Outcome, TransitionError> {
+        machine::apply(&self.state, input, now)
+    }
+
+    /// Takes on an applied transition (its state, its history entries and,
+    /// as `updated_at`, the time of its last entry) and hands back the
+    /// events to write to the outbox in the same transaction.
+    pub fn record(&mut self, transition: Transition) -> Vec<OrderEffect> {
+        let Transition {
+            new_state,
+            history,
+            emit,
+        } = transition;
+        if let Some(last) = history.last() {
+            self.updated_at = last.changed_at;
+        }
+        self.state = new_state;
+        self.history.extend(history);
+        emit
+    }
+}

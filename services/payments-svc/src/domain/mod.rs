@@ -1,0 +1,30 @@
+//! Payments' rules, without I/O: payment intents and their state machine
+//! (every state and input decided in `state_machine`), the provider port
+//! with a deterministic simulated provider, and the events it emits.
+//!
+//! Nothing here imports tonic or sea_orm: consumers and `grpc` convert
+//! their input into [`PaymentInput`], storage reads and locks the payment
+//! row, runs [`handle`] and writes back what it returns together with the
+//! outbox row. `model::PaymentColumns` lists the CHECK constraints the
+//! table must carry.
+
+pub mod error;
+pub mod events;
+pub mod model;
+pub mod process;
+pub mod provider;
+pub mod state_machine;
+
+pub use ecommerce_money::{Currency, Money};
+pub use error::{ErrorKind, InvalidField, InvalidValue, PaymentError};
+pub use events::PaymentEvent;
+pub use model::{
+    AuthorizationRecord, DeclineCode, OrderId, Payment, PaymentColumns, PaymentId, PaymentIntent,
+    PaymentMethodToken, PaymentState, PaymentStatus, ProviderReference, VoidReason,
+};
+pub use process::{PaymentInput, PaymentOutcome, handle};
+pub use provider::{
+    AuthorizeRequest, IdempotencyKey, PaymentProvider, ProviderError, ProviderOperation,
+    SettleRequest, SimulatedProvider,
+};
+pub use state_machine::{Change, IgnoredBecause, PaymentTrigger, Refusal, Step, decide};
