@@ -167,6 +167,23 @@ impl ServiceRuntime {
         Ok(())
     }
 
+    /// A future that completes when [`shutdown`](Self::shutdown) begins, for
+    /// the service's own background work (timers such as reservation expiry).
+    pub fn stopping(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut stop = self.inner.stop.subscribe();
+        async move {
+            // A dropped sender means the runtime is gone: stop too.
+            let _ = stop.wait_for(|stopping| *stopping).await;
+        }
+    }
+
+    /// Runs `task` (which should return soon after [`stopping`](Self::stopping)
+    /// completes) until the runtime shuts down; shutdown waits for it.
+    pub fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(task);
+        self.tasks().push(handle);
+    }
+
     /// Stops the relays (each finishes the batch in flight) and consumers
     /// (each finishes the message in flight), then closes the broker
     /// connection and the pool. Call it after the gRPC server has
