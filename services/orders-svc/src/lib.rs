@@ -1,20 +1,40 @@
 //! orders-svc: orders and their state machine; publishes to `orders.events`.
 //!
-//! The domain RPCs are not built yet. Until they are, the gRPC surface is served
-//! (health, reflection, every RPC of `ecommerce.orders.v1.OrderService`) and each
-//! RPC answers `UNIMPLEMENTED`, never a fake success.
+//! - [`domain`]: the order rules without I/O (the order built from a
+//!   verified checkout snapshot, its state machine, who may read and
+//!   cancel it).
+//! - [`storage`]: the tables through SeaORM (migrations: `orders-migration`).
+//! - [`app`]: one method per RPC, each write in one transaction with its
+//!   outbox events.
+//! - [`grpc`]: the tonic adapter ([`grpc::OrderGrpc`]) and the proto
+//!   conversions.
+//! - [`events`]: the payloads orders emits, and the saga consumer that
+//!   moves orders on inventory, payments and fulfillment events.
 //!
-//! - [`domain`]: the order rules without I/O (the order built from a verified
-//!   checkout snapshot, its state machine, who may read and cancel it),
-//!   ready for the storage and gRPC layers to use.
+//! The binary runs it on `ecommerce-runtime` (schema `orders`, migrator
+//! `orders-migration`, the outbox relay and the three consumers in-process)
+//! behind the auth layer.
 
+pub mod app;
 pub mod domain;
+pub mod events;
 pub mod grpc;
+pub mod storage;
+
+use std::sync::Arc;
 
 use ecommerce_auth::AuthLayer;
+use ecommerce_broker::{ConsumerQueue, EventsExchange};
+use ecommerce_checkout::SnapshotKeys;
+use ecommerce_outbox::OutboxTable;
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::ServiceInfo;
+use ecommerce_runtime::ServiceRuntime;
 use tower::Layer as _;
+
+use crate::app::{Clock, OrdersApp, SystemClock};
+use crate::events::SagaHandler;
+use crate::grpc::OrderGrpc;
 
 /// Name, env prefix (`ORDERS_GRPC_ADDR`) and default port of this service.
 pub const SERVICE: ServiceInfo = ServiceInfo {
@@ -23,8 +43,41 @@ pub const SERVICE: ServiceInfo = ServiceInfo {
     default_port: 50054,
 };
 
-/// Adds this service's gRPC endpoints, behind the auth layer that verifies
-/// bearer access tokens, to the shared server.
-pub fn register(server: GrpcServer, auth: &AuthLayer) -> GrpcServer {
-    server.add_service(auth.layer(grpc::OrderGrpc::server()))
+/// The schema orders-svc owns unless `ORDERS_DB_SCHEMA` says otherwise.
+pub const DEFAULT_SCHEMA: &str = "orders";
+
+/// The queues orders consumes, all through [`SagaHandler`].
+pub const CONSUMER_QUEUES: [ConsumerQueue; 3] = [
+    ConsumerQueue::OrdersInventoryEvents,
+    ConsumerQueue::OrdersPaymentEvents,
+    ConsumerQueue::OrdersFulfillmentEvents,
+];
+
+/// [`start_with`] on the wall clock.
+pub fn start(runtime: &ServiceRuntime, keys: SnapshotKeys) -> anyhow::Result<OrdersApp> {
+    start_with(runtime, keys, Arc::new(SystemClock))
+}
+
+/// The application on `runtime`: its outbox (in the service's schema,
+/// publishing to the orders exchange) with the relay running, and the
+/// three saga consumers, whose follow-up events go out through the same
+/// outbox. `keys` verify checkout snapshots (`SnapshotKeys::from_env` in
+/// the binary).
+pub fn start_with(
+    runtime: &ServiceRuntime,
+    keys: SnapshotKeys,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<OrdersApp> {
+    let outbox = runtime.outbox(&OutboxTable::ORDERS, EventsExchange::Orders)?;
+    runtime.spawn_relay(&outbox);
+    for queue in CONSUMER_QUEUES {
+        runtime.spawn_consumer(queue, SagaHandler::new(Arc::clone(&clock)), Some(&outbox))?;
+    }
+    Ok(OrdersApp::new(runtime.db().clone(), outbox, keys, clock))
+}
+
+/// Adds the orders' handlers over `app`, behind the auth layer that
+/// verifies bearer access tokens, to the shared server.
+pub fn register(server: GrpcServer, auth: &AuthLayer, app: OrdersApp) -> GrpcServer {
+    server.add_service(auth.layer(OrderGrpc::new(app).into_server()))
 }

@@ -1,12 +1,26 @@
-//! `orders-svc` binary: settings and telemetry come from the platform crate; the
-//! service itself lives in the library so tests can start it in-process.
+//! `orders-svc [serve|migrate]`: settings from the environment, the shared
+//! runtime (schema `orders`, broker, relay, consumers), the auth layer, the
+//! service.
+
+use anyhow::Context as _;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
-    let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
-    ecommerce_platform::service::run(&orders_svc::SERVICE, move |server| {
-        orders_svc::register(server, &auth)
-    })
+    ecommerce_runtime::run::<orders_migration::Migrator, _, _, _>(
+        &orders_svc::SERVICE,
+        orders_svc::DEFAULT_SCHEMA,
+        |runtime| async move {
+            // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
+            let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
+            // CHECKOUT_SIGNING_KEY (+ CHECKOUT_VERIFICATION_KEYS), shared with cart-svc.
+            let keys = ecommerce_checkout::SnapshotKeys::from_env()
+                .context("invalid checkout snapshot keys")?;
+            if keys.uses_development_key() {
+                tracing::warn!("verifying checkout snapshots with the public development key");
+            }
+            let app = orders_svc::start(&runtime, keys)?;
+            Ok(move |server| orders_svc::register(server, &auth, app))
+        },
+    )
     .await
 }

@@ -1,0 +1,334 @@
+//! The orders use cases, one method per RPC. Each write runs in one
+//! transaction that also enqueues its events in the outbox, so an order's
+//! change and its events are stored together or not at all; a transaction
+//! that fails on a serialization failure or deadlock is run again from the
+//! start (the shared [`retry_transaction`]).
+//!
+//! Handlers in `grpc/` only convert; the saga's events are applied by
+//! [`crate::events::SagaHandler`] on the inbox's transaction, with the same
+//! storage functions and the same row lock as [`OrdersApp::cancel_order`].
+
+mod error;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use ecommerce_checkout::{SnapshotError, SnapshotKeys, verify_request};
+use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
+use ecommerce_events::{Event, EventMetadata};
+use ecommerce_outbox::{Outbox, OutboxTransaction};
+use ecommerce_proto::ecommerce::orders::v1 as pb;
+use sea_orm::DatabaseConnection;
+use tracing::instrument;
+use uuid::Uuid;
+
+pub use self::error::OrdersError;
+use crate::domain::{
+    Actor, CancelReason, Order, OrderId, OrderInput, OrderStatus, Outcome, list_owner,
+};
+use crate::events::ORDER_AGGREGATE;
+use crate::events::payloads::{EffectEvent, effect_event, order_placed};
+use crate::storage::orders;
+
+/// Where "now" comes from; tests may pin it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock, at microseconds (what Postgres keeps).
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now().trunc_subsecs(6)
+    }
+}
+
+/// Who asks, and the call's correlation id.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub actor: Actor,
+    /// `x-correlation-id` (else `x-request-id`, else a new id). PlaceOrder
+    /// stores it on the order: every event of that checkout carries it.
+    pub correlation_id: String,
+}
+
+/// ListOrders, converted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListOrders {
+    /// The user whose orders to list; `None` for the caller.
+    pub user_id: Option<Uuid>,
+    pub status: Option<OrderStatus>,
+    /// 1 to [`MAX_PAGE_SIZE`].
+    pub page_size: u64,
+    /// The last order of the previous page.
+    pub after: Option<OrderId>,
+}
+
+/// Page size when the request names none.
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+/// The largest page served; larger requests are clamped.
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+/// One page of orders, newest first.
+#[derive(Clone, Debug)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+    /// The last order's id when more may follow.
+    pub next_after: Option<OrderId>,
+}
+
+/// The orders application: cheap to clone, shared by every handler.
+#[derive(Clone, Debug)]
+pub struct OrdersApp {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: DatabaseConnection,
+    outbox: Outbox,
+    keys: SnapshotKeys,
+    clock: Arc<dyn Clock>,
+}
+
+impl OrdersApp {
+    /// `db` must be migrated with `orders_migration::Migrator`; `outbox`
+    /// writes to that schema's `orders_outbox_events`; `keys` verify the
+    /// checkout snapshots cart-svc signs.
+    pub fn new(
+        db: DatabaseConnection,
+        outbox: Outbox,
+        keys: SnapshotKeys,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                outbox,
+                keys,
+                clock,
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// PlaceOrder: verifies the signed snapshot (HMAC-SHA256 compared in
+    /// constant time, then structure, then expiry), stores the order PENDING
+    /// and emits `orders.order_placed.v1`, in one transaction.
+    ///
+    /// Who may call: a signed-in caller whose user id is the snapshot's
+    /// (cart-svc forwards the customer's access token), or an admin (an
+    /// operator or a service account placing it on the customer's behalf).
+    /// Anyone else gets PERMISSION_DENIED and nothing is written.
+    ///
+    /// Idempotent on the snapshot's checkout key: the unique index and
+    /// `ON CONFLICT DO NOTHING` make a retry, even a concurrent one, find
+    /// the order the first call stored and return it, with no second event.
+    /// A retry whose snapshot has expired meanwhile still gets that order
+    /// (the expiry is checked last, so the key is the authentic one).
+    #[instrument(skip_all, fields(checkout_key = %request.idempotency_key, order_id), err(level = "info"))]
+    pub async fn place_order(
+        &self,
+        context: &RequestContext,
+        request: &pb::PlaceOrderRequest,
+    ) -> Result<Order, OrdersError> {
+        let now = self.now();
+        let checkout = match verify_request(request, &self.inner.keys, now) {
+            Ok(checkout) => checkout,
+            Err(expired @ SnapshotError::Expired { .. }) => {
+                let stored =
+                    orders::find_by_checkout_key(&self.inner.db, &request.idempotency_key).await?;
+                return match stored {
+                    Some(order) if order.authorize_read(context.actor).is_ok() => Ok(order),
+                    _ => Err(expired.into()),
+                };
+            }
+            Err(refused) => return Err(refused.into()),
+        };
+        if checkout.user_id != context.actor.user_id() && !context.actor.is_admin() {
+            return Err(OrdersError::PermissionDenied(
+                "the checkout snapshot belongs to another user".to_owned(),
+            ));
+        }
+        let order = Order::place(
+            OrderId::generate(),
+            checkout,
+            context.correlation_id.clone(),
+            now,
+        );
+        let new_order = &order;
+        let placed = self
+            .in_transaction("place_order", move |transaction| async move {
+                if orders::insert_if_new(&*transaction, new_order).await? {
+                    let metadata = event_metadata(new_order, now);
+                    transaction
+                        .enqueue(&order_placed(new_order), metadata)
+                        .await?;
+                    return Ok((new_order.clone(), transaction));
+                }
+                let key = new_order.checkout_key.as_str();
+                let existing = orders::find_by_checkout_key(&*transaction, key)
+                    .await?
+                    .ok_or_else(|| {
+                        OrdersError::internal(anyhow::anyhow!(
+                            "checkout key {key} conflicted but no order holds it"
+                        ))
+                    })?;
+                // Only a cart-svc bug reuses a key across users.
+                if existing.user_id != new_order.user_id {
+                    return Err(OrdersError::AlreadyExists(
+                        "the checkout key was already used; check out again".to_owned(),
+                    ));
+                }
+                Ok((existing, transaction))
+            })
+            .await?;
+        tracing::Span::current().record("order_id", tracing::field::display(placed.id));
+        Ok(placed)
+    }
+
+    /// GetOrder: the owner or an admin; NOT_FOUND for anyone else.
+    #[instrument(skip_all, fields(%order_id), err(level = "info"))]
+    pub async fn get_order(&self, actor: Actor, order_id: OrderId) -> Result<Order, OrdersError> {
+        let order = orders::find_by_id(&self.inner.db, order_id)
+            .await?
+            .ok_or_else(|| not_found(order_id))?;
+        order.authorize_read(actor)?;
+        Ok(order)
+    }
+
+    /// ListOrders: the caller's orders, or (admins only) another user's.
+    #[instrument(skip_all, err(level = "info"))]
+    pub async fn list_orders(
+        &self,
+        actor: Actor,
+        query: ListOrders,
+    ) -> Result<OrderPage, OrdersError> {
+        let owner = list_owner(actor, query.user_id)?;
+        let page_size = query.page_size.clamp(1, MAX_PAGE_SIZE);
+        let mut found = orders::list_for_user(
+            &self.inner.db,
+            owner,
+            query.status,
+            query.after,
+            page_size + 1,
+        )
+        .await?;
+        let more = found.len() as u64 > page_size;
+        found.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
+        let next_after = if more {
+            found.last().map(|order| order.id)
+        } else {
+            None
+        };
+        Ok(OrderPage {
+            orders: found,
+            next_after,
+        })
+    }
+
+    /// CancelOrder: the owner or an admin, before the order ships; emits
+    /// `orders.order_canceled.v1` (which makes inventory release and
+    /// payments void). Canceling a canceled order returns it unchanged.
+    ///
+    /// The event carries the order's correlation id (its checkout's), not
+    /// the CancelOrder call's: every event of one checkout shares one id.
+    #[instrument(skip_all, fields(%order_id), err(level = "info"))]
+    pub async fn cancel_order(
+        &self,
+        context: &RequestContext,
+        order_id: OrderId,
+        reason: CancelReason,
+    ) -> Result<Order, OrdersError> {
+        let reason = &reason;
+        self.in_transaction("cancel_order", move |transaction| async move {
+            let now = self.now();
+            let mut order = orders::lock_by_id(&*transaction, order_id)
+                .await?
+                .ok_or_else(|| not_found(order_id))?;
+            let request = order.authorize_cancel(context.actor, reason.clone())?;
+            let transition = match order.apply(OrderInput::Cancel(request), now)? {
+                Outcome::Applied(transition) => transition,
+                Outcome::Ignored { .. } => return Ok((order, transaction)),
+            };
+            let history_before = order.history.len();
+            let effects = order.record(transition);
+            orders::store_transition(&*transaction, &order, history_before).await?;
+            for effect in &effects {
+                let metadata = event_metadata(&order, now);
+                match effect_event(&order, effect) {
+                    EffectEvent::Confirmed(payload) => {
+                        enqueue(&transaction, &payload, metadata).await?
+                    }
+                    EffectEvent::Rejected(payload) => {
+                        enqueue(&transaction, &payload, metadata).await?
+                    }
+                    EffectEvent::Canceled(payload) => {
+                        enqueue(&transaction, &payload, metadata).await?
+                    }
+                };
+            }
+            Ok((order, transaction))
+        })
+        .await
+    }
+
+    /// Runs `work` in a transaction that wakes the relay on commit, again
+    /// after a serialization failure or deadlock. `work` must therefore
+    /// only touch the database through the transaction it is given.
+    async fn in_transaction<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        work: F,
+    ) -> Result<T, OrdersError>
+    where
+        F: Fn(OutboxTransaction) -> Fut,
+        Fut: Future<Output = Result<(T, OutboxTransaction), OrdersError>>,
+    {
+        let work = &work;
+        retry_transaction(
+            operation,
+            DEFAULT_TRANSACTION_ATTEMPTS,
+            OrdersError::is_retryable_conflict,
+            || async move {
+                let transaction = self.inner.outbox.begin(&self.inner.db).await?;
+                // On an error the transaction is dropped, which rolls it back.
+                let (value, transaction) = work(transaction).await?;
+                transaction.commit().await?;
+                Ok(value)
+            },
+        )
+        .await
+    }
+}
+
+async fn enqueue<E: Event>(
+    transaction: &OutboxTransaction,
+    payload: &E,
+    metadata: EventMetadata,
+) -> Result<Uuid, OrdersError> {
+    Ok(transaction.enqueue(payload, metadata).await?)
+}
+
+/// Metadata of an event about `order` emitted by a request: the order
+/// aggregate and the order's (its checkout's) correlation id.
+fn event_metadata(order: &Order, occurred_at: DateTime<Utc>) -> EventMetadata {
+    let mut metadata = EventMetadata::new(ORDER_AGGREGATE, order.id.to_string())
+        .with_correlation_id(order.correlation_id.clone());
+    metadata.occurred_at = occurred_at;
+    metadata
+}
+
+fn not_found(order_id: OrderId) -> OrdersError {
+    OrdersError::NotFound(format!("order {order_id} not found"))
+}

@@ -1,0 +1,231 @@
+//! Proto <-> domain conversions: requests into validated inputs
+//! (INVALID_ARGUMENT naming the field), orders into messages.
+
+use ecommerce_checkout::proto_timestamp;
+use ecommerce_money::{InvalidField, Money};
+use ecommerce_proto::ecommerce::common::v1 as common_pb;
+use ecommerce_proto::ecommerce::orders::v1 as pb;
+use uuid::Uuid;
+
+use crate::app::{DEFAULT_PAGE_SIZE, ListOrders};
+use crate::domain::{
+    CancelReason, Order, OrderId, OrderLine, OrderStatus, ShortLine, StatusChange,
+};
+
+/// GetOrder / CancelOrder `order_id`.
+pub fn order_id(raw: &str) -> Result<OrderId, InvalidField> {
+    OrderId::parse(raw).map_err(|invalid| invalid.at("order_id"))
+}
+
+/// CancelOrder, converted: the order and the reason.
+pub fn cancel_request(
+    request: &pb::CancelOrderRequest,
+) -> Result<(OrderId, CancelReason), InvalidField> {
+    Ok((
+        order_id(&request.order_id)?,
+        CancelReason::parse(&request.reason)?,
+    ))
+}
+
+impl TryFrom<pb::ListOrdersRequest> for ListOrders {
+    type Error = InvalidField;
+
+    fn try_from(request: pb::ListOrdersRequest) -> Result<Self, Self::Error> {
+        let page_size = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            size if size < 0 => {
+                return Err(InvalidField::new("page_size", "must not be negative"));
+            }
+            size => u64::try_from(size).unwrap_or(DEFAULT_PAGE_SIZE),
+        };
+        let user_id = match request.user_id.as_str() {
+            "" => None,
+            raw => Some(
+                Uuid::try_parse(raw)
+                    .map_err(|_| InvalidField::new("user_id", format!("{raw:?} is not a UUID")))?,
+            ),
+        };
+        // The page token is the last order id of the previous page: ids are
+        // UUID v7, so "after" is "older than".
+        let after = match request.page_token.as_str() {
+            "" => None,
+            raw => Some(OrderId::parse(raw).map_err(|_| {
+                InvalidField::new("page_token", "is not a token this service issued")
+            })?),
+        };
+        let status = match pb::OrderStatus::try_from(request.status) {
+            Ok(pb::OrderStatus::Unspecified) => None,
+            Ok(status) => Some(order_status(status)),
+            Err(_) => {
+                return Err(InvalidField::new(
+                    "status",
+                    format!("{} is not an OrderStatus", request.status),
+                ));
+            }
+        };
+        Ok(Self {
+            user_id,
+            status,
+            page_size,
+            after,
+        })
+    }
+}
+
+/// A known, specified proto status as the domain's.
+fn order_status(status: pb::OrderStatus) -> OrderStatus {
+    match status {
+        pb::OrderStatus::Unspecified | pb::OrderStatus::Pending => OrderStatus::Pending,
+        pb::OrderStatus::Reserved => OrderStatus::Reserved,
+        pb::OrderStatus::Paid => OrderStatus::Paid,
+        pb::OrderStatus::Confirmed => OrderStatus::Confirmed,
+        pb::OrderStatus::Shipped => OrderStatus::Shipped,
+        pb::OrderStatus::Delivered => OrderStatus::Delivered,
+        pb::OrderStatus::Rejected => OrderStatus::Rejected,
+        pb::OrderStatus::Canceled => OrderStatus::Canceled,
+    }
+}
+
+pub fn pb_status(status: OrderStatus) -> pb::OrderStatus {
+    match status {
+        OrderStatus::Pending => pb::OrderStatus::Pending,
+        OrderStatus::Reserved => pb::OrderStatus::Reserved,
+        OrderStatus::Paid => pb::OrderStatus::Paid,
+        OrderStatus::Confirmed => pb::OrderStatus::Confirmed,
+        OrderStatus::Shipped => pb::OrderStatus::Shipped,
+        OrderStatus::Delivered => pb::OrderStatus::Delivered,
+        OrderStatus::Rejected => pb::OrderStatus::Rejected,
+        OrderStatus::Canceled => pb::OrderStatus::Canceled,
+    }
+}
+
+pub fn pb_money(money: Money) -> common_pb::Money {
+    common_pb::Money {
+        amount_minor: money.amount_minor(),
+        currency: money.currency().code().to_owned(),
+    }
+}
+
+pub fn pb_line(line: &OrderLine) -> pb::OrderLine {
+    pb::OrderLine {
+        sku: line.sku.clone(),
+        variant_id: line.variant_id.to_string(),
+        product_id: line.product_id.to_string(),
+        title: line.title.clone(),
+        // At most a snapshot's quantity, which fits an int32 by construction.
+        quantity: i32::try_from(line.quantity).unwrap_or(i32::MAX),
+        unit_price: Some(pb_money(line.unit_price)),
+        line_total: Some(pb_money(line.line_total)),
+    }
+}
+
+pub fn pb_short_line(line: &ShortLine) -> pb::ShortLine {
+    pb::ShortLine {
+        sku: line.sku.clone(),
+        requested: i32::try_from(line.requested).unwrap_or(i32::MAX),
+        available: i32::try_from(line.available).unwrap_or(i32::MAX),
+    }
+}
+
+fn pb_status_change(change: &StatusChange) -> pb::OrderStatusChange {
+    pb::OrderStatusChange {
+        status: pb_status(change.status) as i32,
+        reason: change.reason.clone(),
+        changed_at: Some(proto_timestamp(change.changed_at)),
+    }
+}
+
+/// The order as the API shows it (never with its payment method token).
+pub fn pb_order(order: &Order) -> pb::Order {
+    let rejection_reason = match order.state.rejection() {
+        Some(_) => pb::OrderRejectionReason::OutOfStock,
+        None => pb::OrderRejectionReason::Unspecified,
+    };
+    pb::Order {
+        id: order.id.to_string(),
+        user_id: order.user_id.to_string(),
+        status: pb_status(order.status()) as i32,
+        lines: order.lines.iter().map(pb_line).collect(),
+        subtotal: Some(pb_money(order.subtotal)),
+        shipping_price: Some(pb_money(order.shipping_price)),
+        total: Some(pb_money(order.total)),
+        currency: order.currency.code().to_owned(),
+        shipping_option_id: order.shipping_option_id.to_string(),
+        status_history: order.history.iter().map(pb_status_change).collect(),
+        rejection_reason: rejection_reason as i32,
+        cancellation_reason: order
+            .state
+            .cancellation()
+            .map(|cancellation| cancellation.reason.clone())
+            .unwrap_or_default(),
+        correlation_id: order.correlation_id.clone(),
+        created_at: Some(proto_timestamp(order.created_at)),
+        updated_at: Some(proto_timestamp(order.updated_at)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn list_requests_convert_and_name_bad_fields() {
+        let defaults = ListOrders::try_from(pb::ListOrdersRequest::default()).unwrap();
+        assert_eq!(defaults.page_size, DEFAULT_PAGE_SIZE);
+        assert_eq!(defaults.user_id, None);
+        assert_eq!(defaults.status, None);
+        assert_eq!(defaults.after, None);
+
+        let filtered = ListOrders::try_from(pb::ListOrdersRequest {
+            status: pb::OrderStatus::Canceled as i32,
+            page_size: 5,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(filtered.status, Some(OrderStatus::Canceled));
+        assert_eq!(filtered.page_size, 5);
+
+        for (request, field) in [
+            (
+                pb::ListOrdersRequest {
+                    page_size: -1,
+                    ..Default::default()
+                },
+                "page_size",
+            ),
+            (
+                pb::ListOrdersRequest {
+                    user_id: "me".to_owned(),
+                    ..Default::default()
+                },
+                "user_id",
+            ),
+            (
+                pb::ListOrdersRequest {
+                    page_token: "x".to_owned(),
+                    ..Default::default()
+                },
+                "page_token",
+            ),
+            (
+                pb::ListOrdersRequest {
+                    status: 99,
+                    ..Default::default()
+                },
+                "status",
+            ),
+        ] {
+            assert_eq!(ListOrders::try_from(request).unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in OrderStatus::ALL {
+            assert_eq!(order_status(pb_status(status)), status);
+        }
+        assert_eq!(order_id("nope").unwrap_err().field, "order_id");
+    }
+}
