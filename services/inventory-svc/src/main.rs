@@ -1,12 +1,18 @@
-//! `inventory-svc` binary: settings and telemetry come from the platform crate; the
-//! service itself lives in the library so tests can start it in-process.
+//! `inventory-svc [serve|migrate]`: settings from the environment, the
+//! shared runtime (schema `inventory`, broker, relay, consumers, expiry
+//! worker), the auth layer, the service.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
-    let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
-    ecommerce_platform::service::run(&inventory_svc::SERVICE, move |server| {
-        inventory_svc::register(server, &auth)
-    })
+    ecommerce_runtime::run::<inventory_migration::Migrator, _, _, _>(
+        &inventory_svc::SERVICE,
+        inventory_svc::DEFAULT_SCHEMA,
+        |runtime| async move {
+            // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
+            let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
+            let app = inventory_svc::start(&runtime)?;
+            Ok(move |server| inventory_svc::register(server, &auth, app))
+        },
+    )
     .await
 }

@@ -1,0 +1,567 @@
+//! Inventory's use cases, independent of the transport.
+//!
+//! Each change runs the same way whoever asks (an event consumer, an RPC, the
+//! expiry worker): in one transaction, lock the rows in the global order
+//! (the reservation, then its stock rows by SKU), apply the domain function,
+//! store what it returns, and enqueue its event through the outbox. The
+//! `*_in` functions do that inside a transaction the caller owns (the
+//! inbox's, which also records the message); the RPC and worker entry
+//! points open their own and run it again on a serialization failure or
+//! deadlock ([`ecommerce_db::retry_transaction`]).
+
+pub mod error;
+pub mod expiry;
+pub mod settings;
+
+use chrono::{DateTime, Utc};
+use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
+use ecommerce_events::EventMetadata;
+use ecommerce_outbox::{Outbox, OutboxTransaction};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tracing::instrument;
+
+use crate::app::error::AppError;
+use crate::app::settings::InventorySettings;
+use crate::domain::{
+    AdjustOutcome, AdjustStock, AdjustmentId, BlockOutcome, CommitOutcome, ExpireOutcome,
+    InventoryEvent, OpenOutcome, OrderId, PriorAttempt, ReleaseOutcome, ReleaseReason, Reservation,
+    ReservationId, ReservationRequest, ReserveOutcome, Sku, StockLevel, adjust_stock, block_stock,
+    commit, expire, open_stock, release, reserve,
+};
+use crate::events;
+use crate::storage::{self, Lock, NewAdjustment, StoredReservation};
+
+/// Who a reservation is looked up by: events name the order, RPCs the
+/// reservation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReservationKey {
+    Order(OrderId),
+    Reservation(ReservationId),
+}
+
+/// What a reservation change did: the reservation as it is now, and the
+/// event to emit, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied<O> {
+    pub outcome: O,
+    /// The reservation after the change (or as found, when nothing changed).
+    pub reservation: Reservation,
+    pub event: Option<InventoryEvent>,
+}
+
+/// The result of AdjustStock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adjusted {
+    pub adjustment_id: AdjustmentId,
+    pub level: StockLevel,
+}
+
+/// The inventory service.
+#[derive(Clone, Debug)]
+pub struct InventoryApp {
+    db: DatabaseConnection,
+    outbox: Outbox,
+    settings: InventorySettings,
+}
+
+impl InventoryApp {
+    /// `db` must be migrated with `inventory_migration::Migrator`; `outbox`
+    /// writes to that schema's `inventory_outbox_events`.
+    pub fn new(db: DatabaseConnection, outbox: Outbox, settings: InventorySettings) -> Self {
+        Self {
+            db,
+            outbox,
+            settings,
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    pub fn settings(&self) -> &InventorySettings {
+        &self.settings
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    // ------------------------------------------------------------ reads
+
+    pub async fn get_stock(&self, sku: &Sku) -> Result<StockLevel, AppError> {
+        storage::find_stock(&self.db, sku)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("stock of SKU {sku}")))
+    }
+
+    /// The stocks of `skus` that exist (unknown SKUs are left out), in SKU order.
+    pub async fn batch_get_stock(&self, skus: &[Sku]) -> Result<Vec<StockLevel>, AppError> {
+        storage::find_stocks(&self.db, skus).await
+    }
+
+    pub async fn get_reservation(&self, id: ReservationId) -> Result<Reservation, AppError> {
+        storage::find_reservation(&self.db, id, Lock::None)
+            .await?
+            .map(|stored| stored.reservation)
+            .ok_or_else(|| AppError::NotFound(format!("reservation {id}")))
+    }
+
+    // -------------------------------------------------- catalog events
+
+    /// On `catalog.variant.created.v1`: opens empty, reservable stock;
+    /// nothing when the SKU has stock already. Emits nothing.
+    #[instrument(skip_all, fields(%sku), err(level = "info"))]
+    pub async fn open_stock_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        sku: Sku,
+    ) -> Result<(), AppError> {
+        let existing = storage::lock_stocks(db, [&sku]).await?;
+        match open_stock(existing.first(), sku, self.now()) {
+            OpenOutcome::Opened(level) => {
+                // A concurrent open of the same SKU is then the ignored one.
+                storage::insert_stock(db, &level).await?;
+            }
+            OpenOutcome::Ignored => {}
+        }
+        Ok(())
+    }
+
+    /// On `catalog.variant.discontinued.v1`: blocks the SKU (opening it
+    /// blocked when unknown). Emits nothing.
+    #[instrument(skip_all, fields(%sku), err(level = "info"))]
+    pub async fn block_stock_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        sku: Sku,
+    ) -> Result<(), AppError> {
+        let existing = storage::lock_stocks(db, [&sku]).await?;
+        match block_stock(existing.first(), sku, self.now())? {
+            BlockOutcome::Blocked(level) if existing.is_empty() => {
+                if !storage::insert_stock(db, &level).await? {
+                    return Err(AppError::Conflict(format!(
+                        "stock of SKU {} was opened concurrently",
+                        level.sku()
+                    )));
+                }
+            }
+            BlockOutcome::Blocked(level) => storage::update_stock(db, &level).await?,
+            BlockOutcome::Ignored => {}
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------- reservations
+
+    /// Reserves every line of `request` or none, inside `db`.
+    /// `correlation_id` is stored with the reservation so the expiry
+    /// worker's event keeps the checkout's correlation.
+    #[instrument(skip_all, fields(order_id = %request.order_id), err(level = "info"))]
+    pub async fn reserve_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        request: &ReservationRequest,
+        correlation_id: Option<&str>,
+    ) -> Result<(ReserveOutcome, Option<InventoryEvent>), AppError> {
+        storage::lock_order_attempts(db, request.order_id).await?;
+        let existing = storage::find_reservation_by_order(db, request.order_id, Lock::None).await?;
+        let failure = match existing {
+            Some(_) => None,
+            None => storage::find_failure(db, request.order_id).await?,
+        };
+        let prior = match (&existing, &failure) {
+            (Some(stored), _) => PriorAttempt::Reserved(&stored.reservation),
+            (None, Some(failure)) => PriorAttempt::Failed(failure),
+            (None, None) => PriorAttempt::None,
+        };
+        let levels = match prior {
+            PriorAttempt::None => storage::lock_stocks(db, request.lock_order()).await?,
+            PriorAttempt::Reserved(_) | PriorAttempt::Failed(_) => Vec::new(),
+        };
+        let outcome = reserve(prior, &levels, request, self.now())?;
+        let event = match &outcome {
+            ReserveOutcome::Reserved(transition) => {
+                storage::insert_reservation(db, &transition.reservation, correlation_id).await?;
+                storage::update_stocks(db, &transition.levels).await?;
+                Some(transition.event.clone().into())
+            }
+            ReserveOutcome::Failed { failure, event } => {
+                storage::insert_failure(db, failure).await?;
+                Some(event.clone().into())
+            }
+            ReserveOutcome::Ignored(because) => {
+                tracing::info!(?because, "reservation ignored");
+                None
+            }
+        };
+        Ok((outcome, event))
+    }
+
+    /// Locks the reservation, then its stock rows in lock order.
+    async fn lock_reservation<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        key: ReservationKey,
+    ) -> Result<Option<(StoredReservation, Vec<StockLevel>)>, AppError> {
+        let stored = match key {
+            ReservationKey::Order(order_id) => {
+                storage::find_reservation_by_order(db, order_id, Lock::Update).await?
+            }
+            ReservationKey::Reservation(id) => {
+                storage::find_reservation(db, id, Lock::Update).await?
+            }
+        };
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let levels = storage::lock_stocks(db, stored.reservation.lock_order()).await?;
+        Ok(Some((stored, levels)))
+    }
+
+    /// Commits the held reservation of `key` (on `payment_authorized`);
+    /// `None` when there is none.
+    #[instrument(skip_all, fields(?key), err(level = "info"))]
+    pub async fn commit_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        key: ReservationKey,
+    ) -> Result<Option<Applied<CommitOutcome>>, AppError> {
+        let Some((stored, levels)) = self.lock_reservation(db, key).await? else {
+            return Ok(None);
+        };
+        let outcome = commit(&stored.reservation, &levels, self.now())?;
+        let (reservation, event) = match &outcome {
+            CommitOutcome::Committed(transition) => {
+                store_transition(db, &transition.reservation, &transition.levels).await?;
+                (
+                    transition.reservation.clone(),
+                    Some(transition.event.clone().into()),
+                )
+            }
+            CommitOutcome::ExpiredInstead(transition) => {
+                tracing::warn!(reservation_id = %stored.reservation.id(), "authorization after the ttl: expired instead of committed");
+                store_transition(db, &transition.reservation, &transition.levels).await?;
+                (
+                    transition.reservation.clone(),
+                    Some(transition.event.clone().into()),
+                )
+            }
+            CommitOutcome::Ignored(_) => (stored.reservation, None),
+            CommitOutcome::TooLate { status } => {
+                tracing::warn!(reservation_id = %stored.reservation.id(), %status, "authorization after the reservation ended: not committed");
+                (stored.reservation, None)
+            }
+        };
+        Ok(Some(Applied {
+            outcome,
+            reservation,
+            event,
+        }))
+    }
+
+    /// Releases the held reservation of `key`; `None` when there is none.
+    #[instrument(skip_all, fields(?key, reason = reason.as_str()), err(level = "info"))]
+    pub async fn release_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        key: ReservationKey,
+        reason: &ReleaseReason,
+    ) -> Result<Option<Applied<ReleaseOutcome>>, AppError> {
+        let Some((stored, levels)) = self.lock_reservation(db, key).await? else {
+            return Ok(None);
+        };
+        let outcome = release(&stored.reservation, &levels, reason, self.now())?;
+        let (reservation, event) = match &outcome {
+            ReleaseOutcome::Released(transition) => {
+                store_transition(db, &transition.reservation, &transition.levels).await?;
+                (
+                    transition.reservation.clone(),
+                    Some(transition.event.clone().into()),
+                )
+            }
+            ReleaseOutcome::ExpiredInstead(transition) => {
+                store_transition(db, &transition.reservation, &transition.levels).await?;
+                (
+                    transition.reservation.clone(),
+                    Some(transition.event.clone().into()),
+                )
+            }
+            ReleaseOutcome::Ignored(_) => (stored.reservation, None),
+            ReleaseOutcome::RefusedCommitted => {
+                tracing::warn!(reservation_id = %stored.reservation.id(), "release of a committed reservation refused");
+                (stored.reservation, None)
+            }
+        };
+        Ok(Some(Applied {
+            outcome,
+            reservation,
+            event,
+        }))
+    }
+
+    // ----------------------------------------------------- RPC writes
+
+    /// AdjustStock: one transaction with its `adjustment_applied` event.
+    /// Idempotent on `idempotency_key`: a retry answers the recorded
+    /// adjustment and the current level, and emits nothing.
+    #[instrument(skip_all, fields(sku = %command.sku), err(level = "info"))]
+    pub async fn adjust_stock(
+        &self,
+        command: &AdjustStock,
+        idempotency_key: Option<&str>,
+        correlation_id: &str,
+    ) -> Result<Adjusted, AppError> {
+        self.retrying("adjust_stock", || async {
+            let tx = self.outbox.begin(&self.db).await?;
+            if let Some(key) = idempotency_key {
+                if let Some(recorded) = storage::find_adjustment_by_key(&*tx, key).await? {
+                    if recorded.sku != command.sku {
+                        return Err(AppError::FailedPrecondition(format!(
+                            "idempotency key {key:?} was used for SKU {}",
+                            recorded.sku
+                        )));
+                    }
+                    let level =
+                        storage::find_stock(&*tx, &command.sku)
+                            .await?
+                            .ok_or_else(|| {
+                                AppError::Internal(format!(
+                                    "adjusted SKU {} has no stock",
+                                    command.sku
+                                ))
+                            })?;
+                    return Ok(Adjusted {
+                        adjustment_id: recorded.id,
+                        level,
+                    });
+                }
+            }
+            let now = self.now();
+            let locked = storage::lock_stocks(&*tx, [&command.sku]).await?;
+            let adjusted = match adjust_stock(locked.first(), command, now)? {
+                AdjustOutcome::Applied { level, event } => {
+                    storage::update_stock(&*tx, &level).await?;
+                    storage::insert_adjustment(
+                        &*tx,
+                        NewAdjustment {
+                            id: command.adjustment_id,
+                            sku: &command.sku,
+                            delta: event.delta,
+                            reason: command.reason.as_str(),
+                            level_after: &level,
+                            idempotency_key,
+                            now,
+                        },
+                    )
+                    .await?;
+                    let event = InventoryEvent::from(event);
+                    enqueue(&tx, &event, Some(correlation_id)).await?;
+                    Adjusted {
+                        adjustment_id: command.adjustment_id,
+                        level,
+                    }
+                }
+                AdjustOutcome::Unchanged { level } => Adjusted {
+                    adjustment_id: command.adjustment_id,
+                    level,
+                },
+            };
+            tx.commit().await?;
+            Ok(adjusted)
+        })
+        .await
+    }
+
+    /// ReserveStock: reserves in a transaction of its own. A refusal is
+    /// stored and emitted like the consumer's, then answered as
+    /// FAILED_PRECONDITION naming the short lines.
+    pub async fn reserve_stock(
+        &self,
+        request: &ReservationRequest,
+        correlation_id: &str,
+    ) -> Result<Reservation, AppError> {
+        let outcome = self
+            .retrying("reserve_stock", || async {
+                let tx = self.outbox.begin(&self.db).await?;
+                let (outcome, event) = self.reserve_in(&*tx, request, Some(correlation_id)).await?;
+                if let Some(event) = &event {
+                    enqueue(&tx, event, Some(correlation_id)).await?;
+                }
+                tx.commit().await?;
+                Ok(outcome)
+            })
+            .await?;
+        match outcome {
+            ReserveOutcome::Reserved(transition) => Ok(transition.reservation),
+            ReserveOutcome::Failed { failure, .. } => Err(refused(&failure.short_lines)),
+            ReserveOutcome::Ignored(_) => {
+                let stored =
+                    storage::find_reservation_by_order(&self.db, request.order_id, Lock::None)
+                        .await?;
+                match stored {
+                    Some(stored) => Ok(stored.reservation),
+                    None => {
+                        let failure = storage::find_failure(&self.db, request.order_id).await?;
+                        Err(failure.map_or_else(
+                            || {
+                                AppError::Internal(
+                                    "ignored reservation without a record".to_owned(),
+                                )
+                            },
+                            |failure| refused(&failure.short_lines),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    /// CommitReservation.
+    pub async fn commit_reservation(
+        &self,
+        id: ReservationId,
+        correlation_id: &str,
+    ) -> Result<Reservation, AppError> {
+        let applied = self
+            .retrying("commit_reservation", || async {
+                let tx = self.outbox.begin(&self.db).await?;
+                let applied = self
+                    .commit_in(&*tx, ReservationKey::Reservation(id))
+                    .await?;
+                if let Some(event) = applied.as_ref().and_then(|applied| applied.event.as_ref()) {
+                    enqueue(&tx, event, Some(correlation_id)).await?;
+                }
+                tx.commit().await?;
+                Ok(applied)
+            })
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("reservation {id}")))?;
+        match applied.outcome {
+            CommitOutcome::Committed(_) | CommitOutcome::Ignored(_) => Ok(applied.reservation),
+            CommitOutcome::ExpiredInstead(_) => Err(AppError::FailedPrecondition(format!(
+                "reservation {id} expired before it was committed"
+            ))),
+            CommitOutcome::TooLate { status } => Err(AppError::FailedPrecondition(format!(
+                "reservation {id} is {status} and cannot be committed"
+            ))),
+        }
+    }
+
+    /// ReleaseReservation.
+    pub async fn release_reservation(
+        &self,
+        id: ReservationId,
+        reason: &ReleaseReason,
+        correlation_id: &str,
+    ) -> Result<Reservation, AppError> {
+        let applied = self
+            .retrying("release_reservation", || async {
+                let tx = self.outbox.begin(&self.db).await?;
+                let applied = self
+                    .release_in(&*tx, ReservationKey::Reservation(id), reason)
+                    .await?;
+                if let Some(event) = applied.as_ref().and_then(|applied| applied.event.as_ref()) {
+                    enqueue(&tx, event, Some(correlation_id)).await?;
+                }
+                tx.commit().await?;
+                Ok(applied)
+            })
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("reservation {id}")))?;
+        match applied.outcome {
+            ReleaseOutcome::RefusedCommitted => Err(AppError::FailedPrecondition(format!(
+                "reservation {id} is COMMITTED; restock with AdjustStock"
+            ))),
+            ReleaseOutcome::Released(_)
+            | ReleaseOutcome::ExpiredInstead(_)
+            | ReleaseOutcome::Ignored(_) => Ok(applied.reservation),
+        }
+    }
+
+    // --------------------------------------------------------- expiry
+
+    /// Expires the held reservation that has been due longest, if any, in
+    /// a transaction of its own; `true` when one was expired (or found not
+    /// due after all), `false` when none is due.
+    pub async fn expire_next(&self) -> Result<bool, AppError> {
+        self.retrying("expire_reservation", || async {
+            let tx = self.outbox.begin(&self.db).await?;
+            let now = self.now();
+            let Some(stored) = storage::lock_next_due(&*tx, now).await? else {
+                return Ok(false);
+            };
+            let levels = storage::lock_stocks(&*tx, stored.reservation.lock_order()).await?;
+            match expire(&stored.reservation, &levels, now)? {
+                ExpireOutcome::Expired(transition) => {
+                    store_transition(&*tx, &transition.reservation, &transition.levels).await?;
+                    tracing::info!(reservation_id = %transition.reservation.id(), order_id = %transition.reservation.order_id(), "reservation expired");
+                    let event = InventoryEvent::from(transition.event);
+                    enqueue(&tx, &event, stored.correlation_id.as_deref()).await?;
+                }
+                ExpireOutcome::Ignored(because) => {
+                    tracing::debug!(?because, "due reservation not expired");
+                }
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn retrying<T, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T, AppError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AppError>>,
+    {
+        retry_transaction(
+            operation,
+            DEFAULT_TRANSACTION_ATTEMPTS,
+            AppError::is_retryable,
+            attempt,
+        )
+        .await
+    }
+}
+
+/// A reservation whose units moved: its new status, then its stock rows.
+async fn store_transition<C: ConnectionTrait>(
+    db: &C,
+    reservation: &Reservation,
+    levels: &[StockLevel],
+) -> Result<(), AppError> {
+    storage::update_reservation_status(db, reservation).await?;
+    storage::update_stocks(db, levels).await
+}
+
+/// Enqueues `event` in `tx` with the caller's correlation id.
+async fn enqueue(
+    tx: &OutboxTransaction,
+    event: &InventoryEvent,
+    correlation_id: Option<&str>,
+) -> Result<(), AppError> {
+    let aggregate = event.aggregate();
+    let mut metadata = EventMetadata::new(aggregate.aggregate_type, aggregate.id);
+    if let Some(correlation_id) = correlation_id {
+        metadata = metadata.with_correlation_id(correlation_id.to_owned());
+    }
+    events::enqueue(tx, event, metadata).await?;
+    Ok(())
+}
+
+fn refused(short_lines: &[crate::domain::ShortLine]) -> AppError {
+    let lines: Vec<String> = short_lines
+        .iter()
+        .map(|line| {
+            format!(
+                "{} (requested {}, available {})",
+                line.sku, line.requested, line.available
+            )
+        })
+        .collect();
+    AppError::FailedPrecondition(format!("stock is short for {}", lines.join(", ")))
+}

@@ -1,0 +1,264 @@
+//! Proto <-> domain conversions, in one place. A request that does not
+//! convert is INVALID_ARGUMENT naming its field.
+
+use chrono::{DateTime, Utc};
+use ecommerce_proto::ecommerce::inventory::v1 as pb;
+use prost_types::Timestamp;
+
+use crate::domain::{
+    AdjustStock, AdjustmentId, InvalidField, InvalidValue, OrderId, Quantity, Reason,
+    ReleaseReason, Reservation, ReservationId, ReservationLine, ReservationLines,
+    ReservationRequest, ReservationStatus, ReservationTtl, ShortLine, Sku, StockChange, StockLevel,
+    StockStatus,
+};
+
+pub(crate) fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: time.timestamp(),
+        // Always below 10^9 (2 * 10^9 for a leap second), so it fits.
+        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(999_999_999),
+    }
+}
+
+pub(crate) fn pb_lines(lines: &[ReservationLine]) -> Vec<pb::StockLine> {
+    lines
+        .iter()
+        .map(|line| pb::StockLine {
+            sku: line.sku.as_str().to_owned(),
+            quantity: line.quantity.get(),
+        })
+        .collect()
+}
+
+pub(crate) fn pb_short_line(line: &ShortLine) -> pb::ShortLine {
+    pb::ShortLine {
+        sku: line.sku.as_str().to_owned(),
+        requested: line.requested,
+        available: line.available,
+    }
+}
+
+pub fn pb_stock_status(status: StockStatus) -> pb::StockStatus {
+    match status {
+        StockStatus::Active => pb::StockStatus::Active,
+        StockStatus::Blocked => pb::StockStatus::Blocked,
+    }
+}
+
+pub fn pb_reservation_status(status: ReservationStatus) -> pb::ReservationStatus {
+    match status {
+        ReservationStatus::Held => pb::ReservationStatus::Pending,
+        ReservationStatus::Committed => pb::ReservationStatus::Committed,
+        ReservationStatus::Released => pb::ReservationStatus::Released,
+        ReservationStatus::Expired => pb::ReservationStatus::Expired,
+    }
+}
+
+pub fn pb_stock_level(level: &StockLevel) -> pb::StockLevel {
+    pb::StockLevel {
+        sku: level.sku().as_str().to_owned(),
+        on_hand: level.on_hand(),
+        reserved: level.reserved(),
+        available: level.available(),
+        status: pb_stock_status(level.status()).into(),
+        version: level.version(),
+        updated_at: Some(pb_timestamp(level.updated_at())),
+    }
+}
+
+pub fn pb_reservation(reservation: &Reservation) -> pb::Reservation {
+    pb::Reservation {
+        id: reservation.id().to_string(),
+        order_id: reservation.order_id().to_string(),
+        lines: pb_lines(reservation.lines().as_slice()),
+        status: pb_reservation_status(reservation.status()).into(),
+        expires_at: Some(pb_timestamp(reservation.expires_at())),
+        created_at: Some(pb_timestamp(reservation.created_at())),
+        updated_at: Some(pb_timestamp(reservation.updated_at())),
+    }
+}
+
+fn at(field: &str) -> impl FnOnce(InvalidValue) -> InvalidField + '_ {
+    move |invalid| invalid.at(field)
+}
+
+pub fn sku(raw: &str, field: &str) -> Result<Sku, InvalidField> {
+    Sku::parse(raw).map_err(at(field))
+}
+
+pub fn reservation_id(raw: &str) -> Result<ReservationId, InvalidField> {
+    ReservationId::parse(raw).map_err(at("reservation_id"))
+}
+
+pub fn skus(raw: &[String]) -> Result<Vec<Sku>, InvalidField> {
+    raw.iter()
+        .enumerate()
+        .map(|(index, sku)| Sku::parse(sku).map_err(|invalid| invalid.at(format!("skus[{index}]"))))
+        .collect()
+}
+
+/// AdjustStock, with its idempotency key (empty = none).
+pub struct AdjustRequest {
+    pub command: AdjustStock,
+    pub idempotency_key: Option<String>,
+}
+
+impl TryFrom<pb::AdjustStockRequest> for AdjustRequest {
+    type Error = InvalidField;
+
+    fn try_from(request: pb::AdjustStockRequest) -> Result<Self, InvalidField> {
+        let command = AdjustStock {
+            adjustment_id: AdjustmentId::generate(),
+            sku: sku(&request.sku, "sku")?,
+            change: StockChange::delta(request.delta).map_err(at("delta"))?,
+            reason: Reason::parse(&request.reason).map_err(at("reason"))?,
+            expected_version: request.expected_version,
+        };
+        let key = request.idempotency_key.trim();
+        Ok(Self {
+            command,
+            idempotency_key: (!key.is_empty()).then(|| key.to_owned()),
+        })
+    }
+}
+
+impl TryFrom<pb::ReserveStockRequest> for ReservationRequest {
+    type Error = InvalidField;
+
+    fn try_from(request: pb::ReserveStockRequest) -> Result<Self, InvalidField> {
+        let order_id = OrderId::parse(&request.order_id).map_err(at("order_id"))?;
+        let mut lines = Vec::with_capacity(request.lines.len());
+        for (index, line) in request.lines.iter().enumerate() {
+            let sku = sku(&line.sku, &format!("lines[{index}].sku"))?;
+            let quantity = Quantity::new(line.quantity)
+                .map_err(|invalid| invalid.at(format!("lines[{index}].quantity")))?;
+            lines.push((sku, quantity));
+        }
+        let lines = ReservationLines::aggregate(lines).map_err(at("lines"))?;
+        let ttl = match request.ttl {
+            None => ReservationTtl::DEFAULT,
+            Some(ttl) => {
+                if ttl.nanos != 0 {
+                    return Err(InvalidValue::new("must be whole seconds").at("ttl"));
+                }
+                ReservationTtl::from_seconds(ttl.seconds).map_err(at("ttl"))?
+            }
+        };
+        Ok(Self {
+            reservation_id: ReservationId::generate(),
+            order_id,
+            lines,
+            ttl,
+        })
+    }
+}
+
+/// ReleaseReservation's reason: the operator's text.
+pub fn release_reason(raw: &str) -> Result<ReleaseReason, InvalidField> {
+    Reason::parse(raw)
+        .map(ReleaseReason::Operator)
+        .map_err(at("reason"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn invalid_requests_name_their_field() {
+        let adjust = pb::AdjustStockRequest {
+            sku: "SKU-1".to_owned(),
+            delta: 0,
+            reason: "count".to_owned(),
+            ..Default::default()
+        };
+        assert_eq!(
+            AdjustRequest::try_from(adjust).err().unwrap().field,
+            "delta"
+        );
+        let adjust = pb::AdjustStockRequest {
+            sku: "SKU-1".to_owned(),
+            delta: 2,
+            reason: " ".to_owned(),
+            idempotency_key: " key-1 ".to_owned(),
+            ..Default::default()
+        };
+        assert_eq!(
+            AdjustRequest::try_from(adjust).err().unwrap().field,
+            "reason"
+        );
+
+        let reserve = pb::ReserveStockRequest {
+            order_id: uuid::Uuid::now_v7().to_string(),
+            lines: vec![
+                pb::StockLine {
+                    sku: "SKU-1".to_owned(),
+                    quantity: 1,
+                },
+                pb::StockLine {
+                    sku: "SKU-2".to_owned(),
+                    quantity: 0,
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            ReservationRequest::try_from(reserve).unwrap_err().field,
+            "lines[1].quantity"
+        );
+        let reserve = pb::ReserveStockRequest {
+            order_id: "not-a-uuid".to_owned(),
+            ..Default::default()
+        };
+        assert_eq!(
+            ReservationRequest::try_from(reserve).unwrap_err().field,
+            "order_id"
+        );
+    }
+
+    #[test]
+    fn requests_convert_with_defaults() {
+        let adjust = AdjustRequest::try_from(pb::AdjustStockRequest {
+            sku: "SKU-1".to_owned(),
+            delta: -2,
+            reason: "damaged".to_owned(),
+            idempotency_key: " key-1 ".to_owned(),
+            expected_version: Some(3),
+        })
+        .unwrap();
+        assert_eq!(adjust.command.change, StockChange::Delta(-2));
+        assert_eq!(adjust.command.expected_version, Some(3));
+        assert_eq!(adjust.idempotency_key.as_deref(), Some("key-1"));
+
+        let reserve = ReservationRequest::try_from(pb::ReserveStockRequest {
+            order_id: uuid::Uuid::now_v7().to_string(),
+            lines: vec![
+                pb::StockLine {
+                    sku: "B".to_owned(),
+                    quantity: 1,
+                },
+                pb::StockLine {
+                    sku: "A".to_owned(),
+                    quantity: 2,
+                },
+                pb::StockLine {
+                    sku: "B".to_owned(),
+                    quantity: 3,
+                },
+            ],
+            ttl: None,
+            idempotency_key: String::new(),
+        })
+        .unwrap();
+        assert_eq!(reserve.ttl, ReservationTtl::DEFAULT);
+        let lines: Vec<(&str, i32)> = reserve
+            .lines
+            .as_slice()
+            .iter()
+            .map(|line| (line.sku.as_str(), line.quantity.get()))
+            .collect();
+        assert_eq!(lines, [("A", 2), ("B", 4)]);
+    }
+}
