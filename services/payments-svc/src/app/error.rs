@@ -1,0 +1,162 @@
+//! Every way a payments operation can fail, and its gRPC code.
+
+use ecommerce_db::DbFailure;
+use ecommerce_money::InvalidField;
+use ecommerce_outbox::OutboxError;
+use ecommerce_platform::grpc::{ErrorCode, ServiceError};
+use sea_orm::DbErr;
+
+use crate::domain::{ErrorKind, PaymentError};
+
+/// The one error type of the application layer. Messages are for callers
+/// (except [`PaymentsError::Internal`]'s, which stay in the log) and never
+/// hold a payment method token.
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentsError {
+    #[error("{0}")]
+    InvalidArgument(InvalidField),
+    /// A payment rule refused; its [`ErrorKind`] says the code.
+    #[error(transparent)]
+    Payment(PaymentError),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("a dependency is unavailable; retry later")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("{0:#}")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl PaymentsError {
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    /// Whether the whole transaction may be run again.
+    pub(crate) fn is_retryable_conflict(&self) -> bool {
+        matches!(self, Self::Unavailable(error) if error.downcast_ref::<Conflict>().is_some())
+    }
+}
+
+/// Marks a serialization failure or deadlock inside [`PaymentsError::Unavailable`].
+#[derive(Debug, thiserror::Error)]
+#[error("transaction conflict")]
+pub(crate) struct Conflict;
+
+impl ServiceError for PaymentsError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::Payment(error) => match error.kind() {
+                ErrorKind::InvalidArgument => ErrorCode::InvalidArgument,
+                ErrorKind::NotFound => ErrorCode::NotFound,
+                ErrorKind::FailedPrecondition => ErrorCode::FailedPrecondition,
+                ErrorKind::Unavailable => ErrorCode::Unavailable,
+                ErrorKind::Internal => ErrorCode::Internal,
+            },
+            Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidArgument(invalid) => Some(&invalid.field),
+            Self::Payment(PaymentError::InvalidArgument(invalid)) => Some(&invalid.field),
+            Self::Payment(_)
+            | Self::PermissionDenied(_)
+            | Self::NotFound(_)
+            | Self::Unavailable(_)
+            | Self::Internal(_) => None,
+        }
+    }
+}
+
+impl From<InvalidField> for PaymentsError {
+    fn from(invalid: InvalidField) -> Self {
+        Self::InvalidArgument(invalid)
+    }
+}
+
+impl From<PaymentError> for PaymentsError {
+    fn from(error: PaymentError) -> Self {
+        Self::Payment(error)
+    }
+}
+
+/// Unique violations cannot happen on the paths that reach here (the one
+/// unique index is handled with `ON CONFLICT`); like every other unexpected
+/// failure they are internal.
+impl From<DbErr> for PaymentsError {
+    fn from(error: DbErr) -> Self {
+        match DbFailure::classify(&error) {
+            DbFailure::Conflict => Self::Unavailable(anyhow::Error::new(error).context(Conflict)),
+            DbFailure::Unavailable => Self::Unavailable(error.into()),
+            DbFailure::UniqueViolation { .. }
+            | DbFailure::ForeignKeyViolation { .. }
+            | DbFailure::CheckViolation { .. }
+            | DbFailure::UndefinedTable
+            | DbFailure::Other => Self::Internal(error.into()),
+        }
+    }
+}
+
+impl From<OutboxError> for PaymentsError {
+    fn from(error: OutboxError) -> Self {
+        match error {
+            OutboxError::Conflict(_) => {
+                Self::Unavailable(anyhow::Error::new(error).context(Conflict))
+            }
+            OutboxError::Unavailable(_) => Self::Unavailable(error.into()),
+            OutboxError::InvalidName { .. }
+            | OutboxError::DuplicateEvent { .. }
+            | OutboxError::MissingTable { .. }
+            | OutboxError::Database(_) => Self::Internal(error.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use ecommerce_platform::grpc::{INTERNAL_MESSAGE, status_of};
+
+    use super::*;
+    use crate::domain::{OrderId, PaymentId, PaymentStatus, ProviderOperation};
+
+    #[test]
+    fn statuses_follow_the_domain_kind_and_hide_internals() {
+        let status = status_of(&PaymentsError::from(InvalidField::new(
+            "payment_id",
+            "is not a UUID",
+        )));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+
+        let status = status_of(&PaymentsError::from(PaymentError::NotCapturable {
+            payment_id: PaymentId::generate(),
+            status: PaymentStatus::Pending,
+        }));
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+
+        let status = status_of(&PaymentsError::from(PaymentError::ProviderUnavailable {
+            operation: ProviderOperation::Capture,
+            message: "timeout".to_owned(),
+        }));
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+
+        let status = status_of(&PaymentsError::from(PaymentError::NotFound {
+            order_id: OrderId::generate(),
+        }));
+        assert_eq!(status.code(), tonic::Code::NotFound);
+
+        let status = status_of(&PaymentsError::internal(anyhow::anyhow!(
+            "pm_card_visa leaked"
+        )));
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert_eq!(status.message(), INTERNAL_MESSAGE);
+    }
+}

@@ -1,0 +1,275 @@
+//! The payments use cases, one method per RPC. Reads are plain queries;
+//! CapturePayment runs in one transaction that locks the payment row, calls
+//! the provider under the lock, stores the new state (`UPDATE … WHERE
+//! status = $read`) and enqueues its event in the outbox, so a payment's
+//! change and its event are stored together or not at all. A transaction
+//! that fails on a serialization failure or deadlock is run again from the
+//! start (the shared [`retry_transaction`]); the provider call repeats with
+//! the same idempotency key, which is safe.
+//!
+//! Handlers in `grpc/` only convert; the saga's events are applied by
+//! [`crate::events::PaymentHandler`] on the inbox's transaction, with the
+//! same storage functions and the same row lock.
+
+mod error;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
+use ecommerce_events::EventMetadata;
+use ecommerce_outbox::{Outbox, OutboxTransaction};
+use sea_orm::DatabaseConnection;
+use tracing::instrument;
+use uuid::Uuid;
+
+pub use self::error::PaymentsError;
+use crate::domain::{
+    OrderId, PaymentEvent, PaymentId, PaymentInput, PaymentOutcome, PaymentProvider, handle,
+};
+use crate::events::payloads::PaymentPayload;
+use crate::storage::{StoredPayment, payments};
+
+/// Where "now" comes from; tests may pin it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock, at microseconds (what Postgres keeps).
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now().trunc_subsecs(6)
+    }
+}
+
+/// Who asks: a signed-in user, maybe an admin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: Uuid,
+    pub is_admin: bool,
+}
+
+impl Actor {
+    /// Whether the actor may see `stored`: its customer or an admin.
+    fn may_read(self, stored: &StoredPayment) -> bool {
+        self.is_admin || stored.user_id == self.user_id
+    }
+}
+
+/// ListPayments, converted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListPayments {
+    pub order_id: OrderId,
+    /// 1 to [`MAX_PAGE_SIZE`].
+    pub page_size: u64,
+    /// The last payment of the previous page.
+    pub after: Option<PaymentId>,
+}
+
+/// Page size when the request names none.
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+/// The largest page served; larger requests are clamped.
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+/// One page of payments, oldest first.
+#[derive(Clone, Debug)]
+pub struct PaymentPage {
+    pub payments: Vec<StoredPayment>,
+    /// The last payment's id when more may follow.
+    pub next_after: Option<PaymentId>,
+}
+
+/// The payments application: cheap to clone, shared by every handler.
+#[derive(Clone, Debug)]
+pub struct PaymentsApp {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: DatabaseConnection,
+    outbox: Outbox,
+    provider: Arc<dyn PaymentProvider>,
+    clock: Arc<dyn Clock>,
+}
+
+impl PaymentsApp {
+    /// `db` must be migrated with `payments_migration::Migrator`; `outbox`
+    /// writes to that schema's `payments_outbox_events`.
+    pub fn new(
+        db: DatabaseConnection,
+        outbox: Outbox,
+        provider: Arc<dyn PaymentProvider>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                outbox,
+                provider,
+                clock,
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// GetPayment: the order's customer or an admin; NOT_FOUND for anyone
+    /// else, so ids of other customers' payments are not confirmed.
+    #[instrument(skip_all, fields(%payment_id), err(level = "info"))]
+    pub async fn get_payment(
+        &self,
+        actor: Actor,
+        payment_id: PaymentId,
+    ) -> Result<StoredPayment, PaymentsError> {
+        match payments::find_by_id(&self.inner.db, payment_id).await? {
+            Some(stored) if actor.may_read(&stored) => Ok(stored),
+            _ => Err(not_found(payment_id)),
+        }
+    }
+
+    /// ListPayments: the payments of an order the caller may read, oldest
+    /// first; an order of another customer lists as empty, as an order
+    /// without payments does.
+    #[instrument(skip_all, fields(order_id = %query.order_id), err(level = "info"))]
+    pub async fn list_payments(
+        &self,
+        actor: Actor,
+        query: ListPayments,
+    ) -> Result<PaymentPage, PaymentsError> {
+        let page_size = query.page_size.clamp(1, MAX_PAGE_SIZE);
+        let mut found =
+            payments::list_for_order(&self.inner.db, query.order_id, query.after, page_size + 1)
+                .await?;
+        found.retain(|stored| actor.may_read(stored));
+        let more = found.len() as u64 > page_size;
+        found.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
+        let next_after = if more {
+            found.last().map(|stored| stored.payment.id())
+        } else {
+            None
+        };
+        Ok(PaymentPage {
+            payments: found,
+            next_after,
+        })
+    }
+
+    /// CapturePayment (admin only): captures an AUTHORIZED payment at the
+    /// provider and emits `payments.payment_captured.v1` with the checkout's
+    /// correlation id; a CAPTURED payment is returned unchanged.
+    ///
+    /// The provider's idempotency key is derived from the payment and the
+    /// operation (see `domain::provider`), so any retry, with this RPC's
+    /// key or through a shipment event, never captures twice.
+    #[instrument(skip_all, fields(%payment_id), err(level = "info"))]
+    pub async fn capture_payment(
+        &self,
+        actor: Actor,
+        payment_id: PaymentId,
+    ) -> Result<StoredPayment, PaymentsError> {
+        if !actor.is_admin {
+            return Err(PaymentsError::PermissionDenied(
+                "only an admin may capture a payment".to_owned(),
+            ));
+        }
+        self.in_transaction("capture_payment", move |transaction| async move {
+            let now = self.inner.clock.now();
+            let mut stored = payments::lock_by_id(&*transaction, payment_id)
+                .await?
+                .ok_or_else(|| not_found(payment_id))?;
+            let read_status = stored.payment.status();
+            let outcome = handle(
+                stored.payment.order_id(),
+                Some(&stored.payment),
+                PaymentInput::CaptureRequested,
+                self.inner.provider.as_ref(),
+                now,
+            )
+            .await?;
+            let change = match outcome {
+                PaymentOutcome::Changed(change) => change,
+                PaymentOutcome::Ignored(_) => return Ok((stored, transaction)),
+                PaymentOutcome::Recorded(_) => {
+                    return Err(PaymentsError::internal(anyhow::anyhow!(
+                        "a capture recorded an intent"
+                    )));
+                }
+            };
+            payments::store_change(&*transaction, &change.payment, read_status).await?;
+            let metadata = event_metadata(&stored, &change.event, now);
+            enqueue(&transaction, &change.event, metadata).await?;
+            stored.payment = change.payment;
+            Ok((stored, transaction))
+        })
+        .await
+    }
+
+    /// Runs `work` in a transaction that wakes the relay on commit, again
+    /// after a serialization failure or deadlock. `work` must therefore
+    /// only touch the database through the transaction it is given.
+    async fn in_transaction<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        work: F,
+    ) -> Result<T, PaymentsError>
+    where
+        F: Fn(OutboxTransaction) -> Fut,
+        Fut: Future<Output = Result<(T, OutboxTransaction), PaymentsError>>,
+    {
+        let work = &work;
+        retry_transaction(
+            operation,
+            DEFAULT_TRANSACTION_ATTEMPTS,
+            PaymentsError::is_retryable_conflict,
+            || async move {
+                let transaction = self.inner.outbox.begin(&self.inner.db).await?;
+                // On an error the transaction is dropped, which rolls it back.
+                let (value, transaction) = work(transaction).await?;
+                transaction.commit().await?;
+                Ok(value)
+            },
+        )
+        .await
+    }
+}
+
+async fn enqueue(
+    transaction: &OutboxTransaction,
+    event: &PaymentEvent,
+    metadata: EventMetadata,
+) -> Result<Uuid, PaymentsError> {
+    let id = match PaymentPayload::from(event) {
+        PaymentPayload::Authorized(payload) => transaction.enqueue(&payload, metadata).await?,
+        PaymentPayload::Failed(payload) => transaction.enqueue(&payload, metadata).await?,
+        PaymentPayload::Captured(payload) => transaction.enqueue(&payload, metadata).await?,
+        PaymentPayload::Voided(payload) => transaction.enqueue(&payload, metadata).await?,
+    };
+    Ok(id)
+}
+
+/// Metadata of an event emitted by a request: the payment aggregate and
+/// the checkout's correlation id (recorded from `orders.order_placed.v1`).
+fn event_metadata(
+    stored: &StoredPayment,
+    event: &PaymentEvent,
+    occurred_at: DateTime<Utc>,
+) -> EventMetadata {
+    let mut metadata =
+        EventMetadata::new(PaymentEvent::AGGREGATE_TYPE, event.payment_id().to_string());
+    if let Some(correlation_id) = &stored.correlation_id {
+        metadata = metadata.with_correlation_id(correlation_id.clone());
+    }
+    metadata.occurred_at = occurred_at;
+    metadata
+}
+
+fn not_found(payment_id: PaymentId) -> PaymentsError {
+    PaymentsError::NotFound(format!("payment {payment_id} not found"))
+}

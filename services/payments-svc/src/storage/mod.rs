@@ -1,0 +1,19 @@
+//! payments-svc's table through SeaORM. Every function takes `&impl
+//! ConnectionTrait`, so it runs inside whatever transaction the caller
+//! opened (the one that also enqueues the events), and returns SeaORM's
+//! `DbErr`, which the application layer classifies once with
+//! `ecommerce_db::DbFailure`.
+//!
+//! Table names are unqualified: the pool's `search_path` is the service's
+//! schema (see `payments-migration`). Rows become a domain [`Payment`] here
+//! and nowhere else, through [`PaymentColumns`]; a row that does not make a
+//! valid payment (which only a bug or a hand edit can cause, the CHECKs
+//! forbid it) is a `DbErr::Type` naming the payment.
+//!
+//! [`Payment`]: crate::domain::Payment
+//! [`PaymentColumns`]: crate::domain::PaymentColumns
+
+pub mod entities;
+pub mod payments;
+
+pub use payments::StoredPayment;
