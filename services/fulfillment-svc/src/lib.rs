@@ -1,15 +1,38 @@
-//! fulfillment-svc: shipments and their status; publishes to `fulfillment.events`.
+//! fulfillment-svc: shipping options and shipments; publishes to
+//! `fulfillment.events`.
 //!
-//! The domain RPCs are not built yet. Until they are, the gRPC surface is served
-//! (health, reflection, every RPC of `ecommerce.fulfillment.v1.FulfillmentService`) and each
-//! RPC answers `UNIMPLEMENTED`, never a fake success.
+//! - [`domain`]: the rules, without I/O (the shipment state machine
+//!   PENDING -> SHIPPED -> DELIVERED).
+//! - [`storage`]: the tables through SeaORM (migrations:
+//!   `fulfillment-migration`, which seeds the shipping options).
+//! - [`app`]: the use cases, each in one transaction with its outbox event.
+//! - [`events`]: the emitted payloads and the inbox consumer of
+//!   `fulfillment.inventory-events` (`inventory.stock.committed.v1` opens a
+//!   shipment).
+//! - [`grpc`]: the tonic adapter ([`grpc::FulfillmentGrpc`]) and the proto
+//!   conversions.
+//!
+//! The binary runs it on `ecommerce-runtime` (schema `fulfillment`,
+//! migrator `fulfillment-migration`, the relay and the consumer in-process)
+//! behind the auth layer.
 
+pub mod app;
+pub mod domain;
+pub mod events;
 pub mod grpc;
+pub mod storage;
 
 use ecommerce_auth::AuthLayer;
+use ecommerce_broker::{ConsumerQueue, EventsExchange};
+use ecommerce_outbox::OutboxTable;
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::ServiceInfo;
+use ecommerce_runtime::ServiceRuntime;
 use tower::Layer as _;
+
+use crate::app::FulfillmentApp;
+use crate::events::consumers::InventoryEventsHandler;
+use crate::grpc::FulfillmentGrpc;
 
 /// Name, env prefix (`FULFILLMENT_GRPC_ADDR`) and default port of this service.
 pub const SERVICE: ServiceInfo = ServiceInfo {
@@ -18,8 +41,27 @@ pub const SERVICE: ServiceInfo = ServiceInfo {
     default_port: 50057,
 };
 
-/// Adds this service's gRPC endpoints, behind the auth layer that verifies
-/// bearer access tokens, to the shared server.
-pub fn register(server: GrpcServer, auth: &AuthLayer) -> GrpcServer {
-    server.add_service(auth.layer(grpc::FulfillmentGrpc::server()))
+/// The schema fulfillment-svc owns unless `FULFILLMENT_DB_SCHEMA` says otherwise.
+pub const DEFAULT_SCHEMA: &str = "fulfillment";
+
+/// The application on `runtime`: its outbox with the relay running and the
+/// consumer of `fulfillment.inventory-events` (writing `shipment.created`
+/// through that outbox), all stopped by the runtime's shutdown.
+/// Fulfillment has no settings of its own, so there is no `start_with`.
+pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<FulfillmentApp> {
+    let outbox = runtime.outbox(&OutboxTable::FULFILLMENT, EventsExchange::Fulfillment)?;
+    runtime.spawn_relay(&outbox);
+    let app = FulfillmentApp::new(runtime.db().clone(), outbox.clone());
+    runtime.spawn_consumer(
+        ConsumerQueue::FulfillmentInventoryEvents,
+        InventoryEventsHandler::new(app.clone()),
+        Some(&outbox),
+    )?;
+    Ok(app)
+}
+
+/// Adds fulfillment's handlers over `app`, behind the auth layer that
+/// verifies bearer access tokens, to the shared server.
+pub fn register(server: GrpcServer, auth: &AuthLayer, app: FulfillmentApp) -> GrpcServer {
+    server.add_service(auth.layer(FulfillmentGrpc::new(app).into_server()))
 }

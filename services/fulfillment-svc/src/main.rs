@@ -1,12 +1,18 @@
-//! `fulfillment-svc` binary: settings and telemetry come from the platform crate; the
-//! service itself lives in the library so tests can start it in-process.
+//! `fulfillment-svc [serve|migrate]`: settings from the environment, the
+//! shared runtime (schema `fulfillment`, broker, relay, consumer), the auth
+//! layer, the service.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
-    let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
-    ecommerce_platform::service::run(&fulfillment_svc::SERVICE, move |server| {
-        fulfillment_svc::register(server, &auth)
-    })
+    ecommerce_runtime::run::<fulfillment_migration::Migrator, _, _, _>(
+        &fulfillment_svc::SERVICE,
+        fulfillment_svc::DEFAULT_SCHEMA,
+        |runtime| async move {
+            // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
+            let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
+            let app = fulfillment_svc::start(&runtime)?;
+            Ok(move |server| fulfillment_svc::register(server, &auth, app))
+        },
+    )
     .await
 }

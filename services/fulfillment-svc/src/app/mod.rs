@@ -1,0 +1,253 @@
+//! Fulfillment's use cases, independent of the transport.
+//!
+//! Each change runs the same way: in one transaction, lock the shipment (or
+//! the order, to open one), apply the domain function, store what it
+//! returns and enqueue its event through the outbox. [`FulfillmentApp::open_shipment_in`]
+//! runs inside the inbox's transaction (which also records the message);
+//! the RPC writes open their own and run again on a serialization failure
+//! or deadlock ([`ecommerce_db::retry_transaction`]).
+//!
+//! Every event about a shipment carries the correlation id of the
+//! checkout (stored from the committed event) and, as causation, the
+//! previous event about the shipment, so created -> shipped -> delivered
+//! reads as one causal chain of the checkout.
+
+pub mod error;
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
+use ecommerce_events::EventMetadata;
+use ecommerce_outbox::Outbox;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tracing::instrument;
+
+use crate::app::error::AppError;
+use crate::domain::{
+    DeliverOutcome, FulfillmentEvent, OpenOutcome, OpenShipment, OrderId, PageSize, ShipOutcome,
+    Shipment, ShipmentId, ShippingOption, Tracking, cheapest_first, mark_delivered, mark_shipped,
+    open_shipment,
+};
+use crate::events;
+use crate::storage::{self, Lock, StoredRow};
+
+/// One page of ListShipments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShipmentPage {
+    pub shipments: Vec<Shipment>,
+    /// The last shipment of this page when another page follows.
+    pub next_after: Option<ShipmentId>,
+}
+
+/// The fulfillment service.
+#[derive(Clone, Debug)]
+pub struct FulfillmentApp {
+    db: DatabaseConnection,
+    outbox: Outbox,
+}
+
+impl FulfillmentApp {
+    /// `db` must be migrated with `fulfillment_migration::Migrator`;
+    /// `outbox` writes to that schema's `fulfillment_outbox_events`.
+    pub fn new(db: DatabaseConnection, outbox: Outbox) -> Self {
+        Self { db, outbox }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Now at the database's precision (microseconds), so an answer built
+    /// from the new state equals the state read back later.
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now().trunc_subsecs(6)
+    }
+
+    // ------------------------------------------------------------ reads
+
+    /// Every shipping option, cheapest first. Every option ships to every
+    /// destination and every order, so the request's filters only have to
+    /// be valid.
+    pub async fn shipping_options(&self) -> Result<Vec<ShippingOption>, AppError> {
+        let mut options = storage::list_shipping_options(&self.db).await?;
+        cheapest_first(&mut options);
+        Ok(options)
+    }
+
+    pub async fn get_shipment(&self, id: ShipmentId) -> Result<Shipment, AppError> {
+        storage::find_shipment(&self.db, id, Lock::None)
+            .await?
+            .map(|stored| stored.shipment)
+            .ok_or_else(|| AppError::NotFound(format!("shipment {id}")))
+    }
+
+    /// The shipments of `order_id` after `after`, oldest first.
+    pub async fn list_shipments(
+        &self,
+        order_id: OrderId,
+        page_size: PageSize,
+        after: Option<ShipmentId>,
+    ) -> Result<ShipmentPage, AppError> {
+        // One more than asked tells whether another page follows.
+        let mut shipments =
+            storage::list_shipments(&self.db, order_id, after, page_size.get() + 1).await?;
+        let has_more = u64::try_from(shipments.len()).unwrap_or(u64::MAX) > page_size.get();
+        if has_more {
+            shipments.pop();
+        }
+        let next_after = if has_more {
+            shipments.last().map(Shipment::id)
+        } else {
+            None
+        };
+        Ok(ShipmentPage {
+            shipments,
+            next_after,
+        })
+    }
+
+    // ----------------------------------------------------------- events
+
+    /// On `inventory.stock.committed.v1`, inside `db` (the inbox's
+    /// transaction): opens the order's shipment with the default shipping
+    /// option and enqueues `shipment.created` with `metadata` (causation =
+    /// the committed event). A second commit of the same order changes and
+    /// emits nothing; `None` then.
+    #[instrument(skip_all, fields(order_id = %request.order_id), err(level = "info"))]
+    pub async fn open_shipment_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        request: OpenShipment,
+        metadata: EventMetadata,
+    ) -> Result<Option<Shipment>, AppError> {
+        storage::lock_order(db, request.order_id).await?;
+        let existing = storage::find_shipment_by_order(db, request.order_id).await?;
+        let option = storage::default_shipping_option(db).await?;
+        match open_shipment(
+            existing.as_ref().map(|stored| &stored.shipment),
+            request,
+            &option,
+            self.now(),
+        ) {
+            OpenOutcome::Opened { shipment, event } => {
+                let correlation_id = metadata.correlation_id.clone();
+                let event_id =
+                    events::enqueue(&self.outbox, db, &FulfillmentEvent::from(event), metadata)
+                        .await?;
+                storage::insert_shipment(db, &shipment, correlation_id.as_deref(), event_id)
+                    .await?;
+                tracing::info!(shipment_id = %shipment.id(), "shipment opened");
+                Ok(Some(*shipment))
+            }
+            OpenOutcome::AlreadyOpen => {
+                tracing::info!("the order has a shipment already; nothing to do");
+                Ok(None)
+            }
+        }
+    }
+
+    // ----------------------------------------------------- RPC writes
+
+    /// MarkShipped: PENDING -> SHIPPED with `shipment.shipped`; a repeat
+    /// with the same tracking answers the shipment unchanged, emitting
+    /// nothing.
+    #[instrument(skip_all, fields(%id), err(level = "info"))]
+    pub async fn mark_shipped(
+        &self,
+        id: ShipmentId,
+        tracking: &Tracking,
+        correlation_id: &str,
+    ) -> Result<Shipment, AppError> {
+        self.retrying("mark_shipped", || async {
+            let tx = self.outbox.begin(&self.db).await?;
+            let stored = self.lock_shipment(&*tx, id).await?;
+            let shipment = match mark_shipped(&stored.shipment, tracking.clone(), self.now())? {
+                ShipOutcome::Shipped { shipment, event } => {
+                    let event = FulfillmentEvent::from(event);
+                    self.store_transition(&*tx, &stored, &shipment, &event, correlation_id)
+                        .await?;
+                    *shipment
+                }
+                ShipOutcome::Unchanged => stored.shipment,
+            };
+            tx.commit().await?;
+            Ok(shipment)
+        })
+        .await
+    }
+
+    /// MarkDelivered: SHIPPED -> DELIVERED with `shipment.delivered`; a
+    /// repeat answers the shipment unchanged, emitting nothing.
+    #[instrument(skip_all, fields(%id), err(level = "info"))]
+    pub async fn mark_delivered(
+        &self,
+        id: ShipmentId,
+        correlation_id: &str,
+    ) -> Result<Shipment, AppError> {
+        self.retrying("mark_delivered", || async {
+            let tx = self.outbox.begin(&self.db).await?;
+            let stored = self.lock_shipment(&*tx, id).await?;
+            let shipment = match mark_delivered(&stored.shipment, self.now())? {
+                DeliverOutcome::Delivered { shipment, event } => {
+                    let event = FulfillmentEvent::from(event);
+                    self.store_transition(&*tx, &stored, &shipment, &event, correlation_id)
+                        .await?;
+                    *shipment
+                }
+                DeliverOutcome::Unchanged => stored.shipment,
+            };
+            tx.commit().await?;
+            Ok(shipment)
+        })
+        .await
+    }
+
+    async fn lock_shipment<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: ShipmentId,
+    ) -> Result<StoredRow, AppError> {
+        storage::find_shipment(db, id, Lock::Update)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("shipment {id}")))
+    }
+
+    /// Enqueues `event` (correlation: the checkout's, else the caller's;
+    /// causation: the previous event about the shipment), then stores
+    /// `after` over `before`.
+    async fn store_transition<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        before: &StoredRow,
+        after: &Shipment,
+        event: &FulfillmentEvent,
+        caller_correlation_id: &str,
+    ) -> Result<(), AppError> {
+        let correlation_id = before
+            .correlation_id
+            .as_deref()
+            .unwrap_or(caller_correlation_id);
+        let metadata = EventMetadata::new(FulfillmentEvent::AGGREGATE_TYPE, after.id().to_string())
+            .with_correlation_id(correlation_id)
+            .with_causation_id(before.last_event_id.to_string());
+        let event_id = events::enqueue(&self.outbox, db, event, metadata).await?;
+        storage::update_shipment(db, after, before.shipment.status(), event_id).await
+    }
+
+    async fn retrying<T, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T, AppError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AppError>>,
+    {
+        retry_transaction(
+            operation,
+            DEFAULT_TRANSACTION_ATTEMPTS,
+            AppError::is_retryable,
+            attempt,
+        )
+        .await
+    }
+}

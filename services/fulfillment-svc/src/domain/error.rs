@@ -1,0 +1,90 @@
+//! The errors of the fulfillment rules, and the kind each one is.
+//!
+//! Outcomes that are not failures (a repeated MarkShipped, a duplicate
+//! stock.committed) are variants of the outcome enums in `shipment`, because
+//! the service still answers them.
+
+pub use ecommerce_money::{InvalidField, InvalidValue};
+
+use crate::domain::shipment::ShipmentStatus;
+use crate::domain::values::ShipmentId;
+
+/// What kind of failure an error is, as far as a caller is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidArgument,
+    FailedPrecondition,
+    /// Stored state breaks an invariant; a bug, never the caller's fault.
+    Internal,
+}
+
+/// Every way a fulfillment rule can refuse to act.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FulfillmentError {
+    /// A request or event field is missing or malformed; names the field.
+    #[error(transparent)]
+    InvalidArgument(#[from] InvalidField),
+
+    /// The shipment's state does not allow the requested step.
+    #[error("shipment {shipment_id} is {status}; {reason}")]
+    IllegalTransition {
+        shipment_id: ShipmentId,
+        status: ShipmentStatus,
+        reason: &'static str,
+    },
+
+    /// MarkShipped again with another carrier or tracking number.
+    #[error(
+        "shipment {shipment_id} is SHIPPED already with carrier {carrier:?} and tracking number {tracking_number:?}"
+    )]
+    ShippedDifferently {
+        shipment_id: ShipmentId,
+        carrier: String,
+        tracking_number: String,
+    },
+
+    /// Stored state contradicts the rules; details for the log only.
+    #[error("fulfillment state is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+impl FulfillmentError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Self::IllegalTransition { .. } | Self::ShippedDifferently { .. } => {
+                ErrorKind::FailedPrecondition
+            }
+            Self::Inconsistent(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_follow_the_variant() {
+        let invalid = FulfillmentError::from(InvalidValue::new("must not be empty").at("carrier"));
+        assert_eq!(invalid.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(invalid.to_string(), "carrier: must not be empty");
+        let illegal = FulfillmentError::IllegalTransition {
+            shipment_id: ShipmentId::generate(),
+            status: ShipmentStatus::Pending,
+            reason: "mark it shipped first",
+        };
+        assert_eq!(illegal.kind(), ErrorKind::FailedPrecondition);
+        assert!(illegal.to_string().contains("is PENDING"));
+        let different = FulfillmentError::ShippedDifferently {
+            shipment_id: ShipmentId::generate(),
+            carrier: "DHL".to_owned(),
+            tracking_number: "1".to_owned(),
+        };
+        assert_eq!(different.kind(), ErrorKind::FailedPrecondition);
+        assert_eq!(
+            FulfillmentError::Inconsistent("x".to_owned()).kind(),
+            ErrorKind::Internal
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! Fulfillment's rules, without I/O: validated values, shipping options and
+//! the shipment state machine (PENDING -> SHIPPED -> DELIVERED), each
+//! transition returning the new state to store and the event to emit.
+//!
+//! Nothing here imports tonic or sea_orm: `grpc` and the event consumer
+//! convert their input into the values defined here, storage locks the row
+//! and writes back what these functions return, in one transaction with the
+//! outbox row.
+
+pub mod error;
+pub mod events;
+pub mod shipment;
+pub mod shipping;
+pub mod values;
+
+pub use error::{ErrorKind, FulfillmentError, InvalidField, InvalidValue};
+pub use events::{FulfillmentEvent, ShipmentCreated, ShipmentDelivered, ShipmentShipped};
+pub use shipment::{
+    DeliverOutcome, OpenOutcome, OpenShipment, ShipOutcome, Shipment, ShipmentLine, ShipmentLines,
+    ShipmentStatus, StoredShipment, Tracking, mark_delivered, mark_shipped, open_shipment,
+};
+pub use shipping::{ShippingOption, cheapest_first};
+pub use values::{
+    Carrier, CountryCode, OrderId, PageSize, Quantity, ReservationId, ShipmentId, ShippingOptionId,
+    Sku, TrackingNumber,
+};

@@ -1,0 +1,336 @@
+//! Validated values: a value of one of these types has passed its rules, so
+//! the rest of the service never re-checks it.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+use crate::domain::error::InvalidValue;
+
+pub const SKU_MAX_CHARS: usize = 64;
+pub const CARRIER_MAX_CHARS: usize = 100;
+pub const TRACKING_NUMBER_MAX_CHARS: usize = 100;
+
+/// A stock keeping unit, as inventory committed it. Lenient on purpose
+/// (catalog owns the format): only what cannot be a key is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        if raw.is_empty() {
+            return Err(InvalidValue::new("must not be empty"));
+        }
+        let chars = raw.chars().count();
+        if chars > SKU_MAX_CHARS {
+            return Err(InvalidValue::new(format!(
+                "must be at most {SKU_MAX_CHARS} characters, got {chars}"
+            )));
+        }
+        if raw
+            .chars()
+            .any(|character| character.is_whitespace() || character.is_control())
+        {
+            return Err(InvalidValue::new(format!(
+                "{raw:?} is not a SKU (no spaces or control characters)"
+            )));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A SKU read back from fulfillment's own tables; not re-validated.
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Display for Sku {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// Units of one SKU in a shipment: at least 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Quantity(i32);
+
+impl Quantity {
+    pub fn new(units: i32) -> Result<Self, InvalidValue> {
+        if units < 1 {
+            return Err(InvalidValue::new(format!(
+                "must be at least 1, got {units}"
+            )));
+        }
+        Ok(Self(units))
+    }
+
+    pub const fn get(self) -> i32 {
+        self.0
+    }
+
+    /// `None` past `i32::MAX`.
+    pub fn checked_add(self, other: Self) -> Option<Self> {
+        self.0.checked_add(other.0).map(Self)
+    }
+}
+
+fn parse_uuid(raw: &str) -> Result<Uuid, InvalidValue> {
+    if raw.is_empty() {
+        return Err(InvalidValue::new("must not be empty"));
+    }
+    let uuid =
+        Uuid::try_parse(raw).map_err(|_| InvalidValue::new(format!("{raw:?} is not a UUID")))?;
+    if uuid.is_nil() {
+        return Err(InvalidValue::new("must not be the nil UUID"));
+    }
+    Ok(uuid)
+}
+
+macro_rules! id_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh UUID v7: time-ordered, so ids sort by creation.
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+                parse_uuid(raw).map(Self)
+            }
+
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            pub const fn as_uuid(self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(formatter)
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// Id of an order (minted by orders-svc; any UUID version is accepted).
+    OrderId
+);
+id_newtype!(
+    /// Id of the inventory reservation whose commit opened the shipment.
+    ReservationId
+);
+id_newtype!(
+    /// Id of a shipment (UUID v7).
+    ShipmentId
+);
+id_newtype!(
+    /// Id of a shipping option (stable, seeded by the migration).
+    ShippingOptionId
+);
+
+/// Trimmed text of 1 to `max` characters without control characters.
+fn label(raw: &str, max: usize) -> Result<String, InvalidValue> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(InvalidValue::new("must not be empty"));
+    }
+    let chars = trimmed.chars().count();
+    if chars > max {
+        return Err(InvalidValue::new(format!(
+            "must be at most {max} characters, got {chars}"
+        )));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(InvalidValue::new("must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A carrier's name, e.g. "DHL": trimmed, 1 to 100 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Carrier(String);
+
+impl Carrier {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        label(raw, CARRIER_MAX_CHARS).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Display for Carrier {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// A carrier's tracking number: trimmed, 1 to 100 characters, no
+/// whitespace inside (carriers print them with spaces, but look them up
+/// without).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TrackingNumber(String);
+
+impl TrackingNumber {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let value = label(raw, TRACKING_NUMBER_MAX_CHARS)?;
+        if value.chars().any(char::is_whitespace) {
+            return Err(InvalidValue::new(format!(
+                "{value:?} must not contain whitespace"
+            )));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Display for TrackingNumber {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code, upper case ("de" is read as "DE").
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CountryCode(String);
+
+impl CountryCode {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.len() != 2 || !code.bytes().all(|byte| byte.is_ascii_uppercase()) {
+            return Err(InvalidValue::new(format!(
+                "{raw:?} is not an ISO 3166-1 alpha-2 country code"
+            )));
+        }
+        Ok(Self(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Shipments per ListShipments page: 0 means the default (20), larger than
+/// 100 is capped at 100, negative is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageSize(u64);
+
+impl PageSize {
+    pub const DEFAULT: u64 = 20;
+    pub const MAX: u64 = 100;
+
+    pub fn parse(raw: i32) -> Result<Self, InvalidValue> {
+        let Ok(requested) = u64::try_from(raw) else {
+            return Err(InvalidValue::new(format!(
+                "must not be negative, got {raw}"
+            )));
+        };
+        Ok(Self(match requested {
+            0 => Self::DEFAULT,
+            size => size.min(Self::MAX),
+        }))
+    }
+
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn skus_refuse_only_what_cannot_be_a_key() {
+        assert_eq!(Sku::parse("SHOE-42").unwrap().as_str(), "SHOE-42");
+        assert!(Sku::parse("").is_err());
+        assert!(Sku::parse("A B").is_err());
+        assert!(Sku::parse("A\u{7}").is_err());
+        assert!(Sku::parse(&"x".repeat(64)).is_ok());
+        assert!(Sku::parse(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn quantities_are_positive_and_sums_checked() {
+        assert!(Quantity::new(0).is_err());
+        assert!(Quantity::new(-1).is_err());
+        let one = Quantity::new(1).unwrap();
+        assert_eq!(one.checked_add(one).unwrap().get(), 2);
+        assert!(Quantity::new(i32::MAX).unwrap().checked_add(one).is_none());
+    }
+
+    #[test]
+    fn ids_are_non_nil_uuids() {
+        let id = ShipmentId::generate();
+        assert_eq!(ShipmentId::parse(&id.to_string()).unwrap(), id);
+        assert!(ShipmentId::parse("").is_err());
+        assert!(ShipmentId::parse("nope").is_err());
+        assert!(ShipmentId::parse(&Uuid::nil().to_string()).is_err());
+        assert_eq!(
+            OrderId::from_uuid(id.as_uuid()).as_uuid(),
+            ShipmentId::from_uuid(id.as_uuid()).as_uuid()
+        );
+    }
+
+    #[test]
+    fn carriers_and_tracking_numbers_are_trimmed_and_bounded() {
+        assert_eq!(
+            Carrier::parse("  DHL Express ").unwrap().as_str(),
+            "DHL Express"
+        );
+        assert!(Carrier::parse("   ").is_err());
+        assert!(Carrier::parse("DH\nL").is_err());
+        assert!(Carrier::parse(&"c".repeat(100)).is_ok());
+        assert!(Carrier::parse(&"c".repeat(101)).is_err());
+        assert_eq!(
+            TrackingNumber::parse(" JJD000390007 ").unwrap().as_str(),
+            "JJD000390007"
+        );
+        assert!(TrackingNumber::parse("").is_err());
+        assert!(TrackingNumber::parse("JJD 0003").is_err());
+        assert!(TrackingNumber::parse(&"1".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn country_codes_are_two_letters() {
+        assert_eq!(CountryCode::parse("de").unwrap().as_str(), "DE");
+        assert_eq!(CountryCode::parse(" AT ").unwrap().as_str(), "AT");
+        for bad in ["", "D", "DEU", "D1", "ÄÖ"] {
+            assert!(CountryCode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn page_sizes_default_and_cap() {
+        assert_eq!(PageSize::parse(0).unwrap().get(), 20);
+        assert_eq!(PageSize::parse(5).unwrap().get(), 5);
+        assert_eq!(PageSize::parse(1000).unwrap().get(), 100);
+        assert!(PageSize::parse(-1).is_err());
+    }
+}

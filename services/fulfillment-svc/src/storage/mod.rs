@@ -1,0 +1,371 @@
+//! fulfillment-svc's tables through SeaORM.
+//!
+//! Every function takes `&impl ConnectionTrait`, so it runs inside the
+//! transaction the caller opened (the inbox's for the consumer, the
+//! outbox's for an RPC), and returns an [`AppError`]: database errors are
+//! translated once, in [`error`]. Rows are mapped to domain values here;
+//! nothing above this module sees a SeaORM type.
+//!
+//! What the domain asks of storage:
+//! - opening a shipment serializes on the order ([`lock_order`]), so two
+//!   commits of one order (a re-publish has a new message id the inbox
+//!   cannot recognise) cannot both open one; `shipments_order_id_key`
+//!   backs it up;
+//! - a status change is `UPDATE ... WHERE id = $1 AND status = $read` on a
+//!   row read `FOR UPDATE`; zero rows is a conflict, and the transaction
+//!   retries.
+
+pub mod entities;
+pub(crate) mod error;
+
+use std::collections::HashMap;
+
+use ecommerce_money::{Currency, Money};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+};
+use uuid::Uuid;
+
+use crate::app::error::AppError;
+use crate::domain::{
+    Carrier, OrderId, Quantity, ReservationId, Shipment, ShipmentId, ShipmentLines, ShipmentStatus,
+    ShippingOption, ShippingOptionId, Sku, StoredShipment, Tracking, TrackingNumber,
+};
+use crate::storage::entities::{shipment, shipment_line, shipping_option};
+use crate::storage::error::translate;
+
+// ------------------------------------------------------- shipping options
+
+fn option_from_parts(
+    id: Uuid,
+    name: String,
+    amount_minor: i64,
+    currency: &str,
+    min_days: i32,
+    max_days: i32,
+) -> Result<ShippingOption, AppError> {
+    let invalid = |reason: String| AppError::Internal(format!("shipping option {id}: {reason}"));
+    let currency = Currency::parse(currency).map_err(|error| invalid(error.to_string()))?;
+    let price = Money::new(amount_minor, currency).map_err(|error| invalid(error.to_string()))?;
+    ShippingOption::new(
+        ShippingOptionId::from_uuid(id),
+        name,
+        price,
+        min_days,
+        max_days,
+    )
+    .map_err(|error| invalid(error.to_string()))
+}
+
+fn option_from_row(row: shipping_option::Model) -> Result<ShippingOption, AppError> {
+    option_from_parts(
+        row.id,
+        row.name,
+        row.price_amount_minor,
+        &row.price_currency,
+        row.min_delivery_days,
+        row.max_delivery_days,
+    )
+}
+
+/// Every shipping option, in table order (the caller sorts).
+pub async fn list_shipping_options<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<ShippingOption>, AppError> {
+    shipping_option::Entity::find()
+        .order_by_asc(shipping_option::Column::Id)
+        .all(db)
+        .await
+        .map_err(translate)?
+        .into_iter()
+        .map(option_from_row)
+        .collect()
+}
+
+/// The option a shipment gets when the order's choice is not known.
+pub async fn default_shipping_option<C: ConnectionTrait>(
+    db: &C,
+) -> Result<ShippingOption, AppError> {
+    let row = shipping_option::Entity::find()
+        .filter(shipping_option::Column::IsDefault.eq(true))
+        .one(db)
+        .await
+        .map_err(translate)?
+        .ok_or_else(|| AppError::Internal("no default shipping option is seeded".to_owned()))?;
+    option_from_row(row)
+}
+
+// -------------------------------------------------------------- shipments
+
+/// Serializes every open of `order_id` until the transaction ends.
+pub async fn lock_order<C: ConnectionTrait>(db: &C, order_id: OrderId) -> Result<(), AppError> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        [format!("fulfillment.order:{order_id}").into()],
+    ))
+    .await
+    .map_err(translate)?;
+    Ok(())
+}
+
+/// A stored shipment with what the next event about it needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRow {
+    pub shipment: Shipment,
+    /// The checkout's correlation id, from the committed event.
+    pub correlation_id: Option<String>,
+    /// The last event emitted about the shipment: the next one's causation.
+    pub last_event_id: Uuid,
+}
+
+/// How a shipment row is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lock {
+    None,
+    /// `FOR UPDATE`: the caller is about to change it.
+    Update,
+}
+
+fn shipment_from_row(
+    row: shipment::Model,
+    lines: Vec<shipment_line::Model>,
+) -> Result<StoredRow, AppError> {
+    let internal = |reason: String| AppError::Internal(format!("shipment {}: {reason}", row.id));
+    let status = ShipmentStatus::from_stored(&row.status)
+        .ok_or_else(|| internal(format!("status {:?}", row.status)))?;
+    let lines = lines
+        .into_iter()
+        .map(|line| {
+            let quantity = Quantity::new(line.quantity)
+                .map_err(|invalid| internal(format!("line {}: {invalid}", line.sku)))?;
+            Ok((Sku::from_stored(line.sku), quantity))
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    let lines = ShipmentLines::aggregate(lines).map_err(|invalid| internal(invalid.to_string()))?;
+    let shipping_option = option_from_parts(
+        row.shipping_option_id,
+        row.shipping_option_name,
+        row.shipping_price_minor,
+        &row.shipping_currency,
+        row.min_delivery_days,
+        row.max_delivery_days,
+    )?;
+    let tracking = match (row.carrier, row.tracking_number) {
+        (Some(carrier), Some(tracking_number)) => Some(Tracking {
+            carrier: Carrier::from_stored(carrier),
+            tracking_number: TrackingNumber::from_stored(tracking_number),
+        }),
+        (None, None) => None,
+        _ => return Err(internal("carrier without tracking number".to_owned())),
+    };
+    let shipment = Shipment::from_stored(StoredShipment {
+        id: ShipmentId::from_uuid(row.id),
+        order_id: OrderId::from_uuid(row.order_id),
+        reservation_id: ReservationId::from_uuid(row.reservation_id),
+        status,
+        lines,
+        shipping_option,
+        tracking,
+        created_at: row.created_at,
+        shipped_at: row.shipped_at,
+        delivered_at: row.delivered_at,
+        updated_at: row.updated_at,
+    })?;
+    Ok(StoredRow {
+        shipment,
+        correlation_id: row.correlation_id,
+        last_event_id: row.last_event_id,
+    })
+}
+
+/// The rows with their lines (one query for all lines), in the given order.
+async fn with_lines<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<shipment::Model>,
+) -> Result<Vec<StoredRow>, AppError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    let mut lines_by_shipment: HashMap<Uuid, Vec<shipment_line::Model>> = HashMap::new();
+    for line in shipment_line::Entity::find()
+        .filter(shipment_line::Column::ShipmentId.is_in(ids))
+        .all(db)
+        .await
+        .map_err(translate)?
+    {
+        lines_by_shipment
+            .entry(line.shipment_id)
+            .or_default()
+            .push(line);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let lines = lines_by_shipment.remove(&row.id).unwrap_or_default();
+            shipment_from_row(row, lines)
+        })
+        .collect()
+}
+
+async fn one_with_lines<C: ConnectionTrait>(
+    db: &C,
+    row: Option<shipment::Model>,
+) -> Result<Option<StoredRow>, AppError> {
+    match row {
+        Some(row) => Ok(with_lines(db, vec![row]).await?.pop()),
+        None => Ok(None),
+    }
+}
+
+/// The shipment `id`.
+pub async fn find_shipment<C: ConnectionTrait>(
+    db: &C,
+    id: ShipmentId,
+    lock: Lock,
+) -> Result<Option<StoredRow>, AppError> {
+    let mut select = shipment::Entity::find_by_id(id.as_uuid());
+    if lock == Lock::Update {
+        select = select.lock_exclusive();
+    }
+    let row = select.one(db).await.map_err(translate)?;
+    one_with_lines(db, row).await
+}
+
+/// The shipment of `order_id`, if one was opened.
+pub async fn find_shipment_by_order<C: ConnectionTrait>(
+    db: &C,
+    order_id: OrderId,
+) -> Result<Option<StoredRow>, AppError> {
+    let row = shipment::Entity::find()
+        .filter(shipment::Column::OrderId.eq(order_id.as_uuid()))
+        .one(db)
+        .await
+        .map_err(translate)?;
+    one_with_lines(db, row).await
+}
+
+/// Up to `limit` shipments of `order_id` after `after`, oldest first (ids
+/// are UUID v7, so id order is creation order).
+pub async fn list_shipments<C: ConnectionTrait>(
+    db: &C,
+    order_id: OrderId,
+    after: Option<ShipmentId>,
+    limit: u64,
+) -> Result<Vec<Shipment>, AppError> {
+    let mut select =
+        shipment::Entity::find().filter(shipment::Column::OrderId.eq(order_id.as_uuid()));
+    if let Some(after) = after {
+        select = select.filter(shipment::Column::Id.gt(after.as_uuid()));
+    }
+    let rows = select
+        .order_by_asc(shipment::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+        .map_err(translate)?;
+    Ok(with_lines(db, rows)
+        .await?
+        .into_iter()
+        .map(|stored| stored.shipment)
+        .collect())
+}
+
+/// Inserts a new shipment and its lines.
+pub async fn insert_shipment<C: ConnectionTrait>(
+    db: &C,
+    shipment: &Shipment,
+    correlation_id: Option<&str>,
+    last_event_id: Uuid,
+) -> Result<(), AppError> {
+    let option = shipment.shipping_option();
+    let tracking = shipment.tracking();
+    let row = shipment::ActiveModel {
+        id: Set(shipment.id().as_uuid()),
+        order_id: Set(shipment.order_id().as_uuid()),
+        reservation_id: Set(shipment.reservation_id().as_uuid()),
+        status: Set(shipment.status().as_str().to_owned()),
+        shipping_option_id: Set(option.id().as_uuid()),
+        shipping_option_name: Set(option.name().to_owned()),
+        shipping_price_minor: Set(option.price().amount_minor()),
+        shipping_currency: Set(option.price().currency().code().to_owned()),
+        min_delivery_days: Set(option.min_delivery_days()),
+        max_delivery_days: Set(option.max_delivery_days()),
+        carrier: Set(tracking.map(|tracking| tracking.carrier.as_str().to_owned())),
+        tracking_number: Set(tracking.map(|tracking| tracking.tracking_number.as_str().to_owned())),
+        correlation_id: Set(correlation_id.map(str::to_owned)),
+        last_event_id: Set(last_event_id),
+        created_at: Set(shipment.created_at()),
+        shipped_at: Set(shipment.shipped_at()),
+        delivered_at: Set(shipment.delivered_at()),
+        updated_at: Set(shipment.updated_at()),
+    };
+    shipment::Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+        .map_err(translate)?;
+    let lines = shipment
+        .lines()
+        .as_slice()
+        .iter()
+        .map(|line| shipment_line::ActiveModel {
+            shipment_id: Set(shipment.id().as_uuid()),
+            sku: Set(line.sku.as_str().to_owned()),
+            quantity: Set(line.quantity.get()),
+        });
+    shipment_line::Entity::insert_many(lines)
+        .exec_without_returning(db)
+        .await
+        .map_err(translate)?;
+    Ok(())
+}
+
+/// Writes a transition of a shipment read `FOR UPDATE` in status `from`.
+pub async fn update_shipment<C: ConnectionTrait>(
+    db: &C,
+    shipment: &Shipment,
+    from: ShipmentStatus,
+    last_event_id: Uuid,
+) -> Result<(), AppError> {
+    let tracking = shipment.tracking();
+    let updated = shipment::Entity::update_many()
+        .col_expr(
+            shipment::Column::Status,
+            Expr::value(shipment.status().as_str()),
+        )
+        .col_expr(
+            shipment::Column::Carrier,
+            Expr::value(tracking.map(|tracking| tracking.carrier.as_str().to_owned())),
+        )
+        .col_expr(
+            shipment::Column::TrackingNumber,
+            Expr::value(tracking.map(|tracking| tracking.tracking_number.as_str().to_owned())),
+        )
+        .col_expr(
+            shipment::Column::ShippedAt,
+            Expr::value(shipment.shipped_at()),
+        )
+        .col_expr(
+            shipment::Column::DeliveredAt,
+            Expr::value(shipment.delivered_at()),
+        )
+        .col_expr(
+            shipment::Column::UpdatedAt,
+            Expr::value(shipment.updated_at()),
+        )
+        .col_expr(shipment::Column::LastEventId, Expr::value(last_event_id))
+        .filter(shipment::Column::Id.eq(shipment.id().as_uuid()))
+        .filter(shipment::Column::Status.eq(from.as_str()))
+        .exec(db)
+        .await
+        .map_err(translate)?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict(format!(
+            "shipment {} moved on from {from}",
+            shipment.id()
+        )));
+    }
+    Ok(())
+}
