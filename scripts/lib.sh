@@ -486,6 +486,10 @@ start_service() {
   prefix="$(svc_prefix "$name")"
   # Every service fetches the keys that verify access tokens from iam-svc.
   export IAM_GRPC_URL="${IAM_GRPC_URL:-http://$(probe_addr "$(svc_addr iam-svc)")}"
+  # cart-svc calls catalog, fulfillment and orders at checkout.
+  export CATALOG_GRPC_URL="${CATALOG_GRPC_URL:-http://$(probe_addr "$(svc_addr catalog-svc)")}"
+  export FULFILLMENT_GRPC_URL="${FULFILLMENT_GRPC_URL:-http://$(probe_addr "$(svc_addr fulfillment-svc)")}"
+  export ORDERS_GRPC_URL="${ORDERS_GRPC_URL:-http://$(probe_addr "$(svc_addr orders-svc)")}"
   # The background child does the redirections, so the prefixer is a child of
   # the service process and ends when the service closes its output.
   if [[ -n "$log_file" ]]; then

@@ -1,15 +1,38 @@
-//! cart-svc: carts, line items and signed checkout snapshots.
+//! cart-svc: carts, line items and signed checkout snapshots; publishes
+//! nothing.
 //!
-//! The domain RPCs are not built yet. Until they are, the gRPC surface is served
-//! (health, reflection, every RPC of `ecommerce.cart.v1.CartService`) and each
-//! RPC answers `UNIMPLEMENTED`, never a fake success.
+//! - [`domain`]: the cart rules, without I/O.
+//! - [`storage`]: the tables (migrations: `cart-migration`).
+//! - [`app`]: the use cases, each write in one retried transaction, and the
+//!   ports to catalog (prices), fulfillment (shipping prices) and orders
+//!   (PlaceOrder).
+//! - [`events`]: the inbox consumer of `cart.catalog-events`.
+//! - [`grpc`]: the tonic adapter ([`grpc::CartGrpc`]) and the conversions.
+//!
+//! The binary runs it on `ecommerce-runtime` (schema `cart`, migrator
+//! `cart-migration`, the catalog consumer in-process) behind the auth layer.
 
+pub mod app;
+pub mod domain;
+pub mod events;
 pub mod grpc;
+pub mod storage;
+
+use std::sync::Arc;
 
 use ecommerce_auth::AuthLayer;
+use ecommerce_broker::ConsumerQueue;
+use ecommerce_checkout::SnapshotKeys;
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::ServiceInfo;
+use ecommerce_runtime::ServiceRuntime;
 use tower::Layer as _;
+
+use crate::app::ports::{GrpcOrderPlacer, GrpcPriceQuoter, GrpcShippingPricer};
+use crate::app::settings::CartSettings;
+use crate::app::{CartApp, Dependencies};
+use crate::events::CatalogEventsHandler;
+use crate::grpc::CartGrpc;
 
 /// Name, env prefix (`CART_GRPC_ADDR`) and default port of this service.
 pub const SERVICE: ServiceInfo = ServiceInfo {
@@ -18,8 +41,44 @@ pub const SERVICE: ServiceInfo = ServiceInfo {
     default_port: 50056,
 };
 
-/// Adds this service's gRPC endpoints, behind the auth layer that verifies
-/// bearer access tokens, to the shared server.
-pub fn register(server: GrpcServer, auth: &AuthLayer) -> GrpcServer {
-    server.add_service(auth.layer(grpc::CartGrpc::server()))
+/// The schema cart-svc owns unless `CART_DB_SCHEMA` says otherwise.
+pub const DEFAULT_SCHEMA: &str = "cart";
+
+/// [`start_with`] on the settings and keys from the environment and the
+/// gRPC clients of catalog, fulfillment and orders.
+pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<CartApp> {
+    let settings = CartSettings::from_env()?;
+    let dependencies = Dependencies {
+        quoter: Arc::new(GrpcPriceQuoter::new(&settings.catalog_url)?),
+        shipping: Arc::new(GrpcShippingPricer::new(&settings.fulfillment_url)?),
+        placer: Arc::new(GrpcOrderPlacer::new(&settings.orders_url)?),
+    };
+    start_with(runtime, settings, SnapshotKeys::from_env()?, dependencies)
+}
+
+/// The application on `runtime`, with the catalog consumer running
+/// (stopped by the runtime's shutdown).
+pub fn start_with(
+    runtime: &ServiceRuntime,
+    settings: CartSettings,
+    keys: SnapshotKeys,
+    dependencies: Dependencies,
+) -> anyhow::Result<CartApp> {
+    runtime.spawn_consumer(
+        ConsumerQueue::CartCatalogEvents,
+        CatalogEventsHandler::new(),
+        None,
+    )?;
+    Ok(CartApp::new(
+        runtime.db().clone(),
+        settings,
+        keys,
+        dependencies,
+    ))
+}
+
+/// Adds the cart's handlers over `app`, behind the auth layer that
+/// verifies bearer access tokens, to the shared server.
+pub fn register(server: GrpcServer, auth: &AuthLayer, app: CartApp) -> GrpcServer {
+    server.add_service(auth.layer(CartGrpc::new(app).into_server()))
 }

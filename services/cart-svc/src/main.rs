@@ -1,12 +1,18 @@
-//! `cart-svc` binary: settings and telemetry come from the platform crate; the
-//! service itself lives in the library so tests can start it in-process.
+//! `cart-svc [serve|migrate]`: settings from the environment, the shared
+//! runtime (schema `cart`, broker, the catalog consumer), the auth layer,
+//! the service.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
-    let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
-    ecommerce_platform::service::run(&cart_svc::SERVICE, move |server| {
-        cart_svc::register(server, &auth)
-    })
+    ecommerce_runtime::run::<cart_migration::Migrator, _, _, _>(
+        &cart_svc::SERVICE,
+        cart_svc::DEFAULT_SCHEMA,
+        |runtime| async move {
+            // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
+            let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
+            let app = cart_svc::start(&runtime)?;
+            Ok(move |server| cart_svc::register(server, &auth, app))
+        },
+    )
     .await
 }

@@ -1,0 +1,612 @@
+//! The cart use cases, one method per RPC. Each write runs in one
+//! transaction that locks the cart row (`FOR UPDATE`) and writes it whole
+//! guarded by its version; a transaction that fails on a serialization
+//! failure, deadlock or lost race is run again from the start (the shared
+//! [`retry_transaction`]). Catalog is asked for prices outside transactions.
+
+mod error;
+pub mod ports;
+pub mod settings;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use ecommerce_checkout::{
+    DEFAULT_SNAPSHOT_TTL, SnapshotKeys, check_snapshot, proto_timestamp, sign,
+};
+use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
+use ecommerce_proto::ecommerce::common::v1::Money as PbMoney;
+use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait as _};
+use tracing::instrument;
+use uuid::Uuid;
+
+pub use self::error::AppError;
+use self::ports::{OrderPlacer, PriceQuoter, ShippingPricer};
+use self::settings::CartSettings;
+use crate::domain::{
+    Cart, CartError, CartId, CatalogItem, Owner, PricedCart, Quantity, Sku, price_cart,
+};
+use crate::storage::{self, StoredCheckout};
+
+/// Who calls: a signed-in user, or an anonymous shopper.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: Option<Uuid>,
+    /// The caller's access token, forwarded to orders at checkout.
+    pub bearer: Option<String>,
+    pub correlation_id: String,
+}
+
+/// Which cart a request names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CartRef {
+    /// An explicit cart id.
+    Id(CartId),
+    /// The caller's own cart (empty `cart_id`).
+    Own,
+}
+
+/// AddItem, converted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddItem {
+    pub cart: CartRef,
+    pub sku: Sku,
+    pub quantity: Quantity,
+    pub idempotency_key: Option<String>,
+    pub expected_version: Option<i64>,
+}
+
+/// UpdateItem, converted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateItem {
+    pub cart: CartRef,
+    pub sku: Sku,
+    pub quantity: Quantity,
+    pub expected_version: Option<i64>,
+}
+
+/// RemoveItem, converted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoveItem {
+    pub cart: CartRef,
+    pub sku: Sku,
+    pub expected_version: Option<i64>,
+}
+
+/// Checkout, converted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkout {
+    pub cart: CartRef,
+    pub shipping_option_id: Uuid,
+    pub payment_method_token: String,
+    pub idempotency_key: Option<String>,
+    pub expected_version: Option<i64>,
+}
+
+/// The placed order, as Checkout answers it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlacedCheckout {
+    pub order_id: Uuid,
+    /// `ecommerce.orders.v1.OrderStatus`.
+    pub order_status: i32,
+}
+
+/// The cart application: cheap to clone, shared by handlers and the consumer.
+#[derive(Clone, Debug)]
+pub struct CartApp {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: DatabaseConnection,
+    settings: CartSettings,
+    keys: SnapshotKeys,
+    quoter: Arc<dyn PriceQuoter>,
+    shipping: Arc<dyn ShippingPricer>,
+    placer: Arc<dyn OrderPlacer>,
+}
+
+/// What the app talks to besides its database.
+#[derive(Clone, Debug)]
+pub struct Dependencies {
+    pub quoter: Arc<dyn PriceQuoter>,
+    pub shipping: Arc<dyn ShippingPricer>,
+    pub placer: Arc<dyn OrderPlacer>,
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn not_found(cart: CartRef) -> AppError {
+    match cart {
+        CartRef::Id(id) => AppError::NotFound(format!("no cart {id}")),
+        CartRef::Own => AppError::NotFound("the caller has no cart".to_owned()),
+    }
+}
+
+impl CartApp {
+    /// `db` must be migrated with `cart_migration::Migrator`; `keys` sign
+    /// checkout snapshots (orders verifies them with the same key).
+    pub fn new(
+        db: DatabaseConnection,
+        settings: CartSettings,
+        keys: SnapshotKeys,
+        dependencies: Dependencies,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                settings,
+                keys,
+                quoter: dependencies.quoter,
+                shipping: dependencies.shipping,
+                placer: dependencies.placer,
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    fn currency(&self) -> &str {
+        &self.inner.settings.currency
+    }
+
+    /// The cart `cart` names for `caller`, without a lock; NOT_FOUND when
+    /// it does not exist or belongs to someone else (its existence is not
+    /// revealed).
+    async fn read_cart(&self, caller: &Caller, cart: CartRef) -> Result<Cart, AppError> {
+        let found = match cart {
+            CartRef::Id(id) => storage::find_cart(&self.inner.db, id, false).await?,
+            CartRef::Own => match caller.user_id {
+                Some(user_id) => match storage::find_user_cart_id(&self.inner.db, user_id).await? {
+                    Some(id) => storage::find_cart(&self.inner.db, id, false).await?,
+                    None => None,
+                },
+                None => None,
+            },
+        };
+        found
+            .filter(|found| found.is_reachable_by(caller.user_id))
+            .ok_or_else(|| not_found(cart))
+    }
+
+    /// Prices `cart` with catalog's current quotes.
+    async fn price(&self, cart: Cart) -> Result<PricedCart, AppError> {
+        let skus: Vec<String> = cart
+            .lines
+            .iter()
+            .map(|line| line.sku.as_str().to_owned())
+            .collect();
+        let quotes = self.inner.quoter.quote(&skus, &cart.currency).await?;
+        Ok(price_cart(cart, &quotes)?)
+    }
+
+    /// GetCart.
+    #[instrument(skip_all, err(level = "info"))]
+    pub async fn get_cart(&self, caller: &Caller, cart: CartRef) -> Result<PricedCart, AppError> {
+        let found = self.read_cart(caller, cart).await?;
+        self.price(found).await
+    }
+
+    /// AddItem: the SKU must be sellable now (FAILED_PRECONDITION
+    /// otherwise). A key seen before returns that cart unchanged.
+    #[instrument(skip_all, fields(sku = command.sku.as_str()), err(level = "info"))]
+    pub async fn add_item(
+        &self,
+        caller: &Caller,
+        command: AddItem,
+    ) -> Result<PricedCart, AppError> {
+        if let Some(key) = &command.idempotency_key
+            && let Some(cart_id) = storage::find_idempotency_key(&self.inner.db, key).await?
+        {
+            return self.get_cart(caller, CartRef::Id(cart_id)).await;
+        }
+        let quotes = self
+            .inner
+            .quoter
+            .quote(&[command.sku.as_str().to_owned()], self.currency())
+            .await?;
+        let quote = quotes
+            .iter()
+            .find(|quote| quote.sku == command.sku.as_str())
+            .ok_or_else(|| {
+                AppError::FailedPrecondition(format!(
+                    "SKU {:?} is not sellable",
+                    command.sku.as_str()
+                ))
+            })?;
+        if let Some(reason) = quote.unavailable_reason() {
+            return Err(AppError::FailedPrecondition(format!(
+                "SKU {:?} is not sellable: {}",
+                command.sku.as_str(),
+                reason.as_stored()
+            )));
+        }
+        let item = match (quote.variant_id, quote.product_id, quote.unit_price_minor) {
+            (Some(variant_id), Some(product_id), Some(unit_price_minor)) => CatalogItem {
+                variant_id,
+                product_id,
+                title: quote.title.clone(),
+                unit_price_minor,
+            },
+            _ => {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "catalog quoted {:?} available without ids or price",
+                    command.sku.as_str()
+                )));
+            }
+        };
+        let command = &command;
+        let item = &item;
+        let cart = self
+            .in_transaction("add_item", move |transaction| async move {
+                if let Some(key) = &command.idempotency_key
+                    && let Some(cart_id) = storage::find_idempotency_key(&transaction, key).await?
+                {
+                    let existing = storage::find_cart(&transaction, cart_id, false)
+                        .await?
+                        .filter(|cart| cart.is_reachable_by(caller.user_id))
+                        .ok_or_else(|| not_found(CartRef::Id(cart_id)))?;
+                    return Ok((existing, transaction));
+                }
+                let (mut cart, read_version) = self
+                    .lock_or_create(&transaction, caller, command.cart)
+                    .await?;
+                if cart.currency != self.currency() {
+                    return Err(AppError::FailedPrecondition(format!(
+                        "the cart holds {}, not {}",
+                        cart.currency,
+                        self.currency()
+                    )));
+                }
+                cart.add_item(
+                    command.sku.clone(),
+                    command.quantity,
+                    item.clone(),
+                    command.expected_version,
+                    now(),
+                )?;
+                storage::save_cart(&transaction, &cart, read_version).await?;
+                if let Some(key) = &command.idempotency_key {
+                    storage::insert_idempotency_key(&transaction, key, cart.id, now()).await?;
+                }
+                Ok((cart, transaction))
+            })
+            .await?;
+        self.price(cart).await
+    }
+
+    /// The cart to add to, locked; a new one (read version `None`) for the
+    /// caller's own cart when it has none, or for an anonymous caller.
+    async fn lock_or_create(
+        &self,
+        transaction: &DatabaseTransaction,
+        caller: &Caller,
+        cart: CartRef,
+    ) -> Result<(Cart, Option<i64>), AppError> {
+        let existing_id = match cart {
+            CartRef::Id(id) => Some(id),
+            CartRef::Own => match caller.user_id {
+                Some(user_id) => storage::find_user_cart_id(transaction, user_id).await?,
+                None => None,
+            },
+        };
+        if let Some(id) = existing_id {
+            let locked = storage::find_cart(transaction, id, true)
+                .await?
+                .filter(|found| found.is_reachable_by(caller.user_id))
+                .ok_or_else(|| not_found(cart))?;
+            let version = locked.version;
+            return Ok((locked, Some(version)));
+        }
+        let owner = caller.user_id.map_or(Owner::Anonymous, Owner::User);
+        let created = Cart::new(CartId::generate(), owner, self.currency().to_owned(), now());
+        Ok((created, None))
+    }
+
+    /// The existing cart `cart` names, locked.
+    async fn lock_existing(
+        transaction: &DatabaseTransaction,
+        caller: &Caller,
+        cart: CartRef,
+    ) -> Result<Cart, AppError> {
+        let id = match cart {
+            CartRef::Id(id) => Some(id),
+            CartRef::Own => match caller.user_id {
+                Some(user_id) => storage::find_user_cart_id(transaction, user_id).await?,
+                None => None,
+            },
+        };
+        let Some(id) = id else {
+            return Err(not_found(cart));
+        };
+        storage::find_cart(transaction, id, true)
+            .await?
+            .filter(|found| found.is_reachable_by(caller.user_id))
+            .ok_or_else(|| not_found(cart))
+    }
+
+    /// UpdateItem: sets the quantity of a line (NOT_FOUND when absent).
+    #[instrument(skip_all, fields(sku = command.sku.as_str()), err(level = "info"))]
+    pub async fn update_item(
+        &self,
+        caller: &Caller,
+        command: UpdateItem,
+    ) -> Result<PricedCart, AppError> {
+        // The price the shopper will see now, so `price_changed` clears.
+        let seen_price = self
+            .inner
+            .quoter
+            .quote(&[command.sku.as_str().to_owned()], self.currency())
+            .await?
+            .into_iter()
+            .find(|quote| quote.sku == command.sku.as_str())
+            .and_then(|quote| quote.unit_price_minor);
+        let command = &command;
+        let cart = self
+            .in_transaction("update_item", move |transaction| async move {
+                let mut cart = Self::lock_existing(&transaction, caller, command.cart).await?;
+                let read_version = cart.version;
+                cart.update_item(
+                    &command.sku,
+                    command.quantity,
+                    seen_price,
+                    command.expected_version,
+                    now(),
+                )?;
+                storage::save_cart(&transaction, &cart, Some(read_version)).await?;
+                Ok((cart, transaction))
+            })
+            .await?;
+        self.price(cart).await
+    }
+
+    /// RemoveItem: an absent SKU is a no-op.
+    #[instrument(skip_all, fields(sku = command.sku.as_str()), err(level = "info"))]
+    pub async fn remove_item(
+        &self,
+        caller: &Caller,
+        command: RemoveItem,
+    ) -> Result<PricedCart, AppError> {
+        let command = &command;
+        let cart = self
+            .in_transaction("remove_item", move |transaction| async move {
+                let mut cart = Self::lock_existing(&transaction, caller, command.cart).await?;
+                let read_version = cart.version;
+                if cart.remove_item(&command.sku, command.expected_version, now())? {
+                    storage::save_cart(&transaction, &cart, Some(read_version)).await?;
+                }
+                Ok((cart, transaction))
+            })
+            .await?;
+        self.price(cart).await
+    }
+
+    /// MergeCarts: the anonymous cart's lines into the caller's cart; the
+    /// anonymous cart is deleted. A cart already merged by this caller
+    /// returns the caller's cart unchanged.
+    #[instrument(skip_all, fields(%anonymous_cart_id), err(level = "info"))]
+    pub async fn merge_carts(
+        &self,
+        caller: &Caller,
+        anonymous_cart_id: CartId,
+    ) -> Result<PricedCart, AppError> {
+        let user_id = caller
+            .user_id
+            .ok_or_else(|| AppError::Unauthenticated("MergeCarts requires sign-in".to_owned()))?;
+        let cart = self
+            .in_transaction("merge_carts", move |transaction| async move {
+                if let Some(merged_into) =
+                    storage::find_merge(&transaction, anonymous_cart_id).await?
+                {
+                    if merged_into != user_id {
+                        return Err(AppError::NotFound(format!("no cart {anonymous_cart_id}")));
+                    }
+                    let mine = Self::lock_existing(&transaction, caller, CartRef::Own).await?;
+                    return Ok((mine, transaction));
+                }
+                let anonymous = storage::find_cart(&transaction, anonymous_cart_id, true)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound(format!("no cart {anonymous_cart_id}")))?;
+                if let Owner::User(owner) = anonymous.owner {
+                    if owner == user_id {
+                        // Merging one's own cart into itself changes nothing.
+                        return Ok((anonymous, transaction));
+                    }
+                    return Err(AppError::PermissionDenied(
+                        "only an anonymous cart can be merged".to_owned(),
+                    ));
+                }
+                let (mut mine, read_version) = self
+                    .lock_or_create(&transaction, caller, CartRef::Own)
+                    .await?;
+                mine.merge_from(&anonymous, now());
+                storage::save_cart(&transaction, &mine, read_version).await?;
+                storage::delete_cart(&transaction, anonymous.id).await?;
+                storage::insert_merge(&transaction, anonymous.id, user_id, now()).await?;
+                Ok((mine, transaction))
+            })
+            .await?;
+        self.price(cart).await
+    }
+
+    /// Checkout: prices the cart, signs a snapshot and places the order
+    /// with orders on the shopper's behalf; then empties the cart. A retry
+    /// with the same checkout key returns the order already placed.
+    #[instrument(skip_all, fields(checkout_key, order_id), err(level = "info"))]
+    pub async fn checkout(
+        &self,
+        caller: &Caller,
+        command: Checkout,
+    ) -> Result<PlacedCheckout, AppError> {
+        let (Some(user_id), Some(bearer)) = (caller.user_id, caller.bearer.as_deref()) else {
+            return Err(AppError::Unauthenticated(
+                "Checkout requires sign-in".to_owned(),
+            ));
+        };
+        let cart = self.read_cart(caller, command.cart).await?;
+        if cart.owner != Owner::User(user_id) {
+            return Err(AppError::PermissionDenied(
+                "an anonymous cart cannot be checked out; sign in and merge it first".to_owned(),
+            ));
+        }
+        let checkout_key = command
+            .idempotency_key
+            .clone()
+            .unwrap_or_else(|| cart.default_checkout_key());
+        tracing::Span::current().record("checkout_key", checkout_key.as_str());
+        if let Some(done) = storage::find_checkout(&self.inner.db, &checkout_key).await? {
+            if done.user_id != user_id {
+                return Err(AppError::FailedPrecondition(
+                    "the checkout key was already used; check out again with a new key".to_owned(),
+                ));
+            }
+            return Ok(PlacedCheckout {
+                order_id: done.order_id,
+                order_status: done.order_status,
+            });
+        }
+        cart.check_version(command.expected_version)?;
+        let priced = self.price(cart).await?;
+        priced.checkout_lines()?;
+        let shipping_price = self
+            .inner
+            .shipping
+            .shipping_price(command.shipping_option_id, &priced.cart.currency)
+            .await?;
+        let issued_at = now();
+        let snapshot = build_snapshot(
+            &priced,
+            user_id,
+            &command,
+            shipping_price,
+            &checkout_key,
+            issued_at,
+        )?;
+        check_snapshot(&snapshot)?;
+        let request = sign(&snapshot, self.inner.keys.signing_key()).into_place_order_request();
+        let order = self
+            .inner
+            .placer
+            .place_order(request, bearer, &caller.correlation_id)
+            .await?;
+        let order_id = Uuid::parse_str(&order.id).map_err(|_| {
+            AppError::internal(anyhow::anyhow!("orders returned order id {:?}", order.id))
+        })?;
+        tracing::Span::current().record("order_id", tracing::field::display(order_id));
+        let stored = StoredCheckout {
+            checkout_key,
+            cart_id: priced.cart.id,
+            user_id,
+            cart_version: priced.cart.version,
+            order_id,
+            order_status: order.status,
+        };
+        let stored = &stored;
+        self.in_transaction("record_checkout", move |transaction| async move {
+            storage::insert_checkout(&transaction, stored, now()).await?;
+            storage::clear_cart_at_version(
+                &transaction,
+                stored.cart_id,
+                stored.cart_version,
+                now(),
+            )
+            .await?;
+            Ok(((), transaction))
+        })
+        .await?;
+        Ok(PlacedCheckout {
+            order_id,
+            order_status: order.status,
+        })
+    }
+
+    /// Runs `work` in a transaction, again from the start on a conflict.
+    async fn in_transaction<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        work: F,
+    ) -> Result<T, AppError>
+    where
+        F: Fn(DatabaseTransaction) -> Fut,
+        Fut: Future<Output = Result<(T, DatabaseTransaction), AppError>>,
+    {
+        let work = &work;
+        retry_transaction(
+            operation,
+            DEFAULT_TRANSACTION_ATTEMPTS,
+            AppError::is_retryable_conflict,
+            || async move {
+                let transaction = self.inner.db.begin().await?;
+                // On an error the transaction is dropped, which rolls it back.
+                let (value, transaction) = work(transaction).await?;
+                transaction.commit().await?;
+                Ok(value)
+            },
+        )
+        .await
+    }
+}
+
+fn money(amount_minor: i64, currency: &str) -> Option<PbMoney> {
+    Some(PbMoney {
+        amount_minor,
+        currency: currency.to_owned(),
+    })
+}
+
+/// The snapshot orders will build the order from.
+fn build_snapshot(
+    priced: &PricedCart,
+    user_id: Uuid,
+    command: &Checkout,
+    shipping_price: i64,
+    checkout_key: &str,
+    issued_at: DateTime<Utc>,
+) -> Result<orders_pb::CheckoutSnapshot, AppError> {
+    let currency = priced.cart.currency.as_str();
+    let mut lines = Vec::with_capacity(priced.lines.len());
+    for line in priced.checkout_lines()? {
+        let (Some(unit_price), Some(line_total)) = (line.unit_price_minor, line.line_total_minor)
+        else {
+            return Err(CartError::UnavailableLines {
+                skus: vec![line.line.sku.as_str().to_owned()],
+            }
+            .into());
+        };
+        lines.push(orders_pb::CheckoutLine {
+            sku: line.line.sku.as_str().to_owned(),
+            variant_id: line.line.variant_id.to_string(),
+            product_id: line.line.product_id.to_string(),
+            title: line.line.title.clone(),
+            quantity: line.line.quantity.get(),
+            unit_price: money(unit_price, currency),
+            line_total: money(line_total, currency),
+        });
+    }
+    let total = priced
+        .subtotal_minor
+        .checked_add(shipping_price)
+        .ok_or_else(|| CartError::Pricing("the total overflows".to_owned()))?;
+    Ok(orders_pb::CheckoutSnapshot {
+        cart_id: priced.cart.id.to_string(),
+        cart_version: priced.cart.version,
+        user_id: user_id.to_string(),
+        lines,
+        subtotal: money(priced.subtotal_minor, currency),
+        shipping_option_id: command.shipping_option_id.to_string(),
+        shipping_price: money(shipping_price, currency),
+        total: money(total, currency),
+        currency: currency.to_owned(),
+        issued_at: Some(proto_timestamp(issued_at)),
+        expires_at: Some(proto_timestamp(issued_at + DEFAULT_SNAPSHOT_TTL)),
+        payment_method_token: command.payment_method_token.clone(),
+        checkout_key: checkout_key.to_owned(),
+    })
+}

@@ -1,0 +1,568 @@
+//! The cart aggregate.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::CartError;
+
+/// Most units of one SKU in one cart.
+pub const MAX_LINE_QUANTITY: i32 = 99;
+/// Most lines one cart holds (what one checkout snapshot may carry).
+pub const MAX_CART_LINES: usize = ecommerce_checkout::MAX_LINES;
+const MAX_SKU_CHARS: usize = 64;
+
+/// A cart id (UUID v7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CartId(pub Uuid);
+
+impl CartId {
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    pub fn parse(raw: &str, field: &'static str) -> Result<Self, CartError> {
+        Uuid::parse_str(raw)
+            .map(Self)
+            .map_err(|_| CartError::Invalid {
+                field,
+                reason: format!("must be a UUID, got {raw:?}"),
+            })
+    }
+}
+
+impl std::fmt::Display for CartId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(formatter)
+    }
+}
+
+/// A SKU: 1 to 64 characters, no whitespace.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn parse(raw: &str) -> Result<Self, CartError> {
+        let invalid = |reason: &str| CartError::Invalid {
+            field: "sku",
+            reason: reason.to_owned(),
+        };
+        if raw.is_empty() {
+            return Err(invalid("is required"));
+        }
+        if raw.chars().count() > MAX_SKU_CHARS {
+            return Err(invalid("must be at most 64 characters"));
+        }
+        if raw
+            .chars()
+            .any(|character| character.is_whitespace() || character.is_control())
+        {
+            return Err(invalid("must not contain whitespace"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Units of one line: 1 to [`MAX_LINE_QUANTITY`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Quantity(i32);
+
+impl Quantity {
+    pub fn new(raw: i32) -> Result<Self, CartError> {
+        if raw < 1 {
+            return Err(CartError::Invalid {
+                field: "quantity",
+                reason: format!("must be at least 1, got {raw}"),
+            });
+        }
+        if raw > MAX_LINE_QUANTITY {
+            return Err(CartError::Invalid {
+                field: "quantity",
+                reason: format!("must be at most {MAX_LINE_QUANTITY}, got {raw}"),
+            });
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// Who a cart belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// Reachable by anyone who holds its id.
+    Anonymous,
+    /// Reachable only by this user.
+    User(Uuid),
+}
+
+/// Why a line cannot be bought, as far as the cart's own records go
+/// (catalog events). Quotes add their own reasons at read time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnavailableReason {
+    NotFound,
+    NotPublished,
+    Discontinued,
+    NotPriced,
+}
+
+impl UnavailableReason {
+    /// The stored form (only the reasons catalog events set are stored).
+    pub fn as_stored(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::NotPublished => "not_published",
+            Self::Discontinued => "discontinued",
+            Self::NotPriced => "not_priced",
+        }
+    }
+
+    pub fn from_stored(raw: &str) -> Option<Self> {
+        match raw {
+            "not_found" => Some(Self::NotFound),
+            "not_published" => Some(Self::NotPublished),
+            "discontinued" => Some(Self::Discontinued),
+            "not_priced" => Some(Self::NotPriced),
+            _ => None,
+        }
+    }
+}
+
+/// What catalog says about a sellable SKU when it is added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogItem {
+    pub variant_id: Uuid,
+    pub product_id: Uuid,
+    pub title: String,
+    /// The unit price quoted now, in the cart's currency.
+    pub unit_price_minor: i64,
+}
+
+/// One SKU in a cart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CartLine {
+    pub sku: Sku,
+    pub variant_id: Uuid,
+    pub product_id: Uuid,
+    pub title: String,
+    pub quantity: Quantity,
+    /// The unit price the shopper last saw (set on every write of the line).
+    pub seen_unit_price_minor: Option<i64>,
+    /// Set by catalog events; blocks checkout.
+    pub flag: Option<UnavailableReason>,
+}
+
+/// A cart: lines in the order they were added, one per SKU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cart {
+    pub id: CartId,
+    pub owner: Owner,
+    /// ISO 4217 code; one cart holds one currency.
+    pub currency: String,
+    /// 0 for a cart never written; +1 on every change of its lines.
+    pub version: i64,
+    pub lines: Vec<CartLine>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Cart {
+    /// A new, empty cart at version 0.
+    pub fn new(id: CartId, owner: Owner, currency: String, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            owner,
+            currency,
+            version: 0,
+            lines: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Whether `caller` (a user id, or none for anonymous) may use the cart.
+    pub fn is_reachable_by(&self, caller: Option<Uuid>) -> bool {
+        match self.owner {
+            Owner::Anonymous => true,
+            Owner::User(owner) => caller == Some(owner),
+        }
+    }
+
+    /// ABORTED unless the cart is at `expected` (when given).
+    pub fn check_version(&self, expected: Option<i64>) -> Result<(), CartError> {
+        match expected {
+            Some(expected) if expected != self.version => Err(CartError::StaleVersion {
+                expected,
+                actual: self.version,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn line(&self, sku: &Sku) -> Option<&CartLine> {
+        self.lines.iter().find(|line| &line.sku == sku)
+    }
+
+    fn touch(&mut self, now: DateTime<Utc>) {
+        self.version += 1;
+        self.updated_at = now.max(self.created_at);
+    }
+
+    /// AddItem: sums with an existing line of the SKU (refreshing what
+    /// catalog says about it), else appends a line.
+    pub fn add_item(
+        &mut self,
+        sku: Sku,
+        quantity: Quantity,
+        item: CatalogItem,
+        expected_version: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(), CartError> {
+        self.check_version(expected_version)?;
+        if let Some(line) = self.lines.iter_mut().find(|line| line.sku == sku) {
+            let total = line.quantity.get() + quantity.get();
+            if total > MAX_LINE_QUANTITY {
+                return Err(CartError::LimitExceeded(format!(
+                    "a line holds at most {MAX_LINE_QUANTITY} units; {sku:?} would have {total}",
+                    sku = sku.as_str()
+                )));
+            }
+            line.quantity = Quantity(total);
+            line.variant_id = item.variant_id;
+            line.product_id = item.product_id;
+            line.title = item.title;
+            line.seen_unit_price_minor = Some(item.unit_price_minor);
+            line.flag = None;
+        } else {
+            if self.lines.len() >= MAX_CART_LINES {
+                return Err(CartError::LimitExceeded(format!(
+                    "a cart holds at most {MAX_CART_LINES} lines"
+                )));
+            }
+            self.lines.push(CartLine {
+                sku,
+                variant_id: item.variant_id,
+                product_id: item.product_id,
+                title: item.title,
+                quantity,
+                seen_unit_price_minor: Some(item.unit_price_minor),
+                flag: None,
+            });
+        }
+        self.touch(now);
+        Ok(())
+    }
+
+    /// UpdateItem: sets the line's quantity; NOT_FOUND for an absent SKU.
+    /// `seen_unit_price_minor` is the price the shopper is shown now.
+    pub fn update_item(
+        &mut self,
+        sku: &Sku,
+        quantity: Quantity,
+        seen_unit_price_minor: Option<i64>,
+        expected_version: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(), CartError> {
+        self.check_version(expected_version)?;
+        let line = self
+            .lines
+            .iter_mut()
+            .find(|line| &line.sku == sku)
+            .ok_or_else(|| CartError::LineNotFound {
+                sku: sku.as_str().to_owned(),
+            })?;
+        line.quantity = quantity;
+        if seen_unit_price_minor.is_some() {
+            line.seen_unit_price_minor = seen_unit_price_minor;
+        }
+        self.touch(now);
+        Ok(())
+    }
+
+    /// RemoveItem: drops the line; an absent SKU is a no-op (no new version).
+    /// Returns whether the cart changed.
+    pub fn remove_item(
+        &mut self,
+        sku: &Sku,
+        expected_version: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, CartError> {
+        self.check_version(expected_version)?;
+        let before = self.lines.len();
+        self.lines.retain(|line| &line.sku != sku);
+        if self.lines.len() == before {
+            return Ok(false);
+        }
+        self.touch(now);
+        Ok(true)
+    }
+
+    /// MergeCarts: moves `anonymous`'s lines in (quantities of one SKU
+    /// summed, capped at [`MAX_LINE_QUANTITY`] so a sign-in never fails on
+    /// a limit; lines beyond [`MAX_CART_LINES`] are dropped).
+    pub fn merge_from(&mut self, anonymous: &Cart, now: DateTime<Utc>) {
+        let mut changed = false;
+        for incoming in &anonymous.lines {
+            if let Some(line) = self.lines.iter_mut().find(|line| line.sku == incoming.sku) {
+                let total = (line.quantity.get() + incoming.quantity.get()).min(MAX_LINE_QUANTITY);
+                line.quantity = Quantity(total);
+                line.flag = line.flag.or(incoming.flag);
+                changed = true;
+            } else if self.lines.len() < MAX_CART_LINES {
+                self.lines.push(incoming.clone());
+                changed = true;
+            }
+        }
+        if changed {
+            self.touch(now);
+        }
+    }
+
+    /// Flags the lines `matches` selects; returns whether any changed.
+    /// Flags do not bump the version: the shopper changed nothing.
+    pub fn flag_lines(
+        &mut self,
+        reason: UnavailableReason,
+        matches: impl Fn(&CartLine) -> bool,
+    ) -> bool {
+        let mut changed = false;
+        for line in self.lines.iter_mut().filter(|line| matches(line)) {
+            if line.flag != Some(reason) {
+                line.flag = Some(reason);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// The key a Checkout of this cart at this version uses when the
+    /// client sends none: a retry of the same cart version finds the same order.
+    pub fn default_checkout_key(&self) -> String {
+        format!("cart-{}-v{}", self.id, self.version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn item(price: i64) -> CatalogItem {
+        CatalogItem {
+            variant_id: Uuid::from_u128(1),
+            product_id: Uuid::from_u128(2),
+            title: "Shoe".to_owned(),
+            unit_price_minor: price,
+        }
+    }
+
+    fn sku(raw: &str) -> Sku {
+        Sku::parse(raw).unwrap()
+    }
+
+    fn cart() -> Cart {
+        Cart::new(
+            CartId::generate(),
+            Owner::Anonymous,
+            "EUR".to_owned(),
+            now(),
+        )
+    }
+
+    #[test]
+    fn values_are_validated() {
+        assert!(Sku::parse("").is_err());
+        assert!(Sku::parse("A B").is_err());
+        assert!(Sku::parse(&"x".repeat(65)).is_err());
+        assert!(Sku::parse("SHOE-42").is_ok());
+        assert!(Quantity::new(0).is_err());
+        assert!(Quantity::new(100).is_err());
+        assert_eq!(Quantity::new(99).unwrap().get(), 99);
+        assert!(CartId::parse("nope", "cart_id").is_err());
+    }
+
+    #[test]
+    fn add_sums_lines_of_one_sku_and_bumps_the_version() {
+        let mut cart = cart();
+        cart.add_item(sku("A"), Quantity::new(2).unwrap(), item(100), None, now())
+            .unwrap();
+        cart.add_item(
+            sku("B"),
+            Quantity::new(1).unwrap(),
+            item(50),
+            Some(1),
+            now(),
+        )
+        .unwrap();
+        cart.add_item(sku("A"), Quantity::new(3).unwrap(), item(120), None, now())
+            .unwrap();
+        assert_eq!(cart.version, 3);
+        assert_eq!(cart.lines.len(), 2);
+        assert_eq!(cart.lines[0].sku.as_str(), "A");
+        assert_eq!(cart.lines[0].quantity.get(), 5);
+        assert_eq!(cart.lines[0].seen_unit_price_minor, Some(120));
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let mut cart = cart();
+        cart.add_item(sku("A"), Quantity::new(99).unwrap(), item(1), None, now())
+            .unwrap();
+        let error = cart
+            .add_item(sku("A"), Quantity::new(1).unwrap(), item(1), None, now())
+            .unwrap_err();
+        assert!(matches!(error, CartError::LimitExceeded(_)));
+        assert_eq!(cart.version, 1);
+        for index in 1..MAX_CART_LINES {
+            cart.add_item(
+                sku(&format!("S{index}")),
+                Quantity::new(1).unwrap(),
+                item(1),
+                None,
+                now(),
+            )
+            .unwrap();
+        }
+        let error = cart
+            .add_item(
+                sku("ONE-TOO-MANY"),
+                Quantity::new(1).unwrap(),
+                item(1),
+                None,
+                now(),
+            )
+            .unwrap_err();
+        assert!(matches!(error, CartError::LimitExceeded(_)));
+    }
+
+    #[test]
+    fn stale_versions_are_refused_without_change() {
+        let mut cart = cart();
+        cart.add_item(sku("A"), Quantity::new(1).unwrap(), item(1), None, now())
+            .unwrap();
+        let before = cart.clone();
+        let error = cart
+            .update_item(&sku("A"), Quantity::new(4).unwrap(), None, Some(0), now())
+            .unwrap_err();
+        assert_eq!(
+            error,
+            CartError::StaleVersion {
+                expected: 0,
+                actual: 1
+            }
+        );
+        assert!(cart.remove_item(&sku("A"), Some(7), now()).is_err());
+        assert!(
+            cart.add_item(sku("B"), Quantity::new(1).unwrap(), item(1), Some(3), now())
+                .is_err()
+        );
+        assert_eq!(cart, before);
+    }
+
+    #[test]
+    fn update_and_remove() {
+        let mut cart = cart();
+        cart.add_item(sku("A"), Quantity::new(1).unwrap(), item(1), None, now())
+            .unwrap();
+        cart.update_item(
+            &sku("A"),
+            Quantity::new(7).unwrap(),
+            Some(3),
+            Some(1),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(cart.lines[0].quantity.get(), 7);
+        assert_eq!(cart.lines[0].seen_unit_price_minor, Some(3));
+        assert_eq!(cart.version, 2);
+        assert!(matches!(
+            cart.update_item(&sku("Z"), Quantity::new(1).unwrap(), None, None, now()),
+            Err(CartError::LineNotFound { .. })
+        ));
+        assert!(!cart.remove_item(&sku("Z"), None, now()).unwrap());
+        assert_eq!(cart.version, 2);
+        assert!(cart.remove_item(&sku("A"), Some(2), now()).unwrap());
+        assert!(cart.lines.is_empty());
+        assert_eq!(cart.version, 3);
+    }
+
+    #[test]
+    fn merge_sums_caps_and_keeps_order() {
+        let user = Uuid::from_u128(9);
+        let mut mine = Cart::new(
+            CartId::generate(),
+            Owner::User(user),
+            "EUR".to_owned(),
+            now(),
+        );
+        mine.add_item(sku("A"), Quantity::new(90).unwrap(), item(1), None, now())
+            .unwrap();
+        let mut anonymous = cart();
+        anonymous
+            .add_item(sku("B"), Quantity::new(2).unwrap(), item(1), None, now())
+            .unwrap();
+        anonymous
+            .add_item(sku("A"), Quantity::new(20).unwrap(), item(1), None, now())
+            .unwrap();
+        mine.merge_from(&anonymous, now());
+        assert_eq!(mine.version, 2);
+        let skus: Vec<_> = mine.lines.iter().map(|line| line.sku.as_str()).collect();
+        assert_eq!(skus, ["A", "B"]);
+        assert_eq!(mine.lines[0].quantity.get(), MAX_LINE_QUANTITY);
+        assert_eq!(mine.lines[1].quantity.get(), 2);
+
+        let empty = cart();
+        mine.merge_from(&empty, now());
+        assert_eq!(mine.version, 2, "merging nothing changes nothing");
+    }
+
+    #[test]
+    fn reachability_and_flags() {
+        let user = Uuid::from_u128(9);
+        let mut mine = Cart::new(
+            CartId::generate(),
+            Owner::User(user),
+            "EUR".to_owned(),
+            now(),
+        );
+        assert!(mine.is_reachable_by(Some(user)));
+        assert!(!mine.is_reachable_by(None));
+        assert!(!mine.is_reachable_by(Some(Uuid::from_u128(8))));
+        assert!(cart().is_reachable_by(None));
+
+        mine.add_item(sku("A"), Quantity::new(1).unwrap(), item(1), None, now())
+            .unwrap();
+        assert!(
+            mine.flag_lines(UnavailableReason::Discontinued, |line| line.sku.as_str()
+                == "A")
+        );
+        assert!(
+            !mine.flag_lines(UnavailableReason::Discontinued, |line| line.sku.as_str()
+                == "A")
+        );
+        assert_eq!(mine.version, 1, "flags are not shopper changes");
+        assert_eq!(mine.lines[0].flag, Some(UnavailableReason::Discontinued));
+        for reason in [
+            UnavailableReason::NotFound,
+            UnavailableReason::NotPublished,
+            UnavailableReason::Discontinued,
+            UnavailableReason::NotPriced,
+        ] {
+            assert_eq!(
+                UnavailableReason::from_stored(reason.as_stored()),
+                Some(reason)
+            );
+        }
+        assert_eq!(mine.default_checkout_key(), format!("cart-{}-v1", mine.id));
+    }
+}
