@@ -4,6 +4,8 @@
 //! - [`Currency`]: an ISO 4217 code from a fixed list, with its exponent.
 //! - [`Money`]: a non-negative integer count of minor units of one currency,
 //!   bounded by [`MAX_AMOUNT_MINOR`], with checked arithmetic only.
+//! - [`Sku`] and [`Quantity`]: the item lines inventory reserves and
+//!   fulfillment ships.
 //! - [`InvalidValue`] / [`InvalidField`]: why a value was refused, and the
 //!   same reason pinned to the request field it came from. The parsers here
 //!   return an [`InvalidValue`] because only the caller knows the field.
@@ -12,7 +14,9 @@
 //! unchanged.
 
 mod invalid;
+mod item;
 mod money;
 
 pub use invalid::{InvalidField, InvalidValue};
+pub use item::{Quantity, SKU_MAX_CHARS, Sku};
 pub use money::{Currency, MAX_AMOUNT_MINOR, Money, MoneyError};

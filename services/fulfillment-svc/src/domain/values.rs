@@ -5,78 +5,12 @@ use std::fmt;
 
 use uuid::Uuid;
 
+pub use ecommerce_money::{Quantity, SKU_MAX_CHARS, Sku};
+
 use crate::domain::error::InvalidValue;
 
-pub const SKU_MAX_CHARS: usize = 64;
 pub const CARRIER_MAX_CHARS: usize = 100;
 pub const TRACKING_NUMBER_MAX_CHARS: usize = 100;
-
-/// A stock keeping unit, as inventory committed it. Lenient on purpose
-/// (catalog owns the format): only what cannot be a key is refused.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sku(String);
-
-impl Sku {
-    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        if raw.is_empty() {
-            return Err(InvalidValue::new("must not be empty"));
-        }
-        let chars = raw.chars().count();
-        if chars > SKU_MAX_CHARS {
-            return Err(InvalidValue::new(format!(
-                "must be at most {SKU_MAX_CHARS} characters, got {chars}"
-            )));
-        }
-        if raw
-            .chars()
-            .any(|character| character.is_whitespace() || character.is_control())
-        {
-            return Err(InvalidValue::new(format!(
-                "{raw:?} is not a SKU (no spaces or control characters)"
-            )));
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// A SKU read back from fulfillment's own tables; not re-validated.
-    pub fn from_stored(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl fmt::Display for Sku {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
-
-/// Units of one SKU in a shipment: at least 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Quantity(i32);
-
-impl Quantity {
-    pub fn new(units: i32) -> Result<Self, InvalidValue> {
-        if units < 1 {
-            return Err(InvalidValue::new(format!(
-                "must be at least 1, got {units}"
-            )));
-        }
-        Ok(Self(units))
-    }
-
-    pub const fn get(self) -> i32 {
-        self.0
-    }
-
-    /// `None` past `i32::MAX`.
-    pub fn checked_add(self, other: Self) -> Option<Self> {
-        self.0.checked_add(other.0).map(Self)
-    }
-}
 
 fn parse_uuid(raw: &str) -> Result<Uuid, InvalidValue> {
     if raw.is_empty() {
