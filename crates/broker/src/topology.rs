@@ -40,6 +40,10 @@ pub const UNROUTED_EXCHANGE_VAR: &str = "UNROUTED_EXCHANGE";
 pub const UNROUTED_QUEUE_VAR: &str = "UNROUTED_QUEUE";
 /// Variable naming the direct exchange every DLQ is bound to.
 pub const DEAD_LETTER_EXCHANGE_VAR: &str = "DEAD_LETTER_EXCHANGE";
+/// Variable holding a prefix put in front of every name (after the per-name
+/// variables are read), so a whole stack of processes can own a private copy
+/// of the topology on a shared broker: end-to-end tests and benchmarks.
+pub const TOPOLOGY_PREFIX_VAR: &str = "AMQP_TOPOLOGY_PREFIX";
 
 const DEFAULT_UNROUTED_EXCHANGE: &str = "unrouted";
 const DEFAULT_UNROUTED_QUEUE: &str = "unrouted";
@@ -261,7 +265,26 @@ impl TopologyNames {
             DEAD_LETTER_EXCHANGE_VAR,
             &defaults.dead_letter_exchange,
         )?;
-        Ok(names)
+        match source.string(TOPOLOGY_PREFIX_VAR)? {
+            Some(prefix) if !prefix.trim().is_empty() => {
+                let prefix = prefix.trim();
+                // The prefix ends up in queue names and routing keys (the DLQs'),
+                // where `#`/`*` or spaces would change what a binding matches.
+                if prefix.len() > 64
+                    || !prefix
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+                {
+                    return Err(SettingsError::Invalid {
+                        variable: TOPOLOGY_PREFIX_VAR.to_owned(),
+                        value: prefix.to_owned(),
+                        reason: "at most 64 ASCII letters, digits, '.', '-' or '_'".to_owned(),
+                    });
+                }
+                Ok(names.with_prefix(prefix))
+            }
+            _ => Ok(names),
+        }
     }
 
     /// The same names with `prefix` in front of every one of them (exchanges,
@@ -809,6 +832,17 @@ mod tests {
             assert!(binding.exchange.starts_with("t-1."), "{binding:?}");
             assert!(binding.queue.starts_with("t-1."), "{binding:?}");
         }
+    }
+
+    #[test]
+    fn the_prefix_variable_prefixes_every_name_and_refuses_wildcards() {
+        let source = EnvSource::from_pairs([(TOPOLOGY_PREFIX_VAR, "e2e-ab12.")]);
+        let names = TopologyNames::from_source(&source).unwrap();
+        assert_eq!(names, TopologyNames::default().with_prefix("e2e-ab12."));
+
+        let source = EnvSource::from_pairs([(TOPOLOGY_PREFIX_VAR, "a.#")]);
+        let error = TopologyNames::from_source(&source).unwrap_err();
+        assert!(error.to_string().contains(TOPOLOGY_PREFIX_VAR), "{error}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod reflection;
 mod server;
 pub mod service;
 mod surface;
+pub mod tap;
 
 use tonic::transport::Channel;
 pub use tonic_health::pb::health_check_response::ServingStatus;
@@ -36,6 +37,7 @@ pub use self::reflection::{
 pub use self::server::{TestServer, spawn_service, spawn_service_with_settings};
 pub use self::service::TestService;
 pub use self::surface::assert_standard_grpc_surface;
+pub use self::tap::{EventTap, declare_tap};
 /// Re-exported for [`grpc_surface_test!`].
 pub use tonic;
 

@@ -5,9 +5,6 @@
 use std::time::Duration;
 
 use ecommerce_broker::EventsExchange;
-use ecommerce_broker::lapin::message::BasicGetMessage;
-use ecommerce_broker::properties::from_basic_properties;
-use ecommerce_broker::topology::{BindingDeclaration, QueueDeclaration};
 use ecommerce_db::DatabaseSettings;
 use ecommerce_events::ReceivedEvent;
 use ecommerce_outbox::RelaySettings;
@@ -20,6 +17,7 @@ use secrecy::SecretString;
 use crate::postgres::{TestSchema, database_url};
 use crate::rabbitmq::{TestBroker, unique_prefix};
 use crate::server::{TestServer, spawn_service};
+use crate::tap::{EventTap, declare_tap};
 
 /// One test's isolated service. Call [`TestService::finish`] at the end:
 /// it stops the server and the relay, then drops the schema and the topology.
@@ -43,18 +41,7 @@ impl TestService {
         let prefix = unique_prefix();
         let tap_queue = format!("{prefix}tap");
         let broker = TestBroker::start_under(prefix, |settings, topology| {
-            topology.queues.push(QueueDeclaration {
-                name: tap_queue.clone(),
-                delivery_limit: None,
-                dead_letter: None,
-            });
-            for exchange in tapped {
-                topology.bindings.push(BindingDeclaration {
-                    exchange: settings.names.exchange(*exchange).to_owned(),
-                    queue: tap_queue.clone(),
-                    routing_key: "#".to_owned(),
-                });
-            }
+            declare_tap(topology, &settings.names, &tap_queue, tapped);
         })
         .await;
         let schema = TestSchema::create(service.env_prefix.to_ascii_lowercase().as_str()).await?;
@@ -100,49 +87,27 @@ impl TestService {
         }
     }
 
-    /// The next event off the tap, decoded with the generated codec, within
-    /// `timeout`; `None` when none came.
+    /// The tap: every event of the tapped exchanges.
+    pub fn tap(&self) -> EventTap<'_> {
+        EventTap {
+            admin: &self.broker.admin,
+            queue: &self.tap_queue,
+        }
+    }
+
+    /// See [`EventTap::next_event`].
     pub async fn next_event(&self, timeout: Duration) -> Option<ReceivedEvent> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(message) = self.broker.admin.get(&self.tap_queue).await {
-                return Some(decode(&message));
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.tap().next_event(timeout).await
     }
 
-    /// Events off the tap until one of `event_type` comes (returned) or
-    /// `timeout` passes (panics, naming what did come).
+    /// See [`EventTap::expect_event`].
     pub async fn expect_event(&self, event_type: &str, timeout: Duration) -> ReceivedEvent {
-        let mut seen = Vec::new();
-        let deadline = tokio::time::Instant::now() + timeout;
-        while let Some(event) = self
-            .next_event(deadline.saturating_duration_since(tokio::time::Instant::now()))
-            .await
-        {
-            if event.event.event_type() == event_type {
-                return event;
-            }
-            seen.push(event.event.event_type().to_owned());
-        }
-        panic!("no {event_type} within {timeout:?}; saw {seen:?}");
+        self.tap().expect_event(event_type, timeout).await
     }
 
-    /// Waits `quiet` and asserts no event of `event_type` arrived meanwhile
-    /// (events of other types are consumed and ignored).
+    /// See [`EventTap::expect_no_event`].
     pub async fn expect_no_event(&self, event_type: &str, quiet: Duration) {
-        while let Some(event) = self.next_event(quiet).await {
-            assert_ne!(
-                event.event.event_type(),
-                event_type,
-                "unexpected {event_type}: {:?}",
-                event.metadata
-            );
-        }
+        self.tap().expect_no_event(event_type, quiet).await
     }
 
     /// Stops the server, the relays and the broker connection, then deletes
@@ -156,18 +121,4 @@ impl TestService {
         self.broker.finish().await;
         Ok(())
     }
-}
-
-/// Decodes a tapped message as a consumer would (properties checked against
-/// the envelope); the AMQP correlation id must match the envelope's.
-#[allow(clippy::panic)]
-fn decode(message: &BasicGetMessage) -> ReceivedEvent {
-    let properties = from_basic_properties(&message.delivery.properties);
-    let received = ecommerce_events::decode(&properties, &message.delivery.data)
-        .unwrap_or_else(|error| panic!("a tapped message does not decode: {error}"));
-    assert_eq!(
-        properties.correlation_id, received.metadata.correlation_id,
-        "AMQP correlation_id and envelope disagree"
-    );
-    received
 }

@@ -1,0 +1,484 @@
+//! The saga's seven services as real processes, isolated per stack.
+//!
+//! Each [`Stack`] owns:
+//! - one fresh Postgres schema per service (`t_e2e_<service>_<uuid>`), handed
+//!   to the binary through `<PREFIX>_DB_SCHEMA`;
+//! - a private copy of the RabbitMQ topology under a unique prefix (the
+//!   binaries read it from `AMQP_TOPOLOGY_PREFIX`), plus a tap queue bound to
+//!   every events exchange;
+//! - the processes, each on a free loopback port, logging to
+//!   `<temp>/ecommerce-e2e-<run>/<binary>.log`.
+//!
+//! So stacks run in parallel on one machine and leave nothing behind:
+//! [`Stack::finish`] stops the processes (SIGTERM, then SIGKILL), drops the
+//! schemas and deletes the topology; a panicking test gets the same from
+//! `Drop` (processes killed, schemas and topology removed by their guards)
+//! and the tail of every service log on stderr.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use ecommerce_broker::EventsExchange;
+use ecommerce_broker::topology::TOPOLOGY_PREFIX_VAR;
+use ecommerce_test_support::rabbitmq::{Admin, TestBroker};
+use ecommerce_test_support::{
+    EventTap, ServingStatus, TestSchema, database_url, declare_tap, health_check,
+};
+use sea_orm::DatabaseConnection;
+use tokio::process::{Child, Command};
+use tonic::transport::{Channel, Endpoint};
+use uuid::Uuid;
+
+/// A service of the checkout saga.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Svc {
+    Iam,
+    Catalog,
+    Inventory,
+    Orders,
+    Payments,
+    Cart,
+    Fulfillment,
+}
+
+impl Svc {
+    /// Every service the saga needs, IAM first (the others fetch its keys).
+    pub const ALL: [Self; 7] = [
+        Self::Iam,
+        Self::Catalog,
+        Self::Inventory,
+        Self::Orders,
+        Self::Payments,
+        Self::Cart,
+        Self::Fulfillment,
+    ];
+
+    /// The binary's name, also the service's name in logs.
+    pub const fn binary(self) -> &'static str {
+        match self {
+            Self::Iam => "iam-svc",
+            Self::Catalog => "catalog-svc",
+            Self::Inventory => "inventory-svc",
+            Self::Orders => "orders-svc",
+            Self::Payments => "payments-svc",
+            Self::Cart => "cart-svc",
+            Self::Fulfillment => "fulfillment-svc",
+        }
+    }
+
+    /// The prefix of the service's own variables (`<PREFIX>_GRPC_ADDR`, ...).
+    pub const fn env_prefix(self) -> &'static str {
+        match self {
+            Self::Iam => "IAM",
+            Self::Catalog => "CATALOG",
+            Self::Inventory => "INVENTORY",
+            Self::Orders => "ORDERS",
+            Self::Payments => "PAYMENTS",
+            Self::Cart => "CART",
+            Self::Fulfillment => "FULFILLMENT",
+        }
+    }
+
+    const fn schema_hint(self) -> &'static str {
+        match self {
+            Self::Iam => "e2e_iam",
+            Self::Catalog => "e2e_catalog",
+            Self::Inventory => "e2e_inventory",
+            Self::Orders => "e2e_orders",
+            Self::Payments => "e2e_payments",
+            Self::Cart => "e2e_cart",
+            Self::Fulfillment => "e2e_fulfillment",
+        }
+    }
+}
+
+/// Variable naming the directory of the service binaries; by default the
+/// directory of the running executable (`target/<profile>`, also when it is
+/// a test binary under `target/<profile>/deps`).
+pub const BIN_DIR_VAR: &str = "E2E_BIN_DIR";
+/// Variable holding the services' `RUST_LOG` (default `info`).
+pub const SERVICE_LOG_VAR: &str = "E2E_SERVICE_LOG";
+
+/// How a stack is started.
+#[derive(Clone, Debug)]
+pub struct StackOptions {
+    /// Variables given to every service after the stack's own (so they win).
+    pub env: Vec<(String, String)>,
+    /// Variables given to one service only, after `env`.
+    pub service_env: Vec<(Svc, String, String)>,
+    /// How long each service gets to answer health SERVING.
+    pub ready_timeout: Duration,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            env: Vec::new(),
+            service_env: Vec::new(),
+            ready_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+impl StackOptions {
+    /// Adds a variable for every service.
+    pub fn with_env(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.env.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// Adds a variable for `service` only.
+    pub fn with_service_env(mut self, service: Svc, name: &str, value: impl Into<String>) -> Self {
+        self.service_env
+            .push((service, name.to_owned(), value.into()));
+        self
+    }
+}
+
+struct Running {
+    child: Child,
+    pid: u32,
+}
+
+/// The running stack; see the module documentation.
+pub struct Stack {
+    run_id: String,
+    broker: Option<TestBroker>,
+    tap_queue: String,
+    schemas: BTreeMap<Svc, TestSchema>,
+    addrs: BTreeMap<Svc, SocketAddr>,
+    channels: BTreeMap<Svc, Channel>,
+    running: BTreeMap<Svc, Running>,
+    bin_dir: PathBuf,
+    log_dir: PathBuf,
+    options: StackOptions,
+}
+
+impl Stack {
+    /// Starts every service of [`Svc::ALL`] and waits until each answers
+    /// health SERVING.
+    pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+        let bin_dir = bin_dir()?;
+        for service in Svc::ALL {
+            let binary = bin_dir.join(service.binary());
+            if !binary.is_file() {
+                bail!(
+                    "{} is missing: build the services first (`cargo build --bins`, or \
+                     `cargo build --release --bins` for a release run), or point {BIN_DIR_VAR} \
+                     at their directory",
+                    binary.display()
+                );
+            }
+        }
+        let run_id = Uuid::now_v7().simple().to_string();
+        let prefix = format!("e2e-{run_id}.");
+        let tap_queue = format!("{prefix}tap");
+        let broker = TestBroker::start_under(prefix, |settings, topology| {
+            declare_tap(topology, &settings.names, &tap_queue, &EventsExchange::ALL);
+        })
+        .await;
+        let log_dir = std::env::temp_dir().join(format!("ecommerce-e2e-{run_id}"));
+        std::fs::create_dir_all(&log_dir)
+            .with_context(|| format!("cannot create {}", log_dir.display()))?;
+        let mut stack = Self {
+            run_id,
+            broker: Some(broker),
+            tap_queue,
+            schemas: BTreeMap::new(),
+            addrs: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            running: BTreeMap::new(),
+            bin_dir,
+            log_dir,
+            options,
+        };
+        for service in Svc::ALL {
+            let schema = TestSchema::create(service.schema_hint()).await?;
+            stack.schemas.insert(service, schema);
+            let addr = free_loopback_addr()?;
+            let channel = Endpoint::from_shared(format!("http://{addr}"))?
+                .connect_timeout(Duration::from_secs(2))
+                .connect_lazy();
+            stack.addrs.insert(service, addr);
+            stack.channels.insert(service, channel);
+        }
+        for service in Svc::ALL {
+            stack.spawn(service)?;
+        }
+        for service in Svc::ALL {
+            stack.wait_ready(service).await?;
+        }
+        tracing::info!(run = %stack.run_id, logs = %stack.log_dir.display(), "stack ready");
+        Ok(stack)
+    }
+
+    /// The run's id, part of every schema, queue and connection name.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// A (lazily connecting) channel to `service`; it survives restarts.
+    pub fn channel(&self, service: Svc) -> Channel {
+        self.channels[&service].clone()
+    }
+
+    /// `service`'s gRPC address.
+    pub fn addr(&self, service: Svc) -> SocketAddr {
+        self.addrs[&service]
+    }
+
+    /// A pool on `service`'s schema, for invariant queries.
+    pub fn db(&self, service: Svc) -> &DatabaseConnection {
+        self.schemas[&service].db()
+    }
+
+    /// `service`'s schema name.
+    pub fn schema(&self, service: Svc) -> &str {
+        self.schemas[&service].name()
+    }
+
+    /// The private topology's broker admin connection (queue depths, gets).
+    pub fn admin(&self) -> &Admin {
+        &self.broker().admin
+    }
+
+    /// The private topology's test broker (its names and settings).
+    pub fn broker(&self) -> &TestBroker {
+        match &self.broker {
+            Some(broker) => broker,
+            None => unreachable!("the broker is only taken by finish"),
+        }
+    }
+
+    /// Every event any service publishes, in the order the broker got them.
+    pub fn tap(&self) -> EventTap<'_> {
+        EventTap {
+            admin: &self.broker().admin,
+            queue: &self.tap_queue,
+        }
+    }
+
+    /// The directory of the services' logs.
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
+    }
+
+    /// The last `lines` lines of `service`'s log.
+    pub fn log_tail(&self, service: Svc, lines: usize) -> String {
+        let text = std::fs::read_to_string(self.log_path(service)).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// SIGKILLs `service` (no shutdown of any kind) and reaps it.
+    pub async fn kill(&mut self, service: Svc) -> anyhow::Result<()> {
+        let Some(mut running) = self.running.remove(&service) else {
+            bail!("{} is not running", service.binary());
+        };
+        running.child.start_kill()?;
+        running.child.wait().await?;
+        tracing::info!(service = service.binary(), pid = running.pid, "killed");
+        Ok(())
+    }
+
+    /// Starts `service` again (same schema, topology and port) and waits
+    /// until it is ready.
+    pub async fn restart(&mut self, service: Svc) -> anyhow::Result<()> {
+        if self.running.contains_key(&service) {
+            bail!("{} is still running", service.binary());
+        }
+        self.spawn(service)?;
+        self.wait_ready(service).await
+    }
+
+    /// Whether `service`'s process is alive (not exited since it started).
+    pub fn is_running(&mut self, service: Svc) -> bool {
+        self.running
+            .get_mut(&service)
+            .is_some_and(|running| matches!(running.child.try_wait(), Ok(None)))
+    }
+
+    /// Stops every service (SIGTERM, SIGKILL after 10 s), then drops the
+    /// schemas and deletes the topology, checking nothing is left.
+    pub async fn finish(mut self) -> anyhow::Result<()> {
+        let services: Vec<Svc> = self.running.keys().copied().collect();
+        for service in services.iter().rev() {
+            self.terminate(*service).await?;
+        }
+        for (_, schema) in std::mem::take(&mut self.schemas) {
+            schema.drop_schema().await?;
+        }
+        if let Some(broker) = self.broker.take() {
+            broker.finish().await;
+        }
+        std::fs::remove_dir_all(&self.log_dir).ok();
+        Ok(())
+    }
+
+    async fn terminate(&mut self, service: Svc) -> anyhow::Result<()> {
+        let Some(mut running) = self.running.remove(&service) else {
+            return Ok(());
+        };
+        // The services stop gracefully on SIGTERM (drain, then close).
+        let signalled = std::process::Command::new("kill")
+            .args(["-TERM", &running.pid.to_string()])
+            .status();
+        if signalled.is_ok_and(|status| status.success())
+            && tokio::time::timeout(Duration::from_secs(10), running.child.wait())
+                .await
+                .is_ok()
+        {
+            return Ok(());
+        }
+        running.child.start_kill().ok();
+        running.child.wait().await?;
+        Ok(())
+    }
+
+    fn log_path(&self, service: Svc) -> PathBuf {
+        self.log_dir.join(format!("{}.log", service.binary()))
+    }
+
+    fn spawn(&mut self, service: Svc) -> anyhow::Result<()> {
+        let log_path = self.log_path(service);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("cannot open {}", log_path.display()))?;
+        let url = |other: Svc| format!("http://{}", self.addrs[&other]);
+        let prefix = service.env_prefix();
+        let broker = self.broker();
+        let mut command = Command::new(self.bin_dir.join(service.binary()));
+        command
+            .env(
+                format!("{prefix}_GRPC_ADDR"),
+                self.addrs[&service].to_string(),
+            )
+            .env("DATABASE_URL", database_url())
+            .env(format!("{prefix}_DB_SCHEMA"), self.schemas[&service].name())
+            .env(TOPOLOGY_PREFIX_VAR, &broker.prefix)
+            .env(
+                "AMQP_CONNECTION_NAME",
+                format!("{}{}", broker.prefix, service.binary()),
+            )
+            .env("IAM_GRPC_URL", url(Svc::Iam))
+            .env("CATALOG_GRPC_URL", url(Svc::Catalog))
+            .env("FULFILLMENT_GRPC_URL", url(Svc::Fulfillment))
+            .env("ORDERS_GRPC_URL", url(Svc::Orders))
+            .env("IAM_MAILER", "file")
+            .env("IAM_MAIL_DIR", self.log_dir.join("mail"))
+            .env(
+                "RUST_LOG",
+                std::env::var(SERVICE_LOG_VAR).unwrap_or_else(|_| "info".to_owned()),
+            )
+            // No traces exported from tests, whatever the caller's shell says.
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            // The per-name topology variables would bypass the prefix's isolation.
+            .env_remove("UNROUTED_EXCHANGE")
+            .env_remove("UNROUTED_QUEUE")
+            .env_remove("DEAD_LETTER_EXCHANGE");
+        for (name, value) in &self.options.env {
+            command.env(name, value);
+        }
+        for (_, name, value) in self
+            .options
+            .service_env
+            .iter()
+            .filter(|(target, _, _)| *target == service)
+        {
+            command.env(name, value);
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true);
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", service.binary()))?;
+        let pid = child.id().unwrap_or_default();
+        tracing::info!(service = service.binary(), pid, addr = %self.addrs[&service], "started");
+        self.running.insert(service, Running { child, pid });
+        Ok(())
+    }
+
+    async fn wait_ready(&mut self, service: Svc) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            if let Some(running) = self.running.get_mut(&service)
+                && let Some(status) = running.child.try_wait()?
+            {
+                bail!(
+                    "{} exited with {status} before it was ready; its log ends with:\n{}",
+                    service.binary(),
+                    self.log_tail(service, 30)
+                );
+            }
+            let check = tokio::time::timeout(
+                Duration::from_secs(2),
+                health_check(self.channel(service), ""),
+            )
+            .await;
+            if let Ok(Ok(ServingStatus::Serving)) = check {
+                tracing::debug!(service = service.binary(), after = ?started.elapsed(), "ready");
+                return Ok(());
+            }
+            if started.elapsed() > self.options.ready_timeout {
+                bail!(
+                    "{} not SERVING after {:?}; its log ends with:\n{}",
+                    service.binary(),
+                    self.options.ready_timeout,
+                    self.log_tail(service, 30)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if self.running.is_empty() {
+            return;
+        }
+        if std::thread::panicking() {
+            for service in Svc::ALL {
+                eprintln!(
+                    "---- {} log (last 40 lines; all in {}) ----\n{}",
+                    service.binary(),
+                    self.log_dir.display(),
+                    self.log_tail(service, 40)
+                );
+            }
+        }
+        // kill_on_drop SIGKILLs the processes; the schemas' and the broker's
+        // own guards then remove what the stack made.
+        self.running.clear();
+    }
+}
+
+/// A loopback address with a port nobody listens on right now.
+fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(listener.local_addr()?)
+}
+
+fn bin_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(BIN_DIR_VAR).filter(|dir| !dir.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe().context("cannot locate the running executable")?;
+    let mut dir = exe
+        .parent()
+        .context("the executable has no directory")?
+        .to_path_buf();
+    if dir.file_name().is_some_and(|name| name == "deps") {
+        dir.pop();
+    }
+    Ok(dir)
+}

@@ -1,0 +1,111 @@
+//! An event tap: a queue of a private topology bound with `#` to some
+//! exchanges, read with `basic.get` and decoded with the generated codec,
+//! so a test sees every event the services under test publish.
+
+use std::time::Duration;
+
+use ecommerce_broker::EventsExchange;
+use ecommerce_broker::lapin::message::BasicGetMessage;
+use ecommerce_broker::properties::from_basic_properties;
+use ecommerce_broker::topology::{BindingDeclaration, QueueDeclaration, Topology, TopologyNames};
+use ecommerce_events::ReceivedEvent;
+
+use crate::rabbitmq::Admin;
+
+/// Adds the queue `name` to `topology`, bound with `#` to each of `tapped`.
+pub fn declare_tap(
+    topology: &mut Topology,
+    names: &TopologyNames,
+    name: &str,
+    tapped: &[EventsExchange],
+) {
+    topology.queues.push(QueueDeclaration {
+        name: name.to_owned(),
+        delivery_limit: None,
+        dead_letter: None,
+    });
+    for exchange in tapped {
+        topology.bindings.push(BindingDeclaration {
+            exchange: names.exchange(*exchange).to_owned(),
+            queue: name.to_owned(),
+            routing_key: "#".to_owned(),
+        });
+    }
+}
+
+/// Reads the tap queue `queue` through `admin`.
+#[derive(Clone, Copy)]
+pub struct EventTap<'a> {
+    pub admin: &'a Admin,
+    pub queue: &'a str,
+}
+
+impl EventTap<'_> {
+    /// The next event off the tap, decoded with the generated codec, within
+    /// `timeout`; `None` when none came.
+    pub async fn next_event(&self, timeout: Duration) -> Option<ReceivedEvent> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(message) = self.admin.get(self.queue).await {
+                return Some(decode(&message));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Events off the tap until one of `event_type` comes (returned) or
+    /// `timeout` passes (panics, naming what did come).
+    pub async fn expect_event(&self, event_type: &str, timeout: Duration) -> ReceivedEvent {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while let Some(event) = self
+            .next_event(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .await
+        {
+            if event.event.event_type() == event_type {
+                return event;
+            }
+            seen.push(event.event.event_type().to_owned());
+        }
+        panic!("no {event_type} within {timeout:?}; saw {seen:?}");
+    }
+
+    /// Waits `quiet` and asserts no event of `event_type` arrived meanwhile
+    /// (events of other types are consumed and ignored).
+    pub async fn expect_no_event(&self, event_type: &str, quiet: Duration) {
+        while let Some(event) = self.next_event(quiet).await {
+            assert_ne!(
+                event.event.event_type(),
+                event_type,
+                "unexpected {event_type}: {:?}",
+                event.metadata
+            );
+        }
+    }
+
+    /// Every event until the tap stays empty for `quiet`.
+    pub async fn drain(&self, quiet: Duration) -> Vec<ReceivedEvent> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next_event(quiet).await {
+            events.push(event);
+        }
+        events
+    }
+}
+
+/// Decodes a tapped message as a consumer would (properties checked against
+/// the envelope); the AMQP correlation id must match the envelope's.
+#[allow(clippy::panic)]
+fn decode(message: &BasicGetMessage) -> ReceivedEvent {
+    let properties = from_basic_properties(&message.delivery.properties);
+    let received = ecommerce_events::decode(&properties, &message.delivery.data)
+        .unwrap_or_else(|error| panic!("a tapped message does not decode: {error}"));
+    assert_eq!(
+        properties.correlation_id, received.metadata.correlation_id,
+        "AMQP correlation_id and envelope disagree"
+    );
+    received
+}
