@@ -112,6 +112,9 @@ pub struct StackOptions {
     pub service_env: Vec<(Svc, String, String)>,
     /// How long each service gets to answer health SERVING.
     pub ready_timeout: Duration,
+    /// Whether the tap queue (every event of every exchange) is declared.
+    /// A benchmark turns it off: nobody drains it, so it would only grow.
+    pub tap: bool,
 }
 
 impl Default for StackOptions {
@@ -120,6 +123,7 @@ impl Default for StackOptions {
             env: Vec::new(),
             service_env: Vec::new(),
             ready_timeout: Duration::from_secs(90),
+            tap: true,
         }
     }
 }
@@ -177,8 +181,11 @@ impl Stack {
         let run_id = Uuid::now_v7().simple().to_string();
         let prefix = format!("e2e-{run_id}.");
         let tap_queue = format!("{prefix}tap");
+        let with_tap = options.tap;
         let broker = TestBroker::start_under(prefix, |settings, topology| {
-            declare_tap(topology, &settings.names, &tap_queue, &EventsExchange::ALL);
+            if with_tap {
+                declare_tap(topology, &settings.names, &tap_queue, &EventsExchange::ALL);
+            }
         })
         .await;
         let log_dir = std::env::temp_dir().join(format!("ecommerce-e2e-{run_id}"));
@@ -254,7 +261,8 @@ impl Stack {
         }
     }
 
-    /// Every event any service publishes, in the order the broker got them.
+    /// Every event any service publishes, in the order the broker got them
+    /// (none when [`StackOptions::tap`] is off).
     pub fn tap(&self) -> EventTap<'_> {
         EventTap {
             admin: &self.broker().admin,
