@@ -36,33 +36,33 @@ mod infra_fault {
     }
 
     /// Shows how much work the kill interrupts (in the test's output).
-    async fn report_in_flight(stack: &Stack, killed: &str) {
+    async fn report_in_flight(stack: &Stack, killed: &str) -> anyhow::Result<()> {
         let in_flight = count(
             stack,
             Svc::Orders,
             "SELECT count(*) AS n FROM {schema}.orders \
              WHERE status NOT IN ('confirmed', 'rejected', 'canceled')",
         )
-        .await;
+        .await?;
         eprintln!("SIGKILL {killed}: {in_flight} orders in flight");
+        Ok(())
     }
 
     /// `count(*) AS n` of `sql`, whose `{schema}` is `service`'s schema.
-    async fn count(stack: &Stack, service: Svc, sql: &str) -> i64 {
+    async fn count(stack: &Stack, service: Svc, sql: &str) -> anyhow::Result<i64> {
         let row = stack
             .db(service)
             .query_one_raw(Statement::from_string(
                 sea_orm::DatabaseBackend::Postgres,
                 sql.replace("{schema}", stack.schema(service)),
             ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get::<i64>("", "n").unwrap()
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("count(*) returned no row"))?;
+        Ok(row.try_get::<i64>("", "n")?)
     }
 
     /// Rows of `table` in `service`'s schema that are not published yet.
-    async fn unpublished(stack: &Stack, service: Svc, table: &str) -> i64 {
+    async fn unpublished(stack: &Stack, service: Svc, table: &str) -> anyhow::Result<i64> {
         let sql =
             format!("SELECT count(*) AS n FROM {{schema}}.{table} WHERE status <> 'published'");
         count(stack, service, &sql).await
@@ -94,13 +94,13 @@ mod infra_fault {
 
         let names = stack.broker().names().clone();
         wait_for_placed(&placed, 50).await;
-        report_in_flight(&stack, "inventory-svc").await;
+        report_in_flight(&stack, "inventory-svc").await.unwrap();
         stack.kill(Svc::Inventory).await.unwrap();
         tokio::time::sleep(Duration::from_secs(1)).await;
         stack.restart(Svc::Inventory).await.unwrap();
 
         wait_for_placed(&placed, 120).await;
-        report_in_flight(&stack, "payments-svc").await;
+        report_in_flight(&stack, "payments-svc").await.unwrap();
         stack.kill(Svc::Payments).await.unwrap();
         tokio::time::sleep(Duration::from_secs(1)).await;
         stack.restart(Svc::Payments).await.unwrap();
@@ -160,13 +160,13 @@ mod infra_fault {
             (Svc::Payments, "payments_outbox_events"),
             (Svc::Fulfillment, "fulfillment_outbox_events"),
         ] {
-            let mut left = unpublished(&stack, service, table).await;
+            let mut left = unpublished(&stack, service, table).await.unwrap();
             for _ in 0..100 {
                 if left == 0 {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                left = unpublished(&stack, service, table).await;
+                left = unpublished(&stack, service, table).await.unwrap();
             }
             assert_eq!(left, 0, "{table} has rows the relay never published");
         }
