@@ -61,6 +61,27 @@ die() {
 }
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# json KEY VALUE... — a JSON object of string fields.
+json() {
+  python3 -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(zip(a[::2], a[1::2]))))' "$@"
+}
+
+# json_get JSON DOTTED.PATH — the value at the path ("" when missing); a
+# number in the path indexes a list; lists and objects come out as JSON.
+json_get() {
+  python3 -c '
+import json, sys
+value = json.loads(sys.argv[1])
+for key in sys.argv[2].split("."):
+    if isinstance(value, list) and key.isdigit():
+        value = value[int(key)] if int(key) < len(value) else ""
+    elif isinstance(value, dict):
+        value = value.get(key, "")
+    else:
+        value = ""
+print(value if isinstance(value, str) else json.dumps(value))' "$1" "$2"
+}
+
 # Microseconds since the epoch (for step timings).
 now_us() {
   if [[ -n "${EPOCHREALTIME:-}" ]]; then

@@ -103,6 +103,10 @@ pub const BIN_DIR_VAR: &str = "E2E_BIN_DIR";
 /// Variable holding the services' `RUST_LOG` (default `info`).
 pub const SERVICE_LOG_VAR: &str = "E2E_SERVICE_LOG";
 
+/// Each service's pool size unless `<PREFIX>_DB_MAX_CONNECTIONS` is set
+/// through [`StackOptions`].
+pub const DEFAULT_DB_MAX_CONNECTIONS: &str = "4";
+
 /// How a stack is started.
 #[derive(Clone, Debug)]
 pub struct StackOptions {
@@ -369,6 +373,9 @@ impl Stack {
             )
             .env("DATABASE_URL", database_url())
             .env(format!("{prefix}_DB_SCHEMA"), self.schemas[&service].name())
+            // 7 services x 4 keeps a stack at 28 connections, so a stack and
+            // the parallel suite fit in Postgres' default max_connections (100).
+            .env(format!("{prefix}_DB_MAX_CONNECTIONS"), DEFAULT_DB_MAX_CONNECTIONS)
             .env(TOPOLOGY_PREFIX_VAR, &broker.prefix)
             .env(
                 "AMQP_CONNECTION_NAME",
