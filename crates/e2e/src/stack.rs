@@ -161,6 +161,8 @@ pub struct Stack {
     addrs: BTreeMap<Svc, SocketAddr>,
     channels: BTreeMap<Svc, Channel>,
     running: BTreeMap<Svc, Running>,
+    /// Processes started by [`Stack::spawn_extra`].
+    extras: Vec<Running>,
     bin_dir: PathBuf,
     log_dir: PathBuf,
     options: StackOptions,
@@ -203,6 +205,7 @@ impl Stack {
             addrs: BTreeMap::new(),
             channels: BTreeMap::new(),
             running: BTreeMap::new(),
+            extras: Vec::new(),
             bin_dir,
             log_dir,
             options,
@@ -317,6 +320,9 @@ impl Stack {
     /// Stops every service (SIGTERM, SIGKILL after 10 s), then drops the
     /// schemas and deletes the topology, checking nothing is left.
     pub async fn finish(mut self) -> anyhow::Result<()> {
+        for mut extra in std::mem::take(&mut self.extras) {
+            terminate(&mut extra).await?;
+        }
         let services: Vec<Svc> = self.running.keys().copied().collect();
         for service in services.iter().rev() {
             self.terminate(*service).await?;
@@ -332,23 +338,10 @@ impl Stack {
     }
 
     async fn terminate(&mut self, service: Svc) -> anyhow::Result<()> {
-        let Some(mut running) = self.running.remove(&service) else {
-            return Ok(());
-        };
-        // The services stop gracefully on SIGTERM (drain, then close).
-        let signalled = std::process::Command::new("kill")
-            .args(["-TERM", &running.pid.to_string()])
-            .status();
-        if signalled.is_ok_and(|status| status.success())
-            && tokio::time::timeout(Duration::from_secs(10), running.child.wait())
-                .await
-                .is_ok()
-        {
-            return Ok(());
+        match self.running.remove(&service) {
+            Some(mut running) => terminate(&mut running).await,
+            None => Ok(()),
         }
-        running.child.start_kill().ok();
-        running.child.wait().await?;
-        Ok(())
     }
 
     fn log_path(&self, service: Svc) -> PathBuf {
@@ -356,6 +349,47 @@ impl Stack {
     }
 
     fn spawn(&mut self, service: Svc) -> anyhow::Result<()> {
+        let running = self.launch(service, self.addrs[&service], &[])?;
+        self.running.insert(service, running);
+        Ok(())
+    }
+
+    /// Starts one more process of `service` on a port of its own, with
+    /// `args` (e.g. `["--roles", "relay,consumers"]`), on the same schema and
+    /// topology; waits until it answers health. It runs until
+    /// [`Stack::finish`] (or the stack is dropped). Returns its address.
+    pub async fn spawn_extra(&mut self, service: Svc, args: &[&str]) -> anyhow::Result<SocketAddr> {
+        let addr = free_loopback_addr()?;
+        let running = self.launch(service, addr, args)?;
+        self.extras.push(running);
+        let channel = Endpoint::from_shared(format!("http://{addr}"))?.connect_lazy();
+        let started = Instant::now();
+        loop {
+            if let Some(running) = self.extras.last_mut()
+                && let Some(status) = running.child.try_wait()?
+            {
+                bail!(
+                    "the extra {} exited with {status}; its log ends with:\n{}",
+                    service.binary(),
+                    self.log_tail(service, 30)
+                );
+            }
+            let check =
+                tokio::time::timeout(Duration::from_secs(2), health_check(channel.clone(), ""))
+                    .await;
+            if let Ok(Ok(ServingStatus::Serving)) = check {
+                return Ok(addr);
+            }
+            if started.elapsed() > self.options.ready_timeout {
+                bail!("the extra {} is not SERVING", service.binary());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Starts `service`'s binary listening on `addr`; its output goes to the
+    /// service's log.
+    fn launch(&self, service: Svc, addr: SocketAddr, args: &[&str]) -> anyhow::Result<Running> {
         let log_path = self.log_path(service);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -367,15 +401,16 @@ impl Stack {
         let broker = self.broker();
         let mut command = Command::new(self.bin_dir.join(service.binary()));
         command
-            .env(
-                format!("{prefix}_GRPC_ADDR"),
-                self.addrs[&service].to_string(),
-            )
+            .args(args)
+            .env(format!("{prefix}_GRPC_ADDR"), addr.to_string())
             .env("DATABASE_URL", database_url())
             .env(format!("{prefix}_DB_SCHEMA"), self.schemas[&service].name())
             // 7 services x 4 keeps a stack at 28 connections, so a stack and
             // the parallel suite fit in Postgres' default max_connections (100).
-            .env(format!("{prefix}_DB_MAX_CONNECTIONS"), DEFAULT_DB_MAX_CONNECTIONS)
+            .env(
+                format!("{prefix}_DB_MAX_CONNECTIONS"),
+                DEFAULT_DB_MAX_CONNECTIONS,
+            )
             .env(TOPOLOGY_PREFIX_VAR, &broker.prefix)
             .env(
                 "AMQP_CONNECTION_NAME",
@@ -417,9 +452,8 @@ impl Stack {
             .spawn()
             .with_context(|| format!("cannot start {}", service.binary()))?;
         let pid = child.id().unwrap_or_default();
-        tracing::info!(service = service.binary(), pid, addr = %self.addrs[&service], "started");
-        self.running.insert(service, Running { child, pid });
-        Ok(())
+        tracing::info!(service = service.binary(), pid, %addr, ?args, "started");
+        Ok(Running { child, pid })
     }
 
     async fn wait_ready(&mut self, service: Svc) -> anyhow::Result<()> {
@@ -458,6 +492,7 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
+        self.extras.clear();
         if self.running.is_empty() {
             return;
         }
@@ -475,6 +510,23 @@ impl Drop for Stack {
         // own guards then remove what the stack made.
         self.running.clear();
     }
+}
+
+/// SIGTERM (the services drain and close), SIGKILL after 10 s.
+async fn terminate(running: &mut Running) -> anyhow::Result<()> {
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &running.pid.to_string()])
+        .status();
+    if signalled.is_ok_and(|status| status.success())
+        && tokio::time::timeout(Duration::from_secs(10), running.child.wait())
+            .await
+            .is_ok()
+    {
+        return Ok(());
+    }
+    running.child.start_kill().ok();
+    running.child.wait().await?;
+    Ok(())
 }
 
 /// A loopback address with a port nobody listens on right now.

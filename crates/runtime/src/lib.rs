@@ -28,10 +28,13 @@
 //! ```
 //!
 //! `<binary> migrate` only brings the schema up to date and exits, for
-//! deployments that migrate before rolling out.
+//! deployments that migrate before rolling out. `<binary> --roles grpc,relay`
+//! (or `<PREFIX>_ROLES`) runs only some parts of the service: see [`Roles`].
 
+mod roles;
 mod runtime;
 mod settings;
 
+pub use roles::{Role, Roles};
 pub use runtime::{ServiceRuntime, run};
 pub use settings::RuntimeSettings;

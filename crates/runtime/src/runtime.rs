@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::settings::RuntimeSettings;
+use crate::{Role, Roles};
 
 /// A service's database pool, broker connection and outbox relays.
 ///
@@ -33,6 +34,7 @@ struct Inner {
     schema: String,
     broker: Broker,
     relay_settings: RelaySettings,
+    roles: Roles,
     stop: watch::Sender<bool>,
     /// Relays and consumers, stopped together by `shutdown`.
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -72,6 +74,7 @@ impl ServiceRuntime {
                 schema,
                 broker,
                 relay_settings: settings.relay.clone(),
+                roles: settings.roles,
                 stop,
                 tasks: Mutex::new(Vec::new()),
             }),
@@ -90,6 +93,25 @@ impl ServiceRuntime {
     /// The schema the service owns (`<PREFIX>_DB_SCHEMA`).
     pub fn schema(&self) -> &str {
         &self.inner.schema
+    }
+
+    /// The parts of the service this process runs.
+    pub fn roles(&self) -> Roles {
+        self.inner.roles
+    }
+
+    /// Whether this process runs `role`; logs the part it skips otherwise.
+    fn runs(&self, role: Role, what: &str) -> bool {
+        let runs = self.inner.roles.contains(role);
+        if !runs {
+            tracing::info!(
+                service = self.inner.service.name,
+                role = role.name(),
+                "{what} not started: this process runs roles {}",
+                self.inner.roles
+            );
+        }
+        runs
     }
 
     pub fn broker(&self) -> &Broker {
@@ -113,8 +135,11 @@ impl ServiceRuntime {
 
     /// Runs a relay for `outbox` until [`shutdown`](Self::shutdown). It is
     /// woken by commits through this very `outbox` value (or a clone), so
-    /// pass the one the handlers write through.
+    /// pass the one the handlers write through. Only with the `relay` role.
     pub fn spawn_relay(&self, outbox: &Outbox) {
+        if !self.runs(Role::Relay, "outbox relay") {
+            return;
+        }
         let publisher: Arc<dyn OutboxPublisher> = Arc::new(self.inner.broker.publisher());
         let relay = Relay::new(
             self.inner.db.clone(),
@@ -139,6 +164,7 @@ impl ServiceRuntime {
     /// migrator with `InboxMigration`) until [`shutdown`](Self::shutdown).
     /// With `outbox`, the handler's follow-up events go out through it in
     /// the same transaction as its effect, and its commits wake the relay.
+    /// Only with the `consumers` role.
     pub fn spawn_consumer(
         &self,
         queue: ConsumerQueue,
@@ -146,6 +172,9 @@ impl ServiceRuntime {
         outbox: Option<&Outbox>,
     ) -> anyhow::Result<()> {
         let queue_name = self.names().queue(queue).to_owned();
+        if !self.runs(Role::Consumers, &format!("consumer of {queue_name}")) {
+            return Ok(());
+        }
         let table = InboxTable::new(self.inner.schema.clone())
             .with_context(|| format!("invalid inbox table in schema {}", self.inner.schema))?;
         let mut inbox =
@@ -177,9 +206,13 @@ impl ServiceRuntime {
         }
     }
 
-    /// Runs `task` (which should return soon after [`stopping`](Self::stopping)
-    /// completes) until the runtime shuts down; shutdown waits for it.
-    pub fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
+    /// Runs the timer `task` (which should return soon after
+    /// [`stopping`](Self::stopping) completes) until the runtime shuts down;
+    /// shutdown waits for it. Only with the `timers` role.
+    pub fn spawn_timer(&self, name: &str, task: impl Future<Output = ()> + Send + 'static) {
+        if !self.runs(Role::Timers, name) {
+            return;
+        }
         let handle = tokio::spawn(task);
         self.tasks().push(handle);
     }
@@ -236,7 +269,9 @@ where
         .with_context(|| format!("could not initialise telemetry for {}", service.name))?;
     let result = match command {
         Command::Migrate => migrate::<M>(service, default_schema).await,
-        Command::Serve => serve::<M, _, _, _>(service, default_schema, start).await,
+        Command::Serve { roles } => {
+            serve::<M, _, _, _>(service, default_schema, roles, start).await
+        }
     };
     if let Err(error) = &result {
         tracing::error!(
@@ -252,30 +287,48 @@ where
 
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
-    Serve,
+    /// `roles` from `--roles`, which wins over `<PREFIX>_ROLES`.
+    Serve { roles: Option<Roles> },
     Migrate,
 }
 
 impl Command {
     fn parse(
         service: &ServiceInfo,
-        mut args: impl Iterator<Item = String>,
+        args: impl Iterator<Item = String>,
     ) -> anyhow::Result<Self> {
-        let command = match args.next().as_deref() {
-            None | Some("serve") => Self::Serve,
-            Some("migrate") => Self::Migrate,
-            Some(other) => anyhow::bail!(
-                "unknown command {other:?}; usage: {} [serve|migrate]",
-                service.name
-            ),
+        let usage = || {
+            format!(
+                "usage: {} [serve] [--roles grpc,relay,consumers,timers] | {} migrate",
+                service.name, service.name
+            )
         };
-        if let Some(extra) = args.next() {
-            anyhow::bail!(
-                "unexpected argument {extra:?}; usage: {} [serve|migrate]",
-                service.name
-            );
+        let args: Vec<String> = args.collect();
+        let mut rest = args.as_slice();
+        if let [first, tail @ ..] = rest {
+            match first.as_str() {
+                "migrate" if tail.is_empty() => return Ok(Self::Migrate),
+                "migrate" => anyhow::bail!("unexpected argument {:?}; {}", tail[0], usage()),
+                "serve" => rest = tail,
+                _ => {}
+            }
         }
-        Ok(command)
+        let mut roles = None;
+        while let [first, tail @ ..] = rest {
+            let (list, tail) = match first.strip_prefix("--roles") {
+                Some("") => match tail {
+                    [list, tail @ ..] => (list.as_str(), tail),
+                    [] => anyhow::bail!("--roles needs a list; {}", usage()),
+                },
+                Some(inline) if inline.starts_with('=') => (&inline[1..], tail),
+                _ => anyhow::bail!("unexpected argument {first:?}; {}", usage()),
+            };
+            let parsed =
+                Roles::parse(list).map_err(|reason| anyhow::anyhow!("--roles: {reason}"))?;
+            roles = Some(parsed);
+            rest = tail;
+        }
+        Ok(Self::Serve { roles })
     }
 }
 
@@ -298,6 +351,7 @@ async fn migrate<M: MigratorTrait>(
 async fn serve<M, Start, Started, Register>(
     service: &ServiceInfo,
     default_schema: &str,
+    roles: Option<Roles>,
     start: Start,
 ) -> anyhow::Result<()>
 where
@@ -306,9 +360,17 @@ where
     Started: Future<Output = anyhow::Result<Register>>,
     Register: FnOnce(GrpcServer) -> GrpcServer,
 {
-    let settings = RuntimeSettings::from_env(service, default_schema)?;
+    let mut settings = RuntimeSettings::from_env(service, default_schema)?;
+    if let Some(roles) = roles {
+        settings.roles = roles;
+    }
+    tracing::info!(service = service.name, roles = %settings.roles, "starting");
     let runtime = ServiceRuntime::start::<M>(service, &settings).await?;
     let register = start(runtime.clone()).await?;
+    // Without the API the process still answers health and reflection, so
+    // orchestrators can probe a relay- or consumer-only process the same way.
+    let serves_api = settings.roles.contains(Role::Grpc);
+    let register = move |server: GrpcServer| if serves_api { register(server) } else { server };
     let addr = settings.grpc.addr;
     let listener = TcpListener::bind(addr)
         .await
@@ -343,16 +405,32 @@ mod tests {
 
     #[test]
     fn no_argument_or_serve_serves_and_migrate_migrates() {
-        assert_eq!(parse(&[]).unwrap(), Command::Serve);
-        assert_eq!(parse(&["serve"]).unwrap(), Command::Serve);
+        assert_eq!(parse(&[]).unwrap(), Command::Serve { roles: None });
+        assert_eq!(parse(&["serve"]).unwrap(), Command::Serve { roles: None });
         assert_eq!(parse(&["migrate"]).unwrap(), Command::Migrate);
+    }
+
+    #[test]
+    fn roles_select_the_parts_to_run() {
+        let relay_only = Some(Roles::parse("relay").unwrap());
+        assert_eq!(
+            parse(&["--roles", "relay"]).unwrap(),
+            Command::Serve { roles: relay_only }
+        );
+        assert_eq!(
+            parse(&["serve", "--roles=relay"]).unwrap(),
+            Command::Serve { roles: relay_only }
+        );
+        let error = parse(&["--roles", "relay,cron"]).unwrap_err().to_string();
+        assert!(error.contains("unknown role \"cron\""), "{error}");
+        assert!(parse(&["--roles"]).is_err());
     }
 
     #[test]
     fn anything_else_is_refused_with_the_usage() {
         let error = parse(&["migrat"]).unwrap_err().to_string();
         assert!(
-            error.contains("usage: catalog-svc [serve|migrate]"),
+            error.contains("usage: catalog-svc [serve] [--roles grpc,relay,consumers,timers]"),
             "{error}"
         );
         assert!(parse(&["migrate", "now"]).is_err());

@@ -4,7 +4,10 @@ use anyhow::Context as _;
 use ecommerce_broker::BrokerSettings;
 use ecommerce_db::DatabaseSettings;
 use ecommerce_outbox::RelaySettings;
+use ecommerce_platform::settings::EnvSource;
 use ecommerce_platform::{GrpcSettings, ServiceInfo};
+
+use crate::Roles;
 
 /// The settings of one service process: each part documents its variables
 /// (`<PREFIX>_GRPC_ADDR`, `<PREFIX>_DATABASE_URL`, `<PREFIX>_DB_SCHEMA`,
@@ -15,6 +18,9 @@ pub struct RuntimeSettings {
     pub database: DatabaseSettings,
     pub broker: BrokerSettings,
     pub relay: RelaySettings,
+    /// `<PREFIX>_ROLES` (a `--roles` argument wins): the parts this process
+    /// runs; all of them by default.
+    pub roles: Roles,
 }
 
 impl RuntimeSettings {
@@ -30,11 +36,18 @@ impl RuntimeSettings {
             broker = broker.with_connection_name(service.name);
         }
         let relay = RelaySettings::from_env().context("invalid outbox relay settings")?;
+        let roles_var = service.variable("ROLES");
+        let roles = match EnvSource::process().string(&roles_var)? {
+            Some(list) => Roles::parse(&list)
+                .map_err(|reason| anyhow::anyhow!("invalid {roles_var}: {reason}"))?,
+            None => Roles::ALL,
+        };
         Ok(Self {
             grpc,
             database,
             broker,
             relay,
+            roles,
         })
     }
 }

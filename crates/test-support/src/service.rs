@@ -10,7 +10,7 @@ use ecommerce_events::ReceivedEvent;
 use ecommerce_outbox::RelaySettings;
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::{GrpcSettings, ServiceInfo};
-use ecommerce_runtime::{RuntimeSettings, ServiceRuntime};
+use ecommerce_runtime::{Roles, RuntimeSettings, ServiceRuntime};
 use sea_orm_migration::MigratorTrait;
 use secrecy::SecretString;
 
@@ -58,6 +58,7 @@ impl TestService {
                 poll_interval: Duration::from_millis(50),
                 ..RelaySettings::default()
             },
+            roles: Roles::ALL,
         };
         let runtime = ServiceRuntime::start::<M>(service, &settings).await?;
         Ok(Self {

@@ -68,7 +68,10 @@ pub fn start_with(
         CatalogEventsHandler::new(app.clone()),
         Some(&outbox),
     )?;
-    runtime.spawn_task(app::expiry::run(app.clone(), runtime.stopping()));
+    runtime.spawn_timer(
+        "reservation expiry",
+        app::expiry::run(app.clone(), runtime.stopping()),
+    );
     Ok(app)
 }
 
