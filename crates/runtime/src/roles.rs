@@ -58,7 +58,11 @@ impl Roles {
     /// are errors naming the valid roles.
     pub fn parse(list: &str) -> Result<Self, String> {
         let mut roles = 0;
-        for name in list.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+        for name in list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
             let role = Role::ALL
                 .into_iter()
                 .find(|role| role.name().eq_ignore_ascii_case(name))

@@ -288,15 +288,14 @@ where
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
     /// `roles` from `--roles`, which wins over `<PREFIX>_ROLES`.
-    Serve { roles: Option<Roles> },
+    Serve {
+        roles: Option<Roles>,
+    },
     Migrate,
 }
 
 impl Command {
-    fn parse(
-        service: &ServiceInfo,
-        args: impl Iterator<Item = String>,
-    ) -> anyhow::Result<Self> {
+    fn parse(service: &ServiceInfo, args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
         let usage = || {
             format!(
                 "usage: {} [serve] [--roles grpc,relay,consumers,timers] | {} migrate",
