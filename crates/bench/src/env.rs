@@ -231,23 +231,7 @@ impl BenchEnv {
     /// phase does not pay for the one before (vacuum, quorum queue
     /// segment writes and compaction after a burst).
     pub async fn settle(&self) {
-        let started = std::time::Instant::now();
-        loop {
-            let before = crate::measure::CpuSnapshot::take();
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let after = crate::measure::CpuSnapshot::take();
-            let busy: f64 = ["postgres", "postgres_shared", "rabbitmq", "bench"]
-                .iter()
-                .map(|group| after.group_cores_since(&before, group))
-                .sum();
-            if busy < 0.2 {
-                return;
-            }
-            if started.elapsed() >= Duration::from_secs(20) {
-                progress!("  (still {busy:.2} cores busy after 20 s; going on)");
-                return;
-            }
-        }
+        settle().await;
     }
 
     /// Tells the CPU accounting which Postgres backends are this run's.
@@ -376,6 +360,29 @@ async fn warm_pool(db: &DatabaseConnection, size: usize) -> anyhow::Result<()> {
         transaction.commit().await?;
     }
     Ok(())
+}
+
+/// Waits (up to 20 s) until Postgres and RabbitMQ are quiet again, so a
+/// phase does not pay for the one before (vacuum, quorum queue segment
+/// writes and compaction after a burst).
+pub async fn settle() {
+    let started = std::time::Instant::now();
+    loop {
+        let before = crate::measure::CpuSnapshot::take();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = crate::measure::CpuSnapshot::take();
+        let busy: f64 = ["postgres", "postgres_shared", "rabbitmq", "bench"]
+            .iter()
+            .map(|group| after.group_cores_since(&before, group))
+            .sum();
+        if busy < 0.2 {
+            return;
+        }
+        if started.elapsed() >= Duration::from_secs(20) {
+            progress!("  (still {busy:.2} cores busy after 20 s; going on)");
+            return;
+        }
+    }
 }
 
 /// How long to wait for something that should be quick before failing.

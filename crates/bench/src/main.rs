@@ -25,32 +25,14 @@
 //! Progress goes to stderr, a table to stdout, and the last stdout line is
 //! one JSON object with every figure.
 
-mod args;
-mod env;
-mod latency;
-mod measure;
-mod publish;
-mod relay;
-mod report;
-mod workload;
-mod writes;
-
 use anyhow::Context as _;
-
-use crate::args::{Command, RelayArgs};
-use crate::env::{BenchEnv, Resources};
-use crate::measure::Clock;
+use ecommerce_bench::args::{self, Command, RelayArgs};
+use ecommerce_bench::env::{self, BenchEnv, Resources};
+use ecommerce_bench::measure::{self, Clock};
+use ecommerce_bench::{latency, progress, publish, relay, report, writes};
 
 /// The low load of the floor measurement, as a fraction of the bottleneck.
 const LOW_LOAD_FRACTION: f64 = 0.05;
-
-/// Progress on stderr (stdout carries the table and the JSON line).
-#[macro_export]
-macro_rules! progress {
-    ($($argument:tt)*) => {
-        eprintln!("relay-bench: {}", format_args!($($argument)*))
-    };
-}
 
 fn main() -> std::process::ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -135,7 +117,7 @@ async fn relay_bench(args: RelayArgs) -> anyhow::Result<()> {
 
 async fn phases(args: &RelayArgs, resources: &mut Resources) -> anyhow::Result<report::Report> {
     let clock = Clock::new();
-    let background_cores = background_load().await;
+    let background_cores = measure::background_load().await;
     let env = BenchEnv::open(resources, args.clients, args.relays).await?;
     let outcome = run_phases(args, &env, &clock).await;
     env.close().await;
@@ -143,21 +125,6 @@ async fn phases(args: &RelayArgs, resources: &mut Resources) -> anyhow::Result<r
         report.background_cores = background_cores;
         report
     })
-}
-
-/// What the rest of the machine (not Postgres, RabbitMQ or this process)
-/// uses during one second before the run: on a shared machine, other
-/// builds and test suites skew every figure.
-async fn background_load() -> f64 {
-    let before = measure::CpuSnapshot::take();
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    let cores = measure::CpuSnapshot::take().group_cores_since(&before, "other");
-    if cores > 0.25 {
-        progress!(
-            "warning: other processes use {cores:.2} cores right now; the figures will be noisy"
-        );
-    }
-    cores
 }
 
 async fn run_phases(

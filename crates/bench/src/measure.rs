@@ -18,6 +18,12 @@ pub struct Clock {
     anchor_unix_us: i64,
 }
 
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Clock {
     pub fn new() -> Self {
         let anchor = Instant::now();
@@ -151,6 +157,20 @@ pub fn rate(count: u64, elapsed: Duration) -> f64 {
 struct PostgresRoles {
     own: std::collections::HashSet<u32>,
     other_clients: std::collections::HashSet<u32>,
+    /// Backends with a group of their own, by `application_name` (saga-bench:
+    /// one group per service).
+    named: std::collections::HashMap<u32, &'static str>,
+}
+
+/// Commands of this process' children that count as a group of their own
+/// (saga-bench: the service binaries), see [`group_child_processes`].
+static CHILD_GROUPS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+
+/// Makes each child process of this one whose command is in `commands`
+/// a CPU group of its own, named by its command (relay-bench never calls it).
+/// `/proc` truncates commands to 15 bytes: so must the entries.
+pub fn group_child_processes(commands: &[&'static str]) {
+    let _ = CHILD_GROUPS.set(commands.to_vec());
 }
 
 fn postgres_roles() -> &'static std::sync::Mutex<PostgresRoles> {
@@ -166,6 +186,16 @@ pub async fn classify_postgres_backends(
     db: &DatabaseConnection,
     schema: &str,
 ) -> anyhow::Result<()> {
+    classify_postgres_backends_with(db, schema, &[]).await
+}
+
+/// Like [`classify_postgres_backends`], and backends whose
+/// `application_name` is one of `named`'s names count as that name's group.
+pub async fn classify_postgres_backends_with(
+    db: &DatabaseConnection,
+    schema: &str,
+    named: &[(String, &'static str)],
+) -> anyhow::Result<()> {
     let rows = db
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -180,7 +210,9 @@ pub async fn classify_postgres_backends(
         let Ok(pid) = u32::try_from(pid) else {
             continue;
         };
-        if application_name == schema {
+        if let Some((_, group)) = named.iter().find(|(name, _)| *name == application_name) {
+            roles.named.insert(pid, group);
+        } else if application_name == schema {
             roles.own.insert(pid);
         } else {
             roles.other_clients.insert(pid);
@@ -231,10 +263,20 @@ impl CpuSnapshot {
                     continue;
                 };
                 let numeric_pid: u32 = pid.parse().unwrap_or(0);
+                let child_group = CHILD_GROUPS.get().and_then(|commands| {
+                    commands
+                        .iter()
+                        .find(|group| **group == command)
+                        .filter(|_| parent_pid(&stat).is_some_and(|parent| parent == own_pid))
+                });
                 let group = if pid == own_pid {
                     "bench"
+                } else if let Some(group) = child_group {
+                    *group
                 } else if command.starts_with("postgres") {
-                    if roles.own.contains(&numeric_pid) {
+                    if let Some(group) = roles.named.get(&numeric_pid) {
+                        *group
+                    } else if roles.own.contains(&numeric_pid) {
                         "postgres"
                     } else if roles.other_clients.contains(&numeric_pid) {
                         "postgres_other_clients"
@@ -329,6 +371,27 @@ fn process_ticks(stat: &str) -> Option<(String, u64)> {
     Some((command, ticks))
 }
 
+/// The parent's pid (field 4) of a `/proc/<pid>/stat` line.
+fn parent_pid(stat: &str) -> Option<&str> {
+    let close = stat.rfind(')')?;
+    stat.get(close + 2..)?.split_whitespace().nth(1)
+}
+
+/// What the rest of the machine (not Postgres, RabbitMQ or this process)
+/// uses during one second before the run: on a shared machine, other
+/// builds and test suites skew every figure.
+pub async fn background_load() -> f64 {
+    let before = CpuSnapshot::take();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cores = CpuSnapshot::take().group_cores_since(&before, "other");
+    if cores > 0.25 {
+        crate::progress!(
+            "warning: other processes use {cores:.2} cores right now; the figures will be noisy"
+        );
+    }
+    cores
+}
+
 /// `(busy, total)` ticks of the whole machine from `/proc/stat`.
 fn machine_ticks() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
@@ -369,5 +432,6 @@ mod tests {
             process_ticks(line),
             Some(("tokio (worker) 1".to_owned(), 310))
         );
+        assert_eq!(parent_pid(line), Some("1"));
     }
 }

@@ -1,0 +1,35 @@
+//! The benchmarks' shared code: `relay-bench` (the messaging backbone:
+//! commit limit, outbox writes, relay, broker) and `saga-bench` (the whole
+//! checkout saga across the service processes). See `scripts/bench`.
+
+pub mod args;
+pub mod env;
+pub mod latency;
+pub mod measure;
+pub mod publish;
+pub mod relay;
+pub mod report;
+pub mod saga;
+pub mod workload;
+pub mod writes;
+
+/// The name progress lines start with: the running benchmark's.
+static PROGRESS_NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Names the running benchmark in progress lines (default `relay-bench`).
+pub fn set_progress_name(name: &'static str) {
+    let _ = PROGRESS_NAME.set(name);
+}
+
+#[doc(hidden)]
+pub fn progress_name() -> &'static str {
+    PROGRESS_NAME.get().copied().unwrap_or("relay-bench")
+}
+
+/// Progress on stderr (stdout carries the table and the JSON line).
+#[macro_export]
+macro_rules! progress {
+    ($($argument:tt)*) => {
+        eprintln!("{}: {}", $crate::progress_name(), format_args!($($argument)*))
+    };
+}
