@@ -37,6 +37,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         // Services implement only the RPCs that exist so far; the rest answer
         // UNIMPLEMENTED instead of failing to compile or faking success.
         .generate_default_stubs(true)
+        // They carry the payment method token: src/redacted.rs prints them
+        // without it, so no `{:?}` can leak it into a log.
+        .skip_debug([
+            "ecommerce.orders.v1.CheckoutSnapshot",
+            "ecommerce.orders.v1.OrderPlaced",
+            "ecommerce.cart.v1.CheckoutRequest",
+        ])
         .compile_with_config(
             prost_config,
             &proto_files,

@@ -9,6 +9,8 @@
 
 include!(concat!(env!("OUT_DIR"), "/modules.rs"));
 
+mod redacted;
+
 /// The encoded `google.protobuf.FileDescriptorSet` of every file in `proto/`
 /// (imports included), as produced by `protoc --include_imports`.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
