@@ -26,7 +26,7 @@ use ecommerce_broker::EventsExchange;
 use ecommerce_broker::topology::TOPOLOGY_PREFIX_VAR;
 use ecommerce_test_support::rabbitmq::{Admin, TestBroker};
 use ecommerce_test_support::{
-    EventTap, ServingStatus, TestSchema, database_url, declare_tap, health_check,
+    EventTap, ServingStatus, TestSchema, declare_tap, health_check,
 };
 use sea_orm::DatabaseConnection;
 use tokio::process::{Child, Command};
@@ -403,7 +403,9 @@ impl Stack {
         command
             .args(args)
             .env(format!("{prefix}_GRPC_ADDR"), addr.to_string())
-            .env("DATABASE_URL", database_url())
+            // Tagged with the schema, so a panicking test's cleanup ends the
+            // sessions a killed process left behind.
+            .env("DATABASE_URL", self.schemas[&service].application_url())
             .env(format!("{prefix}_DB_SCHEMA"), self.schemas[&service].name())
             // 7 services x 4 keeps a stack at 28 connections, so a stack and
             // the parallel suite fit in Postgres' default max_connections (100).

@@ -14,7 +14,7 @@ use ecommerce_runtime::{Roles, RuntimeSettings, ServiceRuntime};
 use sea_orm_migration::MigratorTrait;
 use secrecy::SecretString;
 
-use crate::postgres::{TestSchema, database_url};
+use crate::postgres::TestSchema;
 use crate::rabbitmq::{TestBroker, unique_prefix};
 use crate::server::{TestServer, spawn_service};
 use crate::tap::{EventTap, declare_tap};
@@ -48,7 +48,7 @@ impl TestService {
         let settings = RuntimeSettings {
             grpc: GrpcSettings::for_tests(),
             database: DatabaseSettings {
-                url: SecretString::from(database_url()),
+                url: SecretString::from(schema.application_url()),
                 schema: schema.name().to_owned(),
                 max_connections: 10,
                 acquire_timeout: Duration::from_secs(10),
