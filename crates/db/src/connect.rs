@@ -121,6 +121,10 @@ fn options(
         .min_connections(0)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(settings.acquire_timeout)
+        // Ping only connections idle for a while (a restart or a network
+        // timeout may have killed those), not every checkout: on the saga's
+        // short transactions the ping was one round trip in five.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         // Statements are traced by the services' own spans; sqlx's per-query
         // INFO lines would drown them.
         .sqlx_logging(false);
