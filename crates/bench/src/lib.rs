@@ -26,6 +26,18 @@ pub fn progress_name() -> &'static str {
     PROGRESS_NAME.get().copied().unwrap_or("relay-bench")
 }
 
+/// Logs to stderr under `RUST_LOG`, else `default_filter`. Both benchmarks
+/// quiet sqlx's slow-acquire warnings (an overloaded pool is what an
+/// open-loop phase may measure) and Postgres notices by default.
+pub fn init_tracing(default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// Progress on stderr (stdout carries the table and the JSON line).
 #[macro_export]
 macro_rules! progress {

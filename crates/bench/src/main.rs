@@ -35,18 +35,7 @@ use ecommerce_bench::{latency, progress, publish, relay, report, writes};
 const LOW_LOAD_FRACTION: f64 = 0.05;
 
 fn main() -> std::process::ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        // An overloaded pool is what an open-loop phase may measure: its
-        // slow-acquire warning per connection would drown the progress.
-        .unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(
-                "warn,sqlx::pool::acquire=error,sqlx::postgres::notice=error",
-            )
-        });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    ecommerce_bench::init_tracing("warn,sqlx::pool::acquire=error,sqlx::postgres::notice=error");
 
     let command = match args::parse(std::env::args().skip(1)) {
         Ok(command) => command,

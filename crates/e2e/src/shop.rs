@@ -245,7 +245,7 @@ impl Shop {
                         .context("AdjustStock returned no stock level");
                 }
                 Err(status) if status.code() == Code::NotFound && Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(POLL_INTERVAL).await;
                 }
                 Err(status) => return Err(status).context(format!("AdjustStock {sku}")),
             }
@@ -384,25 +384,22 @@ impl Shop {
         statuses: &[OrderStatus],
         timeout: Duration,
     ) -> anyhow::Result<Order> {
-        let deadline = Instant::now() + timeout;
-        loop {
+        poll(timeout, || async {
             let order = self.order(&self.admin, order_id).await?;
             if statuses.contains(&order.status()) {
-                return Ok(order);
+                return Ok(Ok(order));
             }
-            if Instant::now() >= deadline {
-                bail!(
-                    "order {order_id} is {:?} after {timeout:?}, expected one of {statuses:?}; history {:?}",
-                    order.status(),
-                    order
-                        .status_history
-                        .iter()
-                        .map(|change| (change.status(), change.reason.clone()))
-                        .collect::<Vec<_>>()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            let history: Vec<_> = order
+                .status_history
+                .iter()
+                .map(|change| (change.status(), change.reason.clone()))
+                .collect();
+            Ok(Err(format!(
+                "order {order_id} is {:?}, expected one of {statuses:?}; history {history:?}",
+                order.status()
+            )))
+        })
+        .await
     }
 
     /// The order's payments (admin view).
@@ -430,23 +427,17 @@ impl Shop {
         status: payments_pb::PaymentStatus,
         timeout: Duration,
     ) -> anyhow::Result<payments_pb::Payment> {
-        let deadline = Instant::now() + timeout;
-        loop {
+        poll(timeout, || async {
             let payments = self.payments(order_id).await?;
             if let Some(payment) = payments.iter().find(|payment| payment.status() == status) {
-                return Ok(payment.clone());
+                return Ok(Ok(payment.clone()));
             }
-            if Instant::now() >= deadline {
-                bail!(
-                    "order {order_id} has no {status:?} payment after {timeout:?}: {:?}",
-                    payments
-                        .iter()
-                        .map(|payment| payment.status())
-                        .collect::<Vec<_>>()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            let statuses: Vec<_> = payments.iter().map(|payment| payment.status()).collect();
+            Ok(Err(format!(
+                "order {order_id} has no {status:?} payment: {statuses:?}"
+            )))
+        })
+        .await
     }
 
     /// The order's shipments (admin view).
@@ -473,16 +464,13 @@ impl Shop {
         order_id: &str,
         timeout: Duration,
     ) -> anyhow::Result<fulfillment_pb::Shipment> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(shipment) = self.shipments(order_id).await?.into_iter().next() {
-                return Ok(shipment);
-            }
-            if Instant::now() >= deadline {
-                bail!("order {order_id} has no shipment after {timeout:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        poll(timeout, || async {
+            Ok(match self.shipments(order_id).await?.into_iter().next() {
+                Some(shipment) => Ok(shipment),
+                None => Err(format!("order {order_id} has no shipment")),
+            })
+        })
+        .await
     }
 
     /// MarkShipped as the admin.
@@ -535,6 +523,26 @@ impl Shop {
     /// The raw cart client.
     pub fn cart_client(&self) -> CartServiceClient<Channel> {
         self.cart.clone()
+    }
+}
+
+/// How often the `wait_for_*` helpers ask again.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Calls `probe` until it answers `Ok(Ok(value))`; `Ok(Err(state))` means
+/// "not yet", and the last `state` explains a timeout.
+async fn poll<T, F, Fut>(timeout: Duration, mut probe: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Result<T, String>>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe().await? {
+            Ok(value) => return Ok(value),
+            Err(state) if Instant::now() >= deadline => bail!("{state} after {timeout:?}"),
+            Err(_) => tokio::time::sleep(POLL_INTERVAL).await,
+        }
     }
 }
 

@@ -71,17 +71,11 @@ fn application_name(service: Svc) -> String {
 
 pub fn main() -> std::process::ExitCode {
     crate::set_progress_name("saga-bench");
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(
-            // lapin logs a 404 at ERROR for every passive existence check the
-            // stack makes while it removes its topology.
-            "warn,sqlx::pool::acquire=error,sqlx::postgres::notice=error,lapin::channel=off",
-        )
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    // lapin logs a 404 at ERROR for every passive existence check the stack
+    // makes while it removes its topology.
+    crate::init_tracing(
+        "warn,sqlx::pool::acquire=error,sqlx::postgres::notice=error,lapin::channel=off",
+    );
     let command = match args::parse(std::env::args().skip(1)) {
         Ok(command) => command,
         Err(error) => {
