@@ -25,9 +25,7 @@ use anyhow::{Context as _, bail};
 use ecommerce_broker::EventsExchange;
 use ecommerce_broker::topology::TOPOLOGY_PREFIX_VAR;
 use ecommerce_test_support::rabbitmq::{Admin, TestBroker};
-use ecommerce_test_support::{
-    EventTap, ServingStatus, TestSchema, declare_tap, health_check,
-};
+use ecommerce_test_support::{EventTap, ServingStatus, TestSchema, declare_tap, health_check};
 use sea_orm::DatabaseConnection;
 use tokio::process::{Child, Command};
 use tonic::transport::{Channel, Endpoint};
