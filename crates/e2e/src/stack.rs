@@ -81,6 +81,24 @@ impl Svc {
         }
     }
 
+    /// The gRPC service it serves: its health status, not the server's,
+    /// tells that this very binary (not another process that took the port)
+    /// answers.
+    pub const fn api(self) -> &'static str {
+        use ecommerce_proto::ecommerce;
+        match self {
+            Self::Iam => ecommerce::iam::v1::iam_service_server::SERVICE_NAME,
+            Self::Catalog => ecommerce::catalog::v1::catalog_service_server::SERVICE_NAME,
+            Self::Inventory => ecommerce::inventory::v1::inventory_service_server::SERVICE_NAME,
+            Self::Orders => ecommerce::orders::v1::order_service_server::SERVICE_NAME,
+            Self::Payments => ecommerce::payments::v1::payment_service_server::SERVICE_NAME,
+            Self::Cart => ecommerce::cart::v1::cart_service_server::SERVICE_NAME,
+            Self::Fulfillment => {
+                ecommerce::fulfillment::v1::fulfillment_service_server::SERVICE_NAME
+            }
+        }
+    }
+
     const fn schema_hint(self) -> &'static str {
         match self {
             Self::Iam => "e2e_iam",
@@ -470,7 +488,7 @@ impl Stack {
             }
             let check = tokio::time::timeout(
                 Duration::from_secs(2),
-                health_check(self.channel(service), ""),
+                health_check(self.channel(service), service.api()),
             )
             .await;
             if let Ok(Ok(ServingStatus::Serving)) = check {
@@ -529,10 +547,27 @@ async fn terminate(running: &mut Running) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A loopback address with a port nobody listens on right now.
+/// A loopback address with a port nobody listens on right now, below the
+/// kernel's ephemeral range: `bind(0)` elsewhere (the in-process test
+/// servers) and outgoing connections take their ports from that range, so
+/// one of them could grab a port picked there before the service binds it.
 fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
-    Ok(listener.local_addr()?)
+    const LOWEST: u16 = 20_000;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768)
+        .max(LOWEST + 1_000);
+    let span = u32::from(ephemeral_start - LOWEST);
+    // A random start, so stacks in other processes rarely probe the same ports.
+    let start = (Uuid::now_v7().as_u128() as u32) % span; // v7: the low bits are random
+    for offset in 0..span {
+        let port = LOWEST + ((start + offset) % span) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            return Ok(listener.local_addr()?);
+        }
+    }
+    bail!("no free port between {LOWEST} and {ephemeral_start}")
 }
 
 fn bin_dir() -> anyhow::Result<PathBuf> {
