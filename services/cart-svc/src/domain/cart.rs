@@ -9,7 +9,6 @@ use crate::domain::CartError;
 pub const MAX_LINE_QUANTITY: i32 = 99;
 /// Most lines one cart holds (what one checkout snapshot may carry).
 pub const MAX_CART_LINES: usize = ecommerce_checkout::MAX_LINES;
-const MAX_SKU_CHARS: usize = 64;
 
 /// A cart id (UUID v7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,34 +35,16 @@ impl std::fmt::Display for CartId {
     }
 }
 
-/// A SKU: 1 to 64 characters, no whitespace.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sku(String);
+/// The saga's SKU type, shared with inventory and fulfillment: a cart line
+/// must name the same key the other services store.
+pub use ecommerce_money::Sku;
 
-impl Sku {
-    pub fn parse(raw: &str) -> Result<Self, CartError> {
-        let invalid = |reason: &str| CartError::Invalid {
-            field: "sku",
-            reason: reason.to_owned(),
-        };
-        if raw.is_empty() {
-            return Err(invalid("is required"));
-        }
-        if raw.chars().count() > MAX_SKU_CHARS {
-            return Err(invalid("must be at most 64 characters"));
-        }
-        if raw
-            .chars()
-            .any(|character| character.is_whitespace() || character.is_control())
-        {
-            return Err(invalid("must not contain whitespace"));
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+/// The `sku` field of a request, as a [`Sku`].
+pub fn parse_sku(raw: &str) -> Result<Sku, CartError> {
+    Sku::parse(raw).map_err(|invalid| CartError::Invalid {
+        field: "sku",
+        reason: invalid.0,
+    })
 }
 
 /// Units of one line: 1 to [`MAX_LINE_QUANTITY`].

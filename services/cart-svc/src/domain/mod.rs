@@ -8,7 +8,7 @@ mod pricing;
 
 pub use self::cart::{
     Cart, CartId, CartLine, CatalogItem, MAX_CART_LINES, MAX_LINE_QUANTITY, Owner, Quantity, Sku,
-    UnavailableReason,
+    UnavailableReason, parse_sku,
 };
 pub use self::error::CartError;
 pub use self::pricing::{PriceQuote, PricedCart, PricedLine, QuoteStatus, price_cart};

@@ -5,7 +5,7 @@ use ecommerce_proto::ecommerce::common::v1::Money;
 use uuid::Uuid;
 
 use crate::app::{AddItem, AppError, CartRef, Checkout, RemoveItem, UpdateItem};
-use crate::domain::{CartId, Owner, PricedCart, Quantity, Sku, UnavailableReason};
+use crate::domain::{CartId, Owner, PricedCart, Quantity, UnavailableReason, parse_sku};
 
 fn invalid(field: &str, reason: impl Into<String>) -> AppError {
     AppError::InvalidArgument {
@@ -55,7 +55,7 @@ impl TryFrom<pb::AddItemRequest> for AddItem {
     fn try_from(request: pb::AddItemRequest) -> Result<Self, Self::Error> {
         Ok(Self {
             cart: cart_ref(&request.cart_id, "cart_id")?,
-            sku: Sku::parse(&request.sku)?,
+            sku: parse_sku(&request.sku)?,
             quantity: Quantity::new(request.quantity)?,
             idempotency_key: key(&request.idempotency_key, "idempotency_key")?,
             expected_version: version(request.expected_version, "expected_version")?,
@@ -69,7 +69,7 @@ impl TryFrom<pb::UpdateItemRequest> for UpdateItem {
     fn try_from(request: pb::UpdateItemRequest) -> Result<Self, Self::Error> {
         Ok(Self {
             cart: cart_ref(&request.cart_id, "cart_id")?,
-            sku: Sku::parse(&request.sku)?,
+            sku: parse_sku(&request.sku)?,
             quantity: Quantity::new(request.quantity)?,
             expected_version: version(request.expected_version, "expected_version")?,
         })
@@ -82,7 +82,7 @@ impl TryFrom<pb::RemoveItemRequest> for RemoveItem {
     fn try_from(request: pb::RemoveItemRequest) -> Result<Self, Self::Error> {
         Ok(Self {
             cart: cart_ref(&request.cart_id, "cart_id")?,
-            sku: Sku::parse(&request.sku)?,
+            sku: parse_sku(&request.sku)?,
             expected_version: version(request.expected_version, "expected_version")?,
         })
     }
