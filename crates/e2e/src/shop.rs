@@ -36,6 +36,19 @@ pub const ADMIN_PASSWORD: &str = "ecommerce-admin-dev-password";
 /// The simulated provider's tokens (payments-svc).
 pub const CARD_OK: &str = "pm_card_visa";
 pub const CARD_DECLINED: &str = "pm_card_declined";
+/// The events of one checkout that ends DELIVERED, in causal order (the
+/// broker may interleave the branches: the capture follows the shipment).
+pub const DELIVERED_SAGA_EVENTS: [&str; 9] = [
+    "orders.order_placed.v1",
+    "inventory.stock.reserved.v1",
+    "payments.payment_authorized.v1",
+    "inventory.stock.committed.v1",
+    "orders.order_confirmed.v1",
+    "fulfillment.shipment.created.v1",
+    "fulfillment.shipment.shipped.v1",
+    "payments.payment_captured.v1",
+    "fulfillment.shipment.delivered.v1",
+];
 /// Every cart's currency unless `CART_CURRENCY` says otherwise.
 pub const CURRENCY: &str = "EUR";
 

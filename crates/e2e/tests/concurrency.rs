@@ -23,7 +23,7 @@ use ecommerce_broker::ConsumerQueue;
 use ecommerce_broker::lapin::message::BasicGetMessage;
 use ecommerce_broker::lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use ecommerce_broker::properties::from_basic_properties;
-use ecommerce_e2e::shop::OrderStatus;
+use ecommerce_e2e::shop::{DELIVERED_SAGA_EVENTS, OrderStatus};
 use ecommerce_e2e::{CheckoutArgs, Session, Shop, Stack, StackOptions, Svc};
 use ecommerce_proto::ecommerce::cart::v1 as cart_pb;
 use ecommerce_proto::ecommerce::payments::v1::PaymentStatus;
@@ -621,17 +621,7 @@ async fn every_saga_event_delivered_twice_changes_nothing() {
         .iter()
         .map(|(_, message)| from_basic_properties(&message.delivery.properties).event_type)
         .collect();
-    for expected in [
-        "orders.order_placed.v1",
-        "inventory.stock.reserved.v1",
-        "payments.payment_authorized.v1",
-        "inventory.stock.committed.v1",
-        "orders.order_confirmed.v1",
-        "fulfillment.shipment.created.v1",
-        "fulfillment.shipment.shipped.v1",
-        "payments.payment_captured.v1",
-        "fulfillment.shipment.delivered.v1",
-    ] {
+    for expected in DELIVERED_SAGA_EVENTS {
         assert!(
             saga_types.iter().any(|seen| seen == expected),
             "{expected} in {saga_types:?}"

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ecommerce_e2e::shop::{CARD_DECLINED, OrderStatus};
+use ecommerce_e2e::shop::{CARD_DECLINED, DELIVERED_SAGA_EVENTS, OrderStatus};
 use ecommerce_e2e::{CheckoutArgs, Shop, Stack, StackOptions};
 use ecommerce_events::ReceivedEvent;
 use ecommerce_proto::ecommerce::payments::v1::PaymentStatus;
@@ -84,17 +84,7 @@ async fn happy_path_reaches_delivered_with_one_correlation_id_and_a_causal_chain
     let events = stack.tap().drain(Duration::from_secs(2)).await;
     let saga = chain(&events, &args.correlation_id);
     let seen = types(&saga);
-    for expected in [
-        "orders.order_placed.v1",
-        "inventory.stock.reserved.v1",
-        "payments.payment_authorized.v1",
-        "inventory.stock.committed.v1",
-        "orders.order_confirmed.v1",
-        "fulfillment.shipment.created.v1",
-        "fulfillment.shipment.shipped.v1",
-        "payments.payment_captured.v1",
-        "fulfillment.shipment.delivered.v1",
-    ] {
+    for expected in DELIVERED_SAGA_EVENTS {
         assert_eq!(
             seen.iter().filter(|seen| *seen == expected).count(),
             1,
