@@ -13,10 +13,14 @@
 //! Floats never appear: amounts are exact and survive JSON, SQL and protobuf
 //! unchanged.
 
+mod id;
 mod invalid;
 mod item;
 mod money;
 
+pub use id::parse_uuid;
 pub use invalid::{InvalidField, InvalidValue};
 pub use item::{Quantity, SKU_MAX_CHARS, Sku};
 pub use money::{Currency, MAX_AMOUNT_MINOR, Money, MoneyError};
+/// For [`uuid_id!`]: the services name the macro, not the crate.
+pub use uuid;

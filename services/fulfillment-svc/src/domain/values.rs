@@ -3,8 +3,6 @@
 
 use std::fmt;
 
-use uuid::Uuid;
-
 pub use ecommerce_money::{Quantity, SKU_MAX_CHARS, Sku};
 
 use crate::domain::error::InvalidValue;
@@ -12,64 +10,19 @@ use crate::domain::error::InvalidValue;
 pub const CARRIER_MAX_CHARS: usize = 100;
 pub const TRACKING_NUMBER_MAX_CHARS: usize = 100;
 
-fn parse_uuid(raw: &str) -> Result<Uuid, InvalidValue> {
-    if raw.is_empty() {
-        return Err(InvalidValue::new("must not be empty"));
-    }
-    let uuid =
-        Uuid::try_parse(raw).map_err(|_| InvalidValue::new(format!("{raw:?} is not a UUID")))?;
-    if uuid.is_nil() {
-        return Err(InvalidValue::new("must not be the nil UUID"));
-    }
-    Ok(uuid)
-}
-
-macro_rules! id_newtype {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Uuid);
-
-        impl $name {
-            /// A fresh UUID v7: time-ordered, so ids sort by creation.
-            pub fn generate() -> Self {
-                Self(Uuid::now_v7())
-            }
-
-            pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-                parse_uuid(raw).map(Self)
-            }
-
-            pub const fn from_uuid(uuid: Uuid) -> Self {
-                Self(uuid)
-            }
-
-            pub const fn as_uuid(self) -> Uuid {
-                self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(formatter)
-            }
-        }
-    };
-}
-
-id_newtype!(
+ecommerce_money::uuid_id!(
     /// Id of an order (minted by orders-svc; any UUID version is accepted).
     OrderId
 );
-id_newtype!(
+ecommerce_money::uuid_id!(
     /// Id of the inventory reservation whose commit opened the shipment.
     ReservationId
 );
-id_newtype!(
+ecommerce_money::uuid_id!(
     /// Id of a shipment (UUID v7).
     ShipmentId
 );
-id_newtype!(
+ecommerce_money::uuid_id!(
     /// Id of a shipping option (stable, seeded by the migration).
     ShippingOptionId
 );
@@ -225,7 +178,7 @@ mod tests {
         assert_eq!(ShipmentId::parse(&id.to_string()).unwrap(), id);
         assert!(ShipmentId::parse("").is_err());
         assert!(ShipmentId::parse("nope").is_err());
-        assert!(ShipmentId::parse(&Uuid::nil().to_string()).is_err());
+        assert!(ShipmentId::parse(&uuid::Uuid::nil().to_string()).is_err());
         assert_eq!(
             OrderId::from_uuid(id.as_uuid()).as_uuid(),
             ShipmentId::from_uuid(id.as_uuid()).as_uuid()

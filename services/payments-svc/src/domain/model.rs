@@ -10,60 +10,14 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use ecommerce_money::Money;
-use uuid::Uuid;
 
 use crate::domain::error::{InvalidValue, PaymentError};
 
-fn parse_uuid(raw: &str) -> Result<Uuid, InvalidValue> {
-    if raw.is_empty() {
-        return Err(InvalidValue::new("must not be empty"));
-    }
-    let uuid =
-        Uuid::try_parse(raw).map_err(|_| InvalidValue::new(format!("{raw:?} is not a UUID")))?;
-    if uuid.is_nil() {
-        return Err(InvalidValue::new("must not be the nil UUID"));
-    }
-    Ok(uuid)
-}
-
-macro_rules! id_newtype {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Uuid);
-
-        impl $name {
-            /// A fresh UUID v7: time-ordered, so ids sort by creation.
-            pub fn generate() -> Self {
-                Self(Uuid::now_v7())
-            }
-
-            pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-                parse_uuid(raw).map(Self)
-            }
-
-            pub const fn from_uuid(uuid: Uuid) -> Self {
-                Self(uuid)
-            }
-
-            pub const fn as_uuid(self) -> Uuid {
-                self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(formatter)
-            }
-        }
-    };
-}
-
-id_newtype!(
+ecommerce_money::uuid_id!(
     /// Id of a payment.
     PaymentId
 );
-id_newtype!(
+ecommerce_money::uuid_id!(
     /// Id of an order (minted by orders-svc).
     OrderId
 );
