@@ -377,7 +377,9 @@ ensure_docker_compose() {
 
 # ---------------------------------------------------------------- services
 
-ALL_SERVICES=(catalog-svc iam-svc inventory-svc orders-svc payments-svc cart-svc fulfillment-svc schema-registry)
+# The schema registry first: the others register their event schemas with it
+# at start-up (each waits up to SCHEMA_REGISTRY_STARTUP_TIMEOUT_MS for it).
+ALL_SERVICES=(schema-registry catalog-svc iam-svc inventory-svc orders-svc payments-svc cart-svc fulfillment-svc)
 
 svc_prefix() {
   case "$1" in
@@ -511,6 +513,8 @@ start_service() {
   export CATALOG_GRPC_URL="${CATALOG_GRPC_URL:-http://$(probe_addr "$(svc_addr catalog-svc)")}"
   export FULFILLMENT_GRPC_URL="${FULFILLMENT_GRPC_URL:-http://$(probe_addr "$(svc_addr fulfillment-svc)")}"
   export ORDERS_GRPC_URL="${ORDERS_GRPC_URL:-http://$(probe_addr "$(svc_addr orders-svc)")}"
+  # Producers register the schemas of the events they emit at start-up.
+  export SCHEMA_REGISTRY_URL="${SCHEMA_REGISTRY_URL:-http://$(probe_addr "$(svc_addr schema-registry)")}"
   # The background child does the redirections, so the prefixer is a child of
   # the service process and ends when the service closes its output.
   if [[ -n "$log_file" ]]; then

@@ -139,7 +139,10 @@ fn encode_parts(
         metadata.aggregate.id.clone(),
     );
     let schema = match metadata.schema_registry_id {
-        Some(registry_id) => format!("{message_name}@v{version}#{registry_id}"),
+        Some(registry_id) => {
+            message_headers.insert(headers::SCHEMA_ID.to_owned(), registry_id.to_string());
+            format!("{message_name}@v{version}#{registry_id}")
+        }
         None => format!("{message_name}@v{version}"),
     };
     message_headers.insert(headers::SCHEMA.to_owned(), schema);
@@ -205,22 +208,95 @@ fn check_property(
 
 /// Decodes envelope bytes alone (e.g. an outbox row's stored body).
 pub fn decode_envelope(body: &[u8]) -> Result<ReceivedEvent, DecodeError> {
-    let envelope =
-        envelope_pb::EventEnvelope::decode(body).map_err(DecodeError::MalformedEnvelope)?;
+    let EnvelopeParts {
+        event_type,
+        metadata,
+        schema,
+        payload,
+    } = parse_envelope(body)?;
 
-    let id = required_string(&envelope.id, "id")?;
-    let id = Uuid::parse_str(id).map_err(|error| DecodeError::InvalidField {
-        field: "id",
-        reason: error.to_string(),
+    let info = event_type_info(&event_type)
+        .ok_or_else(|| DecodeError::UnknownEventType(event_type.clone()))?;
+    if payload_message_name(&payload.type_url) != info.message_name {
+        return Err(DecodeError::WrongPayloadType {
+            event_type,
+            expected: info.message_name,
+            actual: payload.type_url,
+        });
+    }
+    if let Some(schema) = &schema {
+        let names_other_message =
+            !schema.message_name.is_empty() && schema.message_name != info.message_name;
+        let names_other_version = schema.version != 0 && schema.version != info.version;
+        if names_other_message || names_other_version {
+            return Err(DecodeError::SchemaMismatch {
+                event_type,
+                expected: format!("{}@v{}", info.message_name, info.version),
+                actual: format!("{}@v{}", schema.message_name, schema.version),
+            });
+        }
+    }
+    let event = match DecodedEvent::decode_payload(&event_type, &payload.value) {
+        Some(Ok(event)) => event,
+        Some(Err(source)) => return Err(DecodeError::MalformedPayload { event_type, source }),
+        None => return Err(DecodeError::UnknownEventType(event_type)),
+    };
+    Ok(ReceivedEvent { event, metadata })
+}
+
+/// Why envelope bytes are not a well-formed envelope, whatever the payload:
+/// the checks both the typed ([`decode_envelope`]) and the dynamic
+/// ([`SchemaCache::decode_dynamic`](crate::SchemaCache::decode_dynamic))
+/// paths make before looking at the payload.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("the body is not an event envelope: {0}")]
+    Malformed(#[source] prost::DecodeError),
+    #[error("the envelope has no `{0}`")]
+    MissingField(&'static str),
+    #[error("the envelope's `{field}` is invalid: {reason}")]
+    InvalidField { field: &'static str, reason: String },
+}
+
+impl From<EnvelopeError> for DecodeError {
+    fn from(error: EnvelopeError) -> Self {
+        match error {
+            EnvelopeError::Malformed(source) => Self::MalformedEnvelope(source),
+            EnvelopeError::MissingField(field) => Self::MissingField(field),
+            EnvelopeError::InvalidField { field, reason } => Self::InvalidField { field, reason },
+        }
+    }
+}
+
+/// A well-formed envelope taken apart: everything but the payload's meaning.
+pub(crate) struct EnvelopeParts {
+    pub(crate) event_type: String,
+    /// Carries the envelope's `schema.registry_id`, when present.
+    pub(crate) metadata: EventMetadata,
+    pub(crate) schema: Option<envelope_pb::SchemaRef>,
+    pub(crate) payload: prost_types::Any,
+}
+
+/// Decodes the envelope and checks its required fields, in the order the
+/// typed path has always reported them: id, type, occurred_at, aggregate
+/// (type, id), payload.
+pub(crate) fn parse_envelope(body: &[u8]) -> Result<EnvelopeParts, EnvelopeError> {
+    let envelope = envelope_pb::EventEnvelope::decode(body).map_err(EnvelopeError::Malformed)?;
+
+    let id = Uuid::parse_str(required_string(&envelope.id, "id")?).map_err(|error| {
+        EnvelopeError::InvalidField {
+            field: "id",
+            reason: error.to_string(),
+        }
     })?;
-    let event_type = required_string(&envelope.r#type, "type")?;
+    required_string(&envelope.r#type, "type")?;
     let occurred_at = envelope
         .occurred_at
-        .ok_or(DecodeError::MissingField("occurred_at"))?;
+        .ok_or(EnvelopeError::MissingField("occurred_at"))?;
     let occurred_at = u32::try_from(occurred_at.nanos)
         .ok()
         .and_then(|nanos| DateTime::from_timestamp(occurred_at.seconds, nanos))
-        .ok_or_else(|| DecodeError::InvalidField {
+        .ok_or_else(|| EnvelopeError::InvalidField {
             field: "occurred_at",
             reason: format!(
                 "{}s {}ns is out of range",
@@ -229,51 +305,23 @@ pub fn decode_envelope(body: &[u8]) -> Result<ReceivedEvent, DecodeError> {
         })?;
     let aggregate = envelope
         .aggregate
-        .ok_or(DecodeError::MissingField("aggregate"))?;
-    let aggregate_type = required_string(&aggregate.r#type, "aggregate.type")?;
-    let aggregate_id = required_string(&aggregate.id, "aggregate.id")?;
+        .ok_or(EnvelopeError::MissingField("aggregate"))?;
+    required_string(&aggregate.r#type, "aggregate.type")?;
+    required_string(&aggregate.id, "aggregate.id")?;
     let payload = envelope
         .payload
-        .ok_or(DecodeError::MissingField("payload"))?;
+        .ok_or(EnvelopeError::MissingField("payload"))?;
 
-    let info = event_type_info(event_type)
-        .ok_or_else(|| DecodeError::UnknownEventType(event_type.to_owned()))?;
-    let payload_message = payload
-        .type_url
-        .rsplit_once('/')
-        .map_or(payload.type_url.as_str(), |(_, name)| name);
-    if payload_message != info.message_name {
-        return Err(DecodeError::WrongPayloadType {
-            event_type: event_type.to_owned(),
-            expected: info.message_name,
-            actual: payload.type_url.clone(),
-        });
-    }
-    if let Some(schema) = &envelope.schema {
-        let names_other_message =
-            !schema.message_name.is_empty() && schema.message_name != info.message_name;
-        let names_other_version = schema.version != 0 && schema.version != info.version;
-        if names_other_message || names_other_version {
-            return Err(DecodeError::SchemaMismatch {
-                event_type: event_type.to_owned(),
-                expected: format!("{}@v{}", info.message_name, info.version),
-                actual: format!("{}@v{}", schema.message_name, schema.version),
-            });
-        }
-    }
-    let event = DecodedEvent::decode_payload(event_type, &payload.value)
-        .ok_or_else(|| DecodeError::UnknownEventType(event_type.to_owned()))?
-        .map_err(|source| DecodeError::MalformedPayload {
-            event_type: event_type.to_owned(),
-            source,
-        })?;
-
+    let schema_registry_id = envelope
+        .schema
+        .as_ref()
+        .and_then(|schema| schema.registry_id);
     let metadata = EventMetadata {
         id,
         occurred_at,
         aggregate: Aggregate {
-            aggregate_type: aggregate_type.to_owned(),
-            id: aggregate_id.to_owned(),
+            aggregate_type: aggregate.r#type,
+            id: aggregate.id,
         },
         correlation_id: envelope.correlation_id,
         causation_id: envelope.causation_id,
@@ -284,14 +332,27 @@ pub fn decode_envelope(body: &[u8]) -> Result<ReceivedEvent, DecodeError> {
             }
             .non_empty()
         }),
-        schema_registry_id: envelope.schema.and_then(|schema| schema.registry_id),
+        schema_registry_id,
     };
-    Ok(ReceivedEvent { event, metadata })
+    Ok(EnvelopeParts {
+        event_type: envelope.r#type,
+        metadata,
+        schema: envelope.schema,
+        payload,
+    })
 }
 
-fn required_string<'a>(value: &'a str, field: &'static str) -> Result<&'a str, DecodeError> {
+/// The message name a `google.protobuf.Any` type URL names: everything after
+/// the last `/`, or the whole URL when it has none.
+pub(crate) fn payload_message_name(type_url: &str) -> &str {
+    type_url
+        .rsplit_once('/')
+        .map_or(type_url, |(_, message_name)| message_name)
+}
+
+fn required_string<'a>(value: &'a str, field: &'static str) -> Result<&'a str, EnvelopeError> {
     if value.is_empty() {
-        return Err(DecodeError::MissingField(field));
+        return Err(EnvelopeError::MissingField(field));
     }
     Ok(value)
 }

@@ -3,22 +3,60 @@
 //! - [`EVENT_TYPES`], [`DecodedEvent`] and the [`Event`] impls are generated at
 //!   build time from the `ecommerce.events.v1.event_type` option in `proto/`.
 //! - [`encode`] turns a payload plus [`EventMetadata`] into an AMQP body (an
-//!   `ecommerce.events.v1.EventEnvelope`) and [`MessageProperties`] that mirror it.
+//!   `ecommerce.events.v1.EventEnvelope`) and [`MessageProperties`] that mirror it
+//!   (with `x-schema-id` when the metadata carries a schema registry id).
 //! - [`decode`] reverses that and returns a typed [`DecodeError`] for every way
-//!   a message can be bad; it never panics on any input.
+//!   a message can be bad; it never panics on any input. This is the fast path
+//!   for the event types compiled in; a known type decodes whatever registry id
+//!   it carries, and the id is reported in [`EventMetadata::schema_registry_id`].
+//!
+//! # Any event, by its registry id
+//!
+//! An envelope whose `schema.registry_id` is set can be decoded without its
+//! type being compiled in (a newer producer's event, a tool reading any
+//! queue): [`SchemaCache::decode_dynamic`] checks the envelope exactly as the
+//! typed path does ([`EnvelopeError`]), resolves the id through a
+//! [`SchemaSource`] ([`RegistrySchemaSource`] asks the schema registry's
+//! `GetSchema`), and decodes the payload into a
+//! [`prost_reflect::DynamicMessage`] inside a [`DynamicEvent`], which renders
+//! as ProtoJSON ([`DynamicEvent::to_json`]). Each id is fetched and parsed
+//! once, even under concurrent requests; a failed fetch is retried by the next
+//! request. Every failure is a [`DynamicDecodeError`], and
+//! [`DynamicDecodeError::is_transient`] tells a registry outage (retry) from a
+//! bad message (dead-letter).
+//!
+//! ```no_run
+//! # async fn example(body: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use ecommerce_events::{RegistrySchemaSource, SchemaCache};
+//!
+//! let source = RegistrySchemaSource::connect_lazy("http://127.0.0.1:50058")?;
+//! let schemas = SchemaCache::new(Arc::new(source));
+//! let event = schemas.decode_dynamic(body).await?;
+//! println!("{} {}", event.event_type, event.to_json()?);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! Nothing here depends on the broker client: the broker crate maps
 //! [`MessageProperties`] to and from its own types.
 
 mod codec;
+mod dynamic;
 mod metadata;
 mod properties;
+mod registry;
 
 pub use codec::{
-    DecodeError, EncodedEvent, ReceivedEvent, decode, decode_envelope, encode, encode_decoded,
+    DecodeError, EncodedEvent, EnvelopeError, ReceivedEvent, decode, decode_envelope, encode,
+    encode_decoded,
 };
+pub use dynamic::{DynamicDecodeError, DynamicEvent, RegisteredSchema, SchemaCache, SchemaError};
 pub use metadata::{Aggregate, EventMetadata, TraceContext};
 pub use properties::{CONTENT_TYPE_PROTOBUF, DELIVERY_MODE_PERSISTENT, MessageProperties, headers};
+pub use registry::{
+    FetchedSchema, RegistryConnectError, RegistrySchemaSource, SchemaFetchError, SchemaSource,
+};
 
 /// A protobuf message that is the payload of one event type.
 ///

@@ -16,8 +16,19 @@ pub mod headers {
     pub const AGGREGATE_ID: &str = "x-aggregate-id";
     /// `<message name>@v<major>`, plus `#<registry id>` when registered.
     pub const SCHEMA: &str = "x-schema";
+    /// The schema registry id of the payload's schema, in decimal; present
+    /// only when registered (the same id `x-schema` ends with after `#`).
+    pub const SCHEMA_ID: &str = "x-schema-id";
     pub const TRACEPARENT: &str = "traceparent";
     pub const TRACESTATE: &str = "tracestate";
+
+    /// The registry id an `x-schema` value ends with (`...@v1#42` gives 42),
+    /// for code that rebuilds headers from a stored `x-schema` value and
+    /// must add `x-schema-id` as `encode` does.
+    pub fn registry_id_of_schema(schema: &str) -> Option<i64> {
+        let (_, registry_id) = schema.rsplit_once('#')?;
+        registry_id.parse().ok()
+    }
 }
 
 /// The AMQP properties of one event message.

@@ -107,11 +107,65 @@ fn properties_mirror_the_envelope() {
         header(headers::SCHEMA),
         Some("ecommerce.orders.v1.OrderPlaced@v1#17")
     );
+    assert_eq!(header(headers::SCHEMA_ID), Some("17"));
     assert_eq!(
         header(headers::TRACEPARENT),
         Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
     );
     assert_eq!(header(headers::TRACESTATE), Some("vendor=value"));
+}
+
+#[test]
+fn headers_are_exactly_these_and_the_schema_id_only_when_registered() {
+    let unregistered = encode(&order_placed(), &full_metadata()).properties;
+    let names: Vec<&str> = unregistered.headers.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            headers::TRACEPARENT,
+            headers::TRACESTATE,
+            headers::AGGREGATE_ID,
+            headers::AGGREGATE_TYPE,
+            headers::CAUSATION_ID,
+            headers::SCHEMA,
+        ]
+    );
+    let metadata = EventMetadata {
+        schema_registry_id: Some(9_007_199_254_740_993),
+        ..full_metadata()
+    };
+    let registered = encode(&order_placed(), &metadata).properties;
+    let schema_id = registered.headers.get(headers::SCHEMA_ID);
+    assert_eq!(schema_id.map(String::as_str), Some("9007199254740993"));
+    assert_eq!(registered.headers.len(), unregistered.headers.len() + 1);
+    let schema = registered.headers.get(headers::SCHEMA).expect("x-schema");
+    assert_eq!(
+        headers::registry_id_of_schema(schema),
+        Some(9_007_199_254_740_993)
+    );
+    let schema = unregistered.headers.get(headers::SCHEMA).expect("x-schema");
+    assert_eq!(headers::registry_id_of_schema(schema), None);
+    assert_eq!(headers::registry_id_of_schema("a.B@v1#x"), None);
+}
+
+#[test]
+fn a_known_type_decodes_whatever_registry_id_it_carries_and_reports_it() {
+    for registry_id in [Some(1), Some(7), Some(123_456_789), Some(-3), None] {
+        let metadata = EventMetadata {
+            schema_registry_id: registry_id,
+            ..full_metadata()
+        };
+        let encoded = encode(&order_placed(), &metadata);
+        let received = decode(&encoded.properties, &encoded.body).expect("decodes");
+        assert_eq!(received.metadata.schema_registry_id, registry_id);
+        assert_eq!(received.metadata, metadata);
+        assert_eq!(
+            received.event,
+            DecodedEvent::OrdersOrderPlacedV1(order_placed())
+        );
+        let from_envelope = decode_envelope(&encoded.body).expect("decodes");
+        assert_eq!(from_envelope.metadata.schema_registry_id, registry_id);
+    }
 }
 
 #[test]

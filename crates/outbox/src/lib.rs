@@ -5,7 +5,8 @@
 //!   [`OutboxMigration`].
 //! - **Write**: [`Outbox::enqueue`] stores the encoded envelope in the
 //!   caller's transaction, with correlation id, causation id and W3C trace
-//!   context. Commit through [`OutboxTransaction::commit`] (from
+//!   context, and the event type's schema registry id once registered
+//!   ([`SchemaIds`]). Commit through [`OutboxTransaction::commit`] (from
 //!   [`Outbox::begin`]) to wake this process's relay at once; there is no
 //!   Postgres `NOTIFY`, which would serialize every writer on a global lock.
 //! - **Relay**: [`Relay::run`] claims due rows with `FOR UPDATE SKIP LOCKED`
@@ -45,6 +46,7 @@ mod error;
 mod outbox;
 mod publisher;
 mod relay;
+mod schema_ids;
 pub mod settings;
 mod table;
 
@@ -52,6 +54,7 @@ pub use error::OutboxError;
 pub use outbox::{Outbox, OutboxBacklog, OutboxTransaction, current_trace_context};
 pub use publisher::{OutboxPublisher, PublishFailure, RelayMessage};
 pub use relay::{BatchOutcome, Relay, RelayStats};
+pub use schema_ids::SchemaIds;
 pub use settings::RelaySettings;
 pub use table::{
     OutboxMigration, OutboxTable, create_outbox_table, create_outbox_table_in, drop_outbox_table,

@@ -15,6 +15,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{OutboxError, translate};
+use crate::schema_ids::SchemaIds;
 use crate::table::OutboxTable;
 
 /// One service's outbox: where its events are written, which exchange each
@@ -28,6 +29,7 @@ pub struct Outbox {
     routing: Arc<Routing>,
     statements: Arc<Statements>,
     wake: Arc<Notify>,
+    schema_ids: SchemaIds,
 }
 
 /// Exchange per event type: the longest matching prefix rule, else the default.
@@ -143,7 +145,20 @@ impl Outbox {
             }),
             statements: Arc::new(statements),
             wake: Arc::new(Notify::new()),
+            schema_ids: SchemaIds::new(),
         }
+    }
+
+    /// Stamps every event with its registry id from `schema_ids` (once its
+    /// type is registered there), unless the metadata already names one.
+    pub fn with_schema_ids(mut self, schema_ids: SchemaIds) -> Self {
+        self.schema_ids = schema_ids;
+        self
+    }
+
+    /// The registry ids this outbox stamps events with.
+    pub fn schema_ids(&self) -> &SchemaIds {
+        &self.schema_ids
     }
 
     /// Sends event types starting with `event_type_prefix` to `exchange`, e.g.
@@ -225,9 +240,13 @@ impl Outbox {
         if metadata.trace_context.is_none() {
             metadata.trace_context = current_trace_context();
         }
+        if metadata.schema_registry_id.is_none() {
+            metadata.schema_registry_id = self.schema_ids.get(E::EVENT_TYPE);
+        }
         let encoded = ecommerce_events::encode(payload, &metadata);
         // The relay rebuilds the other headers from columns; this one needs
-        // the message name, version and registry id, which have none.
+        // the message name, version and registry id, which have none (the
+        // relay reads `x-schema-id` back from its `#<id>` suffix).
         let schema_ref = encoded
             .properties
             .headers

@@ -590,6 +590,9 @@ impl StoredEvent {
         let mut message_headers = std::collections::BTreeMap::new();
         message_headers.insert(headers::AGGREGATE_TYPE.to_owned(), self.aggregate_type);
         message_headers.insert(headers::AGGREGATE_ID.to_owned(), self.aggregate_id);
+        if let Some(schema_id) = headers::registry_id_of_schema(&self.schema_ref) {
+            message_headers.insert(headers::SCHEMA_ID.to_owned(), schema_id.to_string());
+        }
         message_headers.insert(headers::SCHEMA.to_owned(), self.schema_ref);
         if let Some(causation_id) = self.causation_id {
             message_headers.insert(headers::CAUSATION_ID.to_owned(), causation_id);

@@ -27,14 +27,20 @@
 //! }
 //! ```
 //!
+//! A service that creates an outbox registers the schemas of the events it
+//! emits with the schema registry before it serves (see [`schemas`]): a
+//! refused schema stops the start, an unreachable registry does not.
+//!
 //! `<binary> migrate` only brings the schema up to date and exits, for
 //! deployments that migrate before rolling out. `<binary> --roles grpc,relay`
 //! (or `<PREFIX>_ROLES`) runs only some parts of the service: see [`Roles`].
 
 mod roles;
 mod runtime;
+pub mod schemas;
 mod settings;
 
 pub use roles::{Role, Roles};
 pub use runtime::{ServiceRuntime, run};
+pub use schemas::{REGISTRATION_HEALTH_SERVICE, SchemaRegistrySettings};
 pub use settings::RuntimeSettings;

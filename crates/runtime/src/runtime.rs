@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use ecommerce_broker::{Broker, ConsumerQueue, EventsExchange, TopologyNames};
 use ecommerce_inbox::{EventHandler, InboxConsumer, InboxTable};
-use ecommerce_outbox::{Outbox, OutboxPublisher, OutboxTable, Relay, RelaySettings};
+use ecommerce_outbox::{Outbox, OutboxPublisher, OutboxTable, Relay, RelaySettings, SchemaIds};
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::{ServiceInfo, TelemetrySettings, service, shutdown, telemetry};
 use sea_orm::DatabaseConnection;
@@ -15,6 +15,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::schemas::{
+    EventSchema, REGISTRATION_HEALTH_SERVICE, SchemaRegistration, SchemaRegistrySettings,
+};
 use crate::settings::RuntimeSettings;
 use crate::{Role, Roles};
 
@@ -35,6 +38,12 @@ struct Inner {
     broker: Broker,
     relay_settings: RelaySettings,
     roles: Roles,
+    registry: SchemaRegistrySettings,
+    /// The registry ids every outbox of this process stamps events with.
+    schema_ids: SchemaIds,
+    /// Set by [`ServiceRuntime::outbox`]: the process emits events, so it
+    /// registers their schemas.
+    emits_events: std::sync::atomic::AtomicBool,
     stop: watch::Sender<bool>,
     /// Relays and consumers, stopped together by `shutdown`.
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -75,6 +84,9 @@ impl ServiceRuntime {
                 broker,
                 relay_settings: settings.relay.clone(),
                 roles: settings.roles,
+                registry: settings.registry.clone(),
+                schema_ids: SchemaIds::new(),
+                emits_events: std::sync::atomic::AtomicBool::new(false),
                 stop,
                 tasks: Mutex::new(Vec::new()),
             }),
@@ -126,11 +138,53 @@ impl ServiceRuntime {
     /// The outbox of `preset` (e.g. [`OutboxTable::CATALOG`]) moved into the
     /// service's schema, publishing to the configured name of `exchange`.
     /// Add routes for other exchanges with [`Outbox::with_route`].
+    ///
+    /// Its events carry their schema registry ids once
+    /// [`register_event_schemas`](Self::register_event_schemas) has them.
     pub fn outbox(&self, preset: &OutboxTable, exchange: EventsExchange) -> anyhow::Result<Outbox> {
         let table = preset
             .in_schema(self.inner.schema.clone())
             .with_context(|| format!("invalid outbox table in schema {}", self.inner.schema))?;
-        Ok(Outbox::new(table, self.names().exchange(exchange)))
+        self.inner
+            .emits_events
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(Outbox::new(table, self.names().exchange(exchange))
+            .with_schema_ids(self.inner.schema_ids.clone()))
+    }
+
+    /// The registry ids this process's outboxes stamp events with.
+    pub fn schema_ids(&self) -> &SchemaIds {
+        &self.inner.schema_ids
+    }
+
+    /// Registers the schemas of the events this service emits (the event
+    /// types named `<domain>.…`, where the service is `<domain>-svc`), when
+    /// it created an outbox and a registry is configured. Returns whether
+    /// every schema is registered, as a watch that turns true when a
+    /// background retry succeeds.
+    ///
+    /// Fails when the registry refuses a schema (incompatible with the
+    /// subject's earlier versions): the service must not start. An
+    /// unreachable registry is retried in the background until shutdown.
+    pub async fn register_event_schemas(&self) -> anyhow::Result<watch::Receiver<bool>> {
+        let emits_events = self
+            .inner
+            .emits_events
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let Some(url) = self.inner.registry.url.as_deref().filter(|_| emits_events) else {
+            return Ok(watch::channel(true).1);
+        };
+        let domain = self.inner.service.name.trim_end_matches("-svc");
+        let schemas = EventSchema::of_domain(domain)?;
+        if schemas.is_empty() {
+            return Ok(watch::channel(true).1);
+        }
+        let registration = SchemaRegistration::new(url, schemas, self.inner.schema_ids.clone())
+            .with_context(|| format!("invalid schema registry URL {url}"))?;
+        let registered = registration
+            .start(self.inner.registry.startup_timeout, self.stopping())
+            .await?;
+        Ok(registered)
     }
 
     /// Runs a relay for `outbox` until [`shutdown`](Self::shutdown). It is
@@ -366,10 +420,20 @@ where
     tracing::info!(service = service.name, roles = %settings.roles, "starting");
     let runtime = ServiceRuntime::start::<M>(service, &settings).await?;
     let register = start(runtime.clone()).await?;
+    let registered = match runtime.register_event_schemas().await {
+        Ok(registered) => registered,
+        Err(error) => {
+            runtime.shutdown().await;
+            return Err(error);
+        }
+    };
     // Without the API the process still answers health and reflection, so
     // orchestrators can probe a relay- or consumer-only process the same way.
     let serves_api = settings.roles.contains(Role::Grpc);
-    let register = move |server: GrpcServer| if serves_api { register(server) } else { server };
+    let register = move |server: GrpcServer| {
+        report_registration(&server, registered);
+        if serves_api { register(server) } else { server }
+    };
     let addr = settings.grpc.addr;
     let listener = TcpListener::bind(addr)
         .await
@@ -384,6 +448,28 @@ where
     .await;
     runtime.shutdown().await;
     served
+}
+
+/// Mirrors the schema registration into the health entry
+/// [`REGISTRATION_HEALTH_SERVICE`]: NOT_SERVING while events go out without
+/// registry ids, SERVING once every schema is registered.
+fn report_registration(server: &GrpcServer, mut registered: watch::Receiver<bool>) {
+    let reporter = server.health_reporter();
+    tokio::spawn(async move {
+        loop {
+            let status = if *registered.borrow_and_update() {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            reporter
+                .set_service_status(REGISTRATION_HEALTH_SERVICE, status)
+                .await;
+            if registered.changed().await.is_err() {
+                return;
+            }
+        }
+    });
 }
 
 #[cfg(test)]

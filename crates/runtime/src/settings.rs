@@ -8,6 +8,7 @@ use ecommerce_platform::settings::EnvSource;
 use ecommerce_platform::{GrpcSettings, ServiceInfo};
 
 use crate::Roles;
+use crate::schemas::SchemaRegistrySettings;
 
 /// The settings of one service process: each part documents its variables
 /// (`<PREFIX>_GRPC_ADDR`, `<PREFIX>_DATABASE_URL`, `<PREFIX>_DB_SCHEMA`,
@@ -21,6 +22,9 @@ pub struct RuntimeSettings {
     /// `<PREFIX>_ROLES` (a `--roles` argument wins): the parts this process
     /// runs; all of them by default.
     pub roles: Roles,
+    /// `SCHEMA_REGISTRY_URL` and the start-up wait: where the service
+    /// registers the schemas of the events it emits.
+    pub registry: SchemaRegistrySettings,
 }
 
 impl RuntimeSettings {
@@ -42,12 +46,15 @@ impl RuntimeSettings {
                 .map_err(|reason| anyhow::anyhow!("invalid {roles_var}: {reason}"))?,
             None => Roles::ALL,
         };
+        let registry =
+            SchemaRegistrySettings::from_env().context("invalid schema registry settings")?;
         Ok(Self {
             grpc,
             database,
             broker,
             relay,
             roles,
+            registry,
         })
     }
 }

@@ -10,7 +10,7 @@ use ecommerce_events::ReceivedEvent;
 use ecommerce_outbox::RelaySettings;
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::{GrpcSettings, ServiceInfo};
-use ecommerce_runtime::{Roles, RuntimeSettings, ServiceRuntime};
+use ecommerce_runtime::{Roles, RuntimeSettings, SchemaRegistrySettings, ServiceRuntime};
 use sea_orm_migration::MigratorTrait;
 use secrecy::SecretString;
 
@@ -59,6 +59,9 @@ impl TestService {
                 ..RelaySettings::default()
             },
             roles: Roles::ALL,
+            // No registry runs beside a single service under test; events
+            // go out without registry ids (the e2e stack runs one).
+            registry: SchemaRegistrySettings::disabled(),
         };
         let runtime = ServiceRuntime::start::<M>(service, &settings).await?;
         Ok(Self {

@@ -107,5 +107,14 @@ fn decode(message: &BasicGetMessage) -> ReceivedEvent {
         properties.correlation_id, received.metadata.correlation_id,
         "AMQP correlation_id and envelope disagree"
     );
+    let header_schema_id = properties
+        .headers
+        .get(ecommerce_events::headers::SCHEMA_ID)
+        .map(|id| id.parse::<i64>().ok());
+    assert_eq!(
+        header_schema_id,
+        received.metadata.schema_registry_id.map(Some),
+        "x-schema-id header and envelope registry id disagree"
+    );
     received
 }

@@ -1,7 +1,7 @@
 //! Writing events inside the caller's transaction.
 
 use ecommerce_events::{DecodedEvent, EventMetadata, TraceContext, decode_envelope};
-use ecommerce_outbox::{Outbox, OutboxError, OutboxTable};
+use ecommerce_outbox::{Outbox, OutboxError, OutboxTable, SchemaIds};
 use ecommerce_proto::ecommerce::iam::v1::{SignInFailed, UserRegistered};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use tracing::Instrument as _;
@@ -312,5 +312,70 @@ async fn without_a_trace_context_the_current_span_is_recorded() {
         Some(traceparent)
     );
     assert_eq!(received.metadata.id, without_trace.id);
+    fixture.cleanup().await;
+}
+
+#[tokio::test]
+async fn registered_event_types_are_stamped_with_their_registry_id() {
+    let fixture = Fixture::new("outbox_schema_ids").await;
+    let schema_ids = SchemaIds::new();
+    let outbox = fixture.outbox.clone().with_schema_ids(schema_ids.clone());
+    let (payload, metadata) = sample_event(0);
+
+    // Not registered yet: no id, and the row's schema_ref has no `#<id>`.
+    let unregistered = outbox
+        .enqueue(fixture.db(), &payload, metadata.clone())
+        .await
+        .unwrap();
+    assert!(schema_ids.set("orders.order_placed.v1", 42));
+    let registered = outbox
+        .enqueue(
+            fixture.db(),
+            &payload,
+            EventMetadata::new("order", "order-2"),
+        )
+        .await
+        .unwrap();
+    // An id the caller chose wins over the registered one.
+    let chosen = outbox
+        .enqueue(
+            fixture.db(),
+            &payload,
+            EventMetadata {
+                schema_registry_id: Some(7),
+                ..EventMetadata::new("order", "order-3")
+            },
+        )
+        .await
+        .unwrap();
+
+    for (event_id, registry_id, schema_ref) in [
+        (unregistered, None, "ecommerce.orders.v1.OrderPlaced@v1"),
+        (
+            registered,
+            Some(42),
+            "ecommerce.orders.v1.OrderPlaced@v1#42",
+        ),
+        (chosen, Some(7), "ecommerce.orders.v1.OrderPlaced@v1#7"),
+    ] {
+        let row = fixture
+            .db()
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT payload, schema_ref FROM {} WHERE id = $1",
+                    qualified(&fixture.table)
+                ),
+                [event_id.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let body: Vec<u8> = row.try_get("", "payload").unwrap();
+        let stored_ref: String = row.try_get("", "schema_ref").unwrap();
+        let envelope = decode_envelope(&body).unwrap();
+        assert_eq!(envelope.metadata.schema_registry_id, registry_id);
+        assert_eq!(stored_ref, schema_ref);
+    }
     fixture.cleanup().await;
 }
