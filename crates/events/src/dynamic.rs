@@ -5,8 +5,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use prost::Message as _;
-use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor};
+use ecommerce_schema_compat::{
+    SchemaError as DescriptorSetError, decode_descriptor_set, without_panic,
+};
+use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tokio::sync::OnceCell;
 
 use crate::codec::{EnvelopeError, EnvelopeParts, parse_envelope, payload_message_name};
@@ -43,10 +45,9 @@ pub enum SchemaError {
     #[error("schema {id}'s file descriptor set is invalid")]
     InvalidDescriptorSet {
         id: i64,
-        /// A [`prost_reflect::DescriptorError`], or why the set was rejected
-        /// before it reached the parser.
+        /// Why the set does not parse (or would make the parser panic).
         #[source]
-        source: Arc<dyn std::error::Error + Send + Sync>,
+        source: DescriptorSetError,
     },
     #[error("schema {id}'s file descriptor set has no message `{message_name}`")]
     MessageNotInSet { id: i64, message_name: String },
@@ -248,7 +249,7 @@ impl SchemaCache {
 
     async fn load(&self, id: i64) -> FetchOutcome {
         let fetched = self.source.fetch_schema(id).await?;
-        let pool = parse_descriptor_set(&fetched.file_descriptor_set)
+        let pool = decode_descriptor_set(&fetched.file_descriptor_set)
             .map_err(|source| SchemaError::InvalidDescriptorSet { id, source })?;
         let descriptor = pool.get_message_by_name(&fetched.message_name).ok_or(
             SchemaError::MessageNotInSet {
@@ -322,9 +323,9 @@ impl SchemaCache {
             None => {
                 return Err(SchemaError::InvalidDescriptorSet {
                     id: schema_id,
-                    source: Arc::new(RejectedDescriptorSet(
+                    source: DescriptorSetError::Invalid(
                         "the payload decoder panicked on its descriptors".to_owned(),
-                    )),
+                    ),
                 }
                 .into());
             }
@@ -338,101 +339,8 @@ impl SchemaCache {
     }
 }
 
-/// A descriptor set refused before (or instead of) the parser's own error.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct RejectedDescriptorSet(String);
-
-/// Runs `work`, turning a panic into `None`.
-///
-/// prost-reflect trusts its descriptors: some malformed sets make its pool
-/// builder, decoder or serializer panic rather than fail (two such cases are
-/// checked for in [`parse_descriptor_set`]). The descriptors come from the
-/// registry, i.e. from any producer, so a panic is caught here and reported
-/// as an invalid schema. Nothing outlives a caught panic but its error, so no
-/// broken state is observed.
-fn without_panic<T>(work: impl FnOnce() -> T) -> Option<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).ok()
-}
-
 fn render_panicked() -> serde_json::Error {
     <serde_json::Error as serde::ser::Error>::custom(
         "the JSON serializer panicked on the payload's descriptors",
     )
-}
-
-/// Parses an encoded `FileDescriptorSet`, returning an error, never
-/// panicking, whatever the bytes.
-fn parse_descriptor_set(
-    bytes: &[u8],
-) -> Result<DescriptorPool, Arc<dyn std::error::Error + Send + Sync>> {
-    let rejected = |reason: String| -> Arc<dyn std::error::Error + Send + Sync> {
-        Arc::new(RejectedDescriptorSet(reason))
-    };
-    // prost-reflect 0.16 panics (an out-of-bounds index while labelling the
-    // error) on a file whose `syntax` is neither proto2 nor proto3, e.g.
-    // "editions", so such files are refused first.
-    let set = prost_types::FileDescriptorSet::decode(bytes)
-        .map_err(|error| -> Arc<dyn std::error::Error + Send + Sync> { Arc::new(error) })?;
-    for file in &set.file {
-        match file.syntax.as_deref() {
-            None | Some("proto2" | "proto3") => {}
-            Some(syntax) => {
-                return Err(rejected(format!(
-                    "file {:?} has syntax {syntax:?}; only proto2 and proto3 are supported",
-                    file.name()
-                )));
-            }
-        }
-    }
-    // Decoded again by prost-reflect itself, which, unlike prost-types,
-    // keeps custom options.
-    let pool = match without_panic(|| DescriptorPool::decode(bytes)) {
-        Some(Ok(pool)) => pool,
-        Some(Err(descriptor_error)) => return Err(Arc::new(descriptor_error)),
-        None => return Err(rejected("the descriptor parser panicked on it".to_owned())),
-    };
-    check_map_entries(&pool).map_err(rejected)?;
-    Ok(pool)
-}
-
-/// prost-reflect 0.16 accepts any message marked `map_entry` but its decoder
-/// and serializer unwrap a singular key field 1 of a map key type and a
-/// singular value field 2 (what protoc always generates).
-fn check_map_entries(pool: &DescriptorPool) -> Result<(), String> {
-    for entry in pool.all_messages().filter(MessageDescriptor::is_map_entry) {
-        let key = entry.get_field(1);
-        let value = entry.get_field(2);
-        let well_formed = match (&key, &value) {
-            (Some(key), Some(value)) => {
-                !key.is_list() && !value.is_list() && is_map_key_kind(&key.kind())
-            }
-            _ => false,
-        };
-        if !well_formed {
-            return Err(format!(
-                "map entry {} does not have a singular key field 1 of a map key type and a singular value field 2",
-                entry.full_name()
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn is_map_key_kind(kind: &Kind) -> bool {
-    match kind {
-        Kind::Int32
-        | Kind::Int64
-        | Kind::Uint32
-        | Kind::Uint64
-        | Kind::Sint32
-        | Kind::Sint64
-        | Kind::Fixed32
-        | Kind::Fixed64
-        | Kind::Sfixed32
-        | Kind::Sfixed64
-        | Kind::Bool
-        | Kind::String => true,
-        Kind::Double | Kind::Float | Kind::Bytes | Kind::Message(_) | Kind::Enum(_) => false,
-    }
 }
