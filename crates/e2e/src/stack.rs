@@ -1,4 +1,5 @@
-//! The saga's seven services as real processes, isolated per stack.
+//! The saga's seven services and the schema registry as real processes,
+//! isolated per stack.
 //!
 //! Each [`Stack`] owns:
 //! - one fresh Postgres schema per service (`t_e2e_<service>_<uuid>`), handed
@@ -34,6 +35,7 @@ use uuid::Uuid;
 /// A service of the checkout saga.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Svc {
+    Registry,
     Iam,
     Catalog,
     Inventory,
@@ -44,8 +46,11 @@ pub enum Svc {
 }
 
 impl Svc {
-    /// Every service the saga needs, IAM first (the others fetch its keys).
-    pub const ALL: [Self; 7] = [
+    /// Every service the saga needs: the schema registry first (the others
+    /// register their event schemas with it at start-up, so every event
+    /// carries its registry id), then IAM (the others fetch its keys).
+    pub const ALL: [Self; 8] = [
+        Self::Registry,
         Self::Iam,
         Self::Catalog,
         Self::Inventory,
@@ -58,6 +63,7 @@ impl Svc {
     /// The binary's name, also the service's name in logs.
     pub const fn binary(self) -> &'static str {
         match self {
+            Self::Registry => "schema-registry",
             Self::Iam => "iam-svc",
             Self::Catalog => "catalog-svc",
             Self::Inventory => "inventory-svc",
@@ -71,6 +77,7 @@ impl Svc {
     /// The prefix of the service's own variables (`<PREFIX>_GRPC_ADDR`, ...).
     pub const fn env_prefix(self) -> &'static str {
         match self {
+            Self::Registry => "SCHEMA_REGISTRY",
             Self::Iam => "IAM",
             Self::Catalog => "CATALOG",
             Self::Inventory => "INVENTORY",
@@ -87,6 +94,7 @@ impl Svc {
     pub const fn api(self) -> &'static str {
         use ecommerce_proto::ecommerce;
         match self {
+            Self::Registry => ecommerce::registry::v1::schema_registry_service_server::SERVICE_NAME,
             Self::Iam => ecommerce::iam::v1::iam_service_server::SERVICE_NAME,
             Self::Catalog => ecommerce::catalog::v1::catalog_service_server::SERVICE_NAME,
             Self::Inventory => ecommerce::inventory::v1::inventory_service_server::SERVICE_NAME,
@@ -101,6 +109,7 @@ impl Svc {
 
     const fn schema_hint(self) -> &'static str {
         match self {
+            Self::Registry => "e2e_registry",
             Self::Iam => "e2e_iam",
             Self::Catalog => "e2e_catalog",
             Self::Inventory => "e2e_inventory",
@@ -236,7 +245,14 @@ impl Stack {
             stack.addrs.insert(service, addr);
             stack.channels.insert(service, channel);
         }
-        for service in Svc::ALL {
+        // The registry is ready before any producer starts, so each
+        // registers at start-up and no event goes out without its id.
+        stack.spawn(Svc::Registry)?;
+        stack.wait_ready(Svc::Registry).await?;
+        for service in Svc::ALL
+            .into_iter()
+            .filter(|service| *service != Svc::Registry)
+        {
             stack.spawn(service)?;
         }
         for service in Svc::ALL {
@@ -423,7 +439,7 @@ impl Stack {
             // sessions a killed process left behind.
             .env("DATABASE_URL", self.schemas[&service].application_url())
             .env(format!("{prefix}_DB_SCHEMA"), self.schemas[&service].name())
-            // 7 services x 4 keeps a stack at 28 connections, so a stack and
+            // 8 services x 4 keeps a stack at 32 connections, so a stack and
             // the parallel suite fit in Postgres' default max_connections (100).
             .env(
                 format!("{prefix}_DB_MAX_CONNECTIONS"),
@@ -435,6 +451,7 @@ impl Stack {
                 format!("{}{}", broker.prefix, service.binary()),
             )
             .env("IAM_GRPC_URL", url(Svc::Iam))
+            .env("SCHEMA_REGISTRY_URL", url(Svc::Registry))
             .env("CATALOG_GRPC_URL", url(Svc::Catalog))
             .env("FULFILLMENT_GRPC_URL", url(Svc::Fulfillment))
             .env("ORDERS_GRPC_URL", url(Svc::Orders))
@@ -444,6 +461,10 @@ impl Stack {
                 "RUST_LOG",
                 std::env::var(SERVICE_LOG_VAR).unwrap_or_else(|_| "info".to_owned()),
             )
+            // An error ending a service is one log line, not a backtrace that
+            // pushes it out of the tail a failing test prints (panics keep
+            // theirs with RUST_BACKTRACE).
+            .env("RUST_LIB_BACKTRACE", "0")
             // No traces exported from tests, whatever the caller's shell says.
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             // The per-name topology variables would bypass the prefix's isolation.

@@ -1,14 +1,16 @@
 //! The checkout saga across the real service processes: every test starts
-//! its own stack (seven binaries, private schemas and topology) and talks to
+//! its own stack (eight binaries, private schemas and topology) and talks to
 //! it only through gRPC, reading the events off RabbitMQ.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use ecommerce_e2e::shop::{CARD_DECLINED, DELIVERED_SAGA_EVENTS, OrderStatus};
-use ecommerce_e2e::{CheckoutArgs, Shop, Stack, StackOptions};
+use ecommerce_e2e::{CheckoutArgs, Shop, Stack, StackOptions, Svc};
 use ecommerce_events::ReceivedEvent;
 use ecommerce_proto::ecommerce::payments::v1::PaymentStatus;
+use ecommerce_proto::ecommerce::registry::v1::GetSchemaRequest;
+use ecommerce_proto::ecommerce::registry::v1::schema_registry_service_client::SchemaRegistryServiceClient;
 
 const SAGA: Duration = Duration::from_secs(60);
 
@@ -127,6 +129,24 @@ async fn happy_path_reaches_delivered_with_one_correlation_id_and_a_causal_chain
         cause_of("payments.payment_captured.v1"),
         "fulfillment.shipment.shipped.v1"
     );
+    // Each carries the registry id of its schema, which resolves.
+    let mut registry = SchemaRegistryServiceClient::new(stack.channel(Svc::Registry));
+    for event in &saga {
+        let event_type = event.event.event_type();
+        let registry_id = event
+            .metadata
+            .schema_registry_id
+            .unwrap_or_else(|| panic!("{event_type} has no registry id"));
+        let schema = registry
+            .get_schema(GetSchemaRequest { id: registry_id })
+            .await
+            .unwrap()
+            .into_inner()
+            .schema
+            .unwrap();
+        assert_eq!(schema.subject, event_type);
+        assert_eq!(schema.message_name, event.event.message_name());
+    }
     for (index, event) in saga.iter().enumerate() {
         if let Some(cause) = &event.metadata.causation_id
             && let Some(cause_index) = position.get(cause)

@@ -168,6 +168,15 @@ impl MessageSchema {
     pub fn message(&self) -> &MessageDescriptor {
         &self.message
     }
+
+    /// The message's `(ecommerce.events.v1.event_type)` option, when the set
+    /// defines that option and the message carries it.
+    pub fn event_type(&self) -> Option<String> {
+        let option = self
+            .pool
+            .get_extension_by_name(crate::events::EVENT_TYPE_OPTION)?;
+        crate::events::event_type(&self.message, &option)
+    }
 }
 
 #[cfg(test)]

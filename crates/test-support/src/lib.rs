@@ -38,8 +38,6 @@ pub use self::server::{TestServer, spawn_service, spawn_service_with_settings};
 pub use self::service::TestService;
 pub use self::surface::assert_standard_grpc_surface;
 pub use self::tap::{EventTap, declare_tap};
-/// Re-exported for [`grpc_surface_test!`].
-pub use tonic;
 
 /// `grpc.health.v1.Health/Check` for `service` (`""` is the whole server).
 pub async fn health_check(channel: Channel, service: &str) -> Result<ServingStatus, tonic::Status> {

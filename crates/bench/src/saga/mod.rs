@@ -54,6 +54,7 @@ const ON_HAND: i32 = 10_000_000;
 /// The CPU group of a service's Postgres backends.
 const fn postgres_group(service: Svc) -> &'static str {
     match service {
+        Svc::Registry => "postgres:registry",
         Svc::Iam => "postgres:iam",
         Svc::Catalog => "postgres:catalog",
         Svc::Inventory => "postgres:inventory",

@@ -1,0 +1,121 @@
+//! The errors of the registry's rules, and the kind each one is.
+
+pub use ecommerce_money::{InvalidField, InvalidValue};
+use ecommerce_schema_compat::{CompatibilityLevel, Incompatibility};
+
+use crate::domain::values::{Subject, level_name};
+
+/// What kind of failure an error is, as far as a caller is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidArgument,
+    FailedPrecondition,
+    /// Stored state breaks an invariant; a bug, never the caller's fault.
+    Internal,
+}
+
+/// Every way a registry rule can refuse to act.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// A request field is missing or malformed; names the field.
+    #[error(transparent)]
+    InvalidArgument(#[from] InvalidField),
+
+    /// The candidate breaks the subject's compatibility level against one
+    /// or more of its live versions. The message lists every problem.
+    #[error(
+        "the schema is incompatible with subject {subject} at level {level}: {problems}",
+        level = level_name(*level),
+        problems = list(incompatibilities)
+    )]
+    Incompatible {
+        subject: Subject,
+        level: CompatibilityLevel,
+        incompatibilities: Vec<Incompatibility>,
+    },
+
+    /// Every version number of the subject was used (2^31 - 1 of them).
+    #[error("subject {0} has used every version number")]
+    VersionsExhausted(Subject),
+
+    /// Stored state contradicts the rules; details for the log only.
+    #[error("registry state is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+fn list(incompatibilities: &[Incompatibility]) -> String {
+    incompatibilities
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl RegistryError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Self::Incompatible { .. } | Self::VersionsExhausted(_) => ErrorKind::FailedPrecondition,
+            Self::Inconsistent(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The request field an [`ErrorKind::InvalidArgument`] is about.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidArgument(invalid) => Some(&invalid.field),
+            Self::Incompatible { .. } | Self::VersionsExhausted(_) | Self::Inconsistent(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use ecommerce_schema_compat::{Difference, DifferenceKind};
+
+    use super::*;
+
+    #[test]
+    fn kinds_fields_and_messages_follow_the_variant() {
+        let invalid = RegistryError::from(InvalidValue::new("must not be empty").at("subject"));
+        assert_eq!(invalid.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(invalid.field(), Some("subject"));
+        assert_eq!(invalid.to_string(), "subject: must not be empty");
+
+        let incompatible = RegistryError::Incompatible {
+            subject: Subject::parse("orders.order_placed.v1").unwrap(),
+            level: CompatibilityLevel::Backward,
+            incompatibilities: vec![
+                Incompatibility {
+                    version: 1,
+                    difference: Difference {
+                        kind: DifferenceKind::FieldRemoved,
+                        path: "#/OrderPlaced/3".to_owned(),
+                        message: "field 3 removed".to_owned(),
+                    },
+                },
+                Incompatibility {
+                    version: 2,
+                    difference: Difference {
+                        kind: DifferenceKind::FieldRemoved,
+                        path: "#/OrderPlaced/4".to_owned(),
+                        message: "field 4 removed".to_owned(),
+                    },
+                },
+            ],
+        };
+        assert_eq!(incompatible.kind(), ErrorKind::FailedPrecondition);
+        assert_eq!(incompatible.field(), None);
+        assert_eq!(
+            incompatible.to_string(),
+            "the schema is incompatible with subject orders.order_placed.v1 at level BACKWARD: \
+             #/OrderPlaced/3: field 3 removed (version 1); #/OrderPlaced/4: field 4 removed (version 2)"
+        );
+        assert_eq!(
+            RegistryError::Inconsistent("x".to_owned()).kind(),
+            ErrorKind::Internal
+        );
+    }
+}
