@@ -91,6 +91,20 @@ pub fn encode_decoded(event: &DecodedEvent, metadata: &EventMetadata) -> Encoded
     )
 }
 
+/// Encodes an already encoded payload of any message, also one this build
+/// does not know (a generic producer, a replay tool): `message_name` goes
+/// into the type URL and the schema reference, `version` is the major schema
+/// version. Prefer [`encode`] for the generated event types.
+pub fn encode_payload(
+    event_type: &str,
+    message_name: &str,
+    version: u32,
+    payload: Vec<u8>,
+    metadata: &EventMetadata,
+) -> EncodedEvent {
+    encode_parts(event_type, message_name, version, payload, metadata)
+}
+
 fn encode_parts(
     event_type: &str,
     message_name: &str,

@@ -49,7 +49,7 @@ mod registry;
 
 pub use codec::{
     DecodeError, EncodedEvent, EnvelopeError, ReceivedEvent, decode, decode_envelope, encode,
-    encode_decoded,
+    encode_decoded, encode_payload,
 };
 pub use dynamic::{DynamicDecodeError, DynamicEvent, RegisteredSchema, SchemaCache, SchemaError};
 pub use metadata::{Aggregate, EventMetadata, TraceContext};
