@@ -145,6 +145,7 @@ async fn happy_path_reaches_delivered_with_one_correlation_id_and_a_causal_chain
             .schema
             .unwrap();
         assert_eq!(schema.subject, event_type);
+        assert_eq!(schema.event_type, event_type);
         assert_eq!(schema.message_name, event.event.message_name());
     }
     for (index, event) in saga.iter().enumerate() {

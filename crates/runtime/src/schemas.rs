@@ -21,7 +21,7 @@ use ecommerce_platform::Backoff;
 use ecommerce_platform::settings::{EnvSource, SettingsError};
 use ecommerce_proto::ecommerce::registry::v1 as registry_pb;
 use prost::Message as _;
-use prost_reflect::{DescriptorPool, FileDescriptor};
+use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor};
 use registry_pb::schema_registry_service_client::SchemaRegistryServiceClient;
 use tokio::sync::watch;
 use tonic::transport::{Channel, Endpoint};
@@ -124,11 +124,16 @@ impl EventSchema {
         })?;
         let mut files = Vec::new();
         collect_with_imports(&message.parent_file(), &mut files);
-        let set = prost_types::FileDescriptorSet { file: files };
+        let mut file_descriptor_set = Vec::new();
+        for file in &files {
+            let stripped = without_source_info(pool, file)?;
+            // FileDescriptorSet { repeated FileDescriptorProto file = 1; }
+            prost::encoding::bytes::encode(1, &stripped, &mut file_descriptor_set);
+        }
         Ok(Self {
             event_type: info.event_type,
             message_name: info.message_name,
-            file_descriptor_set: set.encode_to_vec(),
+            file_descriptor_set,
         })
     }
 
@@ -146,17 +151,27 @@ impl EventSchema {
 }
 
 /// Depth first, imports before the files that import them, each file once.
-fn collect_with_imports(file: &FileDescriptor, files: &mut Vec<prost_types::FileDescriptorProto>) {
+fn collect_with_imports(file: &FileDescriptor, files: &mut Vec<FileDescriptor>) {
     if files.iter().any(|known| known.name() == file.name()) {
         return;
     }
     for import in file.dependencies() {
         collect_with_imports(&import, files);
     }
-    let mut proto = file.file_descriptor_proto().clone();
-    // Comments and positions are not part of the schema, only bytes on the wire.
-    proto.source_code_info = None;
-    files.push(proto);
+    files.push(file.clone());
+}
+
+/// `file` encoded with its custom options (the `event_type` option the
+/// registry reads; prost-types' `FileDescriptorProto` would drop them) but
+/// without source info: comments and positions are not part of the schema.
+fn without_source_info(pool: &DescriptorPool, file: &FileDescriptor) -> anyhow::Result<Vec<u8>> {
+    const SOURCE_CODE_INFO: u32 = 9;
+    let file_descriptor_proto = pool
+        .get_message_by_name("google.protobuf.FileDescriptorProto")
+        .ok_or_else(|| anyhow::anyhow!("descriptor.proto is not in the compiled descriptors"))?;
+    let mut raw = DynamicMessage::decode(file_descriptor_proto, file.encode_to_vec().as_slice())?;
+    raw.clear_field_by_number(SOURCE_CODE_INFO);
+    Ok(raw.encode_to_vec())
 }
 
 /// Retries while start-up waits for a registry that is starting too.
