@@ -1,15 +1,19 @@
 //! The benchmarks' shared code: `relay-bench` (the messaging backbone:
-//! commit limit, outbox writes, relay, broker) and `saga-bench` (the whole
-//! checkout saga across the service processes). See `scripts/bench`.
+//! commit limit, outbox writes, relay, broker), `saga-bench` (the whole
+//! checkout saga across the service processes) and `registry-bench` (the
+//! schema registry's RPCs, dynamic against typed decoding). See
+//! `scripts/bench`.
 
 pub mod args;
 pub mod env;
 pub mod latency;
 pub mod measure;
 pub mod publish;
+pub mod registry;
 pub mod relay;
 pub mod report;
 pub mod saga;
+pub mod service_process;
 pub mod workload;
 pub mod writes;
 

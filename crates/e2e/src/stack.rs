@@ -572,7 +572,7 @@ async fn terminate(running: &mut Running) -> anyhow::Result<()> {
 /// kernel's ephemeral range: `bind(0)` elsewhere (the in-process test
 /// servers) and outgoing connections take their ports from that range, so
 /// one of them could grab a port picked there before the service binds it.
-fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
+pub fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
     const LOWEST: u16 = 20_000;
     let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
@@ -591,7 +591,9 @@ fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
     bail!("no free port between {LOWEST} and {ephemeral_start}")
 }
 
-fn bin_dir() -> anyhow::Result<PathBuf> {
+/// The directory of the service binaries: `E2E_BIN_DIR` when set, else the
+/// running executable's (`target/<profile>`, also from `target/<profile>/deps`).
+pub fn bin_dir() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os(BIN_DIR_VAR).filter(|dir| !dir.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
