@@ -45,7 +45,24 @@ pub struct ServiceLaunch {
     pub env_removed: Vec<String>,
     /// The directory of the log file `<binary>.log`.
     pub log_dir: PathBuf,
+    /// The cores it may run on, as `taskset -c` takes them (`1`, `0-2`);
+    /// `None` for anywhere.
+    pub cpus: Option<String>,
     pub ready_timeout: Duration,
+}
+
+/// Pins every thread of this process (and the threads it starts later) to
+/// `cpus` (`taskset -c` syntax). Call it before starting any runtime.
+pub fn pin_this_process(cpus: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot run taskset (util-linux)")?;
+    if !status.success() {
+        bail!("taskset -a -p -c {cpus} failed with {status}");
+    }
+    Ok(())
 }
 
 /// A started service; see the module documentation.
@@ -81,7 +98,15 @@ impl ServiceProcess {
             .append(true)
             .open(&log_path)
             .with_context(|| format!("cannot open {}", log_path.display()))?;
-        let mut command = Command::new(&binary_path);
+        // taskset execs the binary: the pid and /proc/<pid>/comm are the service's.
+        let mut command = match &launch.cpus {
+            Some(cpus) => {
+                let mut command = Command::new("taskset");
+                command.arg("-c").arg(cpus).arg(&binary_path);
+                command
+            }
+            None => Command::new(&binary_path),
+        };
         for name in &launch.env_removed {
             command.env_remove(name);
         }

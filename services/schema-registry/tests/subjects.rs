@@ -167,6 +167,40 @@ async fn subjects_and_versions_page_with_opaque_tokens() {
 }
 
 #[tokio::test]
+async fn a_delete_through_another_registry_process_shows_in_get_schema_within_the_cache_ttl() {
+    let ttl = std::time::Duration::from_millis(300);
+    let world = World::start_with(RegistrySettings {
+        schema_cache_ttl: ttl,
+        ..RegistrySettings::default()
+    })
+    .await;
+    let subject = "thing.cached";
+    let registered = world.register(subject, &thing_set(1), THING).await.unwrap();
+    assert!(!world.get_schema(registered.id).await.unwrap().deleted);
+
+    // Another registry process on the same database deletes the subject.
+    let other = schema_registry::app::RegistryApp::new(
+        world.service.runtime.db().clone(),
+        RegistrySettings::default(),
+    );
+    other
+        .delete_subject(&schema_registry::domain::Subject::parse(subject).unwrap())
+        .await
+        .unwrap();
+    // This one answers from memory until the entry expires, then reads it.
+    let started = std::time::Instant::now();
+    while !world.get_schema(registered.id).await.unwrap().deleted {
+        assert!(
+            started.elapsed() < ttl * 10,
+            "still not deleted after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    world.finish().await;
+}
+
+#[tokio::test]
 async fn soft_deletes_hide_versions_but_ids_still_resolve() {
     let world = World::start().await;
     let subject = "thing.deleted";

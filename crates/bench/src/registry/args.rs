@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 pub const USAGE: &str = "\
 usage: registry-bench [run] [--clients N] [--duration SECS] [--warmup SECS]
                       [--load-fraction F] [--channels per-client|shared]
-                      [--run-id ID] [--quick]
+                      [--cpus split|shared] [--run-id ID] [--quick]
        registry-bench cleanup --run-id ID
 
 run       starts the schema-registry release binary (next to this one, or
@@ -32,6 +32,11 @@ cleanup   drops what a run named ID left behind (schema, topology)
   --channels MODE      per-client: each caller its own tonic channel (own
                        HTTP/2 connection), as N services would call (default);
                        shared: one channel (one connection) for every caller
+  --cpus MODE          split: the registry on the last core, this load
+                       generator on the others (taskset), as clients on other
+                       machines would be (default with 2+ cores); shared: both
+                       anywhere, the generator's CPU competing with the
+                       registry's
   --run-id ID          names the schema t_bench_ID_* and the topology bench-ID.*
                        (lowercase letters and digits; default: random)
   --quick              a smoke run: 2 s phases, 0.5 s warmup
@@ -44,6 +49,24 @@ pub enum Command {
     Run(RegistryArgs),
     Cleanup { run_id: String },
     Help,
+}
+
+/// Where the registry and the load generator run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cpus {
+    /// The registry alone on the last core, the generator on the others.
+    Split,
+    /// Both anywhere (the scheduler decides).
+    Shared,
+}
+
+impl Cpus {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Split => "split",
+            Self::Shared => "shared",
+        }
+    }
 }
 
 /// How the callers reach the registry.
@@ -72,6 +95,7 @@ pub struct RegistryArgs {
     pub warmup: Duration,
     pub load_fraction: f64,
     pub channels: Channels,
+    pub cpus: Cpus,
     pub quick: bool,
 }
 
@@ -105,6 +129,8 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
     let mut warmup = None;
     let mut load_fraction = 0.5_f64;
     let mut channels = Channels::PerClient;
+    let two_cores = std::thread::available_parallelism().is_ok_and(|cores| cores.get() >= 2);
+    let mut cpus = if two_cores { Cpus::Split } else { Cpus::Shared };
     let mut quick = false;
     while let Some(argument) = arguments.next() {
         let (flag, inline_value) = match argument.split_once('=') {
@@ -139,6 +165,14 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
                 load_fraction = value
                     .parse()
                     .with_context(|| format!("--load-fraction takes a number, not {value:?}"))?;
+            }
+            "--cpus" => {
+                cpus = match value.as_str() {
+                    "split" if two_cores => Cpus::Split,
+                    "split" => bail!("--cpus split needs at least 2 cores"),
+                    "shared" => Cpus::Shared,
+                    other => bail!("--cpus is split or shared, not {other:?}"),
+                };
             }
             "--channels" => {
                 channels = match value.as_str() {
@@ -180,6 +214,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
         warmup: warmup.unwrap_or(default_warmup),
         load_fraction,
         channels,
+        cpus,
         quick,
     }))
 }
@@ -225,7 +260,9 @@ mod tests {
         assert!((defaults.load_fraction - 0.5).abs() < f64::EPSILON);
         assert_eq!(defaults.run_id.len(), 8);
 
-        let quick = run_args("run --quick --clients=4 --channels shared --run-id abc1");
+        let quick =
+            run_args("run --quick --clients=4 --channels shared --cpus shared --run-id abc1");
+        assert_eq!(quick.cpus, Cpus::Shared);
         assert_eq!(quick.duration, Duration::from_secs(2));
         assert_eq!(quick.warmup, Duration::from_millis(500));
         assert_eq!(quick.clients, 4);

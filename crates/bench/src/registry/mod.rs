@@ -45,7 +45,7 @@ use crate::measure;
 use crate::progress;
 use crate::service_process::{self, ServiceLaunch, ServiceProcess};
 
-use self::args::{Channels, Command, RegistryArgs};
+use self::args::{Channels, Command, Cpus, RegistryArgs};
 use self::decode::Path;
 use self::load::{Client, CpuProbe, Registered, Rpc, Window, Workload};
 use self::report::{DecodeResult, Report, RpcResult};
@@ -74,6 +74,13 @@ pub fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if let Command::Run(args) = &command
+        && args.cpus == Cpus::Split
+        && let Err(error) = service_process::pin_this_process(&generator_cpus())
+    {
+        eprintln!("registry-bench: {error:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -104,6 +111,23 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
+/// `--cpus split`: the registry gets the last core...
+fn registry_cpu() -> String {
+    (cores() - 1).to_string()
+}
+
+/// ...and the load generator every other one.
+fn generator_cpus() -> String {
+    match cores() {
+        0..=2 => "0".to_owned(),
+        cores => format!("0-{}", cores - 2),
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// Runs the phases; stops the registry and removes the schema and the
 /// topology whatever happened (an error, or SIGINT/SIGTERM).
 async fn run(args: RegistryArgs) -> anyhow::Result<()> {
@@ -111,10 +135,11 @@ async fn run(args: RegistryArgs) -> anyhow::Result<()> {
     let mut resources = Resources::new(&args.run_id)?;
     let log_dir = std::env::temp_dir().join(format!("registry-bench-{}", args.run_id));
     progress!(
-        "run {}: clients={} channels={} warmup={:.1}s duration={:.1}s load-fraction={}{}",
+        "run {}: clients={} channels={} cpus={} warmup={:.1}s duration={:.1}s load-fraction={}{}",
         args.run_id,
         args.clients,
         args.channels.name(),
+        args.cpus.name(),
         args.warmup.as_secs_f64(),
         args.duration.as_secs_f64(),
         args.load_fraction,
@@ -162,6 +187,7 @@ fn registry_launch(
     schema: &TestSchema,
     log_dir: PathBuf,
     addr: std::net::SocketAddr,
+    cpus: Cpus,
 ) -> anyhow::Result<ServiceLaunch> {
     let prefix = env::amqp_prefix(&resources.run_id);
     let service_log =
@@ -200,6 +226,10 @@ fn registry_launch(
         env_removed,
         log_dir,
         ready_timeout: Duration::from_secs(60),
+        cpus: match cpus {
+            Cpus::Split => Some(registry_cpu()),
+            Cpus::Shared => None,
+        },
     })
 }
 
@@ -248,7 +278,7 @@ async fn phases(
         schema: schema_name.clone(),
     };
     let addr = ecommerce_e2e::stack::free_loopback_addr()?;
-    let launch = registry_launch(resources, &schema, log_dir.to_path_buf(), addr)?;
+    let launch = registry_launch(resources, &schema, log_dir.to_path_buf(), addr, args.cpus)?;
     let knobs = registry_knobs(&launch);
     resources.schema = Some(schema);
     progress!(

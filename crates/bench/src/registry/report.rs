@@ -134,6 +134,7 @@ impl Report {
             "machine_cores": cores(),
             "clients": self.args.clients,
             "channels": self.args.channels.name(),
+            "cpus": self.args.cpus.name(),
             "duration_s": round3(self.args.duration.as_secs_f64()),
             "warmup_s": round3(self.args.warmup.as_secs_f64()),
             "load_fraction": self.args.load_fraction,
@@ -183,9 +184,13 @@ impl Report {
         let rule = || println!("  {}", "-".repeat(100));
         println!();
         println!(
-            "registry-bench  run {}  ({} cores, {} clients on {} channels, {:.1} s phases after {:.1} s warmup{})",
+            "registry-bench  run {}  ({} cores {}, {} clients on {} channels, {:.1} s phases after {:.1} s warmup{})",
             self.args.run_id,
             cores(),
+            match self.args.cpus {
+                super::args::Cpus::Split => "split: registry on the last, generator on the rest",
+                super::args::Cpus::Shared => "shared by registry and generator",
+            },
             self.args.clients,
             self.args.channels.name(),
             self.args.duration.as_secs_f64(),

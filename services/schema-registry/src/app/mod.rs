@@ -8,6 +8,7 @@
 //! canonicalized before any transaction opens: a bad schema never touches
 //! the database.
 
+pub mod cache;
 pub mod error;
 pub mod settings;
 
@@ -18,6 +19,7 @@ use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
 use sea_orm::DatabaseConnection;
 use tracing::instrument;
 
+use crate::app::cache::SchemaCache;
 use crate::app::error::AppError;
 use crate::app::settings::RegistrySettings;
 use crate::domain::{
@@ -77,13 +79,19 @@ pub enum VersionSelector {
 pub struct RegistryApp {
     db: DatabaseConnection,
     settings: Arc<RegistrySettings>,
+    /// GetSchema's answers, for `SCHEMA_REGISTRY_CACHE_TTL_MS`.
+    schemas: Arc<SchemaCache>,
 }
+
+/// The most schemas GetSchema's cache holds.
+const CACHED_SCHEMAS: usize = 10_000;
 
 impl RegistryApp {
     /// `db` must be migrated with `registry_migration::Migrator`.
     pub fn new(db: DatabaseConnection, settings: RegistrySettings) -> Self {
         Self {
             db,
+            schemas: Arc::new(SchemaCache::new(settings.schema_cache_ttl, CACHED_SCHEMAS)),
             settings: Arc::new(settings),
         }
     }
@@ -204,6 +212,7 @@ impl RegistryApp {
                     AppError::NotFound(format!("version {version} of subject {subject}"))
                 })?;
             storage::commit(tx).await?;
+            self.schemas.forget_subject(subject);
             Ok(deleted)
         })
         .await
@@ -217,6 +226,7 @@ impl RegistryApp {
             self.lock_subject(&tx, subject).await?;
             let deleted = storage::delete_live_versions(&tx, subject, self.now()).await?;
             storage::commit(tx).await?;
+            self.schemas.forget_subject(subject);
             Ok(deleted)
         })
         .await
@@ -286,9 +296,14 @@ impl RegistryApp {
     /// GetSchema: by id, deleted or not.
     #[instrument(skip_all, fields(%id), err(level = "info"))]
     pub async fn schema(&self, id: SchemaId) -> Result<RegisteredSchema, AppError> {
-        storage::find_schema(&self.db, id)
+        if let Some(cached) = self.schemas.get(id) {
+            return Ok(RegisteredSchema::clone(&cached));
+        }
+        let schema = storage::find_schema(&self.db, id)
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("schema {id}")))
+            .ok_or_else(|| AppError::NotFound(format!("schema {id}")))?;
+        self.schemas.insert(Arc::new(schema.clone()));
+        Ok(schema)
     }
 
     /// GetLatestSchema: the newest live version.

@@ -1,5 +1,7 @@
 //! schema-registry's own settings, beside the runtime's.
 
+use std::time::Duration;
+
 use ecommerce_platform::settings::{EnvSource, SettingsError};
 
 use crate::domain::StrictPrefixes;
@@ -14,6 +16,11 @@ pub struct RegistrySettings {
     /// `SCHEMA_REGISTRY_MAX_SCHEMA_BYTES`: the largest encoded descriptor
     /// set accepted, 1 MiB by default.
     pub max_schema_bytes: usize,
+    /// `SCHEMA_REGISTRY_CACHE_TTL_MS`: how long GetSchema serves a schema
+    /// from memory (5000 by default; 0 reads Postgres every time). A version
+    /// soft-deleted through another registry process shows as deleted here
+    /// within this time; through this process, at once.
+    pub schema_cache_ttl: Duration,
 }
 
 impl Default for RegistrySettings {
@@ -21,6 +28,7 @@ impl Default for RegistrySettings {
         Self {
             strict_prefixes: StrictPrefixes::default(),
             max_schema_bytes: Self::DEFAULT_MAX_SCHEMA_BYTES,
+            schema_cache_ttl: Self::DEFAULT_SCHEMA_CACHE_TTL,
         }
     }
 }
@@ -29,6 +37,8 @@ impl RegistrySettings {
     pub const STRICT_SUBJECT_PREFIXES_VAR: &'static str = "SCHEMA_REGISTRY_STRICT_SUBJECT_PREFIXES";
     pub const MAX_SCHEMA_BYTES_VAR: &'static str = "SCHEMA_REGISTRY_MAX_SCHEMA_BYTES";
     pub const DEFAULT_MAX_SCHEMA_BYTES: usize = 1024 * 1024;
+    pub const SCHEMA_CACHE_TTL_MS_VAR: &'static str = "SCHEMA_REGISTRY_CACHE_TTL_MS";
+    pub const DEFAULT_SCHEMA_CACHE_TTL: Duration = Duration::from_secs(5);
 
     /// Reads the variables above, each error naming its variable.
     pub fn from_env() -> Result<Self, SettingsError> {
@@ -53,9 +63,13 @@ impl RegistrySettings {
                 reason: "must be at least 1".to_owned(),
             });
         }
+        let schema_cache_ttl = source
+            .opt::<u64>(Self::SCHEMA_CACHE_TTL_MS_VAR)?
+            .map_or(Self::DEFAULT_SCHEMA_CACHE_TTL, Duration::from_millis);
         Ok(Self {
             strict_prefixes,
             max_schema_bytes,
+            schema_cache_ttl,
         })
     }
 }
