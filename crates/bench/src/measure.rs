@@ -128,6 +128,29 @@ impl Summary {
     }
 }
 
+/// The machine's online cores, whatever this process's CPU affinity
+/// (`registry-bench --cpus split` pins the load generator to some of them).
+pub fn machine_cores() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|list| count_cpu_list(list.trim()))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+}
+
+/// Counts a kernel CPU list such as `0-3,6,8-9`.
+fn count_cpu_list(list: &str) -> Option<usize> {
+    list.split(',').try_fold(0, |count, range| {
+        let added = match range.split_once('-') {
+            Some((first, last)) => last.parse::<usize>().ok()? + 1 - first.parse::<usize>().ok()?,
+            None => {
+                range.parse::<usize>().ok()?;
+                1
+            }
+        };
+        Some(count + added)
+    })
+}
+
 pub fn ms(micros: i64) -> f64 {
     round3(micros as f64 / 1000.0)
 }
@@ -345,7 +368,7 @@ impl CpuSnapshot {
             "seconds": round3(seconds),
             "cores_used": cores,
             "machine_busy_fraction": round3(machine_busy),
-            "machine_cores": std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            "machine_cores": machine_cores(),
             "cpu_ms_per_1000_ops": cpu_ms_per_1000,
         })
     }
@@ -410,6 +433,15 @@ fn machine_ticks() -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists_are_counted() {
+        assert_eq!(count_cpu_list("0"), Some(1));
+        assert_eq!(count_cpu_list("0-1"), Some(2));
+        assert_eq!(count_cpu_list("0-3,6,8-9"), Some(7));
+        assert_eq!(count_cpu_list("x"), None);
+        assert!(machine_cores() >= 1);
+    }
 
     #[test]
     fn percentiles_are_nearest_rank() {

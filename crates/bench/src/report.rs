@@ -42,7 +42,7 @@ fn ratio(value: f64, baseline: f64) -> f64 {
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    crate::measure::machine_cores()
 }
 
 /// The two latency targets for one latency run.

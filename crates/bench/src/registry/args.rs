@@ -129,7 +129,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
     let mut warmup = None;
     let mut load_fraction = 0.5_f64;
     let mut channels = Channels::PerClient;
-    let two_cores = std::thread::available_parallelism().is_ok_and(|cores| cores.get() >= 2);
+    let two_cores = crate::measure::machine_cores() >= 2;
     let mut cpus = if two_cores { Cpus::Split } else { Cpus::Shared };
     let mut quick = false;
     while let Some(argument) = arguments.next() {

@@ -125,7 +125,7 @@ fn generator_cpus() -> String {
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    measure::machine_cores()
 }
 
 /// Runs the phases; stops the registry and removes the schema and the

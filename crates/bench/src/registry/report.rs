@@ -96,7 +96,7 @@ fn ratio(value: f64, baseline: f64) -> f64 {
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    crate::measure::machine_cores()
 }
 
 fn p99_ms(at_load: &AtLoad) -> f64 {

@@ -190,7 +190,7 @@ impl Report {
                 "warmup_s": self.args.warmup.as_secs_f64(),
                 "duration_s": self.args.duration.as_secs_f64(),
                 "quick": self.args.quick,
-                "machine_cores": std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+                "machine_cores": crate::measure::machine_cores(),
                 "background_cores_before_run": round3(self.background_cores),
                 "service_knobs": knobs,
             },
@@ -224,7 +224,7 @@ impl Report {
             self.args.skus,
             self.args.duration.as_secs_f64(),
             self.args.warmup.as_secs_f64(),
-            std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            crate::measure::machine_cores(),
             if self.args.quick { ", QUICK run" } else { "" }
         );
         println!();
