@@ -168,3 +168,47 @@ async fn an_unreachable_registry_does_not_stop_a_producer_which_registers_once_i
     assert_eq!(schema.message_name, "ecommerce.catalog.v1.ProductCreated");
     stack.finish().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_callers_across_two_registry_processes_register_one_version() {
+    let mut stack = Stack::start(StackOptions::default()).await.unwrap();
+    // A second registry process on the same schema, as a scaled-out deployment runs it.
+    let second = stack.spawn_extra(Svc::Registry, &[]).await.unwrap();
+    let processes = [
+        stack.channel(Svc::Registry),
+        tonic::transport::Endpoint::from_shared(format!("http://{second}"))
+            .unwrap()
+            .connect_lazy(),
+    ];
+    let info = ecommerce_events::event_type_info("orders.order_placed.v1").unwrap();
+    let schema = EventSchema::compiled(info).unwrap();
+    let calls = (0..16).map(|caller| {
+        let mut client = SchemaRegistryServiceClient::new(processes[caller % 2].clone());
+        let request = registry_pb::RegisterSchemaRequest {
+            subject: "e2e.concurrent.order_placed.v1".to_owned(),
+            file_descriptor_set: schema.file_descriptor_set.clone(),
+            message_name: schema.message_name.to_owned(),
+        };
+        tokio::spawn(async move { client.register_schema(request).await })
+    });
+    let answers: Vec<registry_pb::Schema> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().unwrap().into_inner().schema.unwrap())
+        .collect();
+    for answer in &answers {
+        assert_eq!((answer.id, answer.version), (answers[0].id, 1));
+    }
+    let versions = registry(&stack)
+        .list_versions(registry_pb::ListVersionsRequest {
+            subject: "e2e.concurrent.order_placed.v1".to_owned(),
+            include_deleted: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .versions;
+    assert_eq!(versions.len(), 1);
+    stack.finish().await.unwrap();
+}
