@@ -27,9 +27,9 @@
 //! }
 //! ```
 //!
-//! A service that creates an outbox registers the schemas of the events it
-//! emits with the schema registry before it serves (see [`schemas`]): a
-//! refused schema stops the start, an unreachable registry does not.
+//! A service registers the schemas of the events it emits with the schema
+//! registry before anything of it runs (see [`schemas`]): a refused schema
+//! stops the start, an unreachable registry does not.
 //!
 //! `<binary> migrate` only brings the schema up to date and exits, for
 //! deployments that migrate before rolling out. `<binary> --roles grpc,relay`

@@ -41,9 +41,6 @@ struct Inner {
     registry: SchemaRegistrySettings,
     /// The registry ids every outbox of this process stamps events with.
     schema_ids: SchemaIds,
-    /// Set by [`ServiceRuntime::outbox`]: the process emits events, so it
-    /// registers their schemas.
-    emits_events: std::sync::atomic::AtomicBool,
     stop: watch::Sender<bool>,
     /// Relays and consumers, stopped together by `shutdown`.
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -86,7 +83,6 @@ impl ServiceRuntime {
                 roles: settings.roles,
                 registry: settings.registry.clone(),
                 schema_ids: SchemaIds::new(),
-                emits_events: std::sync::atomic::AtomicBool::new(false),
                 stop,
                 tasks: Mutex::new(Vec::new()),
             }),
@@ -145,9 +141,6 @@ impl ServiceRuntime {
         let table = preset
             .in_schema(self.inner.schema.clone())
             .with_context(|| format!("invalid outbox table in schema {}", self.inner.schema))?;
-        self.inner
-            .emits_events
-            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(Outbox::new(table, self.names().exchange(exchange))
             .with_schema_ids(self.inner.schema_ids.clone()))
     }
@@ -158,20 +151,18 @@ impl ServiceRuntime {
     }
 
     /// Registers the schemas of the events this service emits (the event
-    /// types named `<domain>.…`, where the service is `<domain>-svc`), when
-    /// it created an outbox and a registry is configured. Returns whether
-    /// every schema is registered, as a watch that turns true when a
-    /// background retry succeeds.
+    /// types named `<domain>.…`, where the service is `<domain>-svc`; none
+    /// for a service without events) when a registry is configured. Returns
+    /// whether every schema is registered, as a watch that turns true when
+    /// a background retry succeeds. [`run`] calls it before the service's
+    /// relays, consumers and timers start, so with a reachable registry no
+    /// event goes out without its id.
     ///
     /// Fails when the registry refuses a schema (incompatible with the
     /// subject's earlier versions): the service must not start. An
     /// unreachable registry is retried in the background until shutdown.
     pub async fn register_event_schemas(&self) -> anyhow::Result<watch::Receiver<bool>> {
-        let emits_events = self
-            .inner
-            .emits_events
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let Some(url) = self.inner.registry.url.as_deref().filter(|_| emits_events) else {
+        let Some(url) = self.inner.registry.url.as_deref() else {
             return Ok(watch::channel(true).1);
         };
         let domain = self.inner.service.name.trim_end_matches("-svc");
@@ -419,7 +410,7 @@ where
     }
     tracing::info!(service = service.name, roles = %settings.roles, "starting");
     let runtime = ServiceRuntime::start::<M>(service, &settings).await?;
-    let register = start(runtime.clone()).await?;
+    // Before `start` spawns the relays, consumers and timers that write events.
     let registered = match runtime.register_event_schemas().await {
         Ok(registered) => registered,
         Err(error) => {
@@ -427,6 +418,7 @@ where
             return Err(error);
         }
     };
+    let register = start(runtime.clone()).await?;
     // Without the API the process still answers health and reflection, so
     // orchestrators can probe a relay- or consumer-only process the same way.
     let serves_api = settings.roles.contains(Role::Grpc);
