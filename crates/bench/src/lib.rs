@@ -20,6 +20,35 @@ pub mod writes;
 /// The name progress lines start with: the running benchmark's.
 static PROGRESS_NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
 
+/// The end of every benchmark's `main`: runs `work` on a multi-threaded
+/// runtime and turns its outcome into the exit code (errors on stderr,
+/// after `name`). Tasks still parked when it ends (relays or consumers of
+/// an interrupted run) get 2 s, not forever.
+pub fn run_to_exit_code(
+    name: &str,
+    work: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{name}: cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(work);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{name}: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Names the running benchmark in progress lines (default `relay-bench`).
 pub fn set_progress_name(name: &'static str) {
     let _ = PROGRESS_NAME.set(name);

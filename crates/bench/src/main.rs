@@ -44,17 +44,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("relay-bench: cannot start the runtime: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let outcome = runtime.block_on(async move {
+    ecommerce_bench::run_to_exit_code("relay-bench", async move {
         match command {
             Command::Help => {
                 println!("{}", args::USAGE);
@@ -63,17 +53,7 @@ fn main() -> std::process::ExitCode {
             Command::Cleanup { run_id } => env::cleanup_run(&run_id).await,
             Command::Relay(args) => relay_bench(args).await,
         }
-    });
-    // Relays or consumers of an interrupted run may still be parked in
-    // their tasks; do not wait for them.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    match outcome {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("relay-bench: error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 /// Runs the phases, then removes the schema and the topology whatever

@@ -81,17 +81,7 @@ pub fn main() -> std::process::ExitCode {
         eprintln!("registry-bench: {error:#}");
         return std::process::ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("registry-bench: cannot start the runtime: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let outcome = runtime.block_on(async move {
+    crate::run_to_exit_code("registry-bench", async move {
         match command {
             Command::Help => {
                 println!("{}", args::USAGE);
@@ -100,15 +90,7 @@ pub fn main() -> std::process::ExitCode {
             Command::Cleanup { run_id } => env::cleanup_run(&run_id).await,
             Command::Run(args) => run(args).await,
         }
-    });
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    match outcome {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("registry-bench: error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 /// `--cpus split`: the registry gets the last core...

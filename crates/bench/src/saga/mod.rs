@@ -21,7 +21,6 @@ pub mod load;
 pub mod report;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use ecommerce_e2e::{Shop, Stack, StackOptions, Svc};
@@ -91,25 +90,7 @@ pub fn main() -> std::process::ExitCode {
         }
         Command::Run(args) => args,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("saga-bench: cannot start the runtime: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let outcome = runtime.block_on(run(args));
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    match outcome {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("saga-bench: error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    crate::run_to_exit_code("saga-bench", run(args))
 }
 
 /// Runs the phases; removes the raw-insert schema and topology and stops
