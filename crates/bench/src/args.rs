@@ -95,35 +95,22 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
     let mut consumer_concurrency = None;
     let mut quick = false;
 
-    while let Some(argument) = arguments.next() {
-        let (flag, inline_value) = match argument.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
+    while let Some(argument) = next_arg(&mut arguments) {
+        let (flag, value) = match argument? {
+            Arg::Quick => {
+                quick = true;
+                continue;
             }
-            _ => (argument.clone(), None),
-        };
-        if flag == "--quick" {
-            quick = true;
-            continue;
-        }
-        if flag == "-h" || flag == "--help" {
-            return Ok(Command::Help);
-        }
-        let mut value = || -> anyhow::Result<String> {
-            match inline_value.clone() {
-                Some(value) => Ok(value),
-                None => arguments
-                    .next()
-                    .with_context(|| format!("{flag} needs a value")),
-            }
+            Arg::Help => return Ok(Command::Help),
+            Arg::Flag { name, value } => (name, value),
         };
         match flag.as_str() {
-            "--run-id" => run_id = Some(value()?),
-            "--events" => events = Some(number(&flag, &value()?)?),
-            "--clients" => clients = number(&flag, &value()?)?,
-            "--relays" => relays = number(&flag, &value()?)?,
+            "--run-id" => run_id = Some(value),
+            "--events" => events = Some(number(&flag, &value)?),
+            "--clients" => clients = number(&flag, &value)?,
+            "--relays" => relays = number(&flag, &value)?,
             "--duration" => {
-                let seconds: f64 = value()?
+                let seconds: f64 = value
                     .parse()
                     .with_context(|| format!("{flag} takes seconds"))?;
                 if !(seconds.is_finite() && seconds > 0.0) {
@@ -132,16 +119,16 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
                 duration = Some(Duration::from_secs_f64(seconds));
             }
             "--consumer-concurrency" => {
-                let concurrency = number(&flag, &value()?)?;
+                let concurrency = number(&flag, &value)?;
                 if concurrency == 0 {
                     bail!("{flag} must be at least 1");
                 }
                 consumer_concurrency = Some(concurrency);
             }
-            "--batch-size" => batch_size = number(&flag, &value()?)?,
-            "--poll-ms" => poll_interval = Duration::from_millis(number(&flag, &value()?)? as u64),
+            "--batch-size" => batch_size = number(&flag, &value)?,
+            "--poll-ms" => poll_interval = Duration::from_millis(number(&flag, &value)? as u64),
             "--load-fraction" => {
-                load_fraction = value()?
+                load_fraction = value
                     .parse()
                     .with_context(|| format!("{flag} takes a number"))?;
                 if !(load_fraction > 0.0 && load_fraction <= 2.0) {
@@ -149,7 +136,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
                 }
             }
             "--offered-load" => {
-                let per_second: f64 = value()?
+                let per_second: f64 = value
                     .parse()
                     .with_context(|| format!("{flag} takes events per second"))?;
                 if !(per_second.is_finite() && per_second > 0.0) {
@@ -200,6 +187,48 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
     }))
 }
 
+/// One argument after a benchmark's command word.
+pub(crate) enum Arg {
+    /// `--quick`: short phases.
+    Quick,
+    /// `-h` or `--help`.
+    Help,
+    /// `--name value` or `--name=value`.
+    Flag { name: String, value: String },
+}
+
+/// The next argument of `arguments`; a flag without `=` takes the
+/// following word as its value. Whether the flag exists is the caller's
+/// question.
+pub(crate) fn next_arg(
+    arguments: &mut impl Iterator<Item = String>,
+) -> Option<anyhow::Result<Arg>> {
+    let argument = arguments.next()?;
+    let (name, inline_value) = match argument.split_once('=') {
+        Some((name, value)) if name.starts_with("--") => (name.to_owned(), Some(value.to_owned())),
+        _ => (argument, None),
+    };
+    Some(match name.as_str() {
+        "--quick" => Ok(Arg::Quick),
+        "-h" | "--help" => Ok(Arg::Help),
+        _ => match inline_value.or_else(|| arguments.next()) {
+            Some(value) => Ok(Arg::Flag { name, value }),
+            None => Err(anyhow::anyhow!("{name} needs a value")),
+        },
+    })
+}
+
+/// A non-negative number of seconds, e.g. `2.5`.
+pub(crate) fn seconds(flag: &str, value: &str) -> anyhow::Result<std::time::Duration> {
+    let seconds: f64 = value
+        .parse()
+        .with_context(|| format!("{flag} takes seconds, not {value:?}"))?;
+    if !seconds.is_finite() || seconds < 0.0 {
+        bail!("{flag} must be a non-negative number of seconds");
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
 fn number(flag: &str, value: &str) -> anyhow::Result<usize> {
     value
         .replace('_', "")
@@ -209,7 +238,7 @@ fn number(flag: &str, value: &str) -> anyhow::Result<usize> {
 
 /// Lowercase letters and digits only: it becomes part of a Postgres
 /// identifier and of AMQP names.
-fn validate_run_id(run_id: String) -> anyhow::Result<String> {
+pub(crate) fn validate_run_id(run_id: String) -> anyhow::Result<String> {
     let valid = !run_id.is_empty()
         && run_id.len() <= 12
         && run_id
@@ -221,7 +250,7 @@ fn validate_run_id(run_id: String) -> anyhow::Result<String> {
     Ok(run_id)
 }
 
-fn random_run_id() -> String {
+pub(crate) fn random_run_id() -> String {
     // The random tail of a UUID v7 (its head is the clock).
     let simple = uuid::Uuid::now_v7().simple().to_string();
     simple[simple.len() - 8..].to_owned()

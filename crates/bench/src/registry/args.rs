@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
+use crate::args::{Arg, next_arg, random_run_id, seconds, validate_run_id};
+
 pub const USAGE: &str = "\
 usage: registry-bench [run] [--clients N] [--duration SECS] [--warmup SECS]
                       [--load-fraction F] [--channels per-client|shared]
@@ -99,16 +101,6 @@ pub struct RegistryArgs {
     pub quick: bool,
 }
 
-fn seconds(flag: &str, value: &str) -> anyhow::Result<Duration> {
-    let seconds: f64 = value
-        .parse()
-        .with_context(|| format!("{flag} takes seconds, not {value:?}"))?;
-    if !seconds.is_finite() || seconds < 0.0 {
-        bail!("{flag} must be a non-negative number of seconds");
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
 pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Command> {
     let mut arguments = arguments.into_iter().peekable();
     let cleanup = match arguments.peek().map(String::as_str) {
@@ -132,26 +124,14 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
     let two_cores = crate::measure::machine_cores() >= 2;
     let mut cpus = if two_cores { Cpus::Split } else { Cpus::Shared };
     let mut quick = false;
-    while let Some(argument) = arguments.next() {
-        let (flag, inline_value) = match argument.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (argument.clone(), None),
-        };
-        match flag.as_str() {
-            "--quick" => {
+    while let Some(argument) = next_arg(&mut arguments) {
+        let (flag, value) = match argument? {
+            Arg::Quick => {
                 quick = true;
                 continue;
             }
-            "-h" | "--help" => return Ok(Command::Help),
-            _ => {}
-        }
-        let value = match inline_value {
-            Some(value) => value,
-            None => arguments
-                .next()
-                .with_context(|| format!("{flag} needs a value"))?,
+            Arg::Help => return Ok(Command::Help),
+            Arg::Flag { name, value } => (name, value),
         };
         match flag.as_str() {
             "--clients" => {
@@ -187,7 +167,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
     }
     let run_id = match run_id {
         Some(run_id) => validate_run_id(run_id)?,
-        None => uuid::Uuid::now_v7().simple().to_string()[24..].to_owned(),
+        None => random_run_id(),
     };
     if cleanup {
         return Ok(Command::Cleanup { run_id });
@@ -217,20 +197,6 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
         cpus,
         quick,
     }))
-}
-
-/// Lowercase letters and digits only: it becomes part of a Postgres
-/// identifier and of AMQP names.
-fn validate_run_id(run_id: String) -> anyhow::Result<String> {
-    let valid = !run_id.is_empty()
-        && run_id.len() <= 12
-        && run_id
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit());
-    if !valid {
-        bail!("--run-id must be 1 to 12 lowercase letters or digits, not `{run_id}`");
-    }
-    Ok(run_id)
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
+use crate::args::{Arg, next_arg, seconds};
+
 pub const USAGE: &str = "\
 usage: saga-bench [run] [--clients N] [--duration SECS] [--warmup SECS]
                   [--load-fraction F] [--skus K] [--saga-timeout SECS]
@@ -51,16 +53,6 @@ pub struct SagaArgs {
     pub quick: bool,
 }
 
-fn seconds(flag: &str, value: &str) -> anyhow::Result<Duration> {
-    let seconds: f64 = value
-        .parse()
-        .with_context(|| format!("{flag} takes seconds, not {value:?}"))?;
-    if !seconds.is_finite() || seconds < 0.0 {
-        bail!("{flag} must be a non-negative number of seconds");
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
 pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Command> {
     let mut arguments = arguments.into_iter().peekable();
     match arguments.peek().map(String::as_str) {
@@ -78,26 +70,14 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
     let mut skus = None;
     let mut saga_timeout = Duration::from_secs(60);
     let mut quick = false;
-    while let Some(argument) = arguments.next() {
-        let (flag, inline_value) = match argument.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (argument.clone(), None),
-        };
-        match flag.as_str() {
-            "--quick" => {
+    while let Some(argument) = next_arg(&mut arguments) {
+        let (flag, value) = match argument? {
+            Arg::Quick => {
                 quick = true;
                 continue;
             }
-            "-h" | "--help" => return Ok(Command::Help),
-            _ => {}
-        }
-        let value = match inline_value {
-            Some(value) => value,
-            None => arguments
-                .next()
-                .with_context(|| format!("{flag} needs a value"))?,
+            Arg::Help => return Ok(Command::Help),
+            Arg::Flag { name, value } => (name, value),
         };
         match flag.as_str() {
             "--clients" => clients = value.parse().context("--clients takes a number")?,
