@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::domain::{RegisteredSchema, SchemaId, Subject};
+use crate::domain::{Fingerprint, RegisteredSchema, SchemaId, Subject};
 
 /// Schemas by id, each for at most `ttl`; at most `capacity` of them.
 #[derive(Debug)]
@@ -76,6 +76,48 @@ impl SchemaCache {
     }
 }
 
+/// RegisterSchema's shortcut for a producer registering what it registered
+/// before (every start-up): the canonical fingerprint of each descriptor set
+/// already canonicalized, by the SHA-256 of its bytes as sent and the message
+/// name. Canonicalizing re-encodes every descriptor (2.7 ms of CPU for an
+/// event schema); hashing the bytes as sent is a few microseconds.
+#[derive(Debug)]
+pub struct KnownSubmissions {
+    capacity: usize,
+    fingerprints: RwLock<HashMap<(Fingerprint, String), Fingerprint>>,
+}
+
+impl KnownSubmissions {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            fingerprints: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The canonical fingerprint of these bytes as sent, if seen before.
+    pub fn canonical_of(&self, sent: Fingerprint, message_name: &str) -> Option<Fingerprint> {
+        self.fingerprints
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(sent, message_name.to_owned()))
+            .copied()
+    }
+
+    /// Remembers that `sent` canonicalizes to `canonical`; the mapping never
+    /// goes stale (both are digests of immutable bytes).
+    pub fn remember(&self, sent: Fingerprint, message_name: &str, canonical: Fingerprint) {
+        let mut fingerprints = self
+            .fingerprints
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if fingerprints.len() >= self.capacity {
+            fingerprints.clear();
+        }
+        fingerprints.insert((sent, message_name.to_owned()), canonical);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -125,6 +167,20 @@ mod tests {
         assert!(cache.get(id(1)).is_none());
         assert!(cache.get(id(2)).is_none());
         assert!(cache.get(id(3)).is_some());
+    }
+
+    #[test]
+    fn known_submissions_map_sent_bytes_to_their_canonical_fingerprint() {
+        let known = KnownSubmissions::new(2);
+        let sent = Fingerprint::of(b"as sent");
+        let canonical = Fingerprint::of(b"canonical");
+        assert_eq!(known.canonical_of(sent, "shop.v1.Order"), None);
+        known.remember(sent, "shop.v1.Order", canonical);
+        assert_eq!(known.canonical_of(sent, "shop.v1.Order"), Some(canonical));
+        assert_eq!(known.canonical_of(sent, "shop.v1.Cart"), None);
+        known.remember(Fingerprint::of(b"b"), "m", canonical);
+        known.remember(Fingerprint::of(b"c"), "m", canonical);
+        assert_eq!(known.canonical_of(sent, "shop.v1.Order"), None, "full: started over");
     }
 
     #[test]

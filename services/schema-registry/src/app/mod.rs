@@ -19,11 +19,11 @@ use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
 use sea_orm::DatabaseConnection;
 use tracing::instrument;
 
-use crate::app::cache::SchemaCache;
+use crate::app::cache::{KnownSubmissions, SchemaCache};
 use crate::app::error::AppError;
 use crate::app::settings::RegistrySettings;
 use crate::domain::{
-    Candidate, CompatibilityLevel, CompatibilityReport, LevelInEffect, LevelTarget, MessageName,
+    Candidate, CompatibilityLevel, Fingerprint, CompatibilityReport, LevelInEffect, LevelTarget, MessageName,
     PageSize, References, RegisteredSchema, Registration, SchemaId, Subject, Version,
     VersionSummary, check_compatibility, level_name, next_version, register,
 };
@@ -81,6 +81,8 @@ pub struct RegistryApp {
     settings: Arc<RegistrySettings>,
     /// GetSchema's answers, for `SCHEMA_REGISTRY_CACHE_TTL_MS`.
     schemas: Arc<SchemaCache>,
+    /// Canonical fingerprints of descriptor sets seen before, by their bytes.
+    known_submissions: Arc<KnownSubmissions>,
 }
 
 /// The most schemas GetSchema's cache holds.
@@ -92,6 +94,7 @@ impl RegistryApp {
         Self {
             db,
             schemas: Arc::new(SchemaCache::new(settings.schema_cache_ttl, CACHED_SCHEMAS)),
+            known_submissions: Arc::new(KnownSubmissions::new(CACHED_SCHEMAS)),
             settings: Arc::new(settings),
         }
     }
@@ -145,7 +148,24 @@ impl RegistryApp {
         &self,
         submission: SchemaSubmission,
     ) -> Result<RegisteredSchema, AppError> {
+        // A producer re-registering at start-up sends the bytes it sent
+        // before: answer from the live identical version without parsing.
+        let sent = Fingerprint::of(&submission.file_descriptor_set);
+        let message_name = submission.message_name.as_str();
+        if let Some(canonical) = self.known_submissions.canonical_of(sent, message_name)
+            && let Some(existing) = storage::find_live_identical(
+                &self.db,
+                &submission.subject,
+                &canonical,
+                message_name,
+            )
+            .await?
+        {
+            return Ok(existing);
+        }
         let candidate = self.parse(&submission)?;
+        self.known_submissions
+            .remember(sent, message_name, candidate.canonical.fingerprint);
         let subject = &submission.subject;
         let initial_level = self.settings.strict_prefixes.initial_level(subject);
         self.retrying("register_schema", || async {

@@ -269,6 +269,26 @@ pub async fn live_schemas<C: ConnectionTrait>(
     schemas_from_rows(rows)
 }
 
+/// The live version of `subject` whose canonical form is `fingerprint`
+/// with `message_name`, if any: an identical registration's answer.
+#[instrument(skip_all, fields(%subject), err(level = "debug"))]
+pub async fn find_live_identical<C: ConnectionTrait>(
+    db: &C,
+    subject: &Subject,
+    fingerprint: &Fingerprint,
+    message_name: &str,
+) -> Result<Option<RegisteredSchema>, StorageError> {
+    let row = schema::Entity::find()
+        .filter(schema::Column::Subject.eq(subject.as_str()))
+        .filter(schema::Column::Fingerprint.eq(fingerprint.as_bytes().to_vec()))
+        .filter(schema::Column::MessageName.eq(message_name))
+        .filter(schema::Column::DeletedAt.is_null())
+        .one(db)
+        .await
+        .map_err(translate)?;
+    row.map(schema_from_row).transpose()
+}
+
 /// The highest version `subject` ever used, deleted ones included.
 #[instrument(skip_all, fields(%subject), err(level = "debug"))]
 pub async fn highest_version<C: ConnectionTrait>(
