@@ -180,7 +180,11 @@ mod tests {
         assert_eq!(known.canonical_of(sent, "shop.v1.Cart"), None);
         known.remember(Fingerprint::of(b"b"), "m", canonical);
         known.remember(Fingerprint::of(b"c"), "m", canonical);
-        assert_eq!(known.canonical_of(sent, "shop.v1.Order"), None, "full: started over");
+        assert_eq!(
+            known.canonical_of(sent, "shop.v1.Order"),
+            None,
+            "full: started over"
+        );
     }
 
     #[test]

@@ -23,8 +23,8 @@ use crate::app::cache::{KnownSubmissions, SchemaCache};
 use crate::app::error::AppError;
 use crate::app::settings::RegistrySettings;
 use crate::domain::{
-    Candidate, CompatibilityLevel, Fingerprint, CompatibilityReport, LevelInEffect, LevelTarget, MessageName,
-    PageSize, References, RegisteredSchema, Registration, SchemaId, Subject, Version,
+    Candidate, CompatibilityLevel, CompatibilityReport, Fingerprint, LevelInEffect, LevelTarget,
+    MessageName, PageSize, References, RegisteredSchema, Registration, SchemaId, Subject, Version,
     VersionSummary, check_compatibility, level_name, next_version, register,
 };
 use crate::storage::{self, Lock, SubjectRow};
