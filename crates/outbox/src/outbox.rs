@@ -156,11 +156,6 @@ impl Outbox {
         self
     }
 
-    /// The registry ids this outbox stamps events with.
-    pub fn schema_ids(&self) -> &SchemaIds {
-        &self.schema_ids
-    }
-
     /// Sends event types starting with `event_type_prefix` to `exchange`, e.g.
     /// `iam.security.` to `iam.security-events`. The longest prefix wins.
     pub fn with_route(

@@ -145,11 +145,6 @@ impl ServiceRuntime {
             .with_schema_ids(self.inner.schema_ids.clone()))
     }
 
-    /// The registry ids this process's outboxes stamp events with.
-    pub fn schema_ids(&self) -> &SchemaIds {
-        &self.inner.schema_ids
-    }
-
     /// Registers the schemas of the events this service emits (the event
     /// types named `<domain>.…`, where the service is `<domain>-svc`; none
     /// for a service without events) when a registry is configured. Returns

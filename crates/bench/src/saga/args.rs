@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::args::{Arg, next_arg, seconds};
+use crate::args::{Arg, next_arg, random_run_id, seconds, validate_run_id};
 
 pub const USAGE: &str = "\
 usage: saga-bench [run] [--clients N] [--duration SECS] [--warmup SECS]
@@ -103,17 +103,9 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> anyhow::Result<Comm
         bail!("--skus must be at least 1");
     }
     let run_id = match run_id {
-        Some(run_id) => run_id,
-        None => uuid::Uuid::now_v7().simple().to_string()[20..].to_owned(),
+        Some(run_id) => validate_run_id(run_id)?,
+        None => random_run_id(),
     };
-    if run_id.is_empty()
-        || run_id.len() > 12
-        || !run_id
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit())
-    {
-        bail!("--run-id must be 1-12 lowercase letters or digits");
-    }
     let (default_duration, default_warmup) = if quick {
         (Duration::from_secs(3), Duration::from_secs(1))
     } else {
