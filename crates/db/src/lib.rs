@@ -24,19 +24,27 @@
 //!   migrator under `migrations/`.
 //! - [`DbFailure`]: the one translation of SQLSTATEs (unique violation and
 //!   its constraint, conflict to retry, unavailable, ...) every service uses.
+//! - [`StoreError`]: a storage failure classified once, with the one retry
+//!   policy and status table (see its module); a service's error wraps it.
+//! - [`transaction!`]: the one way to run a transaction: begin, run a block
+//!   borrowing it, commit, and again on a retryable failure.
 
 mod connect;
 mod ddl;
+mod error;
 mod managed_table;
 mod retry;
 mod sql_migration;
 mod sqlstate;
 mod table_name;
+#[doc(hidden)]
+pub mod transaction;
 
 pub use connect::{
     DATABASE_URL_VAR, DEFAULT_DATABASE_URL, DatabaseSettings, connect, connect_and_migrate,
 };
 pub use ddl::{DDL_ADVISORY_LOCK, idempotent_ddl, schema_ddl};
+pub use error::{StoreError, TransactionError};
 pub use managed_table::{ManagedTable, TableMigration, create_table, current_schema, drop_table};
 pub use retry::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
 pub use sql_migration::SqlMigration;
@@ -44,3 +52,4 @@ pub use sqlstate::DbFailure;
 pub use table_name::{
     InvalidTableName, MAX_IDENTIFIER_LEN, QualifiedTableName, validate_schema_name,
 };
+pub use transaction::{Commit, TRANSACTION_ATTEMPTS};

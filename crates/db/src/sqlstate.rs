@@ -67,16 +67,11 @@ impl DbFailure {
         }
     }
 
-    /// Whether running the same transaction again may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Conflict | Self::Unavailable => true,
-            Self::UniqueViolation { .. }
-            | Self::ForeignKeyViolation { .. }
-            | Self::CheckViolation { .. }
-            | Self::UndefinedTable
-            | Self::Other => false,
-        }
+    /// Whether `error` is the pool giving up on finding a connection: an
+    /// outage the pool has already waited out, so not worth a retry.
+    pub fn is_pool_exhausted(error: &DbErr) -> bool {
+        matches!(error, DbErr::ConnectionAcquire(_))
+            || matches!(sqlx_error(error), Some(sea_orm::sqlx::Error::PoolTimedOut))
     }
 
     /// Whether this is a unique violation of `constraint`.

@@ -1,7 +1,7 @@
 //! The crate's errors: building an inbox, and a handler's failure.
 
 use ecommerce_broker::HandlerOutcome;
-use ecommerce_db::InvalidTableName;
+use ecommerce_db::{InvalidTableName, StoreError, TransactionError};
 use ecommerce_outbox::OutboxError;
 use sea_orm::DbErr;
 
@@ -50,6 +50,23 @@ impl HandlerError {
         Self::Permanent(reason.into())
     }
 
+    /// What a service's error means to a consumer: a storage failure of
+    /// any kind, like a [`DbErr`], and whatever else the service's
+    /// [`TransactionError::is_retryable`] says a retry may cure, come again
+    /// (the consumer's retry budget dead-letters what keeps failing); the
+    /// service's own refusals (an invalid event, a broken invariant) are
+    /// dead-lettered at once.
+    pub fn from_service_error<E>(error: E) -> Self
+    where
+        E: TransactionError + std::error::Error,
+    {
+        if error.store_error().is_some() || error.is_retryable() {
+            Self::Transient(error_chain(&error))
+        } else {
+            Self::Permanent(error_chain(&error))
+        }
+    }
+
     /// The reason, without the kind.
     pub fn reason(&self) -> &str {
         match self {
@@ -61,6 +78,13 @@ impl HandlerError {
 /// A database error is usually transient (a conflict, a restart, a full
 /// pool); when it is not, the retry budget bounds the cost and the message
 /// ends in the DLQ with the error as its reason.
+/// Transient, like a [`DbErr`]: see [`HandlerError::from_service_error`].
+impl From<StoreError> for HandlerError {
+    fn from(error: StoreError) -> Self {
+        Self::Transient(error_chain(&error))
+    }
+}
+
 impl From<DbErr> for HandlerError {
     fn from(error: DbErr) -> Self {
         Self::Transient(error_chain(&error))

@@ -1,6 +1,6 @@
 //! The crate's error type and the one place SQLSTATEs are translated.
 
-use ecommerce_db::InvalidTableName;
+use ecommerce_db::{DbFailure, InvalidTableName, StoreError};
 use sea_orm::{DbErr, RuntimeErr};
 use uuid::Uuid;
 
@@ -44,6 +44,24 @@ impl OutboxError {
             | Self::MissingTable { .. }
             | Self::Database(_) => false,
         }
+    }
+}
+
+/// The outbox's failures in the one classification services retry and
+/// answer by: a duplicate event id or a bad name is a bug, never retried.
+impl From<OutboxError> for StoreError {
+    fn from(error: OutboxError) -> Self {
+        let (failure, pool_exhausted) = match &error {
+            OutboxError::Conflict(_) => (DbFailure::Conflict, false),
+            OutboxError::Unavailable(source) => {
+                (DbFailure::Unavailable, DbFailure::is_pool_exhausted(source))
+            }
+            OutboxError::MissingTable { .. } => (DbFailure::UndefinedTable, false),
+            OutboxError::InvalidName { .. }
+            | OutboxError::DuplicateEvent { .. }
+            | OutboxError::Database(_) => (DbFailure::Other, false),
+        };
+        StoreError::classify(failure, pool_exhausted, Box::new(error))
     }
 }
 

@@ -389,6 +389,21 @@ impl OutboxTransaction {
             .await
     }
 
+    /// Enqueues `payload` in this transaction: the one door a service's
+    /// events leave by. The same as [`enqueue`](Self::enqueue), failing
+    /// with the [`StoreError`](ecommerce_db::StoreError) a service's error
+    /// wraps, so `?` needs no conversion of its own.
+    pub async fn emit<E>(
+        &self,
+        payload: &E,
+        metadata: EventMetadata,
+    ) -> Result<Uuid, ecommerce_db::StoreError>
+    where
+        E: Event,
+    {
+        Ok(self.enqueue(payload, metadata).await?)
+    }
+
     /// Commits, then wakes the relay.
     pub async fn commit(self) -> Result<(), OutboxError> {
         self.outbox.commit(self.transaction).await
@@ -400,6 +415,15 @@ impl OutboxTransaction {
             .rollback()
             .await
             .map_err(|error| translate(error, &self.outbox.table, None))
+    }
+}
+
+impl ecommerce_db::Commit for OutboxTransaction {
+    #[allow(clippy::manual_async_fn)] // the trait's `+ Send` is spelled out
+    fn commit_transaction(
+        self,
+    ) -> impl std::future::Future<Output = Result<(), ecommerce_db::StoreError>> + Send {
+        async move { self.commit().await.map_err(ecommerce_db::StoreError::from) }
     }
 }
 

@@ -1,11 +1,9 @@
 //! Every way an orders operation can fail, and its gRPC code.
 
 use ecommerce_checkout::SnapshotError;
-use ecommerce_db::DbFailure;
+use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_money::InvalidField;
-use ecommerce_outbox::OutboxError;
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
-use sea_orm::DbErr;
 
 use crate::domain::{AccessError, TransitionError};
 
@@ -28,8 +26,9 @@ pub enum OrdersError {
     AlreadyExists(String),
     #[error("{0}")]
     FailedPrecondition(String),
-    #[error("a dependency is unavailable; retry later")]
-    Unavailable(#[source] anyhow::Error),
+    /// A storage failure: retried, and its status, by the one policy.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("{0:#}")]
     Internal(#[source] anyhow::Error),
 }
@@ -38,17 +37,22 @@ impl OrdersError {
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         Self::Internal(error.into())
     }
-
-    /// Whether the whole transaction may be run again.
-    pub(crate) fn is_retryable_conflict(&self) -> bool {
-        matches!(self, Self::Unavailable(error) if error.downcast_ref::<Conflict>().is_some())
-    }
 }
 
-/// Marks a serialization failure or deadlock inside [`OrdersError::Unavailable`].
-#[derive(Debug, thiserror::Error)]
-#[error("transaction conflict")]
-pub(crate) struct Conflict;
+impl TransactionError for OrdersError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(error) => Some(error),
+            Self::InvalidArgument(_)
+            | Self::Snapshot(_)
+            | Self::PermissionDenied(_)
+            | Self::NotFound(_)
+            | Self::AlreadyExists(_)
+            | Self::FailedPrecondition(_)
+            | Self::Internal(_) => None,
+        }
+    }
+}
 
 impl ServiceError for OrdersError {
     fn code(&self) -> ErrorCode {
@@ -59,7 +63,7 @@ impl ServiceError for OrdersError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
-            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -72,7 +76,7 @@ impl ServiceError for OrdersError {
             | Self::NotFound(_)
             | Self::AlreadyExists(_)
             | Self::FailedPrecondition(_)
-            | Self::Unavailable(_)
+            | Self::Store(_)
             | Self::Internal(_) => None,
         }
     }
@@ -106,38 +110,6 @@ impl From<TransitionError> for OrdersError {
             // Only events can contradict an order's history; a request
             // that does is a bug.
             TransitionError::Contradiction { .. } => Self::Internal(error.into()),
-        }
-    }
-}
-
-/// Unique violations are handled where they mean something (a reused
-/// checkout key); here they, like every other unexpected failure, are
-/// internal.
-impl From<DbErr> for OrdersError {
-    fn from(error: DbErr) -> Self {
-        match DbFailure::classify(&error) {
-            DbFailure::Conflict => Self::Unavailable(anyhow::Error::new(error).context(Conflict)),
-            DbFailure::Unavailable => Self::Unavailable(error.into()),
-            DbFailure::UniqueViolation { .. }
-            | DbFailure::ForeignKeyViolation { .. }
-            | DbFailure::CheckViolation { .. }
-            | DbFailure::UndefinedTable
-            | DbFailure::Other => Self::Internal(error.into()),
-        }
-    }
-}
-
-impl From<OutboxError> for OrdersError {
-    fn from(error: OutboxError) -> Self {
-        match error {
-            OutboxError::Conflict(_) => {
-                Self::Unavailable(anyhow::Error::new(error).context(Conflict))
-            }
-            OutboxError::Unavailable(_) => Self::Unavailable(error.into()),
-            OutboxError::InvalidName { .. }
-            | OutboxError::DuplicateEvent { .. }
-            | OutboxError::MissingTable { .. }
-            | OutboxError::Database(_) => Self::Internal(error.into()),
         }
     }
 }

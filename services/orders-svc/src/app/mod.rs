@@ -2,7 +2,7 @@
 //! transaction that also enqueues its events in the outbox, so an order's
 //! change and its events are stored together or not at all; a transaction
 //! that fails on a serialization failure or deadlock is run again from the
-//! start (the shared [`retry_transaction`]).
+//! start (the shared [`transaction!`]).
 //!
 //! Handlers in `grpc/` only convert; the saga's events are applied by
 //! [`crate::events::SagaHandler`] on the inbox's transaction, with the same
@@ -10,14 +10,13 @@
 
 mod error;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use ecommerce_checkout::{SnapshotError, SnapshotKeys, verify_request};
-use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
-use ecommerce_events::{Event, EventMetadata};
-use ecommerce_outbox::{Outbox, OutboxTransaction};
+use ecommerce_db::transaction;
+use ecommerce_events::EventMetadata;
+use ecommerce_outbox::Outbox;
 use ecommerce_proto::ecommerce::orders::v1 as pb;
 use sea_orm::DatabaseConnection;
 use tracing::instrument;
@@ -166,33 +165,29 @@ impl OrdersApp {
             context.correlation_id.clone(),
             now,
         );
-        let new_order = &order;
-        let placed = self
-            .in_transaction("place_order", move |transaction| async move {
-                if orders::insert_if_new(&*transaction, new_order).await? {
-                    let metadata = event_metadata(new_order, now);
-                    transaction
-                        .enqueue(&order_placed(new_order), metadata)
-                        .await?;
-                    return Ok((new_order.clone(), transaction));
-                }
-                let key = new_order.checkout_key.as_str();
-                let existing = orders::find_by_checkout_key(&*transaction, key)
-                    .await?
-                    .ok_or_else(|| {
-                        OrdersError::internal(anyhow::anyhow!(
-                            "checkout key {key} conflicted but no order holds it"
-                        ))
-                    })?;
-                // Only a cart-svc bug reuses a key across users.
-                if existing.user_id != new_order.user_id {
-                    return Err(OrdersError::AlreadyExists(
-                        "the checkout key was already used; check out again".to_owned(),
-                    ));
-                }
-                Ok((existing, transaction))
-            })
-            .await?;
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        let placed = transaction!(OrdersError, "place_order", outbox.begin(db), |tx| {
+            if orders::insert_if_new(tx, &order).await? {
+                tx.emit(&order_placed(&order), event_metadata(&order, now))
+                    .await?;
+                return Ok(order.clone());
+            }
+            let key = order.checkout_key.as_str();
+            let existing = orders::find_by_checkout_key(tx, key)
+                .await?
+                .ok_or_else(|| {
+                    OrdersError::internal(anyhow::anyhow!(
+                        "checkout key {key} conflicted but no order holds it"
+                    ))
+                })?;
+            // Only a cart-svc bug reuses a key across users.
+            if existing.user_id != order.user_id {
+                return Err(OrdersError::AlreadyExists(
+                    "the checkout key was already used; check out again".to_owned(),
+                ));
+            }
+            Ok(existing)
+        })?;
         tracing::Span::current().record("order_id", tracing::field::display(placed.id));
         Ok(placed)
     }
@@ -250,74 +245,31 @@ impl OrdersApp {
         order_id: OrderId,
         reason: CancelReason,
     ) -> Result<Order, OrdersError> {
-        let reason = &reason;
-        self.in_transaction("cancel_order", move |transaction| async move {
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        transaction!(OrdersError, "cancel_order", outbox.begin(db), |tx| {
             let now = self.now();
-            let mut order = orders::lock_by_id(&*transaction, order_id)
+            let mut order = orders::lock_by_id(tx, order_id)
                 .await?
                 .ok_or_else(|| not_found(order_id))?;
             let request = order.authorize_cancel(context.actor, reason.clone())?;
             let transition = match order.apply(OrderInput::Cancel(request), now)? {
                 Outcome::Applied(transition) => transition,
-                Outcome::Ignored { .. } => return Ok((order, transaction)),
+                Outcome::Ignored { .. } => return Ok(order),
             };
             let history_before = order.history.len();
             let effects = order.record(transition);
-            orders::store_transition(&*transaction, &order, history_before).await?;
+            orders::store_transition(tx, &order, history_before).await?;
             for effect in &effects {
                 let metadata = event_metadata(&order, now);
                 match effect_event(&order, effect) {
-                    EffectEvent::Confirmed(payload) => {
-                        enqueue(&transaction, &payload, metadata).await?
-                    }
-                    EffectEvent::Rejected(payload) => {
-                        enqueue(&transaction, &payload, metadata).await?
-                    }
-                    EffectEvent::Canceled(payload) => {
-                        enqueue(&transaction, &payload, metadata).await?
-                    }
+                    EffectEvent::Confirmed(payload) => tx.emit(&payload, metadata).await?,
+                    EffectEvent::Rejected(payload) => tx.emit(&payload, metadata).await?,
+                    EffectEvent::Canceled(payload) => tx.emit(&payload, metadata).await?,
                 };
             }
-            Ok((order, transaction))
+            Ok(order)
         })
-        .await
     }
-
-    /// Runs `work` in a transaction that wakes the relay on commit, again
-    /// after a serialization failure or deadlock. `work` must therefore
-    /// only touch the database through the transaction it is given.
-    async fn in_transaction<T, F, Fut>(
-        &self,
-        operation: &'static str,
-        work: F,
-    ) -> Result<T, OrdersError>
-    where
-        F: Fn(OutboxTransaction) -> Fut,
-        Fut: Future<Output = Result<(T, OutboxTransaction), OrdersError>>,
-    {
-        let work = &work;
-        retry_transaction(
-            operation,
-            DEFAULT_TRANSACTION_ATTEMPTS,
-            OrdersError::is_retryable_conflict,
-            || async move {
-                let transaction = self.inner.outbox.begin(&self.inner.db).await?;
-                // On an error the transaction is dropped, which rolls it back.
-                let (value, transaction) = work(transaction).await?;
-                transaction.commit().await?;
-                Ok(value)
-            },
-        )
-        .await
-    }
-}
-
-async fn enqueue<E: Event>(
-    transaction: &OutboxTransaction,
-    payload: &E,
-    metadata: EventMetadata,
-) -> Result<Uuid, OrdersError> {
-    Ok(transaction.enqueue(payload, metadata).await?)
 }
 
 /// Metadata of an event about `order` emitted by a request: the order

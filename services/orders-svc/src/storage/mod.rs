@@ -1,13 +1,12 @@
 //! orders-svc's tables through SeaORM. Every function takes `&impl
 //! ConnectionTrait`, so it runs inside whatever transaction the caller
-//! opened (the one that also enqueues the events), and returns SeaORM's
-//! `DbErr`, which the application layer classifies once with
-//! `ecommerce_db::DbFailure`.
+//! opened (the one that also enqueues the events), and returns the shared
+//! `ecommerce_db::StoreError`, which classifies the SQLSTATE once.
 //!
 //! Table names are unqualified: the pool's `search_path` is the service's
 //! schema (see `orders-migration`). Rows become a domain [`Order`] here and
 //! nowhere else; a row that does not make a valid order (which only a bug
-//! or a hand edit can cause) is a `DbErr::Type` naming the order.
+//! or a hand edit can cause) is an internal `StoreError` naming the order.
 //!
 //! [`Order`]: crate::domain::Order
 

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use ecommerce_checkout::{CheckoutKey, PaymentMethodToken};
+use ecommerce_db::StoreError;
 use ecommerce_money::{Currency, Money};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TryInsertResult,
 };
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,10 @@ struct StoredShortLine {
 /// unless an order with its checkout key exists already. Returns whether
 /// it was inserted: `false` means a previous (or concurrent, now committed)
 /// PlaceOrder with the same key won, and the caller reads that order back.
-pub async fn insert_if_new<C: ConnectionTrait>(db: &C, new_order: &Order) -> Result<bool, DbErr> {
+pub async fn insert_if_new<C: ConnectionTrait>(
+    db: &C,
+    new_order: &Order,
+) -> Result<bool, StoreError> {
     let row = order::ActiveModel {
         id: Set(new_order.id.as_uuid()),
         user_id: Set(new_order.user_id),
@@ -68,7 +72,7 @@ pub async fn insert_if_new<C: ConnectionTrait>(db: &C, new_order: &Order) -> Res
         .iter()
         .enumerate()
         .map(|(line_no, line)| line_row(new_order.id, line_no, line))
-        .collect::<Result<Vec<_>, DbErr>>()?;
+        .collect::<Result<Vec<_>, StoreError>>()?;
     order_line::Entity::insert_many(lines)
         .exec_without_returning(db)
         .await?;
@@ -80,7 +84,7 @@ fn line_row(
     order_id: OrderId,
     line_no: usize,
     line: &OrderLine,
-) -> Result<order_line::ActiveModel, DbErr> {
+) -> Result<order_line::ActiveModel, StoreError> {
     Ok(order_line::ActiveModel {
         order_id: Set(order_id.as_uuid()),
         line_no: Set(to_i32(line_no, "line number")?),
@@ -99,7 +103,7 @@ async fn insert_history<C: ConnectionTrait>(
     db: &C,
     order: &Order,
     from: usize,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let Some(entries) = order.history.get(from..) else {
         return Ok(());
     };
@@ -118,7 +122,7 @@ async fn insert_history<C: ConnectionTrait>(
                 changed_at: Set(change.changed_at),
             })
         })
-        .collect::<Result<Vec<_>, DbErr>>()?;
+        .collect::<Result<Vec<_>, StoreError>>()?;
     order_status_history::Entity::insert_many(rows)
         .exec_without_returning(db)
         .await?;
@@ -133,7 +137,7 @@ pub async fn store_transition<C: ConnectionTrait>(
     db: &C,
     order: &Order,
     history_before: usize,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let (rejection_failure, rejection_short_lines) = match order.state.rejection() {
         Some(rejection) => (
             Some(rejection.failure.as_str().to_owned()),
@@ -172,12 +176,15 @@ pub async fn store_transition<C: ConnectionTrait>(
         .exec(db)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(DbErr::RecordNotUpdated);
+        return Err(StoreError::internal(format!(
+            "order {} vanished under its row lock",
+            order.id
+        )));
     }
     insert_history(db, order, history_before).await
 }
 
-fn short_lines_json(lines: &[ShortLine]) -> Result<serde_json::Value, DbErr> {
+fn short_lines_json(lines: &[ShortLine]) -> Result<serde_json::Value, StoreError> {
     let stored: Vec<StoredShortLine> = lines
         .iter()
         .map(|line| StoredShortLine {
@@ -186,10 +193,13 @@ fn short_lines_json(lines: &[ShortLine]) -> Result<serde_json::Value, DbErr> {
             available: line.available,
         })
         .collect();
-    serde_json::to_value(stored).map_err(|error| DbErr::Json(error.to_string()))
+    serde_json::to_value(stored).map_err(|error| StoreError::internal(error.to_string()))
 }
 
-pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: OrderId) -> Result<Option<Order>, DbErr> {
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: OrderId,
+) -> Result<Option<Order>, StoreError> {
     let row = order::Entity::find_by_id(id.as_uuid()).one(db).await?;
     complete_one(db, row).await
 }
@@ -197,7 +207,10 @@ pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: OrderId) -> Result<Optio
 /// The order, its row locked until the caller's transaction ends, so the
 /// events and the CancelOrder calls about one order apply one after
 /// another, each on the state the previous one left.
-pub async fn lock_by_id<C: ConnectionTrait>(db: &C, id: OrderId) -> Result<Option<Order>, DbErr> {
+pub async fn lock_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: OrderId,
+) -> Result<Option<Order>, StoreError> {
     let row = order::Entity::find_by_id(id.as_uuid())
         .lock_exclusive()
         .one(db)
@@ -208,7 +221,7 @@ pub async fn lock_by_id<C: ConnectionTrait>(db: &C, id: OrderId) -> Result<Optio
 pub async fn find_by_checkout_key<C: ConnectionTrait>(
     db: &C,
     checkout_key: &str,
-) -> Result<Option<Order>, DbErr> {
+) -> Result<Option<Order>, StoreError> {
     let row = order::Entity::find()
         .filter(order::Column::CheckoutKey.eq(checkout_key))
         .one(db)
@@ -224,7 +237,7 @@ pub async fn list_for_user<C: ConnectionTrait>(
     status: Option<OrderStatus>,
     after: Option<OrderId>,
     limit: u64,
-) -> Result<Vec<Order>, DbErr> {
+) -> Result<Vec<Order>, StoreError> {
     let mut query = order::Entity::find().filter(order::Column::UserId.eq(user_id));
     if let Some(status) = status {
         query = query.filter(order::Column::Status.eq(status.as_str()));
@@ -243,7 +256,7 @@ pub async fn list_for_user<C: ConnectionTrait>(
 async fn complete_one<C: ConnectionTrait>(
     db: &C,
     row: Option<order::Model>,
-) -> Result<Option<Order>, DbErr> {
+) -> Result<Option<Order>, StoreError> {
     let Some(row) = row else {
         return Ok(None);
     };
@@ -255,7 +268,7 @@ async fn complete_one<C: ConnectionTrait>(
 async fn complete<C: ConnectionTrait>(
     db: &C,
     rows: Vec<order::Model>,
-) -> Result<Vec<Order>, DbErr> {
+) -> Result<Vec<Order>, StoreError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -293,9 +306,10 @@ fn to_order(
     row: order::Model,
     lines: Vec<order_line::Model>,
     history: Vec<order_status_history::Model>,
-) -> Result<Order, DbErr> {
+) -> Result<Order, StoreError> {
     let id = row.id;
-    let corrupt = move |what: &str| DbErr::Type(format!("order {id}: stored {what} is invalid"));
+    let corrupt =
+        move |what: &str| StoreError::internal(format!("order {id}: stored {what} is invalid"));
     let currency = Currency::parse(&row.currency).map_err(|_| corrupt("currency"))?;
     let money = |amount: i64, what: &str| Money::new(amount, currency).map_err(|_| corrupt(what));
     let status = OrderStatus::from_stored(&row.status).ok_or_else(|| corrupt("status"))?;
@@ -343,7 +357,7 @@ fn to_order(
                 line_total: money(line.line_total_minor, "line total")?,
             })
         })
-        .collect::<Result<Vec<_>, DbErr>>()?;
+        .collect::<Result<Vec<_>, StoreError>>()?;
     let history = history
         .into_iter()
         .map(|entry| {
@@ -354,7 +368,7 @@ fn to_order(
                 changed_at: entry.changed_at,
             })
         })
-        .collect::<Result<Vec<_>, DbErr>>()?;
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Order {
         id: OrderId::from_uuid(row.id),
         user_id: row.user_id,
@@ -377,8 +391,8 @@ fn to_order(
     })
 }
 
-fn to_i32<N: TryInto<i32>>(value: N, what: &str) -> Result<i32, DbErr> {
+fn to_i32<N: TryInto<i32>>(value: N, what: &str) -> Result<i32, StoreError> {
     value
         .try_into()
-        .map_err(|_| DbErr::Type(format!("{what} does not fit a 32-bit column")))
+        .map_err(|_| StoreError::internal(format!("{what} does not fit a 32-bit column")))
 }
