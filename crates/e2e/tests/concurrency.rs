@@ -72,13 +72,17 @@ async fn customers(shop: &Shop, count: usize, concurrency: usize) -> Vec<Session
 }
 
 /// AddItem, retried while the cart answers UNAVAILABLE ("retry later": the
-/// catalog price quote it depends on timed out under load).
+/// catalog price quote it depends on timed out under load) or ABORTED (a
+/// conflict that outlasted the cart's own retries).
 async fn add_item(shop: &Shop, customer: &Session, sku: &str, quantity: i32) -> cart_pb::Cart {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         match shop.add_item(customer, sku, quantity).await {
             Ok(cart) => return cart,
-            Err(status) if status.code() == Code::Unavailable && Instant::now() < deadline => {
+            Err(status)
+                if matches!(status.code(), Code::Unavailable | Code::Aborted)
+                    && Instant::now() < deadline =>
+            {
                 eprintln!("AddItem retried after: {status}");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

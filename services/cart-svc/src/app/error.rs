@@ -1,9 +1,8 @@
 //! Every way a cart operation can fail, and its gRPC code.
 
 use ecommerce_checkout::SnapshotError;
-use ecommerce_db::DbFailure;
+use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
-use sea_orm::DbErr;
 
 use crate::domain::CartError;
 
@@ -32,29 +31,33 @@ pub enum AppError {
         service: &'static str,
         status: tonic::Status,
     },
-    #[error("a dependency is unavailable; retry later")]
-    Unavailable(#[source] anyhow::Error),
+    /// A storage failure: retried, and its status, by the one policy.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("{0:#}")]
     Internal(#[source] anyhow::Error),
 }
-
-/// Marks a serialization failure, deadlock or lost race inside [`AppError::Unavailable`].
-#[derive(Debug, thiserror::Error)]
-#[error("transaction conflict")]
-pub(crate) struct Conflict;
 
 impl AppError {
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         Self::Internal(error.into())
     }
+}
 
-    /// Whether the whole transaction may be run again.
-    pub(crate) fn is_retryable_conflict(&self) -> bool {
-        matches!(self, Self::Unavailable(error) if error.downcast_ref::<Conflict>().is_some())
-    }
-
-    pub(crate) fn conflict(error: impl Into<anyhow::Error>) -> Self {
-        Self::Unavailable(error.into().context(Conflict))
+impl TransactionError for AppError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(error) => Some(error),
+            Self::InvalidArgument { .. }
+            | Self::Snapshot(_)
+            | Self::Unauthenticated(_)
+            | Self::PermissionDenied(_)
+            | Self::NotFound(_)
+            | Self::FailedPrecondition(_)
+            | Self::Aborted(_)
+            | Self::Upstream { .. }
+            | Self::Internal(_) => None,
+        }
     }
 }
 
@@ -92,7 +95,7 @@ impl ServiceError for AppError {
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             Self::Aborted(_) => ErrorCode::Aborted,
             Self::Upstream { status, .. } => upstream_code(status.code()),
-            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -107,7 +110,7 @@ impl ServiceError for AppError {
             | Self::FailedPrecondition(_)
             | Self::Aborted(_)
             | Self::Upstream { .. }
-            | Self::Unavailable(_)
+            | Self::Store(_)
             | Self::Internal(_) => None,
         }
     }
@@ -133,24 +136,6 @@ impl From<CartError> for AppError {
 impl From<SnapshotError> for AppError {
     fn from(error: SnapshotError) -> Self {
         Self::Snapshot(error)
-    }
-}
-
-/// A lost race (a unique key or a version taken meanwhile) is retried: the
-/// next attempt reads what the winner wrote.
-impl From<DbErr> for AppError {
-    fn from(error: DbErr) -> Self {
-        if matches!(error, DbErr::RecordNotUpdated) {
-            return Self::conflict(error);
-        }
-        match DbFailure::classify(&error) {
-            DbFailure::Conflict | DbFailure::UniqueViolation { .. } => Self::conflict(error),
-            DbFailure::Unavailable => Self::Unavailable(error.into()),
-            DbFailure::ForeignKeyViolation { .. }
-            | DbFailure::CheckViolation { .. }
-            | DbFailure::UndefinedTable
-            | DbFailure::Other => Self::Internal(error.into()),
-        }
     }
 }
 
@@ -188,6 +173,8 @@ mod tests {
             status: tonic::Status::unavailable("down"),
         };
         assert_eq!(status_of(&upstream).code(), tonic::Code::Unavailable);
-        assert!(AppError::from(DbErr::RecordNotUpdated).is_retryable_conflict());
+        let moved_on = AppError::from(StoreError::conflict("version 3 moved on"));
+        assert!(moved_on.is_retryable());
+        assert_eq!(status_of(&moved_on).code(), tonic::Code::Aborted);
     }
 }

@@ -2,20 +2,19 @@
 //! transaction that locks the cart row (`FOR UPDATE`) and writes it whole
 //! guarded by its version; a transaction that fails on a serialization
 //! failure, deadlock or lost race is run again from the start (the shared
-//! [`retry_transaction`]). Catalog is asked for prices outside transactions.
+//! [`transaction!`]). Catalog is asked for prices outside transactions.
 
 mod error;
 pub mod ports;
 pub mod settings;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use ecommerce_checkout::{
     DEFAULT_SNAPSHOT_TTL, SnapshotKeys, check_snapshot, proto_timestamp, sign,
 };
-use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
+use ecommerce_db::transaction;
 use ecommerce_proto::ecommerce::common::v1::Money as PbMoney;
 use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait as _};
@@ -242,43 +241,38 @@ impl CartApp {
                 )));
             }
         };
-        let command = &command;
-        let item = &item;
-        let cart = self
-            .in_transaction("add_item", move |transaction| async move {
-                if let Some(key) = &command.idempotency_key
-                    && let Some(cart_id) = storage::find_idempotency_key(&transaction, key).await?
-                {
-                    let existing = storage::find_cart(&transaction, cart_id, false)
-                        .await?
-                        .filter(|cart| cart.is_reachable_by(caller.user_id))
-                        .ok_or_else(|| not_found(CartRef::Id(cart_id)))?;
-                    return Ok((existing, transaction));
-                }
-                let (mut cart, read_version) = self
-                    .lock_or_create(&transaction, caller, command.cart)
-                    .await?;
-                if cart.currency != self.currency() {
-                    return Err(AppError::FailedPrecondition(format!(
-                        "the cart holds {}, not {}",
-                        cart.currency,
-                        self.currency()
-                    )));
-                }
-                cart.add_item(
-                    command.sku.clone(),
-                    command.quantity,
-                    item.clone(),
-                    command.expected_version,
-                    now(),
-                )?;
-                storage::save_cart(&transaction, &cart, read_version).await?;
-                if let Some(key) = &command.idempotency_key {
-                    storage::insert_idempotency_key(&transaction, key, cart.id, now()).await?;
-                }
-                Ok((cart, transaction))
-            })
-            .await?;
+        let db = &self.inner.db;
+        let cart = transaction!(AppError, "add_item", db.begin(), |tx| {
+            if let Some(key) = &command.idempotency_key
+                && let Some(cart_id) = storage::find_idempotency_key(tx, key).await?
+            {
+                let existing = storage::find_cart(tx, cart_id, false)
+                    .await?
+                    .filter(|cart| cart.is_reachable_by(caller.user_id))
+                    .ok_or_else(|| not_found(CartRef::Id(cart_id)))?;
+                return Ok(existing);
+            }
+            let (mut cart, read_version) = self.lock_or_create(tx, caller, command.cart).await?;
+            if cart.currency != self.currency() {
+                return Err(AppError::FailedPrecondition(format!(
+                    "the cart holds {}, not {}",
+                    cart.currency,
+                    self.currency()
+                )));
+            }
+            cart.add_item(
+                command.sku.clone(),
+                command.quantity,
+                item.clone(),
+                command.expected_version,
+                now(),
+            )?;
+            storage::save_cart(tx, &cart, read_version).await?;
+            if let Some(key) = &command.idempotency_key {
+                storage::insert_idempotency_key(tx, key, cart.id, now()).await?;
+            }
+            Ok(cart)
+        })?;
         self.price(cart).await
     }
 
@@ -348,22 +342,20 @@ impl CartApp {
             .into_iter()
             .find(|quote| quote.sku == command.sku.as_str())
             .and_then(|quote| quote.unit_price_minor);
-        let command = &command;
-        let cart = self
-            .in_transaction("update_item", move |transaction| async move {
-                let mut cart = Self::lock_existing(&transaction, caller, command.cart).await?;
-                let read_version = cart.version;
-                cart.update_item(
-                    &command.sku,
-                    command.quantity,
-                    seen_price,
-                    command.expected_version,
-                    now(),
-                )?;
-                storage::save_cart(&transaction, &cart, Some(read_version)).await?;
-                Ok((cart, transaction))
-            })
-            .await?;
+        let db = &self.inner.db;
+        let cart = transaction!(AppError, "update_item", db.begin(), |tx| {
+            let mut cart = Self::lock_existing(tx, caller, command.cart).await?;
+            let read_version = cart.version;
+            cart.update_item(
+                &command.sku,
+                command.quantity,
+                seen_price,
+                command.expected_version,
+                now(),
+            )?;
+            storage::save_cart(tx, &cart, Some(read_version)).await?;
+            Ok(cart)
+        })?;
         self.price(cart).await
     }
 
@@ -374,17 +366,15 @@ impl CartApp {
         caller: &Caller,
         command: RemoveItem,
     ) -> Result<PricedCart, AppError> {
-        let command = &command;
-        let cart = self
-            .in_transaction("remove_item", move |transaction| async move {
-                let mut cart = Self::lock_existing(&transaction, caller, command.cart).await?;
-                let read_version = cart.version;
-                if cart.remove_item(&command.sku, command.expected_version, now())? {
-                    storage::save_cart(&transaction, &cart, Some(read_version)).await?;
-                }
-                Ok((cart, transaction))
-            })
-            .await?;
+        let db = &self.inner.db;
+        let cart = transaction!(AppError, "remove_item", db.begin(), |tx| {
+            let mut cart = Self::lock_existing(tx, caller, command.cart).await?;
+            let read_version = cart.version;
+            if cart.remove_item(&command.sku, command.expected_version, now())? {
+                storage::save_cart(tx, &cart, Some(read_version)).await?;
+            }
+            Ok(cart)
+        })?;
         self.price(cart).await
     }
 
@@ -400,39 +390,34 @@ impl CartApp {
         let user_id = caller
             .user_id
             .ok_or_else(|| AppError::Unauthenticated("MergeCarts requires sign-in".to_owned()))?;
-        let cart = self
-            .in_transaction("merge_carts", move |transaction| async move {
-                if let Some(merged_into) =
-                    storage::find_merge(&transaction, anonymous_cart_id).await?
-                {
-                    if merged_into != user_id {
-                        return Err(AppError::NotFound(format!("no cart {anonymous_cart_id}")));
-                    }
-                    let mine = Self::lock_existing(&transaction, caller, CartRef::Own).await?;
-                    return Ok((mine, transaction));
+        let db = &self.inner.db;
+        let cart = transaction!(AppError, "merge_carts", db.begin(), |tx| {
+            if let Some(merged_into) = storage::find_merge(tx, anonymous_cart_id).await? {
+                if merged_into != user_id {
+                    return Err(AppError::NotFound(format!("no cart {anonymous_cart_id}")));
                 }
-                let anonymous = storage::find_cart(&transaction, anonymous_cart_id, true)
-                    .await?
-                    .ok_or_else(|| AppError::NotFound(format!("no cart {anonymous_cart_id}")))?;
-                if let Owner::User(owner) = anonymous.owner {
-                    if owner == user_id {
-                        // Merging one's own cart into itself changes nothing.
-                        return Ok((anonymous, transaction));
-                    }
-                    return Err(AppError::PermissionDenied(
-                        "only an anonymous cart can be merged".to_owned(),
-                    ));
+                let mine = Self::lock_existing(tx, caller, CartRef::Own).await?;
+                return Ok(mine);
+            }
+            let anonymous = storage::find_cart(tx, anonymous_cart_id, true)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("no cart {anonymous_cart_id}")))?;
+            if let Owner::User(owner) = anonymous.owner {
+                if owner == user_id {
+                    // Merging one's own cart into itself changes nothing.
+                    return Ok(anonymous);
                 }
-                let (mut mine, read_version) = self
-                    .lock_or_create(&transaction, caller, CartRef::Own)
-                    .await?;
-                mine.merge_from(&anonymous, now());
-                storage::save_cart(&transaction, &mine, read_version).await?;
-                storage::delete_cart(&transaction, anonymous.id).await?;
-                storage::insert_merge(&transaction, anonymous.id, user_id, now()).await?;
-                Ok((mine, transaction))
-            })
-            .await?;
+                return Err(AppError::PermissionDenied(
+                    "only an anonymous cart can be merged".to_owned(),
+                ));
+            }
+            let (mut mine, read_version) = self.lock_or_create(tx, caller, CartRef::Own).await?;
+            mine.merge_from(&anonymous, now());
+            storage::save_cart(tx, &mine, read_version).await?;
+            storage::delete_cart(tx, anonymous.id).await?;
+            storage::insert_merge(tx, anonymous.id, user_id, now()).await?;
+            Ok(mine)
+        })?;
         self.price(cart).await
     }
 
@@ -508,49 +493,16 @@ impl CartApp {
             order_id,
             order_status: order.status,
         };
-        let stored = &stored;
-        self.in_transaction("record_checkout", move |transaction| async move {
-            storage::insert_checkout(&transaction, stored, now()).await?;
-            storage::clear_cart_at_version(
-                &transaction,
-                stored.cart_id,
-                stored.cart_version,
-                now(),
-            )
-            .await?;
-            Ok(((), transaction))
-        })
-        .await?;
+        let db = &self.inner.db;
+        transaction!(AppError, "record_checkout", db.begin(), |tx| {
+            storage::insert_checkout(tx, &stored, now()).await?;
+            storage::clear_cart_at_version(tx, stored.cart_id, stored.cart_version, now()).await?;
+            Ok(())
+        })?;
         Ok(PlacedCheckout {
             order_id,
             order_status: order.status,
         })
-    }
-
-    /// Runs `work` in a transaction, again from the start on a conflict.
-    async fn in_transaction<T, F, Fut>(
-        &self,
-        operation: &'static str,
-        work: F,
-    ) -> Result<T, AppError>
-    where
-        F: Fn(DatabaseTransaction) -> Fut,
-        Fut: Future<Output = Result<(T, DatabaseTransaction), AppError>>,
-    {
-        let work = &work;
-        retry_transaction(
-            operation,
-            DEFAULT_TRANSACTION_ATTEMPTS,
-            AppError::is_retryable_conflict,
-            || async move {
-                let transaction = self.inner.db.begin().await?;
-                // On an error the transaction is dropped, which rolls it back.
-                let (value, transaction) = work(transaction).await?;
-                transaction.commit().await?;
-                Ok(value)
-            },
-        )
-        .await
     }
 }
 

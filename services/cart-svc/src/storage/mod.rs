@@ -1,10 +1,11 @@
 //! The cart tables (migrations: `cart-migration`), through SeaORM
 //! statements. A cart is written whole: its row guarded by the version it
-//! was read at, its lines replaced. SQLSTATEs are translated once, in
-//! `app::error` (through `ecommerce_db::DbFailure`).
+//! was read at, its lines replaced. Failures are the shared
+//! [`StoreError`], which classifies the SQLSTATE once.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
+use ecommerce_db::StoreError;
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -20,7 +21,7 @@ pub async fn find_cart<C: ConnectionTrait>(
     db: &C,
     cart_id: CartId,
     lock: bool,
-) -> Result<Option<Cart>, DbErr> {
+) -> Result<Option<Cart>, StoreError> {
     let sql = if lock {
         "SELECT id, user_id, currency, version, created_at, updated_at FROM carts WHERE id = $1 FOR UPDATE"
     } else {
@@ -54,11 +55,11 @@ pub async fn find_cart<C: ConnectionTrait>(
     }))
 }
 
-fn line_from_row(row: &QueryResult) -> Result<CartLine, DbErr> {
+fn line_from_row(row: &QueryResult) -> Result<CartLine, StoreError> {
     let sku: String = row.try_get("", "sku")?;
     let quantity: i32 = row.try_get("", "quantity")?;
     let reason: Option<String> = row.try_get("", "unavailable_reason")?;
-    let corrupt = |what: String| DbErr::Custom(format!("cart_lines row is corrupt: {what}"));
+    let corrupt = |what: String| StoreError::internal(format!("cart_lines row is corrupt: {what}"));
     Ok(CartLine {
         sku: Sku::parse(&sku).map_err(|error| corrupt(error.to_string()))?,
         variant_id: row.try_get("", "variant_id")?,
@@ -80,25 +81,27 @@ fn line_from_row(row: &QueryResult) -> Result<CartLine, DbErr> {
 pub async fn find_user_cart_id<C: ConnectionTrait>(
     db: &C,
     user_id: Uuid,
-) -> Result<Option<CartId>, DbErr> {
+) -> Result<Option<CartId>, StoreError> {
     let row = db
         .query_one_raw(statement(
             "SELECT id FROM carts WHERE user_id = $1",
             [Value::from(user_id)],
         ))
         .await?;
-    row.map(|row| row.try_get("", "id").map(CartId)).transpose()
+    Ok(row
+        .map(|row| row.try_get("", "id").map(CartId))
+        .transpose()?)
 }
 
 /// Writes `cart` whole. `read_version` is the version it was read at
 /// (`None` for a new cart, inserted): a cart changed meanwhile is a
-/// [`DbErr::RecordNotUpdated`], which the caller treats as a conflict.
+/// [`StoreError::conflict`]: the transaction runs again and reads it.
 #[instrument(skip_all, fields(cart_id = %cart.id, version = cart.version), err)]
 pub async fn save_cart<C: ConnectionTrait>(
     db: &C,
     cart: &Cart,
     read_version: Option<i64>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let user_id = match cart.owner {
         Owner::Anonymous => None,
         Owner::User(user_id) => Some(user_id),
@@ -134,7 +137,10 @@ pub async fn save_cart<C: ConnectionTrait>(
                 ))
                 .await?;
             if updated.rows_affected() != 1 {
-                return Err(DbErr::RecordNotUpdated);
+                return Err(StoreError::conflict(format!(
+                    "cart {} moved on from version {read_version}",
+                    cart.id.0
+                )));
             }
             db.execute_raw(statement(
                 "DELETE FROM cart_lines WHERE cart_id = $1",
@@ -166,7 +172,7 @@ pub async fn save_cart<C: ConnectionTrait>(
 }
 
 /// Deletes a cart and its lines.
-pub async fn delete_cart<C: ConnectionTrait>(db: &C, cart_id: CartId) -> Result<(), DbErr> {
+pub async fn delete_cart<C: ConnectionTrait>(db: &C, cart_id: CartId) -> Result<(), StoreError> {
     db.execute_raw(statement(
         "DELETE FROM carts WHERE id = $1",
         [Value::from(cart_id.0)],
@@ -179,15 +185,16 @@ pub async fn delete_cart<C: ConnectionTrait>(db: &C, cart_id: CartId) -> Result<
 pub async fn find_idempotency_key<C: ConnectionTrait>(
     db: &C,
     key: &str,
-) -> Result<Option<CartId>, DbErr> {
+) -> Result<Option<CartId>, StoreError> {
     let row = db
         .query_one_raw(statement(
             "SELECT cart_id FROM cart_idempotency_keys WHERE idempotency_key = $1",
             [Value::from(key.to_owned())],
         ))
         .await?;
-    row.map(|row| row.try_get("", "cart_id").map(CartId))
-        .transpose()
+    Ok(row
+        .map(|row| row.try_get("", "cart_id").map(CartId))
+        .transpose()?)
 }
 
 /// Records an AddItem idempotency key (a concurrent duplicate is a unique
@@ -197,7 +204,7 @@ pub async fn insert_idempotency_key<C: ConnectionTrait>(
     key: &str,
     cart_id: CartId,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     db.execute_raw(statement(
         "INSERT INTO cart_idempotency_keys (idempotency_key, cart_id, created_at) VALUES ($1, $2, $3)",
         [
@@ -214,14 +221,14 @@ pub async fn insert_idempotency_key<C: ConnectionTrait>(
 pub async fn find_merge<C: ConnectionTrait>(
     db: &C,
     anonymous_cart_id: CartId,
-) -> Result<Option<Uuid>, DbErr> {
+) -> Result<Option<Uuid>, StoreError> {
     let row = db
         .query_one_raw(statement(
             "SELECT user_id FROM merged_carts WHERE anonymous_cart_id = $1",
             [Value::from(anonymous_cart_id.0)],
         ))
         .await?;
-    row.map(|row| row.try_get("", "user_id")).transpose()
+    Ok(row.map(|row| row.try_get("", "user_id")).transpose()?)
 }
 
 pub async fn insert_merge<C: ConnectionTrait>(
@@ -229,7 +236,7 @@ pub async fn insert_merge<C: ConnectionTrait>(
     anonymous_cart_id: CartId,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     db.execute_raw(statement(
         "INSERT INTO merged_carts (anonymous_cart_id, user_id, merged_at) VALUES ($1, $2, $3)",
         [
@@ -257,7 +264,7 @@ pub struct StoredCheckout {
 pub async fn find_checkout<C: ConnectionTrait>(
     db: &C,
     checkout_key: &str,
-) -> Result<Option<StoredCheckout>, DbErr> {
+) -> Result<Option<StoredCheckout>, StoreError> {
     let row = db
         .query_one_raw(statement(
             "SELECT checkout_key, cart_id, user_id, cart_version, order_id, order_status \
@@ -283,7 +290,7 @@ pub async fn insert_checkout<C: ConnectionTrait>(
     db: &C,
     checkout: &StoredCheckout,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     db.execute_raw(statement(
         "INSERT INTO cart_checkouts (checkout_key, cart_id, user_id, cart_version, order_id, \
          order_status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -308,7 +315,7 @@ pub async fn clear_cart_at_version<C: ConnectionTrait>(
     cart_id: CartId,
     version: i64,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let updated = db
         .execute_raw(statement(
             "UPDATE carts SET version = version + 1, updated_at = GREATEST($3, created_at) \
@@ -336,7 +343,7 @@ pub async fn flag_lines_by_sku<C: ConnectionTrait>(
     db: &C,
     sku: &str,
     reason: UnavailableReason,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let updated = db
         .execute_raw(statement(
             "UPDATE cart_lines SET unavailable_reason = $2 WHERE sku = $1",
@@ -354,7 +361,7 @@ pub async fn flag_lines_by_product<C: ConnectionTrait>(
     db: &C,
     product_id: Uuid,
     reason: UnavailableReason,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let updated = db
         .execute_raw(statement(
             "UPDATE cart_lines SET unavailable_reason = $2 WHERE product_id = $1",
