@@ -5,8 +5,8 @@ use sea_orm::{DbErr, RuntimeErr};
 /// What a failed statement means to a caller, whatever the table.
 ///
 /// Services map these to their own errors (a unique violation on
-/// `users_email_key` is "email already in use"); retry loops retry
-/// [`is_retryable`](Self::is_retryable) ones.
+/// `users_email_key` is "email already in use"); [`StoreError`](crate::StoreError)
+/// carries one and decides what is retried.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DbFailure {
     /// 23505, with the violated constraint's (or unique index's) name.

@@ -75,9 +75,6 @@ impl HandlerError {
     }
 }
 
-/// A database error is usually transient (a conflict, a restart, a full
-/// pool); when it is not, the retry budget bounds the cost and the message
-/// ends in the DLQ with the error as its reason.
 /// Transient, like a [`DbErr`]: see [`HandlerError::from_service_error`].
 impl From<StoreError> for HandlerError {
     fn from(error: StoreError) -> Self {
@@ -85,6 +82,9 @@ impl From<StoreError> for HandlerError {
     }
 }
 
+/// A database error is usually transient (a conflict, a restart, a full
+/// pool); when it is not, the retry budget bounds the cost and the message
+/// ends in the DLQ with the error as its reason.
 impl From<DbErr> for HandlerError {
     fn from(error: DbErr) -> Self {
         Self::Transient(error_chain(&error))

@@ -1,6 +1,6 @@
 //! SignUp, VerifyEmail, ResendVerificationEmail.
 
-use ecommerce_db::DbFailure;
+use ecommerce_db::{StoreError, transaction};
 use ecommerce_proto::ecommerce::iam::v1 as pb;
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -64,36 +64,25 @@ impl IamApp {
             signup_key: request.idempotency_key.clone(),
             now,
         };
-        let inserted = self
-            .in_transaction(|transaction| {
-                let new_user = new_user.clone();
-                let token_hash = verification_token.hash().as_bytes().to_vec();
-                async move {
-                    let user = match users::insert(&*transaction, new_user).await {
-                        Ok(user) => user,
-                        Err(error) => return Err(sign_up_conflict(error)),
-                    };
-                    verification::insert(
-                        &*transaction,
-                        token_hash,
-                        user.id,
-                        user.email.clone(),
-                        now,
-                        expires_at,
-                    )
-                    .await?;
-                    let event = pb::UserRegistered {
-                        user_id: user.id.to_string(),
-                        email: user.email.clone(),
-                        name: user.name.clone(),
-                    };
-                    transaction
-                        .enqueue(&event, Self::event_metadata(context, user.id))
-                        .await?;
-                    Ok((user, transaction))
-                }
-            })
-            .await;
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        let inserted = transaction!(IamError, "sign_up", outbox.begin(db), |tx| {
+            // Claimed here, inside the attempt, so a taken email or key is
+            // answered rather than retried.
+            let user = users::insert(tx, new_user.clone())
+                .await
+                .map_err(sign_up_conflict)?;
+            let token_hash = verification_token.hash().as_bytes().to_vec();
+            verification::insert(tx, token_hash, user.id, user.email.clone(), now, expires_at)
+                .await?;
+            let event = pb::UserRegistered {
+                user_id: user.id.to_string(),
+                email: user.email.clone(),
+                name: user.name.clone(),
+            };
+            tx.emit(&event, Self::event_metadata(context, user.id))
+                .await?;
+            Ok(user)
+        });
         let user = match inserted {
             Ok(user) => user,
             // A concurrent retry with the same key won the race: answer as it did.
@@ -122,38 +111,33 @@ impl IamApp {
         let token_hash = TokenHash::of_presented(TokenKind::EmailVerification, presented_token)
             .map_err(|_| invalid_verification_token())?;
         let now = self.now();
-        let user = self
-            .in_transaction(|transaction| {
-                let token_hash = token_hash.clone();
-                async move {
-                    let token = verification::lock_by_hash(&*transaction, token_hash.as_bytes())
-                        .await?
-                        .filter(|token| token.used_at.is_none() && token.expires_at > now)
-                        .ok_or_else(invalid_verification_token)?;
-                    let user = users::lock_by_id(&*transaction, token.user_id)
-                        .await?
-                        .filter(|user| user.email == token.email)
-                        .ok_or_else(invalid_verification_token)?;
-                    verification::mark_used(&*transaction, token_hash.as_bytes(), now).await?;
-                    if user.email_verified_at.is_some() {
-                        return Ok((user, transaction));
-                    }
-                    let changes = crate::storage::entities::user::ActiveModel {
-                        email_verified_at: sea_orm::ActiveValue::Set(Some(now)),
-                        ..Default::default()
-                    };
-                    let user = users::update(&*transaction, user.id, changes, now).await?;
-                    let event = pb::UserEmailVerified {
-                        user_id: user.id.to_string(),
-                        email: user.email.clone(),
-                    };
-                    transaction
-                        .enqueue(&event, Self::event_metadata(context, user.id))
-                        .await?;
-                    Ok((user, transaction))
-                }
-            })
-            .await?;
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        let user = transaction!(IamError, "verify_email", outbox.begin(db), |tx| {
+            let token = verification::lock_by_hash(tx, token_hash.as_bytes())
+                .await?
+                .filter(|token| token.used_at.is_none() && token.expires_at > now)
+                .ok_or_else(invalid_verification_token)?;
+            let user = users::lock_by_id(tx, token.user_id)
+                .await?
+                .filter(|user| user.email == token.email)
+                .ok_or_else(invalid_verification_token)?;
+            verification::mark_used(tx, token_hash.as_bytes(), now).await?;
+            if user.email_verified_at.is_some() {
+                return Ok(user);
+            }
+            let changes = crate::storage::entities::user::ActiveModel {
+                email_verified_at: sea_orm::ActiveValue::Set(Some(now)),
+                ..Default::default()
+            };
+            let user = users::update(tx, user.id, changes, now).await?;
+            let event = pb::UserEmailVerified {
+                user_id: user.id.to_string(),
+                email: user.email.clone(),
+            };
+            tx.emit(&event, Self::event_metadata(context, user.id))
+                .await?;
+            Ok(user)
+        })?;
         Ok(UserView::from(&user))
     }
 
@@ -175,24 +159,19 @@ impl IamApp {
         let token =
             OpaqueToken::generate(TokenKind::EmailVerification).map_err(IamError::internal)?;
         let expires_at = self.inner.policies.verification.expires_at(now);
-        self.in_transaction(|transaction| {
-            let token_hash = token.hash().as_bytes().to_vec();
-            let user = &user;
-            async move {
-                verification::spend_all_of_user(&*transaction, user.id, now).await?;
-                verification::insert(
-                    &*transaction,
-                    token_hash,
-                    user.id,
-                    user.email.clone(),
-                    now,
-                    expires_at,
-                )
-                .await?;
-                Ok(((), transaction))
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        transaction!(
+            IamError,
+            "resend_verification_email",
+            outbox.begin(db),
+            |tx| {
+                verification::spend_all_of_user(tx, user.id, now).await?;
+                let token_hash = token.hash().as_bytes().to_vec();
+                verification::insert(tx, token_hash, user.id, user.email.clone(), now, expires_at)
+                    .await?;
+                Ok(())
             }
-        })
-        .await?;
+        )?;
         self.send_verification_mail(&user, &token).await;
         Ok(())
     }
@@ -214,15 +193,14 @@ impl IamApp {
 /// Tells "a concurrent retry with the same key won" from "email taken".
 const SIGNUP_KEY_TAKEN: &str = "a sign-up with this idempotency key is in progress";
 
-fn sign_up_conflict(error: sea_orm::DbErr) -> IamError {
-    let failure = DbFailure::classify(&error);
-    if failure.is_unique_violation_of(USERS_EMAIL_KEY) {
+fn sign_up_conflict(error: StoreError) -> IamError {
+    if error.is_unique_violation_of(USERS_EMAIL_KEY) {
         return IamError::AlreadyExists("email already in use");
     }
-    if failure.is_unique_violation_of(USERS_SIGNUP_KEY) {
+    if error.is_unique_violation_of(USERS_SIGNUP_KEY) {
         return IamError::AlreadyExists(SIGNUP_KEY_TAKEN);
     }
-    IamError::from(error)
+    IamError::Store(error)
 }
 
 /// The answer to a SignUp whose idempotency key was used before.

@@ -1,5 +1,6 @@
 //! The administrator that exists from the first start.
 
+use ecommerce_db::transaction;
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -36,20 +37,16 @@ impl IamApp {
             client_address: String::new(),
         };
         let now = self.now();
-        if let Some(existing) = users::find_by_email(&self.inner.db, admin.email.as_str()).await? {
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        if let Some(existing) = users::find_by_email(db, admin.email.as_str()).await? {
             if !existing.roles.iter().any(|role| role == ADMIN) {
                 let mut roles = existing.roles.clone();
                 roles.push(ADMIN.to_owned());
                 roles.sort();
-                self.in_transaction(|transaction| {
-                    let roles = roles.clone();
-                    let context = &context;
-                    async move {
-                        Self::store_roles(&transaction, context, existing.id, roles, now).await?;
-                        Ok(((), transaction))
-                    }
-                })
-                .await?;
+                transaction!(IamError, "grant_bootstrap_admin", outbox.begin(db), |tx| {
+                    Self::store_roles(tx, &context, existing.id, roles.clone(), now).await?;
+                    Ok(())
+                })?;
                 tracing::info!(user_id = %existing.id, "bootstrap admin granted the admin role");
             }
             return Ok(());
@@ -69,42 +66,29 @@ impl IamApp {
             signup_key: None,
             now,
         };
-        let created = self
-            .in_transaction(|transaction| {
-                let new_user = new_user.clone();
-                let context = &context;
-                async move {
-                    let user = match users::insert(&*transaction, new_user).await {
-                        Ok(user) => user,
-                        Err(error)
-                            if ecommerce_db::DbFailure::classify(&error)
-                                .is_unique_violation_of(USERS_EMAIL_KEY) =>
-                        {
-                            // Another replica created it first.
-                            return Ok((None, transaction));
-                        }
-                        Err(error) => return Err(error.into()),
-                    };
-                    let registered = ecommerce_proto::ecommerce::iam::v1::UserRegistered {
-                        user_id: user.id.to_string(),
-                        email: user.email.clone(),
-                        name: user.name.clone(),
-                    };
-                    transaction
-                        .enqueue(&registered, Self::event_metadata(context, user.id))
-                        .await?;
-                    let synchronized =
-                        ecommerce_proto::ecommerce::iam::v1::UserAccessSynchronized {
-                            user_id: user.id.to_string(),
-                            roles: user.roles.clone(),
-                        };
-                    transaction
-                        .enqueue(&synchronized, Self::event_metadata(context, user.id))
-                        .await?;
-                    Ok((Some(user), transaction))
-                }
-            })
-            .await?;
+        let created = transaction!(IamError, "create_bootstrap_admin", outbox.begin(db), |tx| {
+            let user = match users::insert(tx, new_user.clone()).await {
+                Ok(user) => user,
+                // Another replica created it first; claimed here, inside
+                // the attempt, so it is not retried.
+                Err(error) if error.is_unique_violation_of(USERS_EMAIL_KEY) => return Ok(None),
+                Err(error) => return Err(error.into()),
+            };
+            let registered = ecommerce_proto::ecommerce::iam::v1::UserRegistered {
+                user_id: user.id.to_string(),
+                email: user.email.clone(),
+                name: user.name.clone(),
+            };
+            tx.emit(&registered, Self::event_metadata(&context, user.id))
+                .await?;
+            let synchronized = ecommerce_proto::ecommerce::iam::v1::UserAccessSynchronized {
+                user_id: user.id.to_string(),
+                roles: user.roles.clone(),
+            };
+            tx.emit(&synchronized, Self::event_metadata(&context, user.id))
+                .await?;
+            Ok(Some(user))
+        })?;
         if let Some(user) = created {
             tracing::info!(user_id = %user.id, "bootstrap admin created");
         }

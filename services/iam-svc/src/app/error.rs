@@ -2,10 +2,8 @@
 
 use std::time::Duration;
 
-use ecommerce_db::DbFailure;
-use ecommerce_outbox::OutboxError;
+use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
-use sea_orm::DbErr;
 
 /// The one error type of the application layer. Messages are for callers
 /// (except [`IamError::Internal`]'s, which stay in the log) and never hold a
@@ -31,8 +29,11 @@ pub enum IamError {
     FailedPrecondition(String),
     #[error("too many failed sign-ins; retry in {} s", retry_after.as_secs().max(1))]
     Throttled { retry_after: Duration },
-    #[error("a dependency is unavailable; retry later")]
-    Unavailable(#[source] anyhow::Error),
+    /// A storage failure: retried, and its status, by the one policy. A
+    /// taken email or sign-up key is claimed as [`IamError::AlreadyExists`]
+    /// before it gets here.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("{0:#}")]
     Internal(#[source] anyhow::Error),
 }
@@ -48,17 +49,23 @@ impl IamError {
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         Self::Internal(error.into())
     }
-
-    /// Whether the whole transaction may be run again.
-    pub(crate) fn is_retryable_conflict(&self) -> bool {
-        matches!(self, Self::Unavailable(error) if error.downcast_ref::<Conflict>().is_some())
-    }
 }
 
-/// Marks a serialization failure or deadlock inside [`IamError::Unavailable`].
-#[derive(Debug, thiserror::Error)]
-#[error("transaction conflict")]
-pub(crate) struct Conflict;
+impl TransactionError for IamError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(error) => Some(error),
+            Self::InvalidArgument { .. }
+            | Self::Unauthenticated(_)
+            | Self::PermissionDenied(_)
+            | Self::NotFound(_)
+            | Self::AlreadyExists(_)
+            | Self::FailedPrecondition(_)
+            | Self::Throttled { .. }
+            | Self::Internal(_) => None,
+        }
+    }
+}
 
 impl ServiceError for IamError {
     fn code(&self) -> ErrorCode {
@@ -70,7 +77,7 @@ impl ServiceError for IamError {
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             Self::Throttled { .. } => ErrorCode::ResourceExhausted,
-            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -78,46 +85,28 @@ impl ServiceError for IamError {
     fn field(&self) -> Option<&str> {
         match self {
             Self::InvalidArgument { field, .. } => Some(field),
-            _ => None,
+            Self::Unauthenticated(_)
+            | Self::PermissionDenied(_)
+            | Self::NotFound(_)
+            | Self::AlreadyExists(_)
+            | Self::FailedPrecondition(_)
+            | Self::Throttled { .. }
+            | Self::Store(_)
+            | Self::Internal(_) => None,
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Throttled { retry_after } => Some(*retry_after),
-            _ => None,
-        }
-    }
-}
-
-/// Unique violations are handled where they mean something (a taken email);
-/// here they, like every other unexpected failure, are internal.
-impl From<DbErr> for IamError {
-    fn from(error: DbErr) -> Self {
-        let failure = DbFailure::classify(&error);
-        match failure {
-            DbFailure::Conflict => Self::Unavailable(anyhow::Error::new(error).context(Conflict)),
-            DbFailure::Unavailable => Self::Unavailable(error.into()),
-            DbFailure::UniqueViolation { .. }
-            | DbFailure::ForeignKeyViolation { .. }
-            | DbFailure::CheckViolation { .. }
-            | DbFailure::UndefinedTable
-            | DbFailure::Other => Self::Internal(error.into()),
-        }
-    }
-}
-
-impl From<OutboxError> for IamError {
-    fn from(error: OutboxError) -> Self {
-        match error {
-            OutboxError::Conflict(_) => {
-                Self::Unavailable(anyhow::Error::new(error).context(Conflict))
-            }
-            OutboxError::Unavailable(_) => Self::Unavailable(error.into()),
-            OutboxError::InvalidName { .. }
-            | OutboxError::DuplicateEvent { .. }
-            | OutboxError::MissingTable { .. }
-            | OutboxError::Database(_) => Self::Internal(error.into()),
+            Self::InvalidArgument { .. }
+            | Self::Unauthenticated(_)
+            | Self::PermissionDenied(_)
+            | Self::NotFound(_)
+            | Self::AlreadyExists(_)
+            | Self::FailedPrecondition(_)
+            | Self::Store(_)
+            | Self::Internal(_) => None,
         }
     }
 }

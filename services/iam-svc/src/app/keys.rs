@@ -6,9 +6,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use ecommerce_auth::{AccessTokenIssuer, AuthSettings, Jwk, SigningKey, StaticKeySource};
+use ecommerce_db::{StoreError, transaction};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use secrecy::ExposeSecret as _;
 
+use super::IamError;
 use crate::storage::keys;
 
 /// The signing key in use and every key published for verification.
@@ -32,25 +34,29 @@ impl KeyRing {
         settings: &AuthSettings,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Self> {
-        let transaction = db.begin().await?;
-        transaction
-            .execute_raw(Statement::from_string(
-                transaction.get_database_backend(),
+        let rows = transaction!(IamError, "load_signing_keys", db.begin(), |tx| {
+            tx.execute_raw(Statement::from_string(
+                tx.get_database_backend(),
                 "SELECT pg_advisory_xact_lock(hashtext('iam-svc.signing_keys'))",
             ))
             .await
-            .context("could not lock the signing keys")?;
-        let mut rows = keys::active(&transaction).await?;
-        if rows.is_empty() {
-            let key = SigningKey::generate().context("could not generate a signing key")?;
+            .map_err(StoreError::from)?;
+            let rows = keys::active(tx).await?;
+            if !rows.is_empty() {
+                return Ok(rows);
+            }
+            let key = SigningKey::generate()
+                .context("could not generate a signing key")
+                .map_err(IamError::Internal)?;
             let pem = key
                 .to_pkcs8_pem()
-                .context("could not encode the signing key")?;
-            keys::insert_if_absent(&transaction, key.kid(), pem.expose_secret(), now).await?;
+                .context("could not encode the signing key")
+                .map_err(IamError::Internal)?;
+            keys::insert_if_absent(tx, key.kid(), pem.expose_secret(), now).await?;
             tracing::info!(kid = key.kid(), "created the access token signing key");
-            rows = keys::active(&transaction).await?;
-        }
-        transaction.commit().await?;
+            Ok(keys::active(tx).await?)
+        })
+        .context("could not load the signing keys")?;
         let mut signing_keys = rows
             .iter()
             .map(|row| {

@@ -1,5 +1,10 @@
 //! The IAM use cases: each one validates, then changes state and enqueues
-//! its events in one transaction, then (outside it) sends mail.
+//! its events in one transaction, then (outside it) sends mail. Every
+//! transaction runs in the shared [`ecommerce_db::transaction!`], which
+//! runs it again from the start on a retryable storage failure (a
+//! serialization failure, a deadlock, a lost connection), so its body
+//! touches the database only through its transaction and sends nothing
+//! elsewhere.
 //!
 //! Handlers in `grpc/` only convert; everything a caller can observe is
 //! decided here, on domain types, with a clock that tests control.
@@ -12,13 +17,11 @@ mod profile;
 mod sessions;
 mod settings;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
-use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
 use ecommerce_events::EventMetadata;
-use ecommerce_outbox::{Outbox, OutboxTransaction};
+use ecommerce_outbox::Outbox;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -145,31 +148,6 @@ impl IamApp {
 
     fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
-    }
-
-    /// Runs `work` in a transaction that wakes the relay on commit, again
-    /// after a serialization failure or deadlock (the shared
-    /// [`retry_transaction`]). `work` must therefore only touch the database
-    /// through the transaction it is given.
-    async fn in_transaction<T, F, Fut>(&self, work: F) -> Result<T, IamError>
-    where
-        F: Fn(OutboxTransaction) -> Fut,
-        Fut: Future<Output = Result<(T, OutboxTransaction), IamError>>,
-    {
-        let work = &work;
-        retry_transaction(
-            "iam transaction",
-            DEFAULT_TRANSACTION_ATTEMPTS,
-            IamError::is_retryable_conflict,
-            || async move {
-                let transaction = self.inner.outbox.begin(&self.inner.db).await?;
-                // On an error the transaction is dropped, which rolls it back.
-                let (value, transaction) = work(transaction).await?;
-                transaction.commit().await?;
-                Ok(value)
-            },
-        )
-        .await
     }
 
     /// Metadata of an event about user `user_id` caused by `context`'s request.

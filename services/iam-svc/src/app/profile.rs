@@ -1,6 +1,8 @@
 //! GetCurrentUser, UpdateProfile, SetUserRoles.
 
 use ecommerce_auth::Caller;
+use ecommerce_db::{StoreError, transaction};
+use ecommerce_outbox::OutboxTransaction;
 use ecommerce_proto::ecommerce::iam::v1 as pb;
 use sea_orm::ActiveValue::Set;
 use uuid::Uuid;
@@ -29,39 +31,34 @@ impl IamApp {
     ) -> Result<UserView, IamError> {
         self.require_active_session(caller).await?;
         let now = self.now();
-        let user = self
-            .in_transaction(|transaction| {
-                let update = update.clone();
-                async move {
-                    let current = users::lock_by_id(&*transaction, caller.user_id)
-                        .await?
-                        .ok_or_else(|| {
-                            IamError::NotFound("the caller's user no longer exists".to_owned())
-                        })?;
-                    let changed = changed_fields(&current.name, &current.image_url, &update);
-                    if changed.is_empty() {
-                        return Ok((current, transaction));
-                    }
-                    let (name, image_url) = update.apply(&current.name, &current.image_url);
-                    let changes = user::ActiveModel {
-                        name: Set(name),
-                        image_url: Set(image_url),
-                        ..Default::default()
-                    };
-                    let updated = users::update(&*transaction, current.id, changes, now).await?;
-                    let event = pb::UserProfileUpdated {
-                        user_id: updated.id.to_string(),
-                        changed_fields: changed.iter().map(|field| (*field).to_owned()).collect(),
-                        name: updated.name.clone(),
-                        image_url: updated.image_url.clone(),
-                    };
-                    transaction
-                        .enqueue(&event, Self::event_metadata(context, updated.id))
-                        .await?;
-                    Ok((updated, transaction))
-                }
-            })
-            .await?;
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        let user = transaction!(IamError, "update_profile", outbox.begin(db), |tx| {
+            let current = users::lock_by_id(tx, caller.user_id)
+                .await?
+                .ok_or_else(|| {
+                    IamError::NotFound("the caller's user no longer exists".to_owned())
+                })?;
+            let changed = changed_fields(&current.name, &current.image_url, &update);
+            if changed.is_empty() {
+                return Ok(current);
+            }
+            let (name, image_url) = update.apply(&current.name, &current.image_url);
+            let changes = user::ActiveModel {
+                name: Set(name),
+                image_url: Set(image_url),
+                ..Default::default()
+            };
+            let updated = users::update(tx, current.id, changes, now).await?;
+            let event = pb::UserProfileUpdated {
+                user_id: updated.id.to_string(),
+                changed_fields: changed.iter().map(|field| (*field).to_owned()).collect(),
+                name: updated.name.clone(),
+                image_url: updated.image_url.clone(),
+            };
+            tx.emit(&event, Self::event_metadata(context, updated.id))
+                .await?;
+            Ok(updated)
+        })?;
         Ok(UserView::from(&user))
     }
 
@@ -75,46 +72,38 @@ impl IamApp {
         roles: RoleSet,
     ) -> Result<UserView, IamError> {
         let now = self.now();
-        let user = self
-            .in_transaction(|transaction| {
-                let roles = roles.clone();
-                async move {
-                    let current = users::lock_by_id(&*transaction, user_id)
-                        .await?
-                        .ok_or_else(|| IamError::NotFound(format!("no user has id {user_id}")))?;
-                    let new_roles = roles.into_vec();
-                    if sorted(&current.roles) == new_roles {
-                        return Ok((current, transaction));
-                    }
-                    let updated =
-                        Self::store_roles(&transaction, context, current.id, new_roles, now)
-                            .await?;
-                    Ok((updated, transaction))
-                }
-            })
-            .await?;
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        let user = transaction!(IamError, "set_user_roles", outbox.begin(db), |tx| {
+            let current = users::lock_by_id(tx, user_id)
+                .await?
+                .ok_or_else(|| IamError::NotFound(format!("no user has id {user_id}")))?;
+            let new_roles = roles.clone().into_vec();
+            if sorted(&current.roles) == new_roles {
+                return Ok(current);
+            }
+            Ok(Self::store_roles(tx, context, current.id, new_roles, now).await?)
+        })?;
         Ok(UserView::from(&user))
     }
 
     /// Writes `roles` and emits `iam.user.access_synchronized.v1`.
     pub(crate) async fn store_roles(
-        transaction: &ecommerce_outbox::OutboxTransaction,
+        tx: &OutboxTransaction,
         context: &RequestContext,
         user_id: Uuid,
         roles: Vec<String>,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<user::Model, IamError> {
+    ) -> Result<user::Model, StoreError> {
         let changes = user::ActiveModel {
             roles: Set(roles),
             ..Default::default()
         };
-        let updated = users::update(&**transaction, user_id, changes, now).await?;
+        let updated = users::update(tx, user_id, changes, now).await?;
         let event = pb::UserAccessSynchronized {
             user_id: updated.id.to_string(),
             roles: updated.roles.clone(),
         };
-        transaction
-            .enqueue(&event, Self::event_metadata(context, updated.id))
+        tx.emit(&event, Self::event_metadata(context, updated.id))
             .await?;
         Ok(updated)
     }

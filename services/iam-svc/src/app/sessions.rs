@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use ecommerce_auth::Caller;
+use ecommerce_db::transaction;
 use ecommerce_proto::ecommerce::iam::v1 as pb;
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -116,46 +117,39 @@ impl IamApp {
             .map_err(|_| IamError::Unauthenticated(INVALID_REFRESH_TOKEN))?;
         let now = self.now();
         let new_token = OpaqueToken::generate(TokenKind::Refresh).map_err(IamError::internal)?;
-        let outcome = self
-            .in_transaction(|transaction| {
-                let token_hash = token_hash.clone();
-                let new_hash = new_token.hash().as_bytes().to_vec();
-                async move {
-                    let Some((token, session)) =
-                        sessions::lock_by_refresh_token(&*transaction, token_hash.as_bytes()).await?
-                    else {
-                        return Ok((Refresh::Refused, transaction));
-                    };
-                    if token.spent_at.is_some() {
-                        sessions::revoke(&*transaction, session.id, now, "refresh token reused").await?;
-                        tracing::warn!(session_id = %session.id, "spent refresh token presented; session revoked");
-                        return Ok((Refresh::Refused, transaction));
-                    }
-                    if session.revoked_at.is_some() || session.expires_at <= now {
-                        return Ok((Refresh::Refused, transaction));
-                    }
-                    let Some(user) = users::find_by_id(&*transaction, session.user_id).await? else {
-                        return Ok((Refresh::Refused, transaction));
-                    };
-                    let expires_at = self
-                        .inner
-                        .policies
-                        .sessions
-                        .slide(now, session.absolute_expires_at);
-                    sessions::spend_refresh_token(&*transaction, token_hash.as_bytes(), now).await?;
-                    sessions::insert_refresh_token(&*transaction, new_hash, session.id, now).await?;
-                    sessions::slide(&*transaction, session.id, now, expires_at).await?;
-                    Ok((
-                        Refresh::Rotated {
-                            user: Box::new(user),
-                            session_id: session.id,
-                            expires_at,
-                        },
-                        transaction,
-                    ))
-                }
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        let outcome = transaction!(IamError, "refresh_session", outbox.begin(db), |tx| {
+            let Some((token, session)) =
+                sessions::lock_by_refresh_token(tx, token_hash.as_bytes()).await?
+            else {
+                return Ok(Refresh::Refused);
+            };
+            if token.spent_at.is_some() {
+                sessions::revoke(tx, session.id, now, "refresh token reused").await?;
+                tracing::warn!(session_id = %session.id, "spent refresh token presented; session revoked");
+                return Ok(Refresh::Refused);
+            }
+            if session.revoked_at.is_some() || session.expires_at <= now {
+                return Ok(Refresh::Refused);
+            }
+            let Some(user) = users::find_by_id(tx, session.user_id).await? else {
+                return Ok(Refresh::Refused);
+            };
+            let expires_at = self
+                .inner
+                .policies
+                .sessions
+                .slide(now, session.absolute_expires_at);
+            let new_hash = new_token.hash().as_bytes().to_vec();
+            sessions::spend_refresh_token(tx, token_hash.as_bytes(), now).await?;
+            sessions::insert_refresh_token(tx, new_hash, session.id, now).await?;
+            sessions::slide(tx, session.id, now, expires_at).await?;
+            Ok(Refresh::Rotated {
+                user: Box::new(user),
+                session_id: session.id,
+                expires_at,
             })
-            .await?;
+        })?;
         match outcome {
             Refresh::Refused => Err(IamError::Unauthenticated(INVALID_REFRESH_TOKEN)),
             Refresh::Rotated {
@@ -181,27 +175,23 @@ impl IamApp {
             ));
         };
         let now = self.now();
-        self.in_transaction(|transaction| {
-            let token_hash = token_hash.clone();
-            async move {
-                let Some((_, session)) =
-                    sessions::lock_by_refresh_token(&*transaction, token_hash.as_bytes()).await?
-                else {
-                    return Ok(((), transaction));
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        transaction!(IamError, "sign_out", outbox.begin(db), |tx| {
+            let Some((_, session)) =
+                sessions::lock_by_refresh_token(tx, token_hash.as_bytes()).await?
+            else {
+                return Ok(());
+            };
+            if sessions::revoke(tx, session.id, now, "signed out").await? {
+                let event = pb::UserSignedOut {
+                    user_id: session.user_id.to_string(),
+                    session_id: session.id.to_string(),
                 };
-                if sessions::revoke(&*transaction, session.id, now, "signed out").await? {
-                    let event = pb::UserSignedOut {
-                        user_id: session.user_id.to_string(),
-                        session_id: session.id.to_string(),
-                    };
-                    transaction
-                        .enqueue(&event, Self::event_metadata(context, session.user_id))
-                        .await?;
-                }
-                Ok(((), transaction))
+                tx.emit(&event, Self::event_metadata(context, session.user_id))
+                    .await?;
             }
+            Ok(())
         })
-        .await
     }
 
     /// IAM's own authenticated RPCs also refuse a valid access token whose
@@ -279,9 +269,10 @@ impl IamApp {
         let outcome = self.inner.policies.throttle.after_failure(&state, now);
         let user_id = user.map(|user| user.id);
         let counted = reason != pb::SignInFailureReason::AccountLocked;
-        self.in_transaction(|transaction| async move {
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        transaction!(IamError, "record_sign_in_failure", outbox.begin(db), |tx| {
             if counted {
-                failures::record(&*transaction, email.as_str(), &context.client_address, now).await?;
+                failures::record(tx, email.as_str(), &context.client_address, now).await?;
             }
             let aggregate_id = user_id.unwrap_or_else(Uuid::nil);
             let event = pb::SignInFailed {
@@ -291,26 +282,23 @@ impl IamApp {
                 client_address: context.client_address.clone(),
                 attempt_count: i32::try_from(outcome.attempt_count).unwrap_or(i32::MAX),
             };
-            transaction
-                .enqueue(&event, Self::event_metadata(context, aggregate_id))
+            tx.emit(&event, Self::event_metadata(context, aggregate_id))
                 .await?;
             if let (Some(user_id), Some(lock_until)) = (user_id, outcome.lock_until) {
                 if counted {
-                    users::lock_sign_in_until(&*transaction, user_id, lock_until).await?;
+                    users::lock_sign_in_until(tx, user_id, lock_until).await?;
                     let event = pb::AccountLocked {
                         user_id: user_id.to_string(),
                         locked_until: Some(timestamp(lock_until)),
                         attempt_count: i32::try_from(outcome.attempt_count).unwrap_or(i32::MAX),
                     };
-                    transaction
-                        .enqueue(&event, Self::event_metadata(context, user_id))
+                    tx.emit(&event, Self::event_metadata(context, user_id))
                         .await?;
                     tracing::warn!(%user_id, %lock_until, "account locked after repeated sign-in failures");
                 }
             }
-            Ok(((), transaction))
+            Ok(())
         })
-        .await
     }
 
     async fn open_session(
@@ -334,25 +322,21 @@ impl IamApp {
             client_address: context.client_address.clone(),
         };
         let session_id = session.id;
-        self.in_transaction(|transaction| {
-            let session = session.clone();
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        transaction!(IamError, "open_session", outbox.begin(db), |tx| {
+            failures::forget_account(tx, &user.email).await?;
+            sessions::insert_session(tx, session.clone()).await?;
             let token_hash = refresh_token.hash().as_bytes().to_vec();
-            async move {
-                failures::forget_account(&*transaction, &user.email).await?;
-                sessions::insert_session(&*transaction, session).await?;
-                sessions::insert_refresh_token(&*transaction, token_hash, session_id, now).await?;
-                let event = pb::UserSignedIn {
-                    user_id: user.id.to_string(),
-                    session_id: session_id.to_string(),
-                    client_address: context.client_address.clone(),
-                };
-                transaction
-                    .enqueue(&event, Self::event_metadata(context, user.id))
-                    .await?;
-                Ok(((), transaction))
-            }
-        })
-        .await?;
+            sessions::insert_refresh_token(tx, token_hash, session_id, now).await?;
+            let event = pb::UserSignedIn {
+                user_id: user.id.to_string(),
+                session_id: session_id.to_string(),
+                client_address: context.client_address.clone(),
+            };
+            tx.emit(&event, Self::event_metadata(context, user.id))
+                .await?;
+            Ok(())
+        })?;
         self.tokens_for(user, session_id, refresh_token, expires_at, now)
     }
 

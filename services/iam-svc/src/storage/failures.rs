@@ -1,9 +1,10 @@
 //! The `sign_in_failures` table: recent failures per account and per client.
 
 use chrono::{DateTime, Utc};
+use ecommerce_db::StoreError;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -30,7 +31,7 @@ pub async fn record<C: ConnectionTrait>(
     account: &str,
     client_address: &str,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     failure::Entity::insert(failure::ActiveModel {
         account: Set(account.to_owned()),
         client_address: Set(client_address.to_owned()),
@@ -46,7 +47,7 @@ pub async fn recent<C: ConnectionTrait>(
     db: &C,
     key: FailureKey<'_>,
     since: DateTime<Utc>,
-) -> Result<RecentFailures, DbErr> {
+) -> Result<RecentFailures, StoreError> {
     let filter = match key {
         FailureKey::Account(account) => failure::Column::Account.eq(account),
         FailureKey::Client(client) => failure::Column::ClientAddress.eq(client),
@@ -65,7 +66,7 @@ pub async fn recent<C: ConnectionTrait>(
 
 /// Forgets an account's failures after a successful sign-in, so old
 /// mistakes do not count toward a later lockout.
-pub async fn forget_account<C: ConnectionTrait>(db: &C, account: &str) -> Result<(), DbErr> {
+pub async fn forget_account<C: ConnectionTrait>(db: &C, account: &str) -> Result<(), StoreError> {
     failure::Entity::delete_many()
         .filter(failure::Column::Account.eq(account))
         .exec(db)
@@ -74,7 +75,7 @@ pub async fn forget_account<C: ConnectionTrait>(db: &C, account: &str) -> Result
 }
 
 /// Deletes failures older than `before`; they no longer count.
-pub async fn prune<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64, DbErr> {
+pub async fn prune<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64, StoreError> {
     let result = failure::Entity::delete_many()
         .filter(failure::Column::FailedAt.lt(before))
         .exec(db)

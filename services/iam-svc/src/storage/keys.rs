@@ -1,8 +1,9 @@
 //! The `signing_keys` table.
 
 use chrono::{DateTime, Utc};
+use ecommerce_db::StoreError;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
 use super::entities::signing_key;
@@ -10,13 +11,13 @@ use super::entities::signing_key;
 pub use signing_key::Model as SigningKeyRow;
 
 /// Every key not retired, newest first: the first signs, all verify.
-pub async fn active<C: ConnectionTrait>(db: &C) -> Result<Vec<SigningKeyRow>, DbErr> {
-    signing_key::Entity::find()
+pub async fn active<C: ConnectionTrait>(db: &C) -> Result<Vec<SigningKeyRow>, StoreError> {
+    Ok(signing_key::Entity::find()
         .filter(signing_key::Column::RetiredAt.is_null())
         .order_by_desc(signing_key::Column::CreatedAt)
         .order_by_desc(signing_key::Column::Kid)
         .all(db)
-        .await
+        .await?)
 }
 
 /// Stores a key unless its kid is already there.
@@ -25,7 +26,7 @@ pub async fn insert_if_absent<C: ConnectionTrait>(
     kid: &str,
     private_key_pem: &str,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     signing_key::Entity::insert(signing_key::ActiveModel {
         kid: Set(kid.to_owned()),
         private_key_pem: Set(private_key_pem.to_owned()),

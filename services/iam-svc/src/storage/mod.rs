@@ -1,8 +1,10 @@
 //! iam-svc's tables through SeaORM. Every function takes `&impl
 //! ConnectionTrait`, so it runs inside whatever transaction the caller
-//! opened (the one that also enqueues the events), and returns SeaORM's
-//! `DbErr`, which the application layer classifies once with
-//! `ecommerce_db::DbFailure`.
+//! opened (the one that also enqueues the events), and returns the shared
+//! `ecommerce_db::StoreError`, which classifies the SQLSTATE once. The
+//! unique violations that mean something to callers (a taken email or
+//! sign-up key, below) are claimed by the application layer inside the
+//! transaction, so they are answered rather than retried.
 //!
 //! Table names are unqualified: the pool's `search_path` is the service's
 //! schema (see `iam-migration`).

@@ -1,9 +1,10 @@
 //! The `sessions` and `refresh_tokens` tables.
 
 use chrono::{DateTime, Utc};
+use ecommerce_db::StoreError;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -12,7 +13,7 @@ use super::entities::{refresh_token, session};
 pub use refresh_token::Model as RefreshTokenRow;
 pub use session::Model as SessionRow;
 
-pub async fn insert_session<C: ConnectionTrait>(db: &C, row: SessionRow) -> Result<(), DbErr> {
+pub async fn insert_session<C: ConnectionTrait>(db: &C, row: SessionRow) -> Result<(), StoreError> {
     session::Entity::insert(session::ActiveModel {
         id: Set(row.id),
         user_id: Set(row.user_id),
@@ -34,7 +35,7 @@ pub async fn insert_refresh_token<C: ConnectionTrait>(
     token_hash: Vec<u8>,
     session_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     refresh_token::Entity::insert(refresh_token::ActiveModel {
         token_hash: Set(token_hash),
         session_id: Set(session_id),
@@ -49,8 +50,8 @@ pub async fn insert_refresh_token<C: ConnectionTrait>(
 pub async fn find<C: ConnectionTrait>(
     db: &C,
     session_id: Uuid,
-) -> Result<Option<SessionRow>, DbErr> {
-    session::Entity::find_by_id(session_id).one(db).await
+) -> Result<Option<SessionRow>, StoreError> {
+    Ok(session::Entity::find_by_id(session_id).one(db).await?)
 }
 
 /// The refresh token and its session, both locked, so a token presented
@@ -58,7 +59,7 @@ pub async fn find<C: ConnectionTrait>(
 pub async fn lock_by_refresh_token<C: ConnectionTrait>(
     db: &C,
     token_hash: &[u8],
-) -> Result<Option<(RefreshTokenRow, SessionRow)>, DbErr> {
+) -> Result<Option<(RefreshTokenRow, SessionRow)>, StoreError> {
     let Some(token) = refresh_token::Entity::find_by_id(token_hash.to_vec())
         .lock_exclusive()
         .one(db)
@@ -77,7 +78,7 @@ pub async fn spend_refresh_token<C: ConnectionTrait>(
     db: &C,
     token_hash: &[u8],
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::SpentAt, Expr::value(now))
         .filter(refresh_token::Column::TokenHash.eq(token_hash.to_vec()))
@@ -92,7 +93,7 @@ pub async fn slide<C: ConnectionTrait>(
     session_id: Uuid,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     session::Entity::update_many()
         .col_expr(session::Column::LastRefreshedAt, Expr::value(now))
         .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
@@ -108,7 +109,7 @@ pub async fn revoke<C: ConnectionTrait>(
     session_id: Uuid,
     now: DateTime<Utc>,
     reason: &str,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let result = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(now))
         .col_expr(session::Column::RevokedReason, Expr::value(reason))

@@ -1,9 +1,10 @@
 //! The `users` table.
 
 use chrono::{DateTime, Utc};
+use ecommerce_db::StoreError;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -27,7 +28,7 @@ pub struct NewUser {
 /// Inserts a user. A taken email or signup key fails with a unique
 /// violation of [`USERS_EMAIL_KEY`](super::USERS_EMAIL_KEY) or
 /// [`USERS_SIGNUP_KEY`](super::USERS_SIGNUP_KEY).
-pub async fn insert<C: ConnectionTrait>(db: &C, new_user: NewUser) -> Result<UserRow, DbErr> {
+pub async fn insert<C: ConnectionTrait>(db: &C, new_user: NewUser) -> Result<UserRow, StoreError> {
     let row = user::ActiveModel {
         id: Set(new_user.id),
         email: Set(new_user.email),
@@ -41,38 +42,47 @@ pub async fn insert<C: ConnectionTrait>(db: &C, new_user: NewUser) -> Result<Use
         created_at: Set(new_user.now),
         updated_at: Set(new_user.now),
     };
-    user::Entity::insert(row).exec_with_returning(db).await
+    Ok(user::Entity::insert(row).exec_with_returning(db).await?)
 }
 
-pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<UserRow>, DbErr> {
-    user::Entity::find_by_id(id).one(db).await
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<UserRow>, StoreError> {
+    Ok(user::Entity::find_by_id(id).one(db).await?)
 }
 
 /// The user row, locked until the caller's transaction ends, so concurrent
 /// changes to one user (role sync, lockout, profile) apply one after another.
-pub async fn lock_by_id<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<UserRow>, DbErr> {
-    user::Entity::find_by_id(id).lock_exclusive().one(db).await
+pub async fn lock_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<UserRow>, StoreError> {
+    Ok(user::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(db)
+        .await?)
 }
 
 /// `email` must already be normalized (lower case).
 pub async fn find_by_email<C: ConnectionTrait>(
     db: &C,
     email: &str,
-) -> Result<Option<UserRow>, DbErr> {
-    user::Entity::find()
+) -> Result<Option<UserRow>, StoreError> {
+    Ok(user::Entity::find()
         .filter(user::Column::Email.eq(email))
         .one(db)
-        .await
+        .await?)
 }
 
 pub async fn find_by_signup_key<C: ConnectionTrait>(
     db: &C,
     signup_key: &str,
-) -> Result<Option<UserRow>, DbErr> {
-    user::Entity::find()
+) -> Result<Option<UserRow>, StoreError> {
+    Ok(user::Entity::find()
         .filter(user::Column::SignupKey.eq(signup_key))
         .one(db)
-        .await
+        .await?)
 }
 
 /// Applies `changes` (built with `Set` on the columns to change) and stamps
@@ -82,10 +92,10 @@ pub async fn update<C: ConnectionTrait>(
     id: Uuid,
     mut changes: user::ActiveModel,
     now: DateTime<Utc>,
-) -> Result<UserRow, DbErr> {
+) -> Result<UserRow, StoreError> {
     changes.id = Set(id);
     changes.updated_at = Set(now);
-    user::Entity::update(changes).exec(db).await
+    Ok(user::Entity::update(changes).exec(db).await?)
 }
 
 /// Locks sign-in until `until`, unless a later lock is already in place.
@@ -93,7 +103,7 @@ pub async fn lock_sign_in_until<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
     until: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     user::Entity::update_many()
         .col_expr(user::Column::LockedUntil, Expr::value(until))
         .filter(user::Column::Id.eq(id))

@@ -1,9 +1,10 @@
 //! The `email_verification_tokens` table: only SHA-256 digests of tokens.
 
 use chrono::{DateTime, Utc};
+use ecommerce_db::StoreError;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -18,7 +19,7 @@ pub async fn insert<C: ConnectionTrait>(
     email: String,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     token::Entity::insert(token::ActiveModel {
         token_hash: Set(token_hash),
         user_id: Set(user_id),
@@ -36,18 +37,18 @@ pub async fn insert<C: ConnectionTrait>(
 pub async fn lock_by_hash<C: ConnectionTrait>(
     db: &C,
     token_hash: &[u8],
-) -> Result<Option<VerificationTokenRow>, DbErr> {
-    token::Entity::find_by_id(token_hash.to_vec())
+) -> Result<Option<VerificationTokenRow>, StoreError> {
+    Ok(token::Entity::find_by_id(token_hash.to_vec())
         .lock_exclusive()
         .one(db)
-        .await
+        .await?)
 }
 
 pub async fn mark_used<C: ConnectionTrait>(
     db: &C,
     token_hash: &[u8],
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     token::Entity::update_many()
         .col_expr(token::Column::UsedAt, Expr::value(now))
         .filter(token::Column::TokenHash.eq(token_hash.to_vec()))
@@ -61,7 +62,7 @@ pub async fn spend_all_of_user<C: ConnectionTrait>(
     db: &C,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     token::Entity::update_many()
         .col_expr(token::Column::UsedAt, Expr::value(now))
         .filter(token::Column::UserId.eq(user_id))

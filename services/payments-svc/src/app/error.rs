@@ -1,10 +1,8 @@
 //! Every way a payments operation can fail, and its gRPC code.
 
-use ecommerce_db::DbFailure;
+use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_money::InvalidField;
-use ecommerce_outbox::OutboxError;
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
-use sea_orm::DbErr;
 
 use crate::domain::{ErrorKind, PaymentError};
 
@@ -22,8 +20,9 @@ pub enum PaymentsError {
     PermissionDenied(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("a dependency is unavailable; retry later")]
-    Unavailable(#[source] anyhow::Error),
+    /// A storage failure: retried, and its status, by the one policy.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("{0:#}")]
     Internal(#[source] anyhow::Error),
 }
@@ -32,17 +31,23 @@ impl PaymentsError {
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         Self::Internal(error.into())
     }
-
-    /// Whether the whole transaction may be run again.
-    pub(crate) fn is_retryable_conflict(&self) -> bool {
-        matches!(self, Self::Unavailable(error) if error.downcast_ref::<Conflict>().is_some())
-    }
 }
 
-/// Marks a serialization failure or deadlock inside [`PaymentsError::Unavailable`].
-#[derive(Debug, thiserror::Error)]
-#[error("transaction conflict")]
-pub(crate) struct Conflict;
+/// Only storage failures are retried: a provider the domain calls
+/// unavailable is answered UNAVAILABLE at once rather than called again
+/// under the row lock.
+impl TransactionError for PaymentsError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(error) => Some(error),
+            Self::InvalidArgument(_)
+            | Self::Payment(_)
+            | Self::PermissionDenied(_)
+            | Self::NotFound(_)
+            | Self::Internal(_) => None,
+        }
+    }
+}
 
 impl ServiceError for PaymentsError {
     fn code(&self) -> ErrorCode {
@@ -57,7 +62,7 @@ impl ServiceError for PaymentsError {
             },
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -69,7 +74,7 @@ impl ServiceError for PaymentsError {
             Self::Payment(_)
             | Self::PermissionDenied(_)
             | Self::NotFound(_)
-            | Self::Unavailable(_)
+            | Self::Store(_)
             | Self::Internal(_) => None,
         }
     }
@@ -84,38 +89,6 @@ impl From<InvalidField> for PaymentsError {
 impl From<PaymentError> for PaymentsError {
     fn from(error: PaymentError) -> Self {
         Self::Payment(error)
-    }
-}
-
-/// Unique violations cannot happen on the paths that reach here (the one
-/// unique index is handled with `ON CONFLICT`); like every other unexpected
-/// failure they are internal.
-impl From<DbErr> for PaymentsError {
-    fn from(error: DbErr) -> Self {
-        match DbFailure::classify(&error) {
-            DbFailure::Conflict => Self::Unavailable(anyhow::Error::new(error).context(Conflict)),
-            DbFailure::Unavailable => Self::Unavailable(error.into()),
-            DbFailure::UniqueViolation { .. }
-            | DbFailure::ForeignKeyViolation { .. }
-            | DbFailure::CheckViolation { .. }
-            | DbFailure::UndefinedTable
-            | DbFailure::Other => Self::Internal(error.into()),
-        }
-    }
-}
-
-impl From<OutboxError> for PaymentsError {
-    fn from(error: OutboxError) -> Self {
-        match error {
-            OutboxError::Conflict(_) => {
-                Self::Unavailable(anyhow::Error::new(error).context(Conflict))
-            }
-            OutboxError::Unavailable(_) => Self::Unavailable(error.into()),
-            OutboxError::InvalidName { .. }
-            | OutboxError::DuplicateEvent { .. }
-            | OutboxError::MissingTable { .. }
-            | OutboxError::Database(_) => Self::Internal(error.into()),
-        }
     }
 }
 

@@ -3,9 +3,9 @@
 //! the provider under the lock, stores the new state (`UPDATE … WHERE
 //! status = $read`) and enqueues its event in the outbox, so a payment's
 //! change and its event are stored together or not at all. A transaction
-//! that fails on a serialization failure or deadlock is run again from the
-//! start (the shared [`retry_transaction`]); the provider call repeats with
-//! the same idempotency key, which is safe.
+//! that fails on a serialization failure, a deadlock or a lost connection
+//! is run again from the start (the shared [`transaction!`]); the provider
+//! call repeats with the same idempotency key, which is safe.
 //!
 //! Handlers in `grpc/` only convert; the saga's events are applied by
 //! [`crate::events::PaymentHandler`] on the inbox's transaction, with the
@@ -13,11 +13,10 @@
 
 mod error;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
-use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
+use ecommerce_db::{StoreError, transaction};
 use ecommerce_events::EventMetadata;
 use ecommerce_outbox::{Outbox, OutboxTransaction};
 use sea_orm::DatabaseConnection;
@@ -179,9 +178,10 @@ impl PaymentsApp {
                 "only an admin may capture a payment".to_owned(),
             ));
         }
-        self.in_transaction("capture_payment", move |transaction| async move {
+        let (outbox, db) = (&self.inner.outbox, &self.inner.db);
+        transaction!(PaymentsError, "capture_payment", outbox.begin(db), |tx| {
             let now = self.inner.clock.now();
-            let mut stored = payments::lock_by_id(&*transaction, payment_id)
+            let mut stored = payments::lock_by_id(tx, payment_id)
                 .await?
                 .ok_or_else(|| not_found(payment_id))?;
             let read_status = stored.payment.status();
@@ -195,63 +195,34 @@ impl PaymentsApp {
             .await?;
             let change = match outcome {
                 PaymentOutcome::Changed(change) => change,
-                PaymentOutcome::Ignored(_) => return Ok((stored, transaction)),
+                PaymentOutcome::Ignored(_) => return Ok(stored),
                 PaymentOutcome::Recorded(_) => {
                     return Err(PaymentsError::internal(anyhow::anyhow!(
                         "a capture recorded an intent"
                     )));
                 }
             };
-            payments::store_change(&*transaction, &change.payment, read_status).await?;
+            payments::store_change(tx, &change.payment, read_status).await?;
             let metadata = event_metadata(&stored, &change.event, now);
-            enqueue(&transaction, &change.event, metadata).await?;
+            emit(tx, &change.event, metadata).await?;
             stored.payment = change.payment;
-            Ok((stored, transaction))
+            Ok(stored)
         })
-        .await
-    }
-
-    /// Runs `work` in a transaction that wakes the relay on commit, again
-    /// after a serialization failure or deadlock. `work` must therefore
-    /// only touch the database through the transaction it is given.
-    async fn in_transaction<T, F, Fut>(
-        &self,
-        operation: &'static str,
-        work: F,
-    ) -> Result<T, PaymentsError>
-    where
-        F: Fn(OutboxTransaction) -> Fut,
-        Fut: Future<Output = Result<(T, OutboxTransaction), PaymentsError>>,
-    {
-        let work = &work;
-        retry_transaction(
-            operation,
-            DEFAULT_TRANSACTION_ATTEMPTS,
-            PaymentsError::is_retryable_conflict,
-            || async move {
-                let transaction = self.inner.outbox.begin(&self.inner.db).await?;
-                // On an error the transaction is dropped, which rolls it back.
-                let (value, transaction) = work(transaction).await?;
-                transaction.commit().await?;
-                Ok(value)
-            },
-        )
-        .await
     }
 }
 
-async fn enqueue(
-    transaction: &OutboxTransaction,
+/// Emits `event` as its `payments.*` payload.
+async fn emit(
+    tx: &OutboxTransaction,
     event: &PaymentEvent,
     metadata: EventMetadata,
-) -> Result<Uuid, PaymentsError> {
-    let id = match PaymentPayload::from(event) {
-        PaymentPayload::Authorized(payload) => transaction.enqueue(&payload, metadata).await?,
-        PaymentPayload::Failed(payload) => transaction.enqueue(&payload, metadata).await?,
-        PaymentPayload::Captured(payload) => transaction.enqueue(&payload, metadata).await?,
-        PaymentPayload::Voided(payload) => transaction.enqueue(&payload, metadata).await?,
-    };
-    Ok(id)
+) -> Result<Uuid, StoreError> {
+    match PaymentPayload::from(event) {
+        PaymentPayload::Authorized(payload) => tx.emit(&payload, metadata).await,
+        PaymentPayload::Failed(payload) => tx.emit(&payload, metadata).await,
+        PaymentPayload::Captured(payload) => tx.emit(&payload, metadata).await,
+        PaymentPayload::Voided(payload) => tx.emit(&payload, metadata).await,
+    }
 }
 
 /// Metadata of an event emitted by a request: the payment aggregate and

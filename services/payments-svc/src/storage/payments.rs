@@ -2,10 +2,11 @@
 //! two facts the domain does not keep: the customer (who may read it) and
 //! the checkout's correlation id.
 
+use ecommerce_db::StoreError;
 use ecommerce_money::{Currency, Money};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TryInsertResult,
 };
 use uuid::Uuid;
@@ -30,7 +31,7 @@ pub struct StoredPayment {
 pub async fn insert_if_new<C: ConnectionTrait>(
     db: &C,
     stored: &StoredPayment,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let payment = &stored.payment;
     let columns = PaymentColumns::from_state(payment.state());
     let row = payment::ActiveModel {
@@ -63,13 +64,13 @@ pub async fn insert_if_new<C: ConnectionTrait>(
 
 /// Stores `payment`'s new state, only if the row is still in
 /// `read_status` (the status it had when the caller locked and read it).
-/// The caller holds the row lock, so a mismatch is a bug; it surfaces as
-/// `DbErr::RecordNotUpdated`.
+/// The caller holds the row lock, so a mismatch is a bug: an internal
+/// `StoreError`, never retried.
 pub async fn store_change<C: ConnectionTrait>(
     db: &C,
     payment: &Payment,
     read_status: PaymentStatus,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let columns = PaymentColumns::from_state(payment.state());
     let updated = payment::Entity::update_many()
         .col_expr(payment::Column::Status, Expr::value(columns.status))
@@ -104,7 +105,10 @@ pub async fn store_change<C: ConnectionTrait>(
         .exec(db)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(DbErr::RecordNotUpdated);
+        return Err(StoreError::internal(format!(
+            "payment {} left {read_status} under its row lock",
+            payment.id()
+        )));
     }
     Ok(())
 }
@@ -115,7 +119,7 @@ pub async fn store_change<C: ConnectionTrait>(
 pub async fn lock_by_order<C: ConnectionTrait>(
     db: &C,
     order_id: OrderId,
-) -> Result<Option<StoredPayment>, DbErr> {
+) -> Result<Option<StoredPayment>, StoreError> {
     payment::Entity::find()
         .filter(payment::Column::OrderId.eq(order_id.as_uuid()))
         .lock_exclusive()
@@ -129,7 +133,7 @@ pub async fn lock_by_order<C: ConnectionTrait>(
 pub async fn lock_by_id<C: ConnectionTrait>(
     db: &C,
     id: PaymentId,
-) -> Result<Option<StoredPayment>, DbErr> {
+) -> Result<Option<StoredPayment>, StoreError> {
     payment::Entity::find_by_id(id.as_uuid())
         .lock_exclusive()
         .one(db)
@@ -141,7 +145,7 @@ pub async fn lock_by_id<C: ConnectionTrait>(
 pub async fn find_by_id<C: ConnectionTrait>(
     db: &C,
     id: PaymentId,
-) -> Result<Option<StoredPayment>, DbErr> {
+) -> Result<Option<StoredPayment>, StoreError> {
     payment::Entity::find_by_id(id.as_uuid())
         .one(db)
         .await?
@@ -156,7 +160,7 @@ pub async fn list_for_order<C: ConnectionTrait>(
     order_id: OrderId,
     after: Option<PaymentId>,
     limit: u64,
-) -> Result<Vec<StoredPayment>, DbErr> {
+) -> Result<Vec<StoredPayment>, StoreError> {
     let mut query = payment::Entity::find().filter(payment::Column::OrderId.eq(order_id.as_uuid()));
     if let Some(after) = after {
         query = query.filter(payment::Column::Id.gt(after.as_uuid()));
@@ -171,9 +175,10 @@ pub async fn list_for_order<C: ConnectionTrait>(
         .collect()
 }
 
-fn to_stored(row: payment::Model) -> Result<StoredPayment, DbErr> {
+fn to_stored(row: payment::Model) -> Result<StoredPayment, StoreError> {
     let id = row.id;
-    let corrupt = move |what: &str| DbErr::Type(format!("payment {id}: stored {what} is invalid"));
+    let corrupt =
+        move |what: &str| StoreError::internal(format!("payment {id}: stored {what} is invalid"));
     let currency = Currency::parse(&row.currency).map_err(|_| corrupt("currency"))?;
     let amount = Money::new(row.amount_minor, currency).map_err(|_| corrupt("amount"))?;
     let payment_method =
@@ -189,7 +194,7 @@ fn to_stored(row: payment::Model) -> Result<StoredPayment, DbErr> {
         voided_at: row.voided_at,
     }
     .into_state()
-    .map_err(|error| DbErr::Type(format!("payment {id}: {error}")))?;
+    .map_err(|error| StoreError::internal(format!("payment {id}: {error}")))?;
     let payment = Payment::from_stored(
         PaymentId::from_uuid(row.id),
         OrderId::from_uuid(row.order_id),
