@@ -1,8 +1,8 @@
 //! The service's errors: the domain's refusals plus what storage and the
 //! surroundings add, each with its gRPC code and its meaning for a consumer.
 
+use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_inbox::HandlerError;
-use ecommerce_outbox::OutboxError;
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
 
 use crate::domain::{ErrorKind, FulfillmentError};
@@ -14,36 +14,18 @@ pub enum AppError {
     /// A shipment the caller named does not exist.
     #[error("{0} not found")]
     NotFound(String),
-    /// A serialization failure, deadlock, lost race on a unique key or a
-    /// conditional write that found the row moved on: run the whole
-    /// transaction again.
-    #[error("database conflict: {0}")]
-    Conflict(String),
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A storage failure (a lost race on a unique key or a conditional
+    /// write that found the row moved on among them): retried, and its
+    /// status, by the one policy.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-impl AppError {
-    /// Whether running the same transaction again may succeed.
-    pub fn is_retryable(&self) -> bool {
+impl TransactionError for AppError {
+    fn store_error(&self) -> Option<&StoreError> {
         match self {
-            Self::Conflict(_) | Self::Unavailable(_) => true,
-            Self::Domain(_) | Self::NotFound(_) | Self::Internal(_) => false,
-        }
-    }
-}
-
-impl From<OutboxError> for AppError {
-    fn from(error: OutboxError) -> Self {
-        match error {
-            OutboxError::Conflict(_) => Self::Conflict(error.to_string()),
-            OutboxError::Unavailable(_) => Self::Unavailable(error.to_string()),
-            OutboxError::InvalidName { .. }
-            | OutboxError::DuplicateEvent { .. }
-            | OutboxError::MissingTable { .. }
-            | OutboxError::Database(_) => Self::Internal(error.to_string()),
+            Self::Store(error) => Some(error),
+            Self::Domain(_) | Self::NotFound(_) => None,
         }
     }
 }
@@ -62,34 +44,23 @@ impl ServiceError for AppError {
         match self {
             Self::Domain(error) => domain_code(error.kind()),
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::Conflict(_) => ErrorCode::Aborted,
-            Self::Unavailable(_) => ErrorCode::Unavailable,
-            Self::Internal(_) => ErrorCode::Internal,
+            Self::Store(error) => error.code(),
         }
     }
 
     fn field(&self) -> Option<&str> {
         match self {
             Self::Domain(FulfillmentError::InvalidArgument(invalid)) => Some(&invalid.field),
-            Self::Domain(_)
-            | Self::NotFound(_)
-            | Self::Conflict(_)
-            | Self::Unavailable(_)
-            | Self::Internal(_) => None,
+            Self::Domain(_) | Self::NotFound(_) | Self::Store(_) => None,
         }
     }
 }
 
-/// For a consumer: conflicts and outages are retried, anything else (an
-/// invalid event, a broken invariant) will fail the same way again and is
-/// dead-lettered.
+/// For a consumer: storage failures come again, the service's refusals are
+/// dead-lettered (see [`HandlerError::from_service_error`]).
 impl From<AppError> for HandlerError {
     fn from(error: AppError) -> Self {
-        if error.is_retryable() {
-            Self::Transient(error.to_string())
-        } else {
-            Self::Permanent(error.to_string())
-        }
+        Self::from_service_error(error)
     }
 }
 
@@ -120,20 +91,27 @@ mod tests {
             AppError::NotFound("shipment".to_owned()).code(),
             ErrorCode::NotFound
         );
-        let conflict = AppError::Conflict("40001".to_owned());
+        let conflict = AppError::from(StoreError::conflict("shipment moved on from PENDING"));
         assert_eq!(conflict.code(), ErrorCode::Aborted);
+        assert!(conflict.is_retryable());
         assert!(matches!(
             HandlerError::from(conflict),
             HandlerError::Transient(_)
         ));
-        let unavailable = AppError::Unavailable("down".to_owned());
-        assert_eq!(unavailable.code(), ErrorCode::Unavailable);
-        assert!(unavailable.is_retryable());
-        let internal = AppError::Internal("broken".to_owned());
-        assert_eq!(internal.code(), ErrorCode::Internal);
+        let broken = AppError::from(FulfillmentError::Inconsistent("broken".to_owned()));
+        assert_eq!(broken.code(), ErrorCode::Internal);
         assert!(matches!(
-            HandlerError::from(internal),
+            HandlerError::from(broken),
             HandlerError::Permanent(_)
+        ));
+        // A row that does not read back is a storage failure: INTERNAL, and
+        // the message comes again until the retry budget dead-letters it.
+        let corrupt = AppError::from(StoreError::internal("shipment 1: status \"lost\""));
+        assert_eq!(corrupt.code(), ErrorCode::Internal);
+        assert!(!corrupt.is_retryable());
+        assert!(matches!(
+            HandlerError::from(corrupt),
+            HandlerError::Transient(_)
         ));
     }
 }

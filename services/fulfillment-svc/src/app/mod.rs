@@ -4,8 +4,8 @@
 //! the order, to open one), apply the domain function, store what it
 //! returns and enqueue its event through the outbox. [`FulfillmentApp::open_shipment_in`]
 //! runs inside the inbox's transaction (which also records the message);
-//! the RPC writes open their own and run again on a serialization failure
-//! or deadlock ([`ecommerce_db::retry_transaction`]).
+//! the RPC writes open their own and run again on a conflict by the shared
+//! policy ([`transaction!`]).
 //!
 //! Every event about a shipment carries the correlation id of the
 //! checkout (stored from the committed event) and, as causation, the
@@ -15,7 +15,7 @@
 pub mod error;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
-use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
+use ecommerce_db::{StoreError, transaction};
 use ecommerce_events::EventMetadata;
 use ecommerce_outbox::Outbox;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -161,22 +161,20 @@ impl FulfillmentApp {
         tracking: &Tracking,
         correlation_id: &str,
     ) -> Result<Shipment, AppError> {
-        self.retrying("mark_shipped", || async {
-            let tx = self.outbox.begin(&self.db).await?;
-            let stored = self.lock_shipment(&*tx, id).await?;
+        let (outbox, db) = (&self.outbox, &self.db);
+        transaction!(AppError, "mark_shipped", outbox.begin(db), |tx| {
+            let stored = self.lock_shipment(tx, id).await?;
             let shipment = match mark_shipped(&stored.shipment, tracking.clone(), self.now())? {
                 ShipOutcome::Shipped { shipment, event } => {
                     let event = FulfillmentEvent::from(event);
-                    self.store_transition(&*tx, &stored, &shipment, &event, correlation_id)
+                    self.store_transition(tx, &stored, &shipment, &event, correlation_id)
                         .await?;
                     *shipment
                 }
                 ShipOutcome::Unchanged => stored.shipment,
             };
-            tx.commit().await?;
             Ok(shipment)
         })
-        .await
     }
 
     /// MarkDelivered: SHIPPED -> DELIVERED with `shipment.delivered`; a
@@ -187,22 +185,20 @@ impl FulfillmentApp {
         id: ShipmentId,
         correlation_id: &str,
     ) -> Result<Shipment, AppError> {
-        self.retrying("mark_delivered", || async {
-            let tx = self.outbox.begin(&self.db).await?;
-            let stored = self.lock_shipment(&*tx, id).await?;
+        let (outbox, db) = (&self.outbox, &self.db);
+        transaction!(AppError, "mark_delivered", outbox.begin(db), |tx| {
+            let stored = self.lock_shipment(tx, id).await?;
             let shipment = match mark_delivered(&stored.shipment, self.now())? {
                 DeliverOutcome::Delivered { shipment, event } => {
                     let event = FulfillmentEvent::from(event);
-                    self.store_transition(&*tx, &stored, &shipment, &event, correlation_id)
+                    self.store_transition(tx, &stored, &shipment, &event, correlation_id)
                         .await?;
                     *shipment
                 }
                 DeliverOutcome::Unchanged => stored.shipment,
             };
-            tx.commit().await?;
             Ok(shipment)
         })
-        .await
     }
 
     async fn lock_shipment<C: ConnectionTrait>(
@@ -225,7 +221,7 @@ impl FulfillmentApp {
         after: &Shipment,
         event: &FulfillmentEvent,
         caller_correlation_id: &str,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), StoreError> {
         let correlation_id = before
             .correlation_id
             .as_deref()
@@ -235,19 +231,5 @@ impl FulfillmentApp {
             .with_causation_id(before.last_event_id.to_string());
         let event_id = events::enqueue(&self.outbox, db, event, metadata).await?;
         storage::update_shipment(db, after, before.shipment.status(), event_id).await
-    }
-
-    async fn retrying<T, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T, AppError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, AppError>>,
-    {
-        retry_transaction(
-            operation,
-            DEFAULT_TRANSACTION_ATTEMPTS,
-            AppError::is_retryable,
-            attempt,
-        )
-        .await
     }
 }

@@ -3,10 +3,11 @@
 //!
 //! The event is applied in the inbox's transaction (which also records the
 //! message id): lock the order, open its shipment, emit `shipment.created`
-//! with causation = the committed event. Database conflicts are
-//! [`HandlerError::Transient`] (the message comes again); an invalid event
-//! or a broken invariant is [`HandlerError::Permanent`] (dead-lettered with
-//! the reason).
+//! with causation = the committed event. A storage failure is
+//! [`HandlerError::Transient`] (the message comes again, and the retry
+//! budget dead-letters what keeps failing); an invalid event or a broken
+//! invariant is [`HandlerError::Permanent`] (dead-lettered with the
+//! reason): [`HandlerError::from_service_error`].
 
 use async_trait::async_trait;
 use ecommerce_events::DecodedEvent;

@@ -8,22 +8,27 @@
 pub mod consumers;
 pub mod payloads;
 
+use ecommerce_db::StoreError;
 use ecommerce_events::EventMetadata;
-use ecommerce_outbox::{Outbox, OutboxError};
+use ecommerce_outbox::Outbox;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use crate::domain::FulfillmentEvent;
 
 /// Enqueues `event` through `outbox` in `db` (the caller's transaction)
-/// with `metadata`; returns the event's id.
+/// with `metadata`; returns the event's id. The one door fulfillment's
+/// events leave by, for the RPCs' outbox transactions and the consumer's
+/// inbox transaction alike (which is why it is not
+/// `OutboxTransaction::emit`); fails with the [`StoreError`] the service's
+/// error wraps.
 pub async fn enqueue<C: ConnectionTrait>(
     outbox: &Outbox,
     db: &C,
     event: &FulfillmentEvent,
     metadata: EventMetadata,
-) -> Result<Uuid, OutboxError> {
-    match event {
+) -> Result<Uuid, StoreError> {
+    let enqueued = match event {
         FulfillmentEvent::Created(event) => {
             outbox
                 .enqueue(db, &payloads::created(event), metadata)
@@ -39,5 +44,6 @@ pub async fn enqueue<C: ConnectionTrait>(
                 .enqueue(db, &payloads::delivered(event), metadata)
                 .await
         }
-    }
+    };
+    Ok(enqueued?)
 }

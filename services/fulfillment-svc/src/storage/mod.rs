@@ -2,9 +2,10 @@
 //!
 //! Every function takes `&impl ConnectionTrait`, so it runs inside the
 //! transaction the caller opened (the inbox's for the consumer, the
-//! outbox's for an RPC), and returns an [`AppError`]: database errors are
-//! translated once, in [`error`]. Rows are mapped to domain values here;
-//! nothing above this module sees a SeaORM type.
+//! outbox's for an RPC), and returns the shared [`StoreError`], which
+//! classifies the SQLSTATE once. Rows are mapped to domain values here (a
+//! row that does not make one is an internal `StoreError`); nothing above
+//! this module sees a SeaORM type.
 //!
 //! What the domain asks of storage:
 //! - opening a shipment serializes on the order ([`lock_order`]), so two
@@ -12,14 +13,14 @@
 //!   cannot recognise) cannot both open one; `shipments_order_id_key`
 //!   backs it up;
 //! - a status change is `UPDATE ... WHERE id = $1 AND status = $read` on a
-//!   row read `FOR UPDATE`; zero rows is a conflict, and the transaction
-//!   retries.
+//!   row read `FOR UPDATE`; zero rows is a conflict
+//!   ([`StoreError::conflict`]), and the transaction retries.
 
 pub mod entities;
-pub(crate) mod error;
 
 use std::collections::HashMap;
 
+use ecommerce_db::StoreError;
 use ecommerce_money::{Currency, Money};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -28,13 +29,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::app::error::AppError;
 use crate::domain::{
     Carrier, OrderId, Quantity, ReservationId, Shipment, ShipmentId, ShipmentLines, ShipmentStatus,
     ShippingOption, ShippingOptionId, Sku, StoredShipment, Tracking, TrackingNumber,
 };
 use crate::storage::entities::{shipment, shipment_line, shipping_option};
-use crate::storage::error::translate;
 
 // ------------------------------------------------------- shipping options
 
@@ -45,8 +44,8 @@ fn option_from_parts(
     currency: &str,
     min_days: i32,
     max_days: i32,
-) -> Result<ShippingOption, AppError> {
-    let invalid = |reason: String| AppError::Internal(format!("shipping option {id}: {reason}"));
+) -> Result<ShippingOption, StoreError> {
+    let invalid = |reason: String| StoreError::internal(format!("shipping option {id}: {reason}"));
     let currency = Currency::parse(currency).map_err(|error| invalid(error.to_string()))?;
     let price = Money::new(amount_minor, currency).map_err(|error| invalid(error.to_string()))?;
     ShippingOption::new(
@@ -59,7 +58,7 @@ fn option_from_parts(
     .map_err(|error| invalid(error.to_string()))
 }
 
-fn option_from_row(row: shipping_option::Model) -> Result<ShippingOption, AppError> {
+fn option_from_row(row: shipping_option::Model) -> Result<ShippingOption, StoreError> {
     option_from_parts(
         row.id,
         row.name,
@@ -73,12 +72,11 @@ fn option_from_row(row: shipping_option::Model) -> Result<ShippingOption, AppErr
 /// Every shipping option, in table order (the caller sorts).
 pub async fn list_shipping_options<C: ConnectionTrait>(
     db: &C,
-) -> Result<Vec<ShippingOption>, AppError> {
+) -> Result<Vec<ShippingOption>, StoreError> {
     shipping_option::Entity::find()
         .order_by_asc(shipping_option::Column::Id)
         .all(db)
-        .await
-        .map_err(translate)?
+        .await?
         .into_iter()
         .map(option_from_row)
         .collect()
@@ -87,27 +85,25 @@ pub async fn list_shipping_options<C: ConnectionTrait>(
 /// The option a shipment gets when the order's choice is not known.
 pub async fn default_shipping_option<C: ConnectionTrait>(
     db: &C,
-) -> Result<ShippingOption, AppError> {
+) -> Result<ShippingOption, StoreError> {
     let row = shipping_option::Entity::find()
         .filter(shipping_option::Column::IsDefault.eq(true))
         .one(db)
-        .await
-        .map_err(translate)?
-        .ok_or_else(|| AppError::Internal("no default shipping option is seeded".to_owned()))?;
+        .await?
+        .ok_or_else(|| StoreError::internal("no default shipping option is seeded"))?;
     option_from_row(row)
 }
 
 // -------------------------------------------------------------- shipments
 
 /// Serializes every open of `order_id` until the transaction ends.
-pub async fn lock_order<C: ConnectionTrait>(db: &C, order_id: OrderId) -> Result<(), AppError> {
+pub async fn lock_order<C: ConnectionTrait>(db: &C, order_id: OrderId) -> Result<(), StoreError> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
         [format!("fulfillment.order:{order_id}").into()],
     ))
-    .await
-    .map_err(translate)?;
+    .await?;
     Ok(())
 }
 
@@ -132,8 +128,8 @@ pub enum Lock {
 fn shipment_from_row(
     row: shipment::Model,
     lines: Vec<shipment_line::Model>,
-) -> Result<StoredRow, AppError> {
-    let internal = |reason: String| AppError::Internal(format!("shipment {}: {reason}", row.id));
+) -> Result<StoredRow, StoreError> {
+    let internal = |reason: String| StoreError::internal(format!("shipment {}: {reason}", row.id));
     let status = ShipmentStatus::from_stored(&row.status)
         .ok_or_else(|| internal(format!("status {:?}", row.status)))?;
     let lines = lines
@@ -143,7 +139,7 @@ fn shipment_from_row(
                 .map_err(|invalid| internal(format!("line {}: {invalid}", line.sku)))?;
             Ok((Sku::from_stored(line.sku), quantity))
         })
-        .collect::<Result<Vec<_>, AppError>>()?;
+        .collect::<Result<Vec<_>, StoreError>>()?;
     let lines = ShipmentLines::aggregate(lines).map_err(|invalid| internal(invalid.to_string()))?;
     let shipping_option = option_from_parts(
         row.shipping_option_id,
@@ -173,7 +169,8 @@ fn shipment_from_row(
         shipped_at: row.shipped_at,
         delivered_at: row.delivered_at,
         updated_at: row.updated_at,
-    })?;
+    })
+    .map_err(|error| internal(error.to_string()))?;
     Ok(StoredRow {
         shipment,
         correlation_id: row.correlation_id,
@@ -185,7 +182,7 @@ fn shipment_from_row(
 async fn with_lines<C: ConnectionTrait>(
     db: &C,
     rows: Vec<shipment::Model>,
-) -> Result<Vec<StoredRow>, AppError> {
+) -> Result<Vec<StoredRow>, StoreError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -194,8 +191,7 @@ async fn with_lines<C: ConnectionTrait>(
     for line in shipment_line::Entity::find()
         .filter(shipment_line::Column::ShipmentId.is_in(ids))
         .all(db)
-        .await
-        .map_err(translate)?
+        .await?
     {
         lines_by_shipment
             .entry(line.shipment_id)
@@ -213,7 +209,7 @@ async fn with_lines<C: ConnectionTrait>(
 async fn one_with_lines<C: ConnectionTrait>(
     db: &C,
     row: Option<shipment::Model>,
-) -> Result<Option<StoredRow>, AppError> {
+) -> Result<Option<StoredRow>, StoreError> {
     match row {
         Some(row) => Ok(with_lines(db, vec![row]).await?.pop()),
         None => Ok(None),
@@ -225,12 +221,12 @@ pub async fn find_shipment<C: ConnectionTrait>(
     db: &C,
     id: ShipmentId,
     lock: Lock,
-) -> Result<Option<StoredRow>, AppError> {
+) -> Result<Option<StoredRow>, StoreError> {
     let mut select = shipment::Entity::find_by_id(id.as_uuid());
     if lock == Lock::Update {
         select = select.lock_exclusive();
     }
-    let row = select.one(db).await.map_err(translate)?;
+    let row = select.one(db).await?;
     one_with_lines(db, row).await
 }
 
@@ -238,12 +234,11 @@ pub async fn find_shipment<C: ConnectionTrait>(
 pub async fn find_shipment_by_order<C: ConnectionTrait>(
     db: &C,
     order_id: OrderId,
-) -> Result<Option<StoredRow>, AppError> {
+) -> Result<Option<StoredRow>, StoreError> {
     let row = shipment::Entity::find()
         .filter(shipment::Column::OrderId.eq(order_id.as_uuid()))
         .one(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     one_with_lines(db, row).await
 }
 
@@ -254,7 +249,7 @@ pub async fn list_shipments<C: ConnectionTrait>(
     order_id: OrderId,
     after: Option<ShipmentId>,
     limit: u64,
-) -> Result<Vec<Shipment>, AppError> {
+) -> Result<Vec<Shipment>, StoreError> {
     let mut select =
         shipment::Entity::find().filter(shipment::Column::OrderId.eq(order_id.as_uuid()));
     if let Some(after) = after {
@@ -264,8 +259,7 @@ pub async fn list_shipments<C: ConnectionTrait>(
         .order_by_asc(shipment::Column::Id)
         .limit(limit)
         .all(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     Ok(with_lines(db, rows)
         .await?
         .into_iter()
@@ -279,7 +273,7 @@ pub async fn insert_shipment<C: ConnectionTrait>(
     shipment: &Shipment,
     correlation_id: Option<&str>,
     last_event_id: Uuid,
-) -> Result<(), AppError> {
+) -> Result<(), StoreError> {
     let option = shipment.shipping_option();
     let tracking = shipment.tracking();
     let row = shipment::ActiveModel {
@@ -304,8 +298,7 @@ pub async fn insert_shipment<C: ConnectionTrait>(
     };
     shipment::Entity::insert(row)
         .exec_without_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     let lines = shipment
         .lines()
         .as_slice()
@@ -317,8 +310,7 @@ pub async fn insert_shipment<C: ConnectionTrait>(
         });
     shipment_line::Entity::insert_many(lines)
         .exec_without_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     Ok(())
 }
 
@@ -328,7 +320,7 @@ pub async fn update_shipment<C: ConnectionTrait>(
     shipment: &Shipment,
     from: ShipmentStatus,
     last_event_id: Uuid,
-) -> Result<(), AppError> {
+) -> Result<(), StoreError> {
     let tracking = shipment.tracking();
     let updated = shipment::Entity::update_many()
         .col_expr(
@@ -359,10 +351,9 @@ pub async fn update_shipment<C: ConnectionTrait>(
         .filter(shipment::Column::Id.eq(shipment.id().as_uuid()))
         .filter(shipment::Column::Status.eq(from.as_str()))
         .exec(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     if updated.rows_affected != 1 {
-        return Err(AppError::Conflict(format!(
+        return Err(StoreError::conflict(format!(
             "shipment {} moved on from {from}",
             shipment.id()
         )));

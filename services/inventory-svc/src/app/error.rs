@@ -1,8 +1,8 @@
 //! The service's errors: the domain's refusals plus what storage and the
 //! surroundings add, each with its gRPC code and its meaning for a consumer.
 
+use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_inbox::HandlerError;
-use ecommerce_outbox::OutboxError;
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
 
 use crate::domain::{ErrorKind, InventoryError};
@@ -18,39 +18,24 @@ pub enum AppError {
     /// reservation cannot be released, a reservation was refused).
     #[error("{0}")]
     FailedPrecondition(String),
-    /// A serialization failure, deadlock, lock timeout, lost race on a
-    /// unique key or a versioned write that found the row moved on: run the
-    /// whole transaction again.
-    #[error("database conflict: {0}")]
-    Conflict(String),
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    /// A storage failure (a lost race on a unique key or a versioned write
+    /// that found the row moved on among them): retried, and its status, by
+    /// the one policy.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A rule of the service's own broken outside a stored row: a bug.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-impl AppError {
-    /// Whether running the same transaction again may succeed.
-    pub fn is_retryable(&self) -> bool {
+impl TransactionError for AppError {
+    fn store_error(&self) -> Option<&StoreError> {
         match self {
-            Self::Conflict(_) | Self::Unavailable(_) => true,
+            Self::Store(error) => Some(error),
             Self::Domain(_)
             | Self::NotFound(_)
             | Self::FailedPrecondition(_)
-            | Self::Internal(_) => false,
-        }
-    }
-}
-
-impl From<OutboxError> for AppError {
-    fn from(error: OutboxError) -> Self {
-        match error {
-            OutboxError::Conflict(_) => Self::Conflict(error.to_string()),
-            OutboxError::Unavailable(_) => Self::Unavailable(error.to_string()),
-            OutboxError::InvalidName { .. }
-            | OutboxError::DuplicateEvent { .. }
-            | OutboxError::MissingTable { .. }
-            | OutboxError::Database(_) => Self::Internal(error.to_string()),
+            | Self::Internal(_) => None,
         }
     }
 }
@@ -72,8 +57,7 @@ impl ServiceError for AppError {
             Self::Domain(error) => domain_code(error.kind()),
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
-            Self::Conflict(_) => ErrorCode::Aborted,
-            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -81,21 +65,20 @@ impl ServiceError for AppError {
     fn field(&self) -> Option<&str> {
         match self {
             Self::Domain(InventoryError::InvalidArgument(invalid)) => Some(&invalid.field),
-            _ => None,
+            Self::Domain(_)
+            | Self::NotFound(_)
+            | Self::FailedPrecondition(_)
+            | Self::Store(_)
+            | Self::Internal(_) => None,
         }
     }
 }
 
-/// For a consumer: conflicts and outages are retried, anything else (an
-/// invalid event, a broken invariant) will fail the same way again and is
-/// dead-lettered.
+/// For a consumer: storage failures come again, the service's refusals are
+/// dead-lettered (see [`HandlerError::from_service_error`]).
 impl From<AppError> for HandlerError {
     fn from(error: AppError) -> Self {
-        if error.is_retryable() {
-            Self::Transient(error.to_string())
-        } else {
-            Self::Permanent(error.to_string())
-        }
+        Self::from_service_error(error)
     }
 }
 
@@ -115,7 +98,7 @@ mod tests {
             HandlerError::from(invalid),
             HandlerError::Permanent(_)
         ));
-        let conflict = AppError::Conflict("40001".to_owned());
+        let conflict = AppError::from(StoreError::conflict("stock moved past version 3"));
         assert_eq!(conflict.code(), ErrorCode::Aborted);
         assert!(matches!(
             HandlerError::from(conflict),

@@ -6,15 +6,15 @@
 //! store what it returns, and enqueue its event through the outbox. The
 //! `*_in` functions do that inside a transaction the caller owns (the
 //! inbox's, which also records the message); the RPC and worker entry
-//! points open their own and run it again on a serialization failure or
-//! deadlock ([`ecommerce_db::retry_transaction`]).
+//! points open their own and run it again on a conflict by the shared
+//! policy ([`transaction!`]).
 
 pub mod error;
 pub mod expiry;
 pub mod settings;
 
 use chrono::{DateTime, Utc};
-use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
+use ecommerce_db::{StoreError, transaction};
 use ecommerce_events::EventMetadata;
 use ecommerce_outbox::{Outbox, OutboxTransaction};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -101,7 +101,7 @@ impl InventoryApp {
 
     /// The stocks of `skus` that exist (unknown SKUs are left out), in SKU order.
     pub async fn batch_get_stock(&self, skus: &[Sku]) -> Result<Vec<StockLevel>, AppError> {
-        storage::find_stocks(&self.db, skus).await
+        Ok(storage::find_stocks(&self.db, skus).await?)
     }
 
     pub async fn get_reservation(&self, id: ReservationId) -> Result<Reservation, AppError> {
@@ -144,10 +144,13 @@ impl InventoryApp {
         match block_stock(existing.first(), sku, self.now())? {
             BlockOutcome::Blocked(level) if existing.is_empty() => {
                 if !storage::insert_stock(db, &level).await? {
-                    return Err(AppError::Conflict(format!(
+                    // Lost the race to a concurrent open: block it on the
+                    // retry, which finds its row.
+                    return Err(StoreError::conflict(format!(
                         "stock of SKU {} was opened concurrently",
                         level.sku()
-                    )));
+                    ))
+                    .into());
                 }
             }
             BlockOutcome::Blocked(level) => storage::update_stock(db, &level).await?,
@@ -316,25 +319,21 @@ impl InventoryApp {
         idempotency_key: Option<&str>,
         correlation_id: &str,
     ) -> Result<Adjusted, AppError> {
-        self.retrying("adjust_stock", || async {
-            let tx = self.outbox.begin(&self.db).await?;
+        let (outbox, db) = (&self.outbox, &self.db);
+        transaction!(AppError, "adjust_stock", outbox.begin(db), |tx| {
             if let Some(key) = idempotency_key {
-                if let Some(recorded) = storage::find_adjustment_by_key(&*tx, key).await? {
+                if let Some(recorded) = storage::find_adjustment_by_key(tx, key).await? {
                     if recorded.sku != command.sku {
                         return Err(AppError::FailedPrecondition(format!(
                             "idempotency key {key:?} was used for SKU {}",
                             recorded.sku
                         )));
                     }
-                    let level =
-                        storage::find_stock(&*tx, &command.sku)
-                            .await?
-                            .ok_or_else(|| {
-                                AppError::Internal(format!(
-                                    "adjusted SKU {} has no stock",
-                                    command.sku
-                                ))
-                            })?;
+                    let level = storage::find_stock(tx, &command.sku)
+                        .await?
+                        .ok_or_else(|| {
+                            AppError::Internal(format!("adjusted SKU {} has no stock", command.sku))
+                        })?;
                     return Ok(Adjusted {
                         adjustment_id: recorded.id,
                         level,
@@ -342,12 +341,12 @@ impl InventoryApp {
                 }
             }
             let now = self.now();
-            let locked = storage::lock_stocks(&*tx, [&command.sku]).await?;
+            let locked = storage::lock_stocks(tx, [&command.sku]).await?;
             let adjusted = match adjust_stock(locked.first(), command, now)? {
                 AdjustOutcome::Applied { level, event } => {
-                    storage::update_stock(&*tx, &level).await?;
+                    storage::update_stock(tx, &level).await?;
                     storage::insert_adjustment(
-                        &*tx,
+                        tx,
                         NewAdjustment {
                             id: command.adjustment_id,
                             sku: &command.sku,
@@ -360,7 +359,7 @@ impl InventoryApp {
                     )
                     .await?;
                     let event = InventoryEvent::from(event);
-                    enqueue(&tx, &event, Some(correlation_id)).await?;
+                    enqueue(tx, &event, Some(correlation_id)).await?;
                     Adjusted {
                         adjustment_id: command.adjustment_id,
                         level,
@@ -371,10 +370,8 @@ impl InventoryApp {
                     level,
                 },
             };
-            tx.commit().await?;
             Ok(adjusted)
         })
-        .await
     }
 
     /// ReserveStock: reserves in a transaction of its own. A refusal is
@@ -385,17 +382,14 @@ impl InventoryApp {
         request: &ReservationRequest,
         correlation_id: &str,
     ) -> Result<Reservation, AppError> {
-        let outcome = self
-            .retrying("reserve_stock", || async {
-                let tx = self.outbox.begin(&self.db).await?;
-                let (outcome, event) = self.reserve_in(&*tx, request, Some(correlation_id)).await?;
-                if let Some(event) = &event {
-                    enqueue(&tx, event, Some(correlation_id)).await?;
-                }
-                tx.commit().await?;
-                Ok(outcome)
-            })
-            .await?;
+        let (outbox, db) = (&self.outbox, &self.db);
+        let outcome = transaction!(AppError, "reserve_stock", outbox.begin(db), |tx| {
+            let (outcome, event) = self.reserve_in(tx, request, Some(correlation_id)).await?;
+            if let Some(event) = &event {
+                enqueue(tx, event, Some(correlation_id)).await?;
+            }
+            Ok(outcome)
+        })?;
         match outcome {
             ReserveOutcome::Reserved(transition) => Ok(transition.reservation),
             ReserveOutcome::Failed { failure, .. } => Err(refused(&failure.short_lines)),
@@ -427,20 +421,15 @@ impl InventoryApp {
         id: ReservationId,
         correlation_id: &str,
     ) -> Result<Reservation, AppError> {
-        let applied = self
-            .retrying("commit_reservation", || async {
-                let tx = self.outbox.begin(&self.db).await?;
-                let applied = self
-                    .commit_in(&*tx, ReservationKey::Reservation(id))
-                    .await?;
-                if let Some(event) = applied.as_ref().and_then(|applied| applied.event.as_ref()) {
-                    enqueue(&tx, event, Some(correlation_id)).await?;
-                }
-                tx.commit().await?;
-                Ok(applied)
-            })
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("reservation {id}")))?;
+        let (outbox, db) = (&self.outbox, &self.db);
+        let applied = transaction!(AppError, "commit_reservation", outbox.begin(db), |tx| {
+            let applied = self.commit_in(tx, ReservationKey::Reservation(id)).await?;
+            if let Some(event) = applied.as_ref().and_then(|applied| applied.event.as_ref()) {
+                enqueue(tx, event, Some(correlation_id)).await?;
+            }
+            Ok(applied)
+        })?
+        .ok_or_else(|| AppError::NotFound(format!("reservation {id}")))?;
         match applied.outcome {
             CommitOutcome::Committed(_) | CommitOutcome::Ignored(_) => Ok(applied.reservation),
             CommitOutcome::ExpiredInstead(_) => Err(AppError::FailedPrecondition(format!(
@@ -459,20 +448,17 @@ impl InventoryApp {
         reason: &ReleaseReason,
         correlation_id: &str,
     ) -> Result<Reservation, AppError> {
-        let applied = self
-            .retrying("release_reservation", || async {
-                let tx = self.outbox.begin(&self.db).await?;
-                let applied = self
-                    .release_in(&*tx, ReservationKey::Reservation(id), reason)
-                    .await?;
-                if let Some(event) = applied.as_ref().and_then(|applied| applied.event.as_ref()) {
-                    enqueue(&tx, event, Some(correlation_id)).await?;
-                }
-                tx.commit().await?;
-                Ok(applied)
-            })
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("reservation {id}")))?;
+        let (outbox, db) = (&self.outbox, &self.db);
+        let applied = transaction!(AppError, "release_reservation", outbox.begin(db), |tx| {
+            let applied = self
+                .release_in(tx, ReservationKey::Reservation(id), reason)
+                .await?;
+            if let Some(event) = applied.as_ref().and_then(|applied| applied.event.as_ref()) {
+                enqueue(tx, event, Some(correlation_id)).await?;
+            }
+            Ok(applied)
+        })?
+        .ok_or_else(|| AppError::NotFound(format!("reservation {id}")))?;
         match applied.outcome {
             ReleaseOutcome::RefusedCommitted => Err(AppError::FailedPrecondition(format!(
                 "reservation {id} is COMMITTED; restock with AdjustStock"
@@ -489,42 +475,26 @@ impl InventoryApp {
     /// a transaction of its own; `true` when one was expired (or found not
     /// due after all), `false` when none is due.
     pub async fn expire_next(&self) -> Result<bool, AppError> {
-        self.retrying("expire_reservation", || async {
-            let tx = self.outbox.begin(&self.db).await?;
+        let (outbox, db) = (&self.outbox, &self.db);
+        transaction!(AppError, "expire_reservation", outbox.begin(db), |tx| {
             let now = self.now();
-            let Some(stored) = storage::lock_next_due(&*tx, now).await? else {
+            let Some(stored) = storage::lock_next_due(tx, now).await? else {
                 return Ok(false);
             };
-            let levels = storage::lock_stocks(&*tx, stored.reservation.lock_order()).await?;
+            let levels = storage::lock_stocks(tx, stored.reservation.lock_order()).await?;
             match expire(&stored.reservation, &levels, now)? {
                 ExpireOutcome::Expired(transition) => {
-                    store_transition(&*tx, &transition.reservation, &transition.levels).await?;
+                    store_transition(tx, &transition.reservation, &transition.levels).await?;
                     tracing::info!(reservation_id = %transition.reservation.id(), order_id = %transition.reservation.order_id(), "reservation expired");
                     let event = InventoryEvent::from(transition.event);
-                    enqueue(&tx, &event, stored.correlation_id.as_deref()).await?;
+                    enqueue(tx, &event, stored.correlation_id.as_deref()).await?;
                 }
                 ExpireOutcome::Ignored(because) => {
                     tracing::debug!(?because, "due reservation not expired");
                 }
             }
-            tx.commit().await?;
             Ok(true)
         })
-        .await
-    }
-
-    async fn retrying<T, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T, AppError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, AppError>>,
-    {
-        retry_transaction(
-            operation,
-            DEFAULT_TRANSACTION_ATTEMPTS,
-            AppError::is_retryable,
-            attempt,
-        )
-        .await
     }
 }
 
@@ -533,7 +503,7 @@ async fn store_transition<C: ConnectionTrait>(
     db: &C,
     reservation: &Reservation,
     levels: &[StockLevel],
-) -> Result<(), AppError> {
+) -> Result<(), StoreError> {
     storage::update_reservation_status(db, reservation).await?;
     storage::update_stocks(db, levels).await
 }
@@ -543,7 +513,7 @@ async fn enqueue(
     tx: &OutboxTransaction,
     event: &InventoryEvent,
     correlation_id: Option<&str>,
-) -> Result<(), AppError> {
+) -> Result<(), StoreError> {
     let aggregate = event.aggregate();
     let mut metadata = EventMetadata::new(aggregate.aggregate_type, aggregate.id);
     if let Some(correlation_id) = correlation_id {

@@ -2,10 +2,11 @@
 //!
 //! Each event is applied in the inbox's transaction (which also records the
 //! message id): lock the rows in the global order, apply the domain, store,
-//! emit the domain's event with causation = the incoming event. Database
-//! conflicts are [`HandlerError::Transient`] (the message comes again);
-//! an invalid event or a broken invariant is [`HandlerError::Permanent`]
-//! (dead-lettered with the reason).
+//! emit the domain's event with causation = the incoming event. A storage
+//! failure is [`HandlerError::Transient`] (the message comes again, and the
+//! retry budget dead-letters what keeps failing); an invalid event or a
+//! broken invariant is [`HandlerError::Permanent`] (dead-lettered with the
+//! reason): [`HandlerError::from_service_error`].
 
 use async_trait::async_trait;
 use ecommerce_events::DecodedEvent;

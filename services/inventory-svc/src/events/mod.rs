@@ -9,32 +9,34 @@
 pub mod consumers;
 pub mod payloads;
 
+use ecommerce_db::StoreError;
 use ecommerce_events::EventMetadata;
 use ecommerce_inbox::{HandlerContext, HandlerError};
-use ecommerce_outbox::{OutboxError, OutboxTransaction};
+use ecommerce_outbox::OutboxTransaction;
 use uuid::Uuid;
 
 use crate::domain::InventoryEvent;
 
-/// Enqueues `event` in `tx` with `metadata`.
+/// Enqueues `event` in `tx` with `metadata`, through the outbox's one door
+/// ([`OutboxTransaction::emit`]).
 pub async fn enqueue(
     tx: &OutboxTransaction,
     event: &InventoryEvent,
     metadata: EventMetadata,
-) -> Result<Uuid, OutboxError> {
+) -> Result<Uuid, StoreError> {
     match event {
         InventoryEvent::AdjustmentApplied(event) => {
-            tx.enqueue(&payloads::adjustment_applied(event), metadata)
+            tx.emit(&payloads::adjustment_applied(event), metadata)
                 .await
         }
-        InventoryEvent::Reserved(event) => tx.enqueue(&payloads::reserved(event), metadata).await,
+        InventoryEvent::Reserved(event) => tx.emit(&payloads::reserved(event), metadata).await,
         InventoryEvent::ReservationFailed(event) => {
-            tx.enqueue(&payloads::reservation_failed(event), metadata)
+            tx.emit(&payloads::reservation_failed(event), metadata)
                 .await
         }
-        InventoryEvent::Committed(event) => tx.enqueue(&payloads::committed(event), metadata).await,
-        InventoryEvent::Released(event) => tx.enqueue(&payloads::released(event), metadata).await,
-        InventoryEvent::Expired(event) => tx.enqueue(&payloads::expired(event), metadata).await,
+        InventoryEvent::Committed(event) => tx.emit(&payloads::committed(event), metadata).await,
+        InventoryEvent::Released(event) => tx.emit(&payloads::released(event), metadata).await,
+        InventoryEvent::Expired(event) => tx.emit(&payloads::expired(event), metadata).await,
     }
 }
 

@@ -2,9 +2,10 @@
 //!
 //! Every function takes `&impl ConnectionTrait`, so it runs inside the
 //! transaction the caller opened (the inbox's for a consumer, the outbox's
-//! for an RPC or the expiry worker), and returns an [`AppError`]: database
-//! errors are translated once, in [`error`]. Rows are mapped to domain
-//! values here; nothing above this module sees a SeaORM type.
+//! for an RPC or the expiry worker), and returns the shared
+//! [`StoreError`], which classifies the SQLSTATE once. Rows are mapped to
+//! domain values here (a row that does not make one is an internal
+//! `StoreError`); nothing above this module sees a SeaORM type.
 //!
 //! What the domain asks of storage (see `domain::stock` and
 //! `domain::reservation`):
@@ -13,7 +14,8 @@
 //!   the domain's byte order, [`ReservationLines::lock_order`]);
 //! - every stock write is `UPDATE ... WHERE sku = $1 AND version = $read` on
 //!   a row read `FOR UPDATE`, every reservation change `... AND status =
-//!   'held'`; zero rows is a conflict, and the whole transaction retries;
+//!   'held'`; zero rows is a conflict ([`StoreError::conflict`]), and the
+//!   whole transaction retries;
 //! - reserving serializes on the order ([`lock_order_attempts`]), so two
 //!   deliveries of one order cannot both act.
 //!
@@ -21,53 +23,58 @@
 //! schema (see `inventory-migration`).
 
 pub mod entities;
-pub(crate) mod error;
 
 use chrono::{DateTime, Utc};
+use ecommerce_db::StoreError;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement,
 };
 
-use crate::app::error::AppError;
 use crate::domain::{
-    AdjustmentId, FailureReason, OrderId, Quantity, Reservation, ReservationFailure, ReservationId,
-    ReservationLine, ReservationLines, ReservationStatus, ShortLine, Sku, StockLevel, StockStatus,
+    AdjustmentId, FailureReason, InventoryError, OrderId, Quantity, Reservation,
+    ReservationFailure, ReservationId, ReservationLine, ReservationLines, ReservationStatus,
+    ShortLine, Sku, StockLevel, StockStatus,
 };
 use crate::storage::entities::{
     reservation, reservation_failure, reservation_line, stock_adjustment, stock_level,
 };
-use crate::storage::error::translate;
+
+/// A row the domain refuses to read back: the constraints and the rules
+/// disagree, a bug.
+fn corrupt(error: InventoryError) -> StoreError {
+    StoreError::internal(error.to_string())
+}
 
 // ------------------------------------------------------------------ stock
 
-fn level_from_row(row: stock_level::Model) -> Result<StockLevel, AppError> {
+fn level_from_row(row: stock_level::Model) -> Result<StockLevel, StoreError> {
     let status = StockStatus::from_stored(&row.status).ok_or_else(|| {
-        AppError::Internal(format!(
+        StoreError::internal(format!(
             "stock of SKU {} has status {:?}",
             row.sku, row.status
         ))
     })?;
-    Ok(StockLevel::from_stored(
+    StockLevel::from_stored(
         Sku::from_stored(row.sku),
         row.on_hand,
         row.reserved,
         status,
         row.version,
         row.updated_at,
-    )?)
+    )
+    .map_err(corrupt)
 }
 
 /// The stock of `sku`, read without a lock.
 pub async fn find_stock<C: ConnectionTrait>(
     db: &C,
     sku: &Sku,
-) -> Result<Option<StockLevel>, AppError> {
+) -> Result<Option<StockLevel>, StoreError> {
     stock_level::Entity::find_by_id(sku.as_str().to_owned())
         .one(db)
-        .await
-        .map_err(translate)?
+        .await?
         .map(level_from_row)
         .transpose()
 }
@@ -76,14 +83,13 @@ pub async fn find_stock<C: ConnectionTrait>(
 pub async fn find_stocks<C: ConnectionTrait>(
     db: &C,
     skus: &[Sku],
-) -> Result<Vec<StockLevel>, AppError> {
+) -> Result<Vec<StockLevel>, StoreError> {
     let keys: Vec<String> = skus.iter().map(|sku| sku.as_str().to_owned()).collect();
     stock_level::Entity::find()
         .filter(stock_level::Column::Sku.is_in(keys))
         .order_by_asc(stock_level::Column::Sku)
         .all(db)
-        .await
-        .map_err(translate)?
+        .await?
         .into_iter()
         .map(level_from_row)
         .collect()
@@ -94,7 +100,7 @@ pub async fn find_stocks<C: ConnectionTrait>(
 pub async fn lock_stocks<'a, C: ConnectionTrait>(
     db: &C,
     skus: impl IntoIterator<Item = &'a Sku>,
-) -> Result<Vec<StockLevel>, AppError> {
+) -> Result<Vec<StockLevel>, StoreError> {
     let keys: Vec<String> = skus
         .into_iter()
         .map(|sku| sku.as_str().to_owned())
@@ -108,8 +114,7 @@ pub async fn lock_stocks<'a, C: ConnectionTrait>(
         .order_by_asc(stock_level::Column::Sku)
         .lock_exclusive()
         .all(db)
-        .await
-        .map_err(translate)?
+        .await?
         .into_iter()
         .map(level_from_row)
         .collect()
@@ -120,7 +125,7 @@ pub async fn lock_stocks<'a, C: ConnectionTrait>(
 pub async fn insert_stock<C: ConnectionTrait>(
     db: &C,
     level: &StockLevel,
-) -> Result<bool, AppError> {
+) -> Result<bool, StoreError> {
     let row = stock_level::ActiveModel {
         sku: Set(level.sku().as_str().to_owned()),
         on_hand: Set(level.on_hand()),
@@ -137,14 +142,16 @@ pub async fn insert_stock<C: ConnectionTrait>(
                 .to_owned(),
         )
         .exec_without_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     Ok(inserted == 1)
 }
 
 /// Writes `level` over the row it was computed from (its version minus
 /// one); zero rows means a missed lock, reported as a conflict to retry.
-pub async fn update_stock<C: ConnectionTrait>(db: &C, level: &StockLevel) -> Result<(), AppError> {
+pub async fn update_stock<C: ConnectionTrait>(
+    db: &C,
+    level: &StockLevel,
+) -> Result<(), StoreError> {
     let read_version = level.version() - 1;
     let updated = stock_level::Entity::update_many()
         .col_expr(stock_level::Column::OnHand, Expr::value(level.on_hand()))
@@ -161,10 +168,9 @@ pub async fn update_stock<C: ConnectionTrait>(db: &C, level: &StockLevel) -> Res
         .filter(stock_level::Column::Sku.eq(level.sku().as_str()))
         .filter(stock_level::Column::Version.eq(read_version))
         .exec(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     if updated.rows_affected != 1 {
-        return Err(AppError::Conflict(format!(
+        return Err(StoreError::conflict(format!(
             "stock of SKU {} moved past version {read_version}",
             level.sku()
         )));
@@ -176,7 +182,7 @@ pub async fn update_stock<C: ConnectionTrait>(db: &C, level: &StockLevel) -> Res
 pub async fn update_stocks<C: ConnectionTrait>(
     db: &C,
     levels: &[StockLevel],
-) -> Result<(), AppError> {
+) -> Result<(), StoreError> {
     for level in levels {
         update_stock(db, level).await?;
     }
@@ -205,7 +211,7 @@ pub struct NewAdjustment<'a> {
 pub async fn insert_adjustment<C: ConnectionTrait>(
     db: &C,
     new: NewAdjustment<'_>,
-) -> Result<(), AppError> {
+) -> Result<(), StoreError> {
     let row = stock_adjustment::ActiveModel {
         id: Set(new.id.as_uuid()),
         sku: Set(new.sku.as_str().to_owned()),
@@ -218,20 +224,18 @@ pub async fn insert_adjustment<C: ConnectionTrait>(
     };
     stock_adjustment::Entity::insert(row)
         .exec_without_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     Ok(())
 }
 
 pub async fn find_adjustment_by_key<C: ConnectionTrait>(
     db: &C,
     key: &str,
-) -> Result<Option<StoredAdjustment>, AppError> {
+) -> Result<Option<StoredAdjustment>, StoreError> {
     Ok(stock_adjustment::Entity::find()
         .filter(stock_adjustment::Column::IdempotencyKey.eq(key))
         .one(db)
-        .await
-        .map_err(translate)?
+        .await?
         .map(|row| StoredAdjustment {
             id: AdjustmentId::from_uuid(row.id),
             sku: Sku::from_stored(row.sku),
@@ -246,14 +250,13 @@ pub async fn find_adjustment_by_key<C: ConnectionTrait>(
 pub async fn lock_order_attempts<C: ConnectionTrait>(
     db: &C,
     order_id: OrderId,
-) -> Result<(), AppError> {
+) -> Result<(), StoreError> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
         [order_id.to_string().into()],
     ))
-    .await
-    .map_err(translate)?;
+    .await?;
     Ok(())
 }
 
@@ -267,25 +270,24 @@ pub struct StoredReservation {
 async fn with_lines<C: ConnectionTrait>(
     db: &C,
     row: reservation::Model,
-) -> Result<StoredReservation, AppError> {
+) -> Result<StoredReservation, StoreError> {
     let lines = reservation_line::Entity::find()
         .filter(reservation_line::Column::ReservationId.eq(row.id))
         .all(db)
-        .await
-        .map_err(translate)?
+        .await?
         .into_iter()
         .map(|line| {
             let quantity = Quantity::new(line.quantity).map_err(|invalid| {
-                AppError::Internal(format!("reservation {} line: {invalid}", row.id))
+                StoreError::internal(format!("reservation {} line: {invalid}", row.id))
             })?;
             Ok(ReservationLine {
                 sku: Sku::from_stored(line.sku),
                 quantity,
             })
         })
-        .collect::<Result<Vec<_>, AppError>>()?;
+        .collect::<Result<Vec<_>, StoreError>>()?;
     let status = ReservationStatus::from_stored(&row.status).ok_or_else(|| {
-        AppError::Internal(format!(
+        StoreError::internal(format!(
             "reservation {} has status {:?}",
             row.id, row.status
         ))
@@ -293,12 +295,13 @@ async fn with_lines<C: ConnectionTrait>(
     let reservation = Reservation::from_stored(
         ReservationId::from_uuid(row.id),
         OrderId::from_uuid(row.order_id),
-        ReservationLines::from_stored(lines)?,
+        ReservationLines::from_stored(lines).map_err(corrupt)?,
         status,
         row.expires_at,
         row.created_at,
         row.updated_at,
-    )?;
+    )
+    .map_err(corrupt)?;
     Ok(StoredReservation {
         reservation,
         correlation_id: row.correlation_id,
@@ -318,13 +321,13 @@ pub async fn find_reservation_by_order<C: ConnectionTrait>(
     db: &C,
     order_id: OrderId,
     lock: Lock,
-) -> Result<Option<StoredReservation>, AppError> {
+) -> Result<Option<StoredReservation>, StoreError> {
     let mut select =
         reservation::Entity::find().filter(reservation::Column::OrderId.eq(order_id.as_uuid()));
     if lock == Lock::Update {
         select = select.lock_exclusive();
     }
-    match select.one(db).await.map_err(translate)? {
+    match select.one(db).await? {
         Some(row) => with_lines(db, row).await.map(Some),
         None => Ok(None),
     }
@@ -335,12 +338,12 @@ pub async fn find_reservation<C: ConnectionTrait>(
     db: &C,
     id: ReservationId,
     lock: Lock,
-) -> Result<Option<StoredReservation>, AppError> {
+) -> Result<Option<StoredReservation>, StoreError> {
     let mut select = reservation::Entity::find_by_id(id.as_uuid());
     if lock == Lock::Update {
         select = select.lock_exclusive();
     }
-    match select.one(db).await.map_err(translate)? {
+    match select.one(db).await? {
         Some(row) => with_lines(db, row).await.map(Some),
         None => Ok(None),
     }
@@ -352,7 +355,7 @@ pub async fn find_reservation<C: ConnectionTrait>(
 pub async fn lock_next_due<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
-) -> Result<Option<StoredReservation>, AppError> {
+) -> Result<Option<StoredReservation>, StoreError> {
     let row = reservation::Entity::find()
         .filter(reservation::Column::Status.eq(ReservationStatus::Held.as_str()))
         .filter(reservation::Column::ExpiresAt.lte(now))
@@ -360,8 +363,7 @@ pub async fn lock_next_due<C: ConnectionTrait>(
         .limit(1)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .one(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     match row {
         Some(row) => with_lines(db, row).await.map(Some),
         None => Ok(None),
@@ -373,7 +375,7 @@ pub async fn insert_reservation<C: ConnectionTrait>(
     db: &C,
     reservation: &Reservation,
     correlation_id: Option<&str>,
-) -> Result<(), AppError> {
+) -> Result<(), StoreError> {
     let row = reservation::ActiveModel {
         id: Set(reservation.id().as_uuid()),
         order_id: Set(reservation.order_id().as_uuid()),
@@ -385,8 +387,7 @@ pub async fn insert_reservation<C: ConnectionTrait>(
     };
     reservation::Entity::insert(row)
         .exec_without_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     let lines = reservation
         .lines()
         .as_slice()
@@ -398,8 +399,7 @@ pub async fn insert_reservation<C: ConnectionTrait>(
         });
     reservation_line::Entity::insert_many(lines)
         .exec_without_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     Ok(())
 }
 
@@ -408,7 +408,7 @@ pub async fn insert_reservation<C: ConnectionTrait>(
 pub async fn update_reservation_status<C: ConnectionTrait>(
     db: &C,
     reservation: &Reservation,
-) -> Result<(), AppError> {
+) -> Result<(), StoreError> {
     let updated = reservation::Entity::update_many()
         .col_expr(
             reservation::Column::Status,
@@ -421,10 +421,9 @@ pub async fn update_reservation_status<C: ConnectionTrait>(
         .filter(reservation::Column::Id.eq(reservation.id().as_uuid()))
         .filter(reservation::Column::Status.eq(ReservationStatus::Held.as_str()))
         .exec(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     if updated.rows_affected != 1 {
-        return Err(AppError::Conflict(format!(
+        return Err(StoreError::conflict(format!(
             "reservation {} is no longer held",
             reservation.id()
         )));
@@ -444,22 +443,23 @@ struct StoredShortLine {
 pub async fn find_failure<C: ConnectionTrait>(
     db: &C,
     order_id: OrderId,
-) -> Result<Option<ReservationFailure>, AppError> {
+) -> Result<Option<ReservationFailure>, StoreError> {
     let Some(row) = reservation_failure::Entity::find_by_id(order_id.as_uuid())
         .one(db)
-        .await
-        .map_err(translate)?
+        .await?
     else {
         return Ok(None);
     };
     let reason = FailureReason::from_stored(&row.reason).ok_or_else(|| {
-        AppError::Internal(format!(
+        StoreError::internal(format!(
             "failure of order {order_id} has reason {:?}",
             row.reason
         ))
     })?;
-    let short_lines: Vec<StoredShortLine> = serde_json::from_value(row.short_lines)
-        .map_err(|error| AppError::Internal(format!("short lines of order {order_id}: {error}")))?;
+    let short_lines: Vec<StoredShortLine> =
+        serde_json::from_value(row.short_lines).map_err(|error| {
+            StoreError::internal(format!("short lines of order {order_id}: {error}"))
+        })?;
     Ok(Some(ReservationFailure {
         order_id,
         reason,
@@ -478,7 +478,7 @@ pub async fn find_failure<C: ConnectionTrait>(
 pub async fn insert_failure<C: ConnectionTrait>(
     db: &C,
     failure: &ReservationFailure,
-) -> Result<(), AppError> {
+) -> Result<(), StoreError> {
     let short_lines: Vec<StoredShortLine> = failure
         .short_lines
         .iter()
@@ -489,7 +489,7 @@ pub async fn insert_failure<C: ConnectionTrait>(
         })
         .collect();
     let short_lines = serde_json::to_value(short_lines)
-        .map_err(|error| AppError::Internal(format!("short lines: {error}")))?;
+        .map_err(|error| StoreError::internal(format!("short lines: {error}")))?;
     let row = reservation_failure::ActiveModel {
         order_id: Set(failure.order_id.as_uuid()),
         reason: Set(failure.reason.as_str().to_owned()),
@@ -498,7 +498,6 @@ pub async fn insert_failure<C: ConnectionTrait>(
     };
     reservation_failure::Entity::insert(row)
         .exec_without_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     Ok(())
 }
