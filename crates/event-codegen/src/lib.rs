@@ -264,6 +264,11 @@ fn render(events: &[EventDefinition], proto_crate: &str) -> String {
                  fn from(payload: {rust_path}) -> Self {{\n        \
                      Self::{variant}(payload)\n    \
                  }}\n\
+             }}\n\n\
+             impl From<&{rust_path}> for DecodedEvent {{\n    \
+                 fn from(payload: &{rust_path}) -> Self {{\n        \
+                     Self::{variant}(payload.clone())\n    \
+                 }}\n\
              }}\n",
             event.event_type, event.message_name, event.version
         );

@@ -2,7 +2,7 @@
 //! it works through.
 
 use async_trait::async_trait;
-use ecommerce_events::{DecodedEvent, Event, EventMetadata};
+use ecommerce_events::{DecodedEvent, EventMetadata};
 use ecommerce_outbox::Outbox;
 use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
@@ -99,27 +99,31 @@ impl HandlerContext<'_> {
         }
     }
 
-    /// Enqueues `payload` as an event caused by the incoming one, in this
+    /// Enqueues `event` (a generated event, by value or by reference, or a
+    /// domain event that converts into one) as an event caused by the incoming one, in this
     /// transaction, through the consumer's outbox (see
     /// [`follow_up_metadata`](Self::follow_up_metadata)). It is published
     /// only if the transaction commits. Returns the new event's id.
     ///
     /// Without an outbox ([`InboxConsumer::with_outbox`](crate::InboxConsumer::with_outbox))
     /// this is a [`HandlerError::Permanent`] configuration error.
-    pub async fn emit<E: Event>(
+    pub async fn emit(
         &self,
-        payload: &E,
+        event: impl Into<DecodedEvent>,
         aggregate_type: impl Into<String>,
         aggregate_id: impl Into<String>,
     ) -> Result<Uuid, HandlerError> {
+        let event = event.into();
         let Some(outbox) = self.outbox else {
             return Err(HandlerError::permanent(format!(
                 "consumer {} emits {} but has no outbox configured",
                 self.consumer_name,
-                E::EVENT_TYPE
+                event.event_type()
             )));
         };
         let metadata = self.follow_up_metadata(aggregate_type, aggregate_id);
-        Ok(outbox.enqueue(self.transaction, payload, metadata).await?)
+        Ok(outbox
+            .enqueue_event(self.transaction, &event, metadata)
+            .await?)
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ecommerce_events::{Event, EventMetadata, TraceContext, headers};
+use ecommerce_events::{DecodedEvent, Event, EventMetadata, TraceContext, headers};
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
     TransactionTrait, Value,
@@ -216,29 +216,71 @@ impl Outbox {
     ///
     /// Commit with [`OutboxTransaction::commit`] or [`Outbox::commit`] so the
     /// relay publishes at once; any other commit waits for the relay's poll.
-    #[instrument(
-        level = "debug",
-        skip_all,
-        fields(outbox = %self.table, event_type = E::EVENT_TYPE, event_id = %metadata.id),
-        err
-    )]
     pub async fn enqueue<C, E>(
         &self,
         db: &C,
         payload: &E,
-        mut metadata: EventMetadata,
+        metadata: EventMetadata,
     ) -> Result<Uuid, OutboxError>
     where
         C: ConnectionTrait,
         E: Event,
     {
+        let event = EventParts {
+            event_type: E::EVENT_TYPE,
+            message_name: E::MESSAGE_NAME,
+            version: E::SCHEMA_VERSION,
+            payload: payload.encode_to_vec(),
+        };
+        self.insert(db, event, metadata).await
+    }
+
+    /// [`enqueue`](Self::enqueue) for any generated event, as the one enum
+    /// every domain event converts into.
+    pub async fn enqueue_event<C>(
+        &self,
+        db: &C,
+        event: &DecodedEvent,
+        metadata: EventMetadata,
+    ) -> Result<Uuid, OutboxError>
+    where
+        C: ConnectionTrait,
+    {
+        let event = EventParts {
+            event_type: event.event_type(),
+            message_name: event.message_name(),
+            version: event.schema_version(),
+            payload: event.encode_payload(),
+        };
+        self.insert(db, event, metadata).await
+    }
+
+    #[instrument(
+        level = "debug",
+        skip_all,
+        fields(outbox = %self.table, event_type = event.event_type, event_id = %metadata.id),
+        err
+    )]
+    async fn insert<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        event: EventParts,
+        mut metadata: EventMetadata,
+    ) -> Result<Uuid, OutboxError> {
         if metadata.trace_context.is_none() {
             metadata.trace_context = current_trace_context();
         }
         if metadata.schema_registry_id.is_none() {
-            metadata.schema_registry_id = self.schema_ids.get(E::EVENT_TYPE);
+            metadata.schema_registry_id = self.schema_ids.get(event.event_type);
         }
-        let encoded = ecommerce_events::encode(payload, &metadata);
+        let EventParts {
+            event_type,
+            message_name,
+            version,
+            payload,
+        } = event;
+        let encoded =
+            ecommerce_events::encode_payload(event_type, message_name, version, payload, &metadata);
         // The relay rebuilds the other headers from columns; this one needs
         // the message name, version and registry id, which have none (the
         // relay reads `x-schema-id` back from its `#<id>` suffix).
@@ -247,7 +289,7 @@ impl Outbox {
             .headers
             .get(headers::SCHEMA)
             .cloned()
-            .unwrap_or_else(|| format!("{}@v{}", E::MESSAGE_NAME, E::SCHEMA_VERSION));
+            .unwrap_or_else(|| format!("{message_name}@v{version}"));
         let (traceparent, tracestate) = match metadata.trace_context {
             Some(trace) => (non_empty(trace.traceparent), non_empty(trace.tracestate)),
             None => (None, None),
@@ -257,8 +299,8 @@ impl Outbox {
             self.statements.insert.as_str(),
             [
                 Value::from(metadata.id),
-                Value::from(E::EVENT_TYPE),
-                Value::from(self.exchange_for(E::EVENT_TYPE)),
+                Value::from(event_type),
+                Value::from(self.exchange_for(event_type)),
                 Value::from(metadata.aggregate.aggregate_type),
                 Value::from(metadata.aggregate.id),
                 Value::from(encoded.body),
@@ -363,6 +405,14 @@ pub fn current_trace_context() -> Option<TraceContext> {
     })
 }
 
+/// What the outbox row needs of an event, whatever its Rust type.
+struct EventParts {
+    event_type: &'static str,
+    message_name: &'static str,
+    version: u32,
+    payload: Vec<u8>,
+}
+
 /// A transaction that wakes the relay when it commits, so the events it
 /// enqueued are published at once. Dropping it rolls back.
 ///
@@ -389,19 +439,21 @@ impl OutboxTransaction {
             .await
     }
 
-    /// Enqueues `payload` in this transaction: the one door a service's
-    /// events leave by. The same as [`enqueue`](Self::enqueue), failing
-    /// with the [`StoreError`](ecommerce_db::StoreError) a service's error
-    /// wraps, so `?` needs no conversion of its own.
-    pub async fn emit<E>(
+    /// Enqueues `event` in this transaction: the one door a service's
+    /// events leave by. `event` is a generated event (by value or by
+    /// reference) or a domain event that converts into one. Fails with the
+    /// [`StoreError`](ecommerce_db::StoreError) a service's error wraps, so
+    /// `?` needs no conversion of its own.
+    pub async fn emit(
         &self,
-        payload: &E,
+        event: impl Into<DecodedEvent>,
         metadata: EventMetadata,
-    ) -> Result<Uuid, ecommerce_db::StoreError>
-    where
-        E: Event,
-    {
-        Ok(self.enqueue(payload, metadata).await?)
+    ) -> Result<Uuid, ecommerce_db::StoreError> {
+        let event = event.into();
+        Ok(self
+            .outbox
+            .enqueue_event(&self.transaction, &event, metadata)
+            .await?)
     }
 
     /// Commits, then wakes the relay.

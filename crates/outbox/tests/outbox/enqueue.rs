@@ -130,6 +130,51 @@ async fn a_committed_transaction_leaves_one_pending_row_with_the_envelope() {
 }
 
 #[tokio::test]
+async fn emit_stores_the_same_row_as_enqueue_whatever_form_the_event_takes() {
+    let fixture = Fixture::new("outbox_emit_forms").await;
+    let (payload, metadata) = sample_event(3);
+    let transaction = fixture.outbox.begin(fixture.db()).await.unwrap();
+    let typed = transaction
+        .enqueue(&payload, metadata.clone())
+        .await
+        .unwrap();
+    let mut forms = Vec::new();
+    for form in 0..3 {
+        let metadata = EventMetadata {
+            id: Uuid::now_v7(),
+            ..metadata.clone()
+        };
+        let id = match form {
+            0 => transaction.emit(&payload, metadata).await,
+            1 => transaction.emit(payload.clone(), metadata).await,
+            _ => {
+                let event = DecodedEvent::from(payload.clone());
+                transaction.emit(event, metadata).await
+            }
+        };
+        forms.push(id.unwrap());
+    }
+    transaction.commit().await.unwrap();
+
+    let expected = stored_row(&fixture, typed).await;
+    for id in forms {
+        let stored = stored_row(&fixture, id).await;
+        let envelope = decode_envelope(&stored.payload).unwrap();
+        assert_eq!(envelope.event, DecodedEvent::from(payload.clone()));
+        assert_eq!(envelope.metadata.id, id);
+        assert_eq!(
+            (stored.event_type, stored.exchange, stored.aggregate_id),
+            (
+                expected.event_type.clone(),
+                expected.exchange.clone(),
+                expected.aggregate_id.clone()
+            )
+        );
+    }
+    fixture.cleanup().await;
+}
+
+#[tokio::test]
 async fn a_plain_seaorm_transaction_works_with_outbox_commit() {
     let fixture = Fixture::new("outbox_enqueue_plain").await;
     let (payload, metadata) = sample_event(0);
