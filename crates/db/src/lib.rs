@@ -33,7 +33,6 @@ mod connect;
 mod ddl;
 mod error;
 mod managed_table;
-mod retry;
 mod sql_migration;
 mod sqlstate;
 mod table_name;
@@ -46,10 +45,9 @@ pub use connect::{
 pub use ddl::{DDL_ADVISORY_LOCK, idempotent_ddl, schema_ddl};
 pub use error::{StoreError, TransactionError};
 pub use managed_table::{ManagedTable, TableMigration, create_table, current_schema, drop_table};
-pub use retry::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
 pub use sql_migration::SqlMigration;
 pub use sqlstate::DbFailure;
 pub use table_name::{
     InvalidTableName, MAX_IDENTIFIER_LEN, QualifiedTableName, validate_schema_name,
 };
-pub use transaction::{Commit, TRANSACTION_ATTEMPTS};
+pub use transaction::{Commit, TRANSACTION_ATTEMPTS, begin_snapshot};

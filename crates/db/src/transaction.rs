@@ -13,7 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use ecommerce_platform::Backoff;
-use sea_orm::DatabaseTransaction;
+use sea_orm::{AccessMode, DatabaseTransaction, DbErr, IsolationLevel, TransactionTrait};
 
 use crate::{StoreError, TransactionError};
 
@@ -34,6 +34,20 @@ impl Commit for DatabaseTransaction {
     fn commit_transaction(self) -> impl Future<Output = Result<(), StoreError>> + Send {
         async move { self.commit().await.map_err(StoreError::from) }
     }
+}
+
+/// Begins a read-only REPEATABLE READ transaction: several queries that
+/// see one snapshot (a product and its variants and prices), for the
+/// second argument of [`transaction!`](crate::transaction).
+pub async fn begin_snapshot<C>(db: &C) -> Result<DatabaseTransaction, DbErr>
+where
+    C: TransactionTrait<Transaction = DatabaseTransaction>,
+{
+    db.begin_with_config(
+        Some(IsolationLevel::RepeatableRead),
+        Some(AccessMode::ReadOnly),
+    )
+    .await
 }
 
 /// Part of [`transaction!`](crate::transaction): whether to run the attempt

@@ -16,13 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use catalog_migration::Migrator;
-use catalog_svc::app::CatalogApp;
+use catalog_svc::app::{CatalogApp, CatalogError};
 use catalog_svc::domain::actor::{Actor, RequestContext};
 use catalog_svc::domain::commands::{
     ChangeProductStatus, CreateProduct, CreateVariant, DiscontinueVariant, GetProduct,
     ListProducts, PriceQuote, QuotePrices, SetPrice, UpdateProduct, UpdateVariant,
 };
-use catalog_svc::domain::error::{CatalogError, ErrorKind};
 use catalog_svc::domain::lifecycle::{LifecycleAction, ProductStatus, VariantStatus};
 use catalog_svc::domain::model::{Product, ProductId, Variant};
 use catalog_svc::domain::price::QuoteStatus;
@@ -31,6 +30,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use ecommerce_db::{DatabaseSettings, connect_and_migrate};
 use ecommerce_events::DecodedEvent;
 use ecommerce_outbox::{Outbox, OutboxTable};
+use ecommerce_platform::grpc::{ErrorCode, ServiceError as _};
 use ecommerce_proto::ecommerce::catalog::v1 as pb;
 use ecommerce_proto::ecommerce::common::v1 as common_pb;
 use ecommerce_test_support::{TestSchema, database_url};
@@ -340,9 +340,9 @@ fn get(product: &Product) -> GetProduct {
     }
 }
 
-fn kind<T: std::fmt::Debug>(result: Result<T, CatalogError>) -> (ErrorKind, String) {
+fn kind<T: std::fmt::Debug>(result: Result<T, CatalogError>) -> (ErrorCode, String) {
     let error = result.unwrap_err();
-    (error.kind(), error.to_string())
+    (error.code(), error.to_string())
 }
 
 fn find_quote<'a>(quotes: &'a [PriceQuote], sku: &str) -> &'a PriceQuote {
@@ -376,7 +376,7 @@ async fn the_lifecycle_follows_the_state_machine_and_refusals_name_the_state() {
             app.change_product_status(&admin(), status(id, action, None))
                 .await,
         );
-        assert_eq!(error_kind, ErrorKind::FailedPrecondition, "{action:?}");
+        assert_eq!(error_kind, ErrorCode::FailedPrecondition, "{action:?}");
         assert!(message.contains("is DRAFT"), "{message}");
     }
 
@@ -400,14 +400,14 @@ async fn the_lifecycle_follows_the_state_machine_and_refusals_name_the_state() {
                 app.change_product_status(&admin(), status(id, action, None))
                     .await,
             );
-            assert_eq!(error_kind, ErrorKind::FailedPrecondition);
+            assert_eq!(error_kind, ErrorCode::FailedPrecondition);
             assert!(message.contains("is PUBLISHED"), "{message}");
             // The chain: a published product is unpublished first.
             let (error_kind, _) = kind(
                 app.change_product_status(&admin(), status(id, LifecycleAction::Archive, None))
                     .await,
             );
-            assert_eq!(error_kind, ErrorKind::FailedPrecondition);
+            assert_eq!(error_kind, ErrorCode::FailedPrecondition);
         }
     }
 
@@ -417,7 +417,7 @@ async fn the_lifecycle_follows_the_state_machine_and_refusals_name_the_state() {
             app.change_product_status(&admin(), status(id, action, None))
                 .await,
         );
-        assert_eq!(error_kind, ErrorKind::FailedPrecondition);
+        assert_eq!(error_kind, ErrorCode::FailedPrecondition);
         assert!(message.contains("is ARCHIVED"), "{message}");
     }
     let rename = pb::Product {
@@ -428,13 +428,13 @@ async fn the_lifecycle_follows_the_state_machine_and_refusals_name_the_state() {
         app.update_product(&admin(), update_product(id, rename, &["title"], None))
             .await,
     );
-    assert_eq!(error_kind, ErrorKind::FailedPrecondition);
+    assert_eq!(error_kind, ErrorCode::FailedPrecondition);
     assert!(message.contains("ARCHIVED"), "{message}");
     let (error_kind, _) = kind(
         app.create_variant(&admin(), create_variant(id, "ARCHIVED-1", ""))
             .await,
     );
-    assert_eq!(error_kind, ErrorKind::FailedPrecondition);
+    assert_eq!(error_kind, ErrorCode::FailedPrecondition);
 
     let stored = app.get_product(&admin(), get(&product)).await.unwrap();
     assert_eq!(stored.status, ProductStatus::Archived);
@@ -493,7 +493,7 @@ async fn stale_versions_are_aborted_and_change_nothing() {
         )
         .await,
     );
-    assert_eq!(error_kind, ErrorKind::Aborted);
+    assert_eq!(error_kind, ErrorCode::Aborted);
     assert!(message.contains("version 2"), "{message}");
     let (error_kind, _) = kind(
         app.change_product_status(
@@ -502,7 +502,7 @@ async fn stale_versions_are_aborted_and_change_nothing() {
         )
         .await,
     );
-    assert_eq!(error_kind, ErrorKind::Aborted);
+    assert_eq!(error_kind, ErrorCode::Aborted);
 
     let stored = app.get_product(&admin(), get(&product)).await.unwrap();
     assert_eq!(stored.details.title.as_str(), "Road Shoe");
@@ -534,7 +534,7 @@ async fn stale_versions_are_aborted_and_change_nothing() {
         app.update_variant(&admin(), update_variant(&variant, "43", Some(7)))
             .await,
     );
-    assert_eq!(error_kind, ErrorKind::Aborted);
+    assert_eq!(error_kind, ErrorCode::Aborted);
     let updated = app
         .update_variant(&admin(), update_variant(&variant, "43", Some(1)))
         .await
@@ -547,7 +547,7 @@ async fn stale_versions_are_aborted_and_change_nothing() {
         app.change_product_status(&admin(), status(missing, LifecycleAction::Publish, Some(1)))
             .await,
     );
-    assert_eq!(error_kind, ErrorKind::NotFound);
+    assert_eq!(error_kind, ErrorCode::NotFound);
     catalog.stop().await;
 }
 
@@ -635,7 +635,7 @@ async fn create_product_is_idempotent_on_its_key() {
         app.create_product(&admin(), create_product("Road Shoe", "key-1"))
             .await,
     );
-    assert_eq!(error_kind, ErrorKind::FailedPrecondition);
+    assert_eq!(error_kind, ErrorCode::FailedPrecondition);
     assert!(message.contains("idempotency_key"), "{message}");
 
     // Concurrent retries of one request end in one product.
@@ -675,7 +675,7 @@ async fn skus_are_unique_even_when_created_concurrently() {
         app.create_variant(&admin(), create_variant(other.id, "SHOE-42", ""))
             .await,
     );
-    assert_eq!(error_kind, ErrorKind::AlreadyExists);
+    assert_eq!(error_kind, ErrorCode::AlreadyExists);
     assert!(message.contains("SHOE-42"), "{message}");
 
     let context = admin();
@@ -687,7 +687,7 @@ async fn skus_are_unique_even_when_created_concurrently() {
     let winners = results.iter().filter(|result| result.is_ok()).count();
     assert_eq!(winners, 1, "{results:?}");
     for result in results.into_iter().filter(Result::is_err) {
-        assert_eq!(result.unwrap_err().kind(), ErrorKind::AlreadyExists);
+        assert_eq!(result.unwrap_err().code(), ErrorCode::AlreadyExists);
     }
 
     // An idempotent CreateVariant replays, and refuses another request.
@@ -704,7 +704,7 @@ async fn skus_are_unique_even_when_created_concurrently() {
         app.create_variant(&admin(), create_variant(product.id, "SHOE-45", "v-key"))
             .await,
     );
-    assert_eq!(error_kind, ErrorKind::FailedPrecondition);
+    assert_eq!(error_kind, ErrorCode::FailedPrecondition);
 
     assert_eq!(catalog.count("variants").await, 3);
     let created = catalog
@@ -754,18 +754,18 @@ async fn variants_follow_their_lifecycle_and_emit_their_events() {
         app.discontinue_variant(&admin(), discontinue(&variant))
             .await,
     );
-    assert_eq!(error_kind, ErrorKind::FailedPrecondition);
+    assert_eq!(error_kind, ErrorCode::FailedPrecondition);
     assert!(message.contains("is DISCONTINUED"), "{message}");
     let (error_kind, _) = kind(
         app.update_variant(&admin(), update_variant(&variant, "44", None))
             .await,
     );
-    assert_eq!(error_kind, ErrorKind::FailedPrecondition);
+    assert_eq!(error_kind, ErrorCode::FailedPrecondition);
     let (error_kind, _) = kind(
         app.set_price(&admin(), set_price(&variant, 100, "EUR", None))
             .await,
     );
-    assert_eq!(error_kind, ErrorKind::FailedPrecondition);
+    assert_eq!(error_kind, ErrorCode::FailedPrecondition);
 
     // The product lists its variants.
     let stored = app.get_product(&admin(), get(&product)).await.unwrap();
@@ -870,7 +870,7 @@ async fn prices_take_effect_at_their_time_and_quotes_never_see_the_future() {
         .set_price(&admin(), set_price(&variant, 999, "EUR", Some(past)))
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(error.code(), ErrorCode::InvalidArgument);
     assert_eq!(error.field(), Some("effective_from"));
 
     // An idempotent SetPrice records once.
@@ -888,7 +888,7 @@ async fn prices_take_effect_at_their_time_and_quotes_never_see_the_future() {
     );
     assert_eq!(
         kind(app.set_price(&admin(), keyed(1400)).await).0,
-        ErrorKind::FailedPrecondition
+        ErrorCode::FailedPrecondition
     );
     assert_eq!(catalog.count("prices").await, 4);
 
@@ -1297,7 +1297,7 @@ async fn a_failed_write_leaves_neither_row_nor_event() {
                 .await
         )
         .0,
-        ErrorKind::AlreadyExists
+        ErrorCode::AlreadyExists
     );
     // Refused by the rules, after reads.
     assert_eq!(
@@ -1306,7 +1306,7 @@ async fn a_failed_write_leaves_neither_row_nor_event() {
                 .await
         )
         .0,
-        ErrorKind::FailedPrecondition
+        ErrorCode::FailedPrecondition
     );
     // Refused before the database.
     assert_eq!(
@@ -1315,7 +1315,7 @@ async fn a_failed_write_leaves_neither_row_nor_event() {
                 .await
         )
         .0,
-        ErrorKind::PermissionDenied
+        ErrorCode::PermissionDenied
     );
     assert_eq!(
         kind(
@@ -1323,7 +1323,7 @@ async fn a_failed_write_leaves_neither_row_nor_event() {
                 .await
         )
         .0,
-        ErrorKind::Unauthenticated
+        ErrorCode::Unauthenticated
     );
     assert_eq!(rows().await, before);
 
@@ -1338,7 +1338,7 @@ async fn a_failed_write_leaves_neither_row_nor_event() {
         .create_product(&admin(), create_product("Orphan", ""))
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::Internal);
+    assert_eq!(error.code(), ErrorCode::Internal);
     catalog
         .db
         .execute_unprepared("ALTER TABLE outbox_elsewhere RENAME TO catalog_outbox_events")
@@ -1356,7 +1356,7 @@ async fn shoppers_only_see_published_products() {
     for context in [anonymous(), customer()] {
         assert_eq!(
             kind(app.get_product(&context, get(&product)).await).0,
-            ErrorKind::NotFound
+            ErrorCode::NotFound
         );
     }
     assert!(app.get_product(&admin(), get(&product)).await.is_ok());
@@ -1373,14 +1373,14 @@ async fn shoppers_only_see_published_products() {
     .unwrap();
     assert_eq!(
         kind(app.get_product(&customer(), get(&product)).await).0,
-        ErrorKind::NotFound
+        ErrorCode::NotFound
     );
     let missing = GetProduct {
         product_id: ProductId::generate(),
     };
     assert_eq!(
         kind(app.get_product(&admin(), missing).await).0,
-        ErrorKind::NotFound
+        ErrorCode::NotFound
     );
     catalog.stop().await;
 }
@@ -1571,7 +1571,6 @@ mod grpc_surface {
 
 mod storage {
     use catalog_svc::domain::commands::RequestFingerprint;
-    use catalog_svc::domain::error::Resource;
     use catalog_svc::domain::model::{PriceId, Version};
     use catalog_svc::domain::money::{Currency, Money};
     use catalog_svc::domain::price::select_in_effect;
@@ -1662,20 +1661,17 @@ mod storage {
             .unwrap();
         assert_eq!(updated.version.get(), 2);
 
+        // Callers check the expected version under a row lock first, so a
+        // row that moved on here is a conflict to retry, naming both.
         let stale = products::update_details(db, inserted.id, Version::INITIAL, &details, now)
             .await
             .unwrap_err();
+        assert!(stale.is_retryable(), "{stale:?}");
+        assert_eq!(stale.code(), ErrorCode::Aborted);
+        let message = stale.to_string();
         assert!(
-            matches!(
-                stale,
-                CatalogError::StaleVersion {
-                    resource: Resource::Product,
-                    expected: 1,
-                    current: 2,
-                    ..
-                }
-            ),
-            "{stale:?}"
+            message.contains("version 1") && message.contains("to 2"),
+            "{message}"
         );
         let missing = products::update_status(
             db,
@@ -1686,10 +1682,13 @@ mod storage {
         )
         .await
         .unwrap_err();
-        assert_eq!(missing.kind(), ErrorKind::NotFound);
+        // Rows are never deleted: one missing under an update is a bug.
+        assert_eq!(missing.code(), ErrorCode::Internal);
+        assert!(!missing.is_retryable());
         assert_eq!(
-            products::get(db, inserted.id, Lock::None)
+            products::find(db, inserted.id, Lock::None)
                 .await
+                .unwrap()
                 .unwrap()
                 .details
                 .title
@@ -1806,8 +1805,11 @@ mod storage {
         )
         .await
         .unwrap_err();
-        assert_eq!(duplicate.kind(), ErrorKind::AlreadyExists);
         assert!(duplicate.to_string().contains("SHOE-42"), "{duplicate}");
+        assert_eq!(
+            CatalogError::from(duplicate).code(),
+            ErrorCode::AlreadyExists
+        );
         catalog.stop().await;
     }
 }

@@ -1,32 +1,32 @@
 //! The catalog's use cases: one method per RPC, taking a validated command
 //! and the caller.
 //!
-//! Every write runs in one transaction that also enqueues its event in the
-//! outbox (`Outbox::begin` ... `enqueue` ... `commit`), so a change and its
-//! event are stored together or not at all; an error anywhere drops the
-//! transaction, which rolls back both. A transaction that fails on a
-//! serialization failure, deadlock or lock timeout is run again from the
-//! start, a few times, before the conflict is reported (ABORTED).
+//! Every write runs in one transaction that also emits its event into the
+//! outbox, so a change and its event are stored together or not at all; an
+//! error anywhere drops the transaction, which rolls back both. The shared
+//! [`transaction!`] runs it again from the start when the one policy says
+//! a retry may cure the failure (a serialization failure, deadlock or lock
+//! timeout is reported ABORTED once the attempts run out).
 //!
 //! A write that changes nothing (an update naming current values, a price
 //! equal to the one in effect) writes nothing, keeps the version and emits
 //! no event. Reads run in a read-only REPEATABLE READ transaction, so a
 //! product, its variants and their prices come from one snapshot.
 
+mod error;
 pub mod events;
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ecommerce_events::{Event, EventMetadata};
-use ecommerce_outbox::{Outbox, OutboxError, OutboxTransaction};
-use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, IsolationLevel,
-    TransactionTrait as _,
-};
+use ecommerce_db::{begin_snapshot, transaction};
+use ecommerce_events::EventMetadata;
+use ecommerce_outbox::Outbox;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tracing::instrument;
+
+pub use self::error::CatalogError;
 
 use crate::app::events::{LifecycleEvent, PRODUCT_AGGREGATE, VARIANT_AGGREGATE};
 use crate::domain::actor::RequestContext;
@@ -36,9 +36,7 @@ use crate::domain::commands::{
     ListProducts, PriceQuote, ProductPage, QuotePrices, RequestFingerprint, SetPrice,
     UpdateProduct, UpdateVariant,
 };
-use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
-
-use crate::domain::error::{CatalogError, Resource};
+use crate::domain::error::{DomainError, Resource};
 use crate::domain::lifecycle::{ProductStatus, VariantStatus};
 use crate::domain::model::{PriceId, Product, ProductId, Variant, VariantId, variant_changes};
 use crate::domain::page::{Cursor, encode_page_token};
@@ -96,56 +94,42 @@ impl CatalogApp {
     ) -> Result<Product, CatalogError> {
         context.actor.require_admin()?;
         let fingerprint = command.fingerprint();
-        self.retrying("create_product", || {
-            self.try_create_product(context, &command, fingerprint)
-        })
-        .await
-    }
-
-    async fn try_create_product(
-        &self,
-        context: &RequestContext,
-        command: &CreateProduct,
-        fingerprint: RequestFingerprint,
-    ) -> Result<Product, CatalogError> {
-        let now = self.clock.now();
-        let tx = self.begin().await?;
-        if let Some(key) = &command.idempotency_key {
-            if let Some(existing) = products::find_by_idempotency_key(&tx, key).await? {
-                return self.replayed_product(&tx, existing, fingerprint).await;
+        let idempotency = command
+            .idempotency_key
+            .as_ref()
+            .map(|key| (key, fingerprint));
+        let (outbox, db) = (&self.outbox, &self.db);
+        transaction!(CatalogError, "create_product", outbox.begin(db), |tx| {
+            let now = self.clock.now();
+            if let Some((key, _)) = idempotency {
+                if let Some(existing) = products::find_by_idempotency_key(tx, key).await? {
+                    return self.replayed_product(tx, existing, fingerprint).await;
+                }
             }
-        }
-        let new = NewProduct {
-            id: ProductId::generate(),
-            details: &command.details,
-            idempotency: command
-                .idempotency_key
-                .as_ref()
-                .map(|key| (key, fingerprint)),
-            now,
-        };
-        let Some(stored) = products::insert(&tx, new).await? else {
-            // A concurrent call with the same key committed first.
-            let key = command.idempotency_key.as_ref().ok_or_else(|| {
-                CatalogError::internal("product insert conflicted without an idempotency key")
-            })?;
-            let existing = products::find_by_idempotency_key(&tx, key)
-                .await?
-                .ok_or_else(|| CatalogError::internal("idempotency key conflict without a row"))?;
-            return self.replayed_product(&tx, existing, fingerprint).await;
-        };
-        let product = stored.into_product(Vec::new());
-        self.emit(
-            &tx,
-            context,
-            PRODUCT_AGGREGATE,
-            &product.id,
-            &events::product_created(&product),
-            now,
-        )
-        .await?;
-        self.commit(tx).await?;
-        Ok(product)
+            let new = NewProduct {
+                id: ProductId::generate(),
+                details: &command.details,
+                idempotency,
+                now,
+            };
+            let Some(stored) = products::insert(tx, new).await? else {
+                // A concurrent call with the same key committed first.
+                let (key, _) = idempotency.ok_or_else(|| {
+                    CatalogError::internal("product insert conflicted without an idempotency key")
+                })?;
+                let existing = products::find_by_idempotency_key(tx, key)
+                    .await?
+                    .ok_or_else(|| {
+                        CatalogError::internal("idempotency key conflict without a row")
+                    })?;
+                return self.replayed_product(tx, existing, fingerprint).await;
+            };
+            let product = stored.into_product(Vec::new());
+            let metadata = event_metadata(context, PRODUCT_AGGREGATE, &product.id, now);
+            tx.emit(&events::product_created(&product), metadata)
+                .await?;
+            Ok(product)
+        })
     }
 
     async fn replayed_product(
@@ -155,11 +139,7 @@ impl CatalogApp {
         fingerprint: RequestFingerprint,
     ) -> Result<Product, CatalogError> {
         check_replay(existing.request_fingerprint.as_deref(), fingerprint)?;
-        let now = self.clock.now();
-        let mut assembled = assemble_products(db, vec![existing], now).await?;
-        assembled
-            .pop()
-            .ok_or_else(|| CatalogError::internal("assembling one product returned none"))
+        assemble_one(db, existing, self.clock.now()).await
     }
 
     /// UpdateProduct: overwrites the named fields; when any value changes,
@@ -172,47 +152,34 @@ impl CatalogApp {
         command: UpdateProduct,
     ) -> Result<Product, CatalogError> {
         context.actor.require_admin()?;
-        self.retrying("update_product", || {
-            self.try_update_product(context, &command)
+        let (outbox, db) = (&self.outbox, &self.db);
+        transaction!(CatalogError, "update_product", outbox.begin(db), |tx| {
+            let now = self.clock.now();
+            let current = get_product(tx, command.product_id, Lock::Update).await?;
+            current.version.check_expected(
+                command.expected_version,
+                Resource::Product,
+                current.id,
+            )?;
+            if current.status.is_terminal() {
+                return Err(CatalogError::failed_precondition(format!(
+                    "product {} is {}: it cannot be edited",
+                    current.id, current.status
+                )));
+            }
+            let diff = current.details.apply(&command.changes);
+            if diff.is_empty() {
+                return assemble_one(tx, current, now).await;
+            }
+            let updated =
+                products::update_details(tx, current.id, current.version, &diff.details, now)
+                    .await?;
+            let product = assemble_one(tx, updated, now).await?;
+            let metadata = event_metadata(context, PRODUCT_AGGREGATE, &product.id, now);
+            tx.emit(&events::product_updated(&product, &diff.changed), metadata)
+                .await?;
+            Ok(product)
         })
-        .await
-    }
-
-    async fn try_update_product(
-        &self,
-        context: &RequestContext,
-        command: &UpdateProduct,
-    ) -> Result<Product, CatalogError> {
-        let now = self.clock.now();
-        let tx = self.begin().await?;
-        let current = products::get(&tx, command.product_id, Lock::Update).await?;
-        current
-            .version
-            .check_expected(command.expected_version, Resource::Product, current.id)?;
-        if current.status.is_terminal() {
-            return Err(CatalogError::FailedPrecondition(format!(
-                "product {} is {}: it cannot be edited",
-                current.id, current.status
-            )));
-        }
-        let diff = current.details.apply(&command.changes);
-        if diff.is_empty() {
-            return assemble_one(&tx, current, now).await;
-        }
-        let updated =
-            products::update_details(&tx, current.id, current.version, &diff.details, now).await?;
-        let product = assemble_one(&tx, updated, now).await?;
-        self.emit(
-            &tx,
-            context,
-            PRODUCT_AGGREGATE,
-            &product.id,
-            &events::product_updated(&product, &diff.changed),
-            now,
-        )
-        .await?;
-        self.commit(tx).await?;
-        Ok(product)
     }
 
     /// PublishProduct, UnpublishProduct and ArchiveProduct: one lifecycle
@@ -225,57 +192,46 @@ impl CatalogApp {
         command: ChangeProductStatus,
     ) -> Result<Product, CatalogError> {
         context.actor.require_admin()?;
-        self.retrying("change_product_status", || {
-            self.try_change_product_status(context, &command)
-        })
-        .await
-    }
-
-    async fn try_change_product_status(
-        &self,
-        context: &RequestContext,
-        command: &ChangeProductStatus,
-    ) -> Result<Product, CatalogError> {
-        let now = self.clock.now();
-        let tx = self.begin().await?;
-        let current = products::get(&tx, command.product_id, Lock::Update).await?;
-        current
-            .version
-            .check_expected(command.expected_version, Resource::Product, current.id)?;
-        let target = command.action.target();
-        if !current.status.can_become(target) {
-            return Err(CatalogError::IllegalProductTransition {
-                product_id: current.id.to_string(),
-                from: current.status,
-                to: target,
-            });
-        }
-        let updated =
-            products::update_status(&tx, current.id, current.version, target, now).await?;
-        let product = assemble_one(&tx, updated, now).await?;
-        let aggregate_id = product.id;
-        match events::product_lifecycle(&product) {
-            Some(LifecycleEvent::Published(event)) => {
-                self.emit(&tx, context, PRODUCT_AGGREGATE, &aggregate_id, &event, now)
-                    .await?;
+        let (outbox, db) = (&self.outbox, &self.db);
+        transaction!(
+            CatalogError,
+            "change_product_status",
+            outbox.begin(db),
+            |tx| {
+                let now = self.clock.now();
+                let current = get_product(tx, command.product_id, Lock::Update).await?;
+                current.version.check_expected(
+                    command.expected_version,
+                    Resource::Product,
+                    current.id,
+                )?;
+                let target = command.action.target();
+                if !current.status.can_become(target) {
+                    return Err(DomainError::IllegalProductTransition {
+                        product_id: current.id.to_string(),
+                        from: current.status,
+                        to: target,
+                    }
+                    .into());
+                }
+                let updated =
+                    products::update_status(tx, current.id, current.version, target, now).await?;
+                let product = assemble_one(tx, updated, now).await?;
+                let metadata = event_metadata(context, PRODUCT_AGGREGATE, &product.id, now);
+                match events::product_lifecycle(&product) {
+                    Some(LifecycleEvent::Published(event)) => tx.emit(&event, metadata).await?,
+                    Some(LifecycleEvent::Unpublished(event)) => tx.emit(&event, metadata).await?,
+                    Some(LifecycleEvent::Archived(event)) => tx.emit(&event, metadata).await?,
+                    None => {
+                        return Err(CatalogError::internal(format!(
+                            "product {} moved to {} without an event",
+                            product.id, product.status
+                        )));
+                    }
+                };
+                Ok(product)
             }
-            Some(LifecycleEvent::Unpublished(event)) => {
-                self.emit(&tx, context, PRODUCT_AGGREGATE, &aggregate_id, &event, now)
-                    .await?;
-            }
-            Some(LifecycleEvent::Archived(event)) => {
-                self.emit(&tx, context, PRODUCT_AGGREGATE, &aggregate_id, &event, now)
-                    .await?;
-            }
-            None => {
-                return Err(CatalogError::internal(format!(
-                    "product {} moved to {} without an event",
-                    product.id, product.status
-                )));
-            }
-        }
-        self.commit(tx).await?;
-        Ok(product)
+        )
     }
 
     /// GetProduct: NOT_FOUND for a product the caller may not see.
@@ -285,15 +241,23 @@ impl CatalogApp {
         context: &RequestContext,
         command: GetProduct,
     ) -> Result<Product, CatalogError> {
-        let now = self.clock.now();
-        let tx = self.begin_read().await?;
-        let stored = products::find(&tx, command.product_id, Lock::None)
-            .await?
-            .filter(|stored| {
-                context.actor.sees_unpublished() || stored.status.is_visible_to_shoppers()
-            })
-            .ok_or_else(|| CatalogError::not_found(Resource::Product, command.product_id))?;
-        assemble_one(&tx, stored, now).await
+        transaction!(
+            CatalogError,
+            "get_product",
+            begin_snapshot(&self.db),
+            |tx| {
+                let now = self.clock.now();
+                let stored = products::find(tx, command.product_id, Lock::None)
+                    .await?
+                    .filter(|stored| {
+                        context.actor.sees_unpublished() || stored.status.is_visible_to_shoppers()
+                    })
+                    .ok_or_else(|| {
+                        CatalogError::not_found(Resource::Product, command.product_id)
+                    })?;
+                assemble_one(tx, stored, now).await
+            }
+        )
     }
 
     /// ListProducts: one page, newest first, of the products the caller
@@ -304,37 +268,43 @@ impl CatalogApp {
         context: &RequestContext,
         command: ListProducts,
     ) -> Result<ProductPage, CatalogError> {
-        let now = self.clock.now();
         let scope = command.filter.status_scope(&context.actor);
         let page_size = usize::try_from(command.page_size.get())
-            .map_err(|error| CatalogError::internal_from("page size out of usize", error))?;
-        let tx = self.begin_read().await?;
-        // One more than asked tells whether another page follows.
-        let mut rows = products::list(
-            &tx,
-            scope,
-            &command.filter,
-            command.after.as_ref(),
-            u64::from(command.page_size.get()) + 1,
+            .map_err(|error| CatalogError::internal(format!("page size out of usize: {error}")))?;
+        transaction!(
+            CatalogError,
+            "list_products",
+            begin_snapshot(&self.db),
+            |tx| {
+                let now = self.clock.now();
+                // One more than asked tells whether another page follows.
+                let mut rows = products::list(
+                    tx,
+                    scope,
+                    &command.filter,
+                    command.after.as_ref(),
+                    u64::from(command.page_size.get()) + 1,
+                )
+                .await?;
+                let has_more = rows.len() > page_size;
+                rows.truncate(page_size);
+                let next_page_token = match rows.last() {
+                    Some(last) if has_more => Some(encode_page_token(
+                        &Cursor {
+                            created_at: last.created_at,
+                            id: last.id,
+                        },
+                        &command.filter,
+                    )),
+                    Some(_) | None => None,
+                };
+                let products = assemble_products(tx, rows, now).await?;
+                Ok(ProductPage {
+                    products,
+                    next_page_token,
+                })
+            }
         )
-        .await?;
-        let has_more = rows.len() > page_size;
-        rows.truncate(page_size);
-        let next_page_token = match rows.last() {
-            Some(last) if has_more => Some(encode_page_token(
-                &Cursor {
-                    created_at: last.created_at,
-                    id: last.id,
-                },
-                &command.filter,
-            )),
-            Some(_) | None => None,
-        };
-        let products = assemble_products(&tx, rows, now).await?;
-        Ok(ProductPage {
-            products,
-            next_page_token,
-        })
     }
 
     // ---------------------------------------------------------------- variants
@@ -350,67 +320,53 @@ impl CatalogApp {
     ) -> Result<Variant, CatalogError> {
         context.actor.require_admin()?;
         let fingerprint = command.fingerprint();
-        self.retrying("create_variant", || {
-            self.try_create_variant(context, &command, fingerprint)
-        })
-        .await
-    }
-
-    async fn try_create_variant(
-        &self,
-        context: &RequestContext,
-        command: &CreateVariant,
-        fingerprint: RequestFingerprint,
-    ) -> Result<Variant, CatalogError> {
-        let now = self.clock.now();
-        let tx = self.begin().await?;
-        if let Some(key) = &command.idempotency_key {
-            if let Some(existing) = variants::find_by_idempotency_key(&tx, key).await? {
-                check_replay(existing.request_fingerprint.as_deref(), fingerprint)?;
-                return variant_with_prices(&tx, existing, now).await;
+        let idempotency = command
+            .idempotency_key
+            .as_ref()
+            .map(|key| (key, fingerprint));
+        let (outbox, db) = (&self.outbox, &self.db);
+        transaction!(CatalogError, "create_variant", outbox.begin(db), |tx| {
+            let now = self.clock.now();
+            if let Some((key, _)) = idempotency {
+                if let Some(existing) = variants::find_by_idempotency_key(tx, key).await? {
+                    check_replay(existing.request_fingerprint.as_deref(), fingerprint)?;
+                    return variant_with_prices(tx, existing, now).await;
+                }
             }
-        }
-        // FOR SHARE: the product cannot be archived until this commits.
-        let product = products::get(&tx, command.product_id, Lock::Share).await?;
-        if product.status.is_terminal() {
-            return Err(CatalogError::FailedPrecondition(format!(
-                "product {} is {}: variants cannot be added",
-                product.id, product.status
-            )));
-        }
-        let new = NewVariant {
-            id: VariantId::generate(),
-            product_id: product.id,
-            sku: &command.sku,
-            attributes: &command.attributes,
-            idempotency: command
-                .idempotency_key
-                .as_ref()
-                .map(|key| (key, fingerprint)),
-            now,
-        };
-        let Some(stored) = variants::insert(&tx, new).await? else {
-            let key = command.idempotency_key.as_ref().ok_or_else(|| {
-                CatalogError::internal("variant insert conflicted without an idempotency key")
-            })?;
-            let existing = variants::find_by_idempotency_key(&tx, key)
-                .await?
-                .ok_or_else(|| CatalogError::internal("idempotency key conflict without a row"))?;
-            check_replay(existing.request_fingerprint.as_deref(), fingerprint)?;
-            return variant_with_prices(&tx, existing, now).await;
-        };
-        let variant = stored.into_variant(Vec::new());
-        self.emit(
-            &tx,
-            context,
-            VARIANT_AGGREGATE,
-            &variant.id,
-            &events::variant_created(&variant),
-            now,
-        )
-        .await?;
-        self.commit(tx).await?;
-        Ok(variant)
+            // FOR SHARE: the product cannot be archived until this commits.
+            let product = get_product(tx, command.product_id, Lock::Share).await?;
+            if product.status.is_terminal() {
+                return Err(CatalogError::failed_precondition(format!(
+                    "product {} is {}: variants cannot be added",
+                    product.id, product.status
+                )));
+            }
+            let new = NewVariant {
+                id: VariantId::generate(),
+                product_id: product.id,
+                sku: &command.sku,
+                attributes: &command.attributes,
+                idempotency,
+                now,
+            };
+            let Some(stored) = variants::insert(tx, new).await? else {
+                let (key, _) = idempotency.ok_or_else(|| {
+                    CatalogError::internal("variant insert conflicted without an idempotency key")
+                })?;
+                let existing = variants::find_by_idempotency_key(tx, key)
+                    .await?
+                    .ok_or_else(|| {
+                        CatalogError::internal("idempotency key conflict without a row")
+                    })?;
+                check_replay(existing.request_fingerprint.as_deref(), fingerprint)?;
+                return variant_with_prices(tx, existing, now).await;
+            };
+            let variant = stored.into_variant(Vec::new());
+            let metadata = event_metadata(context, VARIANT_AGGREGATE, &variant.id, now);
+            tx.emit(&events::variant_created(&variant), metadata)
+                .await?;
+            Ok(variant)
+        })
     }
 
     /// UpdateVariant: replaces the attributes; when they change, bumps the
@@ -422,54 +378,45 @@ impl CatalogApp {
         command: UpdateVariant,
     ) -> Result<Variant, CatalogError> {
         context.actor.require_admin()?;
-        self.retrying("update_variant", || {
-            self.try_update_variant(context, &command)
-        })
-        .await
-    }
-
-    async fn try_update_variant(
-        &self,
-        context: &RequestContext,
-        command: &UpdateVariant,
-    ) -> Result<Variant, CatalogError> {
-        let now = self.clock.now();
-        let tx = self.begin().await?;
-        let (product, current) = lock_product_then_variant(&tx, command.variant_id).await?;
-        current
-            .version
-            .check_expected(command.expected_version, Resource::Variant, current.id)?;
-        if current.status == VariantStatus::Discontinued {
-            return Err(CatalogError::FailedPrecondition(format!(
-                "variant {} is {}: it cannot be edited",
-                current.id, current.status
-            )));
-        }
-        if product.status.is_terminal() {
-            return Err(CatalogError::FailedPrecondition(format!(
-                "product {} is {}: its variants cannot be edited",
-                product.id, product.status
-            )));
-        }
-        let changed = variant_changes(&current.attributes, &command.attributes);
-        if changed.is_empty() {
-            return variant_with_prices(&tx, current, now).await;
-        }
-        let updated =
-            variants::update_attributes(&tx, current.id, current.version, &command.attributes, now)
+        let (outbox, db) = (&self.outbox, &self.db);
+        transaction!(CatalogError, "update_variant", outbox.begin(db), |tx| {
+            let now = self.clock.now();
+            let (product, current) = lock_product_then_variant(tx, command.variant_id).await?;
+            current.version.check_expected(
+                command.expected_version,
+                Resource::Variant,
+                current.id,
+            )?;
+            if current.status == VariantStatus::Discontinued {
+                return Err(CatalogError::failed_precondition(format!(
+                    "variant {} is {}: it cannot be edited",
+                    current.id, current.status
+                )));
+            }
+            if product.status.is_terminal() {
+                return Err(CatalogError::failed_precondition(format!(
+                    "product {} is {}: its variants cannot be edited",
+                    product.id, product.status
+                )));
+            }
+            let changed = variant_changes(&current.attributes, &command.attributes);
+            if changed.is_empty() {
+                return variant_with_prices(tx, current, now).await;
+            }
+            let updated = variants::update_attributes(
+                tx,
+                current.id,
+                current.version,
+                &command.attributes,
+                now,
+            )
+            .await?;
+            let variant = variant_with_prices(tx, updated, now).await?;
+            let metadata = event_metadata(context, VARIANT_AGGREGATE, &variant.id, now);
+            tx.emit(&events::variant_updated(&variant, &changed), metadata)
                 .await?;
-        let variant = variant_with_prices(&tx, updated, now).await?;
-        self.emit(
-            &tx,
-            context,
-            VARIANT_AGGREGATE,
-            &variant.id,
-            &events::variant_updated(&variant, &changed),
-            now,
-        )
-        .await?;
-        self.commit(tx).await?;
-        Ok(variant)
+            Ok(variant)
+        })
     }
 
     /// DiscontinueVariant: ACTIVE -> DISCONTINUED (FAILED_PRECONDITION
@@ -482,45 +429,37 @@ impl CatalogApp {
         command: DiscontinueVariant,
     ) -> Result<Variant, CatalogError> {
         context.actor.require_admin()?;
-        self.retrying("discontinue_variant", || {
-            self.try_discontinue_variant(context, &command)
-        })
-        .await
-    }
-
-    async fn try_discontinue_variant(
-        &self,
-        context: &RequestContext,
-        command: &DiscontinueVariant,
-    ) -> Result<Variant, CatalogError> {
-        let now = self.clock.now();
-        let tx = self.begin().await?;
-        let current = variants::get(&tx, command.variant_id, Lock::Update).await?;
-        current
-            .version
-            .check_expected(command.expected_version, Resource::Variant, current.id)?;
-        let target = VariantStatus::Discontinued;
-        if !current.status.can_become(target) {
-            return Err(CatalogError::IllegalVariantTransition {
-                variant_id: current.id.to_string(),
-                from: current.status,
-                to: target,
-            });
-        }
-        let updated =
-            variants::update_status(&tx, current.id, current.version, target, now).await?;
-        let variant = variant_with_prices(&tx, updated, now).await?;
-        self.emit(
-            &tx,
-            context,
-            VARIANT_AGGREGATE,
-            &variant.id,
-            &events::variant_discontinued(&variant),
-            now,
+        let (outbox, db) = (&self.outbox, &self.db);
+        transaction!(
+            CatalogError,
+            "discontinue_variant",
+            outbox.begin(db),
+            |tx| {
+                let now = self.clock.now();
+                let current = get_variant(tx, command.variant_id, Lock::Update).await?;
+                current.version.check_expected(
+                    command.expected_version,
+                    Resource::Variant,
+                    current.id,
+                )?;
+                let target = VariantStatus::Discontinued;
+                if !current.status.can_become(target) {
+                    return Err(DomainError::IllegalVariantTransition {
+                        variant_id: current.id.to_string(),
+                        from: current.status,
+                        to: target,
+                    }
+                    .into());
+                }
+                let updated =
+                    variants::update_status(tx, current.id, current.version, target, now).await?;
+                let variant = variant_with_prices(tx, updated, now).await?;
+                let metadata = event_metadata(context, VARIANT_AGGREGATE, &variant.id, now);
+                tx.emit(&events::variant_discontinued(&variant), metadata)
+                    .await?;
+                Ok(variant)
+            }
         )
-        .await?;
-        self.commit(tx).await?;
-        Ok(variant)
     }
 
     // ------------------------------------------------------------------ prices
@@ -541,81 +480,67 @@ impl CatalogApp {
         let effective_from = resolve_effective_from(command.effective_from, self.clock.now())
             .map_err(|invalid| invalid.at("effective_from"))?;
         let fingerprint = command.fingerprint();
-        self.retrying("set_price", || {
-            self.try_set_price(context, &command, effective_from, fingerprint)
-        })
-        .await
-    }
-
-    async fn try_set_price(
-        &self,
-        context: &RequestContext,
-        command: &SetPrice,
-        effective_from: DateTime<Utc>,
-        fingerprint: RequestFingerprint,
-    ) -> Result<Price, CatalogError> {
-        let now = self.clock.now();
-        let tx = self.begin().await?;
-        if let Some(key) = &command.idempotency_key {
-            if let Some(existing) = prices::find_by_idempotency_key(&tx, key).await? {
+        let idempotency = command
+            .idempotency_key
+            .as_ref()
+            .map(|key| (key, fingerprint));
+        let (outbox, db) = (&self.outbox, &self.db);
+        transaction!(CatalogError, "set_price", outbox.begin(db), |tx| {
+            let now = self.clock.now();
+            if let Some((key, _)) = idempotency {
+                if let Some(existing) = prices::find_by_idempotency_key(tx, key).await? {
+                    check_replay(existing.request_fingerprint.as_deref(), fingerprint)?;
+                    return Ok(existing.price);
+                }
+            }
+            // The variant's row lock serializes SetPrice per variant, so the
+            // history read below is the one the new price is decided against.
+            let (product, variant) = lock_product_then_variant(tx, command.variant_id).await?;
+            if product.status.is_terminal() {
+                return Err(CatalogError::failed_precondition(format!(
+                    "product {} is {}: its variants cannot be priced",
+                    product.id, product.status
+                )));
+            }
+            if variant.status == VariantStatus::Discontinued {
+                return Err(CatalogError::failed_precondition(format!(
+                    "variant {} is {}: it cannot be priced",
+                    variant.id, variant.status
+                )));
+            }
+            let history = prices::history(tx, variant.id, command.amount.currency()).await?;
+            let previous = match decide_price(&history, command.amount, effective_from) {
+                PriceDecision::Unchanged { in_effect } => return Ok(in_effect),
+                PriceDecision::Record { previous } => previous,
+            };
+            let new = NewPrice {
+                price: Price {
+                    id: PriceId::generate(),
+                    variant_id: variant.id,
+                    amount: command.amount,
+                    effective_from,
+                },
+                idempotency,
+                now,
+            };
+            let Some(stored) = prices::insert(tx, new).await? else {
+                let (key, _) = idempotency.ok_or_else(|| {
+                    CatalogError::internal("price insert conflicted without an idempotency key")
+                })?;
+                let existing =
+                    prices::find_by_idempotency_key(tx, key)
+                        .await?
+                        .ok_or_else(|| {
+                            CatalogError::internal("idempotency key conflict without a row")
+                        })?;
                 check_replay(existing.request_fingerprint.as_deref(), fingerprint)?;
                 return Ok(existing.price);
-            }
-        }
-        // The variant's row lock serializes SetPrice per variant, so the
-        // history read below is the one the new price is decided against.
-        let (product, variant) = lock_product_then_variant(&tx, command.variant_id).await?;
-        if product.status.is_terminal() {
-            return Err(CatalogError::FailedPrecondition(format!(
-                "product {} is {}: its variants cannot be priced",
-                product.id, product.status
-            )));
-        }
-        if variant.status == VariantStatus::Discontinued {
-            return Err(CatalogError::FailedPrecondition(format!(
-                "variant {} is {}: it cannot be priced",
-                variant.id, variant.status
-            )));
-        }
-        let history = prices::history(&tx, variant.id, command.amount.currency()).await?;
-        let previous = match decide_price(&history, command.amount, effective_from) {
-            PriceDecision::Unchanged { in_effect } => return Ok(in_effect),
-            PriceDecision::Record { previous } => previous,
-        };
-        let new = NewPrice {
-            price: Price {
-                id: PriceId::generate(),
-                variant_id: variant.id,
-                amount: command.amount,
-                effective_from,
-            },
-            idempotency: command
-                .idempotency_key
-                .as_ref()
-                .map(|key| (key, fingerprint)),
-            now,
-        };
-        let Some(stored) = prices::insert(&tx, new).await? else {
-            let key = command.idempotency_key.as_ref().ok_or_else(|| {
-                CatalogError::internal("price insert conflicted without an idempotency key")
-            })?;
-            let existing = prices::find_by_idempotency_key(&tx, key)
-                .await?
-                .ok_or_else(|| CatalogError::internal("idempotency key conflict without a row"))?;
-            check_replay(existing.request_fingerprint.as_deref(), fingerprint)?;
-            return Ok(existing.price);
-        };
-        self.emit(
-            &tx,
-            context,
-            VARIANT_AGGREGATE,
-            &variant.id,
-            &events::price_changed(&stored.price, &variant.sku, previous),
-            now,
-        )
-        .await?;
-        self.commit(tx).await?;
-        Ok(stored.price)
+            };
+            let metadata = event_metadata(context, VARIANT_AGGREGATE, &variant.id, now);
+            let changed = events::price_changed(&stored.price, &variant.sku, previous);
+            tx.emit(&changed, metadata).await?;
+            Ok(stored.price)
+        })
     }
 
     /// QuotePrices: one quote per requested SKU, in request order, with the
@@ -626,118 +551,82 @@ impl CatalogApp {
         context: &RequestContext,
         command: QuotePrices,
     ) -> Result<Vec<PriceQuote>, CatalogError> {
-        let now = self.clock.now();
-        let tx = self.begin_read().await?;
-        let found = variants::find_by_skus(&tx, &command.skus).await?;
-        let product_ids: Vec<ProductId> = found.iter().map(|variant| variant.product_id).collect();
-        let owners: HashMap<ProductId, StoredProduct> = products::find_many(&tx, &product_ids)
-            .await?
-            .into_iter()
-            .map(|product| (product.id, product))
-            .collect();
-        let variant_ids: Vec<VariantId> = found.iter().map(|variant| variant.id).collect();
-        let in_effect: HashMap<VariantId, Price> =
-            prices::in_effect_for_variants(&tx, &variant_ids, Some(command.currency), now)
-                .await?
-                .into_iter()
-                .map(|price| (price.variant_id, price))
-                .collect();
-        let by_sku: HashMap<&str, &StoredVariant> = found
-            .iter()
-            .map(|variant| (variant.sku.as_str(), variant))
-            .collect();
-        let mut quotes = Vec::with_capacity(command.skus.len());
-        for sku in &command.skus {
-            let Some(variant) = by_sku.get(sku.as_str()) else {
-                quotes.push(PriceQuote {
-                    sku: sku.clone(),
-                    status: QuoteStatus::NotFound,
-                    variant_id: None,
-                    product_id: None,
-                    title: None,
-                    unit_price: None,
-                });
-                continue;
-            };
-            let product = owners.get(&variant.product_id).ok_or_else(|| {
-                CatalogError::internal(format!("variant {} has no product", variant.id))
-            })?;
-            let price = in_effect.get(&variant.id).copied();
-            let status = quote_status(product.status, variant.status, price.is_some());
-            // A draft's title is not public yet.
-            let title_visible =
-                context.actor.sees_unpublished() || product.status != ProductStatus::Draft;
-            quotes.push(PriceQuote {
-                sku: sku.clone(),
-                status,
-                variant_id: Some(variant.id),
-                product_id: Some(product.id),
-                title: title_visible.then(|| product.details.title.clone()),
-                unit_price: price.filter(|_| status == QuoteStatus::Available),
-            });
-        }
-        Ok(quotes)
-    }
-
-    // --------------------------------------------------------------- plumbing
-
-    /// Runs `attempt` (a whole transaction) again after a conflict, with
-    /// the shared [`retry_transaction`].
-    async fn retrying<T, F, Fut>(
-        &self,
-        operation: &'static str,
-        attempt: F,
-    ) -> Result<T, CatalogError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, CatalogError>>,
-    {
-        retry_transaction(
-            operation,
-            DEFAULT_TRANSACTION_ATTEMPTS,
-            CatalogError::is_retryable,
-            attempt,
+        transaction!(
+            CatalogError,
+            "quote_prices",
+            begin_snapshot(&self.db),
+            |tx| {
+                let now = self.clock.now();
+                let found = variants::find_by_skus(tx, &command.skus).await?;
+                let product_ids: Vec<ProductId> =
+                    found.iter().map(|variant| variant.product_id).collect();
+                let owners: HashMap<ProductId, StoredProduct> =
+                    products::find_many(tx, &product_ids)
+                        .await?
+                        .into_iter()
+                        .map(|product| (product.id, product))
+                        .collect();
+                let variant_ids: Vec<VariantId> = found.iter().map(|variant| variant.id).collect();
+                let in_effect: HashMap<VariantId, Price> =
+                    prices::in_effect_for_variants(tx, &variant_ids, Some(command.currency), now)
+                        .await?
+                        .into_iter()
+                        .map(|price| (price.variant_id, price))
+                        .collect();
+                let by_sku: HashMap<&str, &StoredVariant> = found
+                    .iter()
+                    .map(|variant| (variant.sku.as_str(), variant))
+                    .collect();
+                let mut quotes = Vec::with_capacity(command.skus.len());
+                for sku in &command.skus {
+                    let Some(variant) = by_sku.get(sku.as_str()) else {
+                        quotes.push(PriceQuote {
+                            sku: sku.clone(),
+                            status: QuoteStatus::NotFound,
+                            variant_id: None,
+                            product_id: None,
+                            title: None,
+                            unit_price: None,
+                        });
+                        continue;
+                    };
+                    let product = owners.get(&variant.product_id).ok_or_else(|| {
+                        CatalogError::internal(format!("variant {} has no product", variant.id))
+                    })?;
+                    let price = in_effect.get(&variant.id).copied();
+                    let status = quote_status(product.status, variant.status, price.is_some());
+                    // A draft's title is not public yet.
+                    let title_visible =
+                        context.actor.sees_unpublished() || product.status != ProductStatus::Draft;
+                    quotes.push(PriceQuote {
+                        sku: sku.clone(),
+                        status,
+                        variant_id: Some(variant.id),
+                        product_id: Some(product.id),
+                        title: title_visible.then(|| product.details.title.clone()),
+                        unit_price: price.filter(|_| status == QuoteStatus::Available),
+                    });
+                }
+                Ok(quotes)
+            }
         )
-        .await
     }
+}
 
-    async fn begin(&self) -> Result<OutboxTransaction, CatalogError> {
-        self.outbox.begin(&self.db).await.map_err(outbox_error)
+/// Metadata of an event about `aggregate_type`/`aggregate_id`, stamped with
+/// the change's time and the caller's correlation id.
+fn event_metadata(
+    context: &RequestContext,
+    aggregate_type: &str,
+    aggregate_id: &dyn std::fmt::Display,
+    occurred_at: DateTime<Utc>,
+) -> EventMetadata {
+    let mut metadata = EventMetadata::new(aggregate_type, aggregate_id.to_string());
+    metadata.occurred_at = occurred_at;
+    if let Some(correlation_id) = &context.correlation_id {
+        metadata = metadata.with_correlation_id(correlation_id.clone());
     }
-
-    async fn begin_read(&self) -> Result<DatabaseTransaction, CatalogError> {
-        self.db
-            .begin_with_config(
-                Some(IsolationLevel::RepeatableRead),
-                Some(AccessMode::ReadOnly),
-            )
-            .await
-            .map_err(crate::storage::error::translate)
-    }
-
-    async fn commit(&self, tx: OutboxTransaction) -> Result<(), CatalogError> {
-        tx.commit().await.map_err(outbox_error)
-    }
-
-    /// Enqueues `payload` about `aggregate_type`/`aggregate_id` in `tx`,
-    /// stamped with the change's time and the caller's correlation id.
-    async fn emit<E: Event>(
-        &self,
-        tx: &OutboxTransaction,
-        context: &RequestContext,
-        aggregate_type: &str,
-        aggregate_id: &(dyn std::fmt::Display + Sync),
-        payload: &E,
-        occurred_at: DateTime<Utc>,
-    ) -> Result<(), CatalogError> {
-        let mut metadata = EventMetadata::new(aggregate_type, aggregate_id.to_string());
-        metadata.occurred_at = occurred_at;
-        if let Some(correlation_id) = &context.correlation_id {
-            metadata = metadata.with_correlation_id(correlation_id.clone());
-        }
-        tx.enqueue(payload, metadata).await.map_err(outbox_error)?;
-        Ok(())
-    }
+    metadata
 }
 
 /// Same key: the same request is a replay, a different one an error.
@@ -748,22 +637,32 @@ fn check_replay(
     if stored == Some(fingerprint.as_bytes()) {
         return Ok(());
     }
-    Err(CatalogError::FailedPrecondition(
+    Err(CatalogError::failed_precondition(
         "idempotency_key was already used with a different request; \
-         send a new key for a new request"
-            .to_owned(),
+         send a new key for a new request",
     ))
 }
 
-fn outbox_error(error: OutboxError) -> CatalogError {
-    match error {
-        OutboxError::Conflict(_) => CatalogError::Conflict(Box::new(error)),
-        OutboxError::Unavailable(_) => CatalogError::Unavailable(Box::new(error)),
-        OutboxError::InvalidName { .. }
-        | OutboxError::DuplicateEvent { .. }
-        | OutboxError::MissingTable { .. }
-        | OutboxError::Database(_) => CatalogError::internal_from("outbox failure", error),
-    }
+/// The product `id`, read with `lock`; NOT_FOUND when missing.
+async fn get_product(
+    db: &impl ConnectionTrait,
+    id: ProductId,
+    lock: Lock,
+) -> Result<StoredProduct, CatalogError> {
+    products::find(db, id, lock)
+        .await?
+        .ok_or_else(|| CatalogError::not_found(Resource::Product, id))
+}
+
+/// The variant `id`, read with `lock`; NOT_FOUND when missing.
+async fn get_variant(
+    db: &impl ConnectionTrait,
+    id: VariantId,
+    lock: Lock,
+) -> Result<StoredVariant, CatalogError> {
+    variants::find(db, id, lock)
+        .await?
+        .ok_or_else(|| CatalogError::not_found(Resource::Variant, id))
 }
 
 /// The variant and its product, locked product first (`FOR SHARE`) then
@@ -774,9 +673,9 @@ async fn lock_product_then_variant(
     variant_id: VariantId,
 ) -> Result<(StoredProduct, StoredVariant), CatalogError> {
     // The product id is immutable, so reading it unlocked is safe.
-    let unlocked = variants::get(db, variant_id, Lock::None).await?;
-    let product = products::get(db, unlocked.product_id, Lock::Share).await?;
-    let variant = variants::get(db, variant_id, Lock::Update).await?;
+    let unlocked = get_variant(db, variant_id, Lock::None).await?;
+    let product = get_product(db, unlocked.product_id, Lock::Share).await?;
+    let variant = get_variant(db, variant_id, Lock::Update).await?;
     Ok((product, variant))
 }
 

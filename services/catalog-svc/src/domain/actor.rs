@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use crate::domain::error::CatalogError;
+use crate::domain::error::DomainError;
 
 /// The role every catalog write needs.
 pub const ADMIN_ROLE: &str = "admin";
@@ -34,11 +34,11 @@ impl Actor {
     /// UNAUTHENTICATED when anonymous, PERMISSION_DENIED for a customer.
     /// The gRPC layer checks this before converting the request; the
     /// application checks it again so no other entry point can skip it.
-    pub fn require_admin(&self) -> Result<(), CatalogError> {
+    pub fn require_admin(&self) -> Result<(), DomainError> {
         match self {
             Self::Admin { .. } => Ok(()),
-            Self::Customer { .. } => Err(CatalogError::PermissionDenied { role: ADMIN_ROLE }),
-            Self::Anonymous => Err(CatalogError::Unauthenticated),
+            Self::Customer { .. } => Err(DomainError::PermissionDenied { role: ADMIN_ROLE }),
+            Self::Anonymous => Err(DomainError::Unauthenticated),
         }
     }
 
@@ -76,7 +76,6 @@ impl RequestContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::error::ErrorKind;
 
     #[test]
     fn only_admins_write_and_see_unpublished_products() {
@@ -91,14 +90,12 @@ mod tests {
         assert!(!customer.sees_unpublished());
         assert!(!Actor::Anonymous.sees_unpublished());
         assert_eq!(
-            customer.require_admin().map_err(|error| error.kind()),
-            Err(ErrorKind::PermissionDenied)
+            customer.require_admin(),
+            Err(DomainError::PermissionDenied { role: ADMIN_ROLE })
         );
         assert_eq!(
-            Actor::Anonymous
-                .require_admin()
-                .map_err(|error| error.kind()),
-            Err(ErrorKind::Unauthenticated)
+            Actor::Anonymous.require_admin(),
+            Err(DomainError::Unauthenticated)
         );
         assert_eq!(Actor::Anonymous.user_id(), None);
         assert_eq!(customer.user_id(), Some(Uuid::nil()));

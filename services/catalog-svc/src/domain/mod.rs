@@ -1,6 +1,6 @@
 //! The catalog's rules, without I/O: validated values, the product and
 //! variant state machines, money, price selection over time, update diffs,
-//! page tokens, and the error every layer speaks.
+//! page tokens, and what the rules refuse ([`DomainError`]).
 //!
 //! Nothing here imports tonic or sea_orm: `grpc` converts requests into the
 //! commands defined here, `storage` maps rows to the models defined here,
@@ -19,7 +19,7 @@ pub mod validation;
 
 pub use actor::{Actor, RequestContext};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{CatalogError, ErrorKind, Resource};
+pub use error::{DomainError, Resource};
 pub use lifecycle::{LifecycleAction, ProductStatus, VariantStatus};
 pub use model::{Product, ProductDetails, ProductId, Variant, VariantId, Version};
 pub use money::{Currency, Money};

@@ -5,7 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::error::{CatalogError, Resource};
+use crate::domain::error::{DomainError, Resource};
 use crate::domain::lifecycle::{ProductStatus, VariantStatus};
 use crate::domain::price::Price;
 use crate::domain::validation::{
@@ -83,11 +83,10 @@ impl Version {
         self.0
     }
 
-    pub fn next(self) -> Result<Self, CatalogError> {
-        self.0
-            .checked_add(1)
-            .map(Self)
-            .ok_or_else(|| CatalogError::internal(format!("version {} cannot grow", self.0)))
+    /// The version after this one; `None` at `i64::MAX`, which no row
+    /// reaches.
+    pub fn next(self) -> Option<Self> {
+        self.0.checked_add(1).map(Self)
     }
 
     /// ABORTED unless the caller's `expected` version (when it sent one) is
@@ -97,9 +96,9 @@ impl Version {
         expected: Option<Version>,
         resource: Resource,
         id: impl fmt::Display,
-    ) -> Result<(), CatalogError> {
+    ) -> Result<(), DomainError> {
         match expected {
-            Some(expected) if expected != self => Err(CatalogError::StaleVersion {
+            Some(expected) if expected != self => Err(DomainError::StaleVersion {
                 resource,
                 id: id.to_string(),
                 expected: expected.0,
@@ -446,7 +445,7 @@ mod tests {
         let one = Version::parse(1).unwrap();
         assert_eq!(one, Version::INITIAL);
         assert_eq!(one.next().unwrap().get(), 2);
-        assert!(Version::from_stored(i64::MAX).next().is_err());
+        assert!(Version::from_stored(i64::MAX).next().is_none());
 
         let two = one.next().unwrap();
         assert!(two.check_expected(None, Resource::Product, "p").is_ok());
@@ -459,7 +458,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             stale,
-            CatalogError::StaleVersion {
+            DomainError::StaleVersion {
                 expected: 1,
                 current: 2,
                 ..

@@ -1,6 +1,7 @@
 //! The `prices` table: an insert-only history per variant and currency.
 
 use chrono::{DateTime, Utc};
+use ecommerce_db::StoreError;
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _, IntoActiveModel as _, Order,
     QueryFilter as _, QueryOrder as _, Statement, Value,
@@ -8,13 +9,11 @@ use sea_orm::{
 use tracing::instrument;
 
 use crate::domain::commands::RequestFingerprint;
-use crate::domain::error::CatalogError;
 use crate::domain::model::{PriceId, VariantId};
 use crate::domain::money::{Currency, Money};
 use crate::domain::price::Price;
 use crate::domain::validation::IdempotencyKey;
 use crate::storage::entities::price;
-use crate::storage::error::translate;
 
 /// A price row with the idempotency record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,17 +22,17 @@ pub struct StoredPrice {
     pub request_fingerprint: Option<Vec<u8>>,
 }
 
-fn from_row(row: price::Model) -> Result<StoredPrice, CatalogError> {
+fn from_row(row: price::Model) -> Result<StoredPrice, StoreError> {
     // A currency that leaves the ISO list (a withdrawn code) must be
     // migrated before the code is removed from `domain::money`.
     let currency = Currency::parse(&row.currency).map_err(|invalid| {
-        CatalogError::internal(format!(
+        StoreError::internal(format!(
             "price {} has currency {:?}: {invalid}",
             row.id, row.currency
         ))
     })?;
     let amount = Money::new(row.amount_minor, currency).map_err(|invalid| {
-        CatalogError::internal(format!(
+        StoreError::internal(format!(
             "price {} has amount {}: {invalid}",
             row.id, row.amount_minor
         ))
@@ -63,7 +62,7 @@ pub struct NewPrice<'a> {
 pub async fn insert<C: ConnectionTrait>(
     db: &C,
     new: NewPrice<'_>,
-) -> Result<Option<StoredPrice>, CatalogError> {
+) -> Result<Option<StoredPrice>, StoreError> {
     let row = price::Model {
         id: new.price.id.as_uuid(),
         variant_id: new.price.variant_id.as_uuid(),
@@ -83,13 +82,12 @@ pub async fn insert<C: ConnectionTrait>(
     let inserted = price::Entity::insert(row.clone().into_active_model())
         .on_conflict_do_nothing_on([price::Column::IdempotencyKey])
         .exec_without_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     match inserted {
         sea_orm::TryInsertResult::Inserted(1) => from_row(row).map(Some),
         sea_orm::TryInsertResult::Inserted(0) | sea_orm::TryInsertResult::Conflicted => Ok(None),
         sea_orm::TryInsertResult::Inserted(_) | sea_orm::TryInsertResult::Empty => Err(
-            CatalogError::internal("unexpected row count inserting a price"),
+            StoreError::internal("unexpected row count inserting a price"),
         ),
     }
 }
@@ -98,12 +96,11 @@ pub async fn insert<C: ConnectionTrait>(
 pub async fn find_by_idempotency_key<C: ConnectionTrait>(
     db: &C,
     key: &IdempotencyKey,
-) -> Result<Option<StoredPrice>, CatalogError> {
+) -> Result<Option<StoredPrice>, StoreError> {
     price::Entity::find()
         .filter(price::Column::IdempotencyKey.eq(key.as_str()))
         .one(db)
-        .await
-        .map_err(translate)?
+        .await?
         .map(from_row)
         .transpose()
 }
@@ -117,15 +114,14 @@ pub async fn history<C: ConnectionTrait>(
     db: &C,
     variant_id: VariantId,
     currency: Currency,
-) -> Result<Vec<Price>, CatalogError> {
+) -> Result<Vec<Price>, StoreError> {
     price::Entity::find()
         .filter(price::Column::VariantId.eq(variant_id.as_uuid()))
         .filter(price::Column::Currency.eq(currency.code()))
         .order_by(price::Column::EffectiveFrom, Order::Asc)
         .order_by(price::Column::Id, Order::Asc)
         .all(db)
-        .await
-        .map_err(translate)?
+        .await?
         .into_iter()
         .map(|row| from_row(row).map(|stored| stored.price))
         .collect()
@@ -144,7 +140,7 @@ pub async fn in_effect_for_variants<C: ConnectionTrait>(
     variant_ids: &[VariantId],
     currency: Option<Currency>,
     at: DateTime<Utc>,
-) -> Result<Vec<Price>, CatalogError> {
+) -> Result<Vec<Price>, StoreError> {
     if variant_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -168,8 +164,7 @@ pub async fn in_effect_for_variants<C: ConnectionTrait>(
     price::Entity::find()
         .from_raw_sql(statement)
         .all(db)
-        .await
-        .map_err(translate)?
+        .await?
         .into_iter()
         .map(|row| from_row(row).map(|stored| stored.price))
         .collect()

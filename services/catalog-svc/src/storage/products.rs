@@ -1,6 +1,7 @@
 //! The `products` table.
 
 use chrono::{DateTime, Utc};
+use ecommerce_db::StoreError;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, EntityTrait as _, IntoActiveModel as _, Order,
@@ -10,13 +11,12 @@ use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use crate::domain::commands::RequestFingerprint;
-use crate::domain::error::{CatalogError, Resource};
+use crate::domain::error::Resource;
 use crate::domain::lifecycle::ProductStatus;
 use crate::domain::model::{Product, ProductDetails, ProductId, Variant, Version};
 use crate::domain::page::{Cursor, ProductFilter, StatusScope};
 use crate::domain::validation::{Brand, Categories, Description, IdempotencyKey, MediaList, Title};
 use crate::storage::entities::product;
-use crate::storage::error::translate;
 use crate::storage::{Lock, VersionedEntity, apply_lock};
 
 /// A product row with what the rules need and the idempotency record.
@@ -53,7 +53,7 @@ struct StoredMedia {
     alt_text: String,
 }
 
-fn media_json(media: &MediaList) -> Result<serde_json::Value, CatalogError> {
+fn media_json(media: &MediaList) -> Result<serde_json::Value, StoreError> {
     let stored: Vec<StoredMedia> = media
         .as_slice()
         .iter()
@@ -63,18 +63,18 @@ fn media_json(media: &MediaList) -> Result<serde_json::Value, CatalogError> {
         })
         .collect();
     serde_json::to_value(stored)
-        .map_err(|error| CatalogError::internal_from("cannot encode product media", error))
+        .map_err(|error| StoreError::internal(format!("cannot encode product media: {error}")))
 }
 
-fn from_row(row: product::Model) -> Result<StoredProduct, CatalogError> {
+fn from_row(row: product::Model) -> Result<StoredProduct, StoreError> {
     let status = ProductStatus::from_stored(&row.status).ok_or_else(|| {
-        CatalogError::internal(format!(
+        StoreError::internal(format!(
             "product {} has unknown status {:?}",
             row.id, row.status
         ))
     })?;
     let media: Vec<StoredMedia> = serde_json::from_value(row.media).map_err(|error| {
-        CatalogError::internal_from(format!("product {} has malformed media", row.id), error)
+        StoreError::internal(format!("product {} has malformed media: {error}", row.id))
     })?;
     Ok(StoredProduct {
         id: ProductId::from_uuid(row.id),
@@ -114,7 +114,7 @@ pub struct NewProduct<'a> {
 pub async fn insert<C: ConnectionTrait>(
     db: &C,
     new: NewProduct<'_>,
-) -> Result<Option<StoredProduct>, CatalogError> {
+) -> Result<Option<StoredProduct>, StoreError> {
     let row = product::Model {
         id: new.id.as_uuid(),
         title: new.details.title.as_str().to_owned(),
@@ -138,13 +138,12 @@ pub async fn insert<C: ConnectionTrait>(
     let inserted = product::Entity::insert(row.clone().into_active_model())
         .on_conflict_do_nothing_on([product::Column::IdempotencyKey])
         .exec_without_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     match inserted {
         sea_orm::TryInsertResult::Inserted(1) => from_row(row).map(Some),
         sea_orm::TryInsertResult::Inserted(0) | sea_orm::TryInsertResult::Conflicted => Ok(None),
         sea_orm::TryInsertResult::Inserted(_) | sea_orm::TryInsertResult::Empty => Err(
-            CatalogError::internal("unexpected row count inserting a product"),
+            StoreError::internal("unexpected row count inserting a product"),
         ),
     }
 }
@@ -155,37 +154,20 @@ pub async fn find<C: ConnectionTrait>(
     db: &C,
     id: ProductId,
     lock: Lock,
-) -> Result<Option<StoredProduct>, CatalogError> {
+) -> Result<Option<StoredProduct>, StoreError> {
     let select = apply_lock(product::Entity::find_by_id(id.as_uuid()), lock);
-    select
-        .one(db)
-        .await
-        .map_err(translate)?
-        .map(from_row)
-        .transpose()
-}
-
-/// [`find`], NOT_FOUND when missing.
-pub async fn get<C: ConnectionTrait>(
-    db: &C,
-    id: ProductId,
-    lock: Lock,
-) -> Result<StoredProduct, CatalogError> {
-    find(db, id, lock)
-        .await?
-        .ok_or_else(|| CatalogError::not_found(Resource::Product, id))
+    select.one(db).await?.map(from_row).transpose()
 }
 
 #[instrument(level = "debug", skip_all, err)]
 pub async fn find_by_idempotency_key<C: ConnectionTrait>(
     db: &C,
     key: &IdempotencyKey,
-) -> Result<Option<StoredProduct>, CatalogError> {
+) -> Result<Option<StoredProduct>, StoreError> {
     product::Entity::find()
         .filter(product::Column::IdempotencyKey.eq(key.as_str()))
         .one(db)
-        .await
-        .map_err(translate)?
+        .await?
         .map(from_row)
         .transpose()
 }
@@ -199,7 +181,7 @@ pub async fn update_details<C: ConnectionTrait>(
     read_version: Version,
     details: &ProductDetails,
     now: DateTime<Utc>,
-) -> Result<StoredProduct, CatalogError> {
+) -> Result<StoredProduct, StoreError> {
     let update = product::Entity::update_many()
         .col_expr(product::Column::Title, Expr::value(details.title.as_str()))
         .col_expr(
@@ -226,7 +208,7 @@ pub async fn update_status<C: ConnectionTrait>(
     read_version: Version,
     status: ProductStatus,
     now: DateTime<Utc>,
-) -> Result<StoredProduct, CatalogError> {
+) -> Result<StoredProduct, StoreError> {
     let update = product::Entity::update_many()
         .col_expr(product::Column::Status, Expr::value(status.as_str()));
     conditional_update(db, id, read_version, now, update).await
@@ -245,7 +227,7 @@ async fn conditional_update<C: ConnectionTrait>(
     read_version: Version,
     now: DateTime<Utc>,
     update: sea_orm::UpdateMany<product::Entity>,
-) -> Result<StoredProduct, CatalogError> {
+) -> Result<StoredProduct, StoreError> {
     from_row(super::conditional_update(db, id.as_uuid(), read_version, now, update).await?)
 }
 
@@ -258,11 +240,11 @@ pub async fn list<C: ConnectionTrait>(
     filter: &ProductFilter,
     after: Option<&Cursor>,
     limit: u64,
-) -> Result<Vec<StoredProduct>, CatalogError> {
+) -> Result<Vec<StoredProduct>, StoreError> {
     let Some(select) = list_query(scope, filter, after, limit) else {
         return Ok(Vec::new());
     };
-    let rows = select.all(db).await.map_err(translate)?;
+    let rows = select.all(db).await?;
     rows.into_iter().map(from_row).collect()
 }
 
@@ -326,15 +308,14 @@ fn list_query(
 pub async fn find_many<C: ConnectionTrait>(
     db: &C,
     ids: &[ProductId],
-) -> Result<Vec<StoredProduct>, CatalogError> {
+) -> Result<Vec<StoredProduct>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     product::Entity::find()
         .filter(product::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
         .all(db)
-        .await
-        .map_err(translate)?
+        .await?
         .into_iter()
         .map(from_row)
         .collect()

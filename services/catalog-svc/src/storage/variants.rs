@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use ecommerce_db::StoreError;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, EntityTrait as _, IntoActiveModel as _, Order,
@@ -11,14 +12,13 @@ use sea_orm::{
 use tracing::instrument;
 
 use crate::domain::commands::RequestFingerprint;
-use crate::domain::error::{CatalogError, Resource};
+use crate::domain::error::Resource;
 use crate::domain::lifecycle::VariantStatus;
 use crate::domain::model::{ProductId, Variant, VariantId, Version};
 use crate::domain::price::Price;
 use crate::domain::validation::{Attributes, IdempotencyKey, Sku};
 use crate::storage::entities::variant;
-use crate::storage::error::{translate, translate_naming};
-use crate::storage::{Lock, VersionedEntity, apply_lock};
+use crate::storage::{Lock, VARIANTS_SKU_KEY, VersionedEntity, apply_lock};
 
 /// A variant row with the idempotency record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,24 +50,24 @@ impl StoredVariant {
     }
 }
 
-fn attributes_json(attributes: &Attributes) -> Result<serde_json::Value, CatalogError> {
+fn attributes_json(attributes: &Attributes) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(attributes.as_map())
-        .map_err(|error| CatalogError::internal_from("cannot encode variant attributes", error))
+        .map_err(|error| StoreError::internal(format!("cannot encode variant attributes: {error}")))
 }
 
-pub(crate) fn from_row(row: variant::Model) -> Result<StoredVariant, CatalogError> {
+pub(crate) fn from_row(row: variant::Model) -> Result<StoredVariant, StoreError> {
     let status = VariantStatus::from_stored(&row.status).ok_or_else(|| {
-        CatalogError::internal(format!(
+        StoreError::internal(format!(
             "variant {} has unknown status {:?}",
             row.id, row.status
         ))
     })?;
     let attributes: BTreeMap<String, String> =
         serde_json::from_value(row.attributes).map_err(|error| {
-            CatalogError::internal_from(
-                format!("variant {} has malformed attributes", row.id),
-                error,
-            )
+            StoreError::internal(format!(
+                "variant {} has malformed attributes: {error}",
+                row.id
+            ))
         })?;
     Ok(StoredVariant {
         id: VariantId::from_uuid(row.id),
@@ -93,14 +93,25 @@ pub struct NewVariant<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// Why [`insert`] inserted no variant.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertVariantError {
+    /// Another variant has the SKU: ALREADY_EXISTS naming it, claimed here
+    /// so the transaction is not run again for it.
+    #[error("a variant with sku {:?} already exists", .0.as_str())]
+    SkuTaken(Sku),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Inserts an ACTIVE variant at version 1. `None` when the idempotency key
-/// is taken (see `products::insert`); ALREADY_EXISTS naming the SKU when
-/// another variant has it.
+/// is taken (see `products::insert`); [`InsertVariantError::SkuTaken`]
+/// when another variant has the SKU.
 #[instrument(level = "debug", skip_all, fields(variant_id = %new.id, sku = %new.sku), err)]
 pub async fn insert<C: ConnectionTrait>(
     db: &C,
     new: NewVariant<'_>,
-) -> Result<Option<StoredVariant>, CatalogError> {
+) -> Result<Option<StoredVariant>, InsertVariantError> {
     let row = variant::Model {
         id: new.id.as_uuid(),
         product_id: new.product_id.as_uuid(),
@@ -123,13 +134,18 @@ pub async fn insert<C: ConnectionTrait>(
         .on_conflict_do_nothing_on([variant::Column::IdempotencyKey])
         .exec_without_returning(db)
         .await
-        .map_err(|error| translate_naming(error, Some(new.sku.as_str())))?;
+        .map_err(|error| match StoreError::from(error) {
+            error if error.is_unique_violation_of(VARIANTS_SKU_KEY) => {
+                InsertVariantError::SkuTaken(new.sku.clone())
+            }
+            error => error.into(),
+        })?;
     match inserted {
-        sea_orm::TryInsertResult::Inserted(1) => from_row(row).map(Some),
+        sea_orm::TryInsertResult::Inserted(1) => Ok(Some(from_row(row)?)),
         sea_orm::TryInsertResult::Inserted(0) | sea_orm::TryInsertResult::Conflicted => Ok(None),
-        sea_orm::TryInsertResult::Inserted(_) | sea_orm::TryInsertResult::Empty => Err(
-            CatalogError::internal("unexpected row count inserting a variant"),
-        ),
+        sea_orm::TryInsertResult::Inserted(_) | sea_orm::TryInsertResult::Empty => {
+            Err(StoreError::internal("unexpected row count inserting a variant").into())
+        }
     }
 }
 
@@ -139,36 +155,23 @@ pub async fn find<C: ConnectionTrait>(
     db: &C,
     id: VariantId,
     lock: Lock,
-) -> Result<Option<StoredVariant>, CatalogError> {
+) -> Result<Option<StoredVariant>, StoreError> {
     apply_lock(variant::Entity::find_by_id(id.as_uuid()), lock)
         .one(db)
-        .await
-        .map_err(translate)?
+        .await?
         .map(from_row)
         .transpose()
-}
-
-/// [`find`], NOT_FOUND when missing.
-pub async fn get<C: ConnectionTrait>(
-    db: &C,
-    id: VariantId,
-    lock: Lock,
-) -> Result<StoredVariant, CatalogError> {
-    find(db, id, lock)
-        .await?
-        .ok_or_else(|| CatalogError::not_found(Resource::Variant, id))
 }
 
 #[instrument(level = "debug", skip_all, err)]
 pub async fn find_by_idempotency_key<C: ConnectionTrait>(
     db: &C,
     key: &IdempotencyKey,
-) -> Result<Option<StoredVariant>, CatalogError> {
+) -> Result<Option<StoredVariant>, StoreError> {
     variant::Entity::find()
         .filter(variant::Column::IdempotencyKey.eq(key.as_str()))
         .one(db)
-        .await
-        .map_err(translate)?
+        .await?
         .map(from_row)
         .transpose()
 }
@@ -178,7 +181,7 @@ pub async fn find_by_idempotency_key<C: ConnectionTrait>(
 pub async fn list_for_products<C: ConnectionTrait>(
     db: &C,
     product_ids: &[ProductId],
-) -> Result<Vec<StoredVariant>, CatalogError> {
+) -> Result<Vec<StoredVariant>, StoreError> {
     if product_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -188,8 +191,7 @@ pub async fn list_for_products<C: ConnectionTrait>(
         .order_by(variant::Column::CreatedAt, Order::Asc)
         .order_by(variant::Column::Id, Order::Asc)
         .all(db)
-        .await
-        .map_err(translate)?
+        .await?
         .into_iter()
         .map(from_row)
         .collect()
@@ -200,15 +202,14 @@ pub async fn list_for_products<C: ConnectionTrait>(
 pub async fn find_by_skus<C: ConnectionTrait>(
     db: &C,
     skus: &[Sku],
-) -> Result<Vec<StoredVariant>, CatalogError> {
+) -> Result<Vec<StoredVariant>, StoreError> {
     if skus.is_empty() {
         return Ok(Vec::new());
     }
     variant::Entity::find()
         .filter(variant::Column::Sku.is_in(skus.iter().map(Sku::as_str)))
         .all(db)
-        .await
-        .map_err(translate)?
+        .await?
         .into_iter()
         .map(from_row)
         .collect()
@@ -223,7 +224,7 @@ pub async fn update_attributes<C: ConnectionTrait>(
     read_version: Version,
     attributes: &Attributes,
     now: DateTime<Utc>,
-) -> Result<StoredVariant, CatalogError> {
+) -> Result<StoredVariant, StoreError> {
     let update = variant::Entity::update_many().col_expr(
         variant::Column::Attributes,
         Expr::value(attributes_json(attributes)?),
@@ -239,7 +240,7 @@ pub async fn update_status<C: ConnectionTrait>(
     read_version: Version,
     status: VariantStatus,
     now: DateTime<Utc>,
-) -> Result<StoredVariant, CatalogError> {
+) -> Result<StoredVariant, StoreError> {
     let update = variant::Entity::update_many()
         .col_expr(variant::Column::Status, Expr::value(status.as_str()));
     conditional_update(db, id, read_version, now, update).await
@@ -258,6 +259,6 @@ async fn conditional_update<C: ConnectionTrait>(
     read_version: Version,
     now: DateTime<Utc>,
     update: sea_orm::UpdateMany<variant::Entity>,
-) -> Result<StoredVariant, CatalogError> {
+) -> Result<StoredVariant, StoreError> {
     from_row(super::conditional_update(db, id.as_uuid(), read_version, now, update).await?)
 }

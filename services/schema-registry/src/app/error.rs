@@ -1,10 +1,10 @@
 //! The service's errors: the domain's refusals plus what storage and the
 //! surroundings add, each with its gRPC code.
 
+use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
 
 use crate::domain::{ErrorKind, RegistryError};
-use crate::storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -13,34 +13,18 @@ pub enum AppError {
     /// A subject, version or id the caller named does not exist.
     #[error("{0} not found")]
     NotFound(String),
-    /// A serialization failure, deadlock or lost race on a unique key: run
-    /// the whole transaction again.
-    #[error("database conflict: {0}")]
-    Conflict(String),
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    /// A storage failure: retried, and its status, by the one policy.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-impl AppError {
-    /// Whether running the same transaction again may succeed.
-    pub fn is_retryable(&self) -> bool {
+impl TransactionError for AppError {
+    fn store_error(&self) -> Option<&StoreError> {
         match self {
-            Self::Conflict(_) | Self::Unavailable(_) => true,
-            Self::Domain(_) | Self::NotFound(_) | Self::Internal(_) => false,
-        }
-    }
-}
-
-impl From<StorageError> for AppError {
-    fn from(error: StorageError) -> Self {
-        match error {
-            StorageError::Conflict(_) => Self::Conflict(error.to_string()),
-            StorageError::Unavailable(_) => Self::Unavailable(error.to_string()),
-            StorageError::Corrupt(_) | StorageError::Database(_) => {
-                Self::Internal(error.to_string())
-            }
+            Self::Store(error) => Some(error),
+            Self::Domain(_) | Self::NotFound(_) | Self::Internal(_) => None,
         }
     }
 }
@@ -59,8 +43,7 @@ impl ServiceError for AppError {
         match self {
             Self::Domain(error) => domain_code(error.kind()),
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::Conflict(_) => ErrorCode::Aborted,
-            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -68,9 +51,7 @@ impl ServiceError for AppError {
     fn field(&self) -> Option<&str> {
         match self {
             Self::Domain(error) => error.field(),
-            Self::NotFound(_) | Self::Conflict(_) | Self::Unavailable(_) | Self::Internal(_) => {
-                None
-            }
+            Self::NotFound(_) | Self::Store(_) | Self::Internal(_) => None,
         }
     }
 }
@@ -91,13 +72,10 @@ mod tests {
         let missing = AppError::NotFound("subject x".to_owned());
         assert_eq!(missing.code(), ErrorCode::NotFound);
         assert_eq!(missing.to_string(), "subject x not found");
-        let conflict = AppError::from(StorageError::Conflict("40001".to_owned()));
+        let conflict = AppError::from(StoreError::conflict("40001"));
         assert_eq!(conflict.code(), ErrorCode::Aborted);
         assert!(conflict.is_retryable());
-        let unavailable = AppError::from(StorageError::Unavailable("down".to_owned()));
-        assert_eq!(unavailable.code(), ErrorCode::Unavailable);
-        assert!(unavailable.is_retryable());
-        let corrupt = AppError::from(StorageError::Corrupt("bad row".to_owned()));
+        let corrupt = AppError::from(StoreError::internal("bad row"));
         assert_eq!(corrupt.code(), ErrorCode::Internal);
         assert!(!corrupt.is_retryable());
         assert_eq!(

@@ -2,11 +2,11 @@
 //!
 //! A write runs in one transaction that first locks the subject's row, so
 //! every change under one subject serializes, across processes too; it runs
-//! again on a serialization failure, deadlock or lost connection (the
-//! shared [`retry_transaction`]). Reads are single statements on the pool
-//! (GetReferences: one read-only transaction). Candidates are parsed and
-//! canonicalized before any transaction opens: a bad schema never touches
-//! the database.
+//! again when the shared policy says a retry may cure the failure (a
+//! serialization failure, deadlock or lost connection: [`transaction!`]).
+//! Reads are single statements on the pool (GetReferences: one read-only
+//! transaction). Candidates are parsed and canonicalized before any
+//! transaction opens: a bad schema never touches the database.
 
 pub mod cache;
 pub mod error;
@@ -15,8 +15,8 @@ pub mod settings;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
-use ecommerce_db::{DEFAULT_TRANSACTION_ATTEMPTS, retry_transaction};
-use sea_orm::DatabaseConnection;
+use ecommerce_db::{begin_snapshot, transaction};
+use sea_orm::{DatabaseConnection, TransactionTrait as _};
 use tracing::instrument;
 
 use crate::app::cache::{KnownSubmissions, SchemaCache};
@@ -168,35 +168,32 @@ impl RegistryApp {
             .remember(sent, message_name, candidate.canonical.fingerprint);
         let subject = &submission.subject;
         let initial_level = self.settings.strict_prefixes.initial_level(subject);
-        self.retrying("register_schema", || async {
+        transaction!(AppError, "register_schema", self.db.begin(), |tx| {
             let now = self.now();
-            let tx = storage::begin(&self.db).await?;
-            storage::create_subject_if_missing(&tx, subject, initial_level, now).await?;
-            let row = storage::find_subject(&tx, subject, Lock::Update)
+            storage::create_subject_if_missing(tx, subject, initial_level, now).await?;
+            let row = storage::find_subject(tx, subject, Lock::Update)
                 .await?
                 .ok_or_else(|| {
                     AppError::Internal(format!("subject {subject} vanished after its insert"))
                 })?;
-            let level = self.level_of(&tx, &row).await?.level;
-            let live = storage::live_schemas(&tx, subject).await?;
+            let level = self.level_of(tx, &row).await?.level;
+            let live = storage::live_schemas(tx, subject).await?;
             let registered = match register(subject, level, &candidate, &live)? {
                 Registration::Existing(existing) => {
                     tracing::info!(id = %existing.id, version = %existing.version, "identical schema already registered");
                     *existing
                 }
                 Registration::New => {
-                    let highest = storage::highest_version(&tx, subject).await?;
+                    let highest = storage::highest_version(tx, subject).await?;
                     let version = next_version(subject, highest)?;
                     let new = candidate.to_new_schema(subject, version, now);
-                    let id = storage::insert_schema(&tx, &new).await?;
+                    let id = storage::insert_schema(tx, &new).await?;
                     tracing::info!(%id, %version, level = level_name(level), "schema registered");
                     new.registered_as(id)
                 }
             };
-            storage::commit(tx).await?;
             Ok(registered)
         })
-        .await
     }
 
     /// SetCompatibility. A subject that does not exist yet is created with
@@ -223,33 +220,28 @@ impl RegistryApp {
         subject: &Subject,
         version: Version,
     ) -> Result<VersionSummary, AppError> {
-        self.retrying("delete_schema_version", || async {
-            let tx = storage::begin(&self.db).await?;
-            self.lock_subject(&tx, subject).await?;
-            let deleted = storage::delete_version(&tx, subject, version, self.now())
+        let deleted = transaction!(AppError, "delete_schema_version", self.db.begin(), |tx| {
+            self.lock_subject(tx, subject).await?;
+            storage::delete_version(tx, subject, version, self.now())
                 .await?
                 .ok_or_else(|| {
                     AppError::NotFound(format!("version {version} of subject {subject}"))
-                })?;
-            storage::commit(tx).await?;
-            self.schemas.forget_subject(subject);
-            Ok(deleted)
-        })
-        .await
+                })
+        })?;
+        // Once committed, so a reader in between cannot cache the old state.
+        self.schemas.forget_subject(subject);
+        Ok(deleted)
     }
 
     /// DeleteSubject: soft-deletes every live version; returns those.
     #[instrument(skip_all, fields(%subject), err(level = "info"))]
     pub async fn delete_subject(&self, subject: &Subject) -> Result<Vec<Version>, AppError> {
-        self.retrying("delete_subject", || async {
-            let tx = storage::begin(&self.db).await?;
-            self.lock_subject(&tx, subject).await?;
-            let deleted = storage::delete_live_versions(&tx, subject, self.now()).await?;
-            storage::commit(tx).await?;
-            self.schemas.forget_subject(subject);
-            Ok(deleted)
-        })
-        .await
+        let deleted = transaction!(AppError, "delete_subject", self.db.begin(), |tx| {
+            self.lock_subject(tx, subject).await?;
+            Ok(storage::delete_live_versions(tx, subject, self.now()).await?)
+        })?;
+        self.schemas.forget_subject(subject);
+        Ok(deleted)
     }
 
     async fn lock_subject<C: sea_orm::ConnectionTrait>(
@@ -430,33 +422,21 @@ impl RegistryApp {
         selector: VersionSelector,
     ) -> Result<References, AppError> {
         // One snapshot for the three reads.
-        let tx = storage::begin_read(&self.db).await?;
-        let schema = match selector {
-            VersionSelector::Latest => self.latest_live(&tx, subject).await?,
-            VersionSelector::Exact(version) => self.version_of(&tx, subject, version, true).await?,
-        };
-        let references = storage::subjects_defined_in(&tx, &schema.imports).await?;
-        let referenced_by = storage::live_importers_of(&tx, &schema.message_file).await?;
-        storage::commit(tx).await?;
-        Ok(References {
-            imports: schema.imports,
-            references,
-            referenced_by,
+        transaction!(AppError, "get_references", begin_snapshot(&self.db), |tx| {
+            let schema = match selector {
+                VersionSelector::Latest => self.latest_live(tx, subject).await?,
+                VersionSelector::Exact(version) => {
+                    self.version_of(tx, subject, version, true).await?
+                }
+            };
+            let references = storage::subjects_defined_in(tx, &schema.imports).await?;
+            let referenced_by = storage::live_importers_of(tx, &schema.message_file).await?;
+            Ok(References {
+                imports: schema.imports,
+                references,
+                referenced_by,
+            })
         })
-    }
-
-    async fn retrying<T, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T, AppError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, AppError>>,
-    {
-        retry_transaction(
-            operation,
-            DEFAULT_TRANSACTION_ATTEMPTS,
-            AppError::is_retryable,
-            attempt,
-        )
-        .await
     }
 }
 

@@ -2,9 +2,10 @@
 //!
 //! Every function takes `&impl ConnectionTrait`, so it runs inside the
 //! transaction the caller opened (or on the pool for a single read), and
-//! returns a [`StorageError`]: database errors are translated once, in
-//! [`error`]. Rows are mapped to domain values here; nothing above this
-//! module sees a SeaORM type.
+//! returns the shared [`StoreError`], which classifies the SQLSTATE once.
+//! Rows are mapped to domain values here; nothing above this module sees a
+//! SeaORM type, and a row that breaks an invariant is an internal
+//! `StoreError` naming it.
 //!
 //! What the domain asks of storage:
 //! - registrations under one subject serialize on the subject's row
@@ -19,15 +20,14 @@
 //!   included ([`highest_version`]): rows are never removed.
 
 pub mod entities;
-pub mod error;
 
 use chrono::{DateTime, Utc};
+use ecommerce_db::StoreError;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
-    AccessMode,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
 };
 use tracing::instrument;
 
@@ -36,44 +36,20 @@ use crate::domain::{
     Subject, Version, VersionSummary, level_from_name, level_name,
 };
 use crate::storage::entities::{config, schema, subject};
-pub use crate::storage::error::StorageError;
-use crate::storage::error::translate;
-
-/// Opens a transaction (READ COMMITTED, the database default).
-pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, StorageError> {
-    db.begin().await.map_err(translate)
-}
-
-/// Opens a read-only REPEATABLE READ transaction: one snapshot for
-/// several reads.
-pub async fn begin_read(db: &DatabaseConnection) -> Result<DatabaseTransaction, StorageError> {
-    db.begin_with_config(
-        Some(IsolationLevel::RepeatableRead),
-        Some(AccessMode::ReadOnly),
-    )
-    .await
-    .map_err(translate)
-}
-
-pub async fn commit(transaction: DatabaseTransaction) -> Result<(), StorageError> {
-    transaction.commit().await.map_err(translate)
-}
-
-fn level_from_row(owner: &str, stored: &str) -> Result<CompatibilityLevel, StorageError> {
+fn level_from_row(owner: &str, stored: &str) -> Result<CompatibilityLevel, StoreError> {
     level_from_name(stored)
-        .ok_or_else(|| StorageError::Corrupt(format!("{owner} has compatibility level {stored:?}")))
+        .ok_or_else(|| StoreError::internal(format!("{owner} has compatibility level {stored:?}")))
 }
 
 // ------------------------------------------------------------------ config
 
 /// The global default level.
 #[instrument(skip_all, err(level = "debug"))]
-pub async fn global_level<C: ConnectionTrait>(db: &C) -> Result<CompatibilityLevel, StorageError> {
+pub async fn global_level<C: ConnectionTrait>(db: &C) -> Result<CompatibilityLevel, StoreError> {
     let row = config::Entity::find_by_id(true)
         .one(db)
-        .await
-        .map_err(translate)?
-        .ok_or_else(|| StorageError::Corrupt("the config row is missing".to_owned()))?;
+        .await?
+        .ok_or_else(|| StoreError::internal("the config row is missing"))?;
     level_from_row("the global config", &row.compatibility_level)
 }
 
@@ -82,7 +58,7 @@ pub async fn set_global_level<C: ConnectionTrait>(
     db: &C,
     level: CompatibilityLevel,
     now: DateTime<Utc>,
-) -> Result<(), StorageError> {
+) -> Result<(), StoreError> {
     let updated = config::Entity::update_many()
         .col_expr(
             config::Column::CompatibilityLevel,
@@ -91,12 +67,9 @@ pub async fn set_global_level<C: ConnectionTrait>(
         .col_expr(config::Column::UpdatedAt, Expr::value(now))
         .filter(config::Column::Id.eq(true))
         .exec(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     if updated.rows_affected != 1 {
-        return Err(StorageError::Corrupt(
-            "the config row is missing".to_owned(),
-        ));
+        return Err(StoreError::internal("the config row is missing"));
     }
     Ok(())
 }
@@ -123,12 +96,12 @@ pub async fn find_subject<C: ConnectionTrait>(
     db: &C,
     subject: &Subject,
     lock: Lock,
-) -> Result<Option<SubjectRow>, StorageError> {
+) -> Result<Option<SubjectRow>, StoreError> {
     let mut select = subject::Entity::find_by_id(subject.as_str().to_owned());
     if lock == Lock::Update {
         select = select.lock_exclusive();
     }
-    let Some(row) = select.one(db).await.map_err(translate)? else {
+    let Some(row) = select.one(db).await? else {
         return Ok(None);
     };
     let level = row
@@ -149,7 +122,7 @@ pub async fn create_subject_if_missing<C: ConnectionTrait>(
     subject: &Subject,
     level: Option<CompatibilityLevel>,
     now: DateTime<Utc>,
-) -> Result<(), StorageError> {
+) -> Result<(), StoreError> {
     let row = subject::ActiveModel {
         name: Set(subject.as_str().to_owned()),
         compatibility_level: Set(level.map(|level| level_name(level).to_owned())),
@@ -158,8 +131,7 @@ pub async fn create_subject_if_missing<C: ConnectionTrait>(
     subject::Entity::insert(row)
         .on_conflict_do_nothing()
         .exec_without_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     Ok(())
 }
 
@@ -171,7 +143,7 @@ pub async fn set_subject_level<C: ConnectionTrait>(
     subject: &Subject,
     level: Option<CompatibilityLevel>,
     now: DateTime<Utc>,
-) -> Result<(), StorageError> {
+) -> Result<(), StoreError> {
     let row = subject::ActiveModel {
         name: Set(subject.as_str().to_owned()),
         compatibility_level: Set(level.map(|level| level_name(level).to_owned())),
@@ -184,8 +156,7 @@ pub async fn set_subject_level<C: ConnectionTrait>(
                 .to_owned(),
         )
         .exec_without_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     Ok(())
 }
 
@@ -197,7 +168,7 @@ pub async fn list_subjects<C: ConnectionTrait>(
     after: Option<&str>,
     include_deleted: bool,
     limit: u64,
-) -> Result<Vec<Subject>, StorageError> {
+) -> Result<Vec<Subject>, StoreError> {
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -213,22 +184,21 @@ pub async fn list_subjects<C: ConnectionTrait>(
                 i64::try_from(limit).unwrap_or(i64::MAX).into(),
             ],
         ))
-        .await
-        .map_err(translate)?;
+        .await?;
     rows.into_iter()
         .map(|row| {
             row.try_get::<String>("", "name")
                 .map(Subject::from_stored)
-                .map_err(translate)
+                .map_err(StoreError::from)
         })
         .collect()
 }
 
 // ----------------------------------------------------------------- schemas
 
-fn schema_from_row(row: schema::Model) -> Result<RegisteredSchema, StorageError> {
+fn schema_from_row(row: schema::Model) -> Result<RegisteredSchema, StoreError> {
     let fingerprint = Fingerprint::from_stored(&row.fingerprint).ok_or_else(|| {
-        StorageError::Corrupt(format!(
+        StoreError::internal(format!(
             "schema {} has a fingerprint of {} bytes",
             row.id,
             row.fingerprint.len()
@@ -249,7 +219,7 @@ fn schema_from_row(row: schema::Model) -> Result<RegisteredSchema, StorageError>
     })
 }
 
-fn schemas_from_rows(rows: Vec<schema::Model>) -> Result<Vec<RegisteredSchema>, StorageError> {
+fn schemas_from_rows(rows: Vec<schema::Model>) -> Result<Vec<RegisteredSchema>, StoreError> {
     rows.into_iter().map(schema_from_row).collect()
 }
 
@@ -258,14 +228,13 @@ fn schemas_from_rows(rows: Vec<schema::Model>) -> Result<Vec<RegisteredSchema>, 
 pub async fn live_schemas<C: ConnectionTrait>(
     db: &C,
     subject: &Subject,
-) -> Result<Vec<RegisteredSchema>, StorageError> {
+) -> Result<Vec<RegisteredSchema>, StoreError> {
     let rows = schema::Entity::find()
         .filter(schema::Column::Subject.eq(subject.as_str()))
         .filter(schema::Column::DeletedAt.is_null())
         .order_by_asc(schema::Column::Version)
         .all(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     schemas_from_rows(rows)
 }
 
@@ -277,15 +246,14 @@ pub async fn find_live_identical<C: ConnectionTrait>(
     subject: &Subject,
     fingerprint: &Fingerprint,
     message_name: &str,
-) -> Result<Option<RegisteredSchema>, StorageError> {
+) -> Result<Option<RegisteredSchema>, StoreError> {
     let row = schema::Entity::find()
         .filter(schema::Column::Subject.eq(subject.as_str()))
         .filter(schema::Column::Fingerprint.eq(fingerprint.as_bytes().to_vec()))
         .filter(schema::Column::MessageName.eq(message_name))
         .filter(schema::Column::DeletedAt.is_null())
         .one(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     row.map(schema_from_row).transpose()
 }
 
@@ -294,7 +262,7 @@ pub async fn find_live_identical<C: ConnectionTrait>(
 pub async fn highest_version<C: ConnectionTrait>(
     db: &C,
     subject: &Subject,
-) -> Result<Option<Version>, StorageError> {
+) -> Result<Option<Version>, StoreError> {
     let highest = schema::Entity::find()
         .select_only()
         .column(schema::Column::Version)
@@ -303,8 +271,7 @@ pub async fn highest_version<C: ConnectionTrait>(
         .limit(1)
         .into_tuple::<i32>()
         .one(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     Ok(highest.map(Version::from_stored))
 }
 
@@ -313,7 +280,7 @@ pub async fn highest_version<C: ConnectionTrait>(
 pub async fn insert_schema<C: ConnectionTrait>(
     db: &C,
     new: &NewSchema,
-) -> Result<SchemaId, StorageError> {
+) -> Result<SchemaId, StoreError> {
     let row = schema::ActiveModel {
         id: NotSet,
         subject: Set(new.subject.as_str().to_owned()),
@@ -327,10 +294,7 @@ pub async fn insert_schema<C: ConnectionTrait>(
         created_at: Set(new.created_at),
         deleted_at: Set(None),
     };
-    let inserted = schema::Entity::insert(row)
-        .exec(db)
-        .await
-        .map_err(translate)?;
+    let inserted = schema::Entity::insert(row).exec(db).await?;
     Ok(SchemaId::from_stored(inserted.last_insert_id))
 }
 
@@ -339,11 +303,10 @@ pub async fn insert_schema<C: ConnectionTrait>(
 pub async fn find_schema<C: ConnectionTrait>(
     db: &C,
     id: SchemaId,
-) -> Result<Option<RegisteredSchema>, StorageError> {
+) -> Result<Option<RegisteredSchema>, StoreError> {
     schema::Entity::find_by_id(id.get())
         .one(db)
-        .await
-        .map_err(translate)?
+        .await?
         .map(schema_from_row)
         .transpose()
 }
@@ -354,13 +317,12 @@ pub async fn find_version<C: ConnectionTrait>(
     db: &C,
     subject: &Subject,
     version: Version,
-) -> Result<Option<RegisteredSchema>, StorageError> {
+) -> Result<Option<RegisteredSchema>, StoreError> {
     schema::Entity::find()
         .filter(schema::Column::Subject.eq(subject.as_str()))
         .filter(schema::Column::Version.eq(version.get()))
         .one(db)
-        .await
-        .map_err(translate)?
+        .await?
         .map(schema_from_row)
         .transpose()
 }
@@ -370,14 +332,13 @@ pub async fn find_version<C: ConnectionTrait>(
 pub async fn latest_live_schema<C: ConnectionTrait>(
     db: &C,
     subject: &Subject,
-) -> Result<Option<RegisteredSchema>, StorageError> {
+) -> Result<Option<RegisteredSchema>, StoreError> {
     schema::Entity::find()
         .filter(schema::Column::Subject.eq(subject.as_str()))
         .filter(schema::Column::DeletedAt.is_null())
         .order_by_desc(schema::Column::Version)
         .one(db)
-        .await
-        .map_err(translate)?
+        .await?
         .map(schema_from_row)
         .transpose()
 }
@@ -402,7 +363,7 @@ pub async fn list_versions<C: ConnectionTrait>(
     after: Option<Version>,
     include_deleted: bool,
     limit: u64,
-) -> Result<Vec<VersionSummary>, StorageError> {
+) -> Result<Vec<VersionSummary>, StoreError> {
     let mut select = schema::Entity::find()
         .select_only()
         .columns([
@@ -423,8 +384,7 @@ pub async fn list_versions<C: ConnectionTrait>(
         .limit(limit)
         .into_tuple::<SummaryRow>()
         .all(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     Ok(rows.into_iter().map(summary_from_row).collect())
 }
 
@@ -436,7 +396,7 @@ pub async fn delete_version<C: ConnectionTrait>(
     subject: &Subject,
     version: Version,
     now: DateTime<Utc>,
-) -> Result<Option<VersionSummary>, StorageError> {
+) -> Result<Option<VersionSummary>, StoreError> {
     let rows = schema::Entity::update_many()
         .col_expr(
             schema::Column::DeletedAt,
@@ -445,8 +405,7 @@ pub async fn delete_version<C: ConnectionTrait>(
         .filter(schema::Column::Subject.eq(subject.as_str()))
         .filter(schema::Column::Version.eq(version.get()))
         .exec_with_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     Ok(rows
         .into_iter()
         .next()
@@ -460,14 +419,13 @@ pub async fn delete_live_versions<C: ConnectionTrait>(
     db: &C,
     subject: &Subject,
     now: DateTime<Utc>,
-) -> Result<Vec<Version>, StorageError> {
+) -> Result<Vec<Version>, StoreError> {
     let rows = schema::Entity::update_many()
         .col_expr(schema::Column::DeletedAt, Expr::value(now))
         .filter(schema::Column::Subject.eq(subject.as_str()))
         .filter(schema::Column::DeletedAt.is_null())
         .exec_with_returning(db)
-        .await
-        .map_err(translate)?;
+        .await?;
     let mut versions: Vec<Version> = rows
         .into_iter()
         .map(|row| Version::from_stored(row.version))
@@ -482,7 +440,7 @@ pub async fn delete_live_versions<C: ConnectionTrait>(
 pub async fn subjects_defined_in<C: ConnectionTrait>(
     db: &C,
     imports: &[String],
-) -> Result<Vec<SchemaReference>, StorageError> {
+) -> Result<Vec<SchemaReference>, StoreError> {
     if imports.is_empty() {
         return Ok(Vec::new());
     }
@@ -499,19 +457,18 @@ pub async fn subjects_defined_in<C: ConnectionTrait>(
              ORDER BY s.subject, s.version DESC",
             [imports.to_vec().into()],
         ))
-        .await
-        .map_err(translate)?;
+        .await?;
     let mut references = Vec::new();
     for row in rows {
-        let message_file: String = row.try_get("", "message_file").map_err(translate)?;
+        let message_file: String = row.try_get("", "message_file")?;
         if !imports.contains(&message_file) {
             continue;
         }
         references.push(SchemaReference {
             import: message_file,
-            subject: Subject::from_stored(row.try_get("", "subject").map_err(translate)?),
-            version: Version::from_stored(row.try_get("", "version").map_err(translate)?),
-            schema_id: SchemaId::from_stored(row.try_get("", "id").map_err(translate)?),
+            subject: Subject::from_stored(row.try_get("", "subject")?),
+            version: Version::from_stored(row.try_get("", "version")?),
+            schema_id: SchemaId::from_stored(row.try_get("", "id")?),
         });
     }
     references
@@ -525,7 +482,7 @@ pub async fn subjects_defined_in<C: ConnectionTrait>(
 pub async fn live_importers_of<C: ConnectionTrait>(
     db: &C,
     file: &str,
-) -> Result<Vec<SchemaId>, StorageError> {
+) -> Result<Vec<SchemaId>, StoreError> {
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -534,13 +491,12 @@ pub async fn live_importers_of<C: ConnectionTrait>(
              ORDER BY id",
             [file.into()],
         ))
-        .await
-        .map_err(translate)?;
+        .await?;
     rows.into_iter()
         .map(|row| {
             row.try_get::<i64>("", "id")
                 .map(SchemaId::from_stored)
-                .map_err(translate)
+                .map_err(StoreError::from)
         })
         .collect()
 }
