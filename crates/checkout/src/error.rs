@@ -1,7 +1,7 @@
 //! Why a signed checkout snapshot was refused, and the status each reason is.
 
 use chrono::{DateTime, Utc};
-use ecommerce_money::InvalidField;
+use ecommerce_kernel::InvalidField;
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
 
 use crate::signature::{MAX_SNAPSHOT_BYTES, SIGNATURE_LEN};

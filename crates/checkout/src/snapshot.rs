@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
-use ecommerce_money::{Currency, InvalidField, InvalidValue, Money, MoneyError};
+use ecommerce_kernel::{Currency, InvalidField, InvalidValue, Money, MoneyError};
 use ecommerce_proto::ecommerce::common::v1 as common_pb;
 use ecommerce_proto::ecommerce::orders::v1 as pb;
 use uuid::Uuid;

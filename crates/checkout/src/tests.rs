@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
-use ecommerce_money::MAX_AMOUNT_MINOR;
+use ecommerce_kernel::MAX_AMOUNT_MINOR;
 use ecommerce_proto::ecommerce::common::v1::Money as PbMoney;
 use ecommerce_proto::ecommerce::orders::v1::{CheckoutLine, CheckoutSnapshot};
 use prost::Message as _;

@@ -24,7 +24,9 @@ use ecommerce_platform::settings::ServiceInfo;
 use ecommerce_runtime::ServiceRuntime;
 use tower::Layer as _;
 
-use crate::app::{Clock, IamApp, IamParts, IamSettings, KeyRing, Policies, SystemClock};
+use ecommerce_kernel::{Clock, SystemClock};
+
+use crate::app::{IamApp, IamParts, IamSettings, KeyRing, Policies};
 use crate::domain::password::{HashingParams, PasswordHasher};
 
 /// Name, env prefix (`IAM_GRPC_ADDR`, `IAM_DATABASE_URL`, ...) and default port.

@@ -32,7 +32,9 @@ use ecommerce_platform::settings::ServiceInfo;
 use ecommerce_runtime::ServiceRuntime;
 use tower::Layer as _;
 
-use crate::app::{Clock, OrdersApp, SystemClock};
+use ecommerce_kernel::{Clock, SystemClock};
+
+use crate::app::OrdersApp;
 use crate::events::SagaHandler;
 use crate::grpc::OrderGrpc;
 

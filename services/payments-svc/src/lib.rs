@@ -33,7 +33,9 @@ use ecommerce_platform::settings::ServiceInfo;
 use ecommerce_runtime::ServiceRuntime;
 use tower::Layer as _;
 
-use crate::app::{Clock, PaymentsApp, SystemClock};
+use ecommerce_kernel::{Clock, SystemClock};
+
+use crate::app::PaymentsApp;
 use crate::domain::{PaymentProvider, SimulatedProvider};
 use crate::events::PaymentHandler;
 use crate::grpc::PaymentGrpc;

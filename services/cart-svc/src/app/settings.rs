@@ -1,7 +1,7 @@
 //! cart-svc's own settings, beside the runtime's.
 
 use anyhow::Context as _;
-use ecommerce_money::Currency;
+use ecommerce_kernel::Currency;
 
 /// Where the dependencies are and what currency carts hold.
 #[derive(Clone, Debug, PartialEq, Eq)]

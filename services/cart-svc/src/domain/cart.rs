@@ -37,7 +37,7 @@ impl std::fmt::Display for CartId {
 
 /// The saga's SKU type, shared with inventory and fulfillment: a cart line
 /// must name the same key the other services store.
-pub use ecommerce_money::Sku;
+pub use ecommerce_kernel::Sku;
 
 /// The `sku` field of a request, as a [`Sku`].
 pub fn parse_sku(raw: &str) -> Result<Sku, CartError> {

@@ -30,7 +30,6 @@ pub use self::error::CatalogError;
 
 use crate::app::events::{LifecycleEvent, PRODUCT_AGGREGATE, VARIANT_AGGREGATE};
 use crate::domain::actor::RequestContext;
-use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::commands::{
     ChangeProductStatus, CreateProduct, CreateVariant, DiscontinueVariant, GetProduct,
     ListProducts, PriceQuote, ProductPage, QuotePrices, RequestFingerprint, SetPrice,
@@ -47,6 +46,7 @@ use crate::storage::prices::NewPrice;
 use crate::storage::products::{NewProduct, StoredProduct};
 use crate::storage::variants::{NewVariant, StoredVariant};
 use crate::storage::{Lock, prices, products, variants};
+use ecommerce_kernel::{Clock, SystemClock};
 
 /// The catalog service, independent of the transport.
 #[derive(Clone, Debug)]

@@ -7,7 +7,6 @@
 //! and `app` runs the rules inside transactions.
 
 pub mod actor;
-pub mod clock;
 pub mod commands;
 pub mod error;
 pub mod lifecycle;
@@ -18,7 +17,7 @@ pub mod price;
 pub mod validation;
 
 pub use actor::{Actor, RequestContext};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use ecommerce_kernel::{Clock, ManualClock, SystemClock};
 pub use error::{DomainError, Resource};
 pub use lifecycle::{LifecycleAction, ProductStatus, VariantStatus};
 pub use model::{Product, ProductDetails, ProductId, Variant, VariantId, Version};

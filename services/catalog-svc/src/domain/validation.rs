@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 // Shared with every service (money parsing returns them too), so a field
 // error reads the same wherever it comes from.
-pub use ecommerce_money::{InvalidField, InvalidValue};
+pub use ecommerce_kernel::{InvalidField, InvalidValue};
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 5000;

@@ -4,7 +4,7 @@
 //! stock.committed) are variants of the outcome enums in `shipment`, because
 //! the service still answers them.
 
-pub use ecommerce_money::{InvalidField, InvalidValue};
+pub use ecommerce_kernel::{InvalidField, InvalidValue};
 
 use crate::domain::shipment::ShipmentStatus;
 use crate::domain::values::ShipmentId;

@@ -406,7 +406,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
 
     use chrono::Duration;
-    use ecommerce_money::{Currency, Money};
+    use ecommerce_kernel::{Currency, Money};
 
     use super::*;
     use crate::domain::values::ShippingOptionId;

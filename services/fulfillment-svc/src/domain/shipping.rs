@@ -1,6 +1,6 @@
 //! Shipping options: a way to ship an order, at a flat price per order.
 
-use ecommerce_money::Money;
+use ecommerce_kernel::Money;
 
 use crate::domain::error::InvalidValue;
 use crate::domain::values::ShippingOptionId;
@@ -77,7 +77,7 @@ pub fn cheapest_first(options: &mut [ShippingOption]) {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use ecommerce_money::Currency;
+    use ecommerce_kernel::Currency;
 
     use super::*;
 

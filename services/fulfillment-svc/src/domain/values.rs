@@ -3,26 +3,26 @@
 
 use std::fmt;
 
-pub use ecommerce_money::{Quantity, SKU_MAX_CHARS, Sku};
+pub use ecommerce_kernel::{Quantity, SKU_MAX_CHARS, Sku};
 
 use crate::domain::error::InvalidValue;
 
 pub const CARRIER_MAX_CHARS: usize = 100;
 pub const TRACKING_NUMBER_MAX_CHARS: usize = 100;
 
-ecommerce_money::uuid_id!(
+ecommerce_kernel::uuid_id!(
     /// Id of an order (minted by orders-svc; any UUID version is accepted).
     OrderId
 );
-ecommerce_money::uuid_id!(
+ecommerce_kernel::uuid_id!(
     /// Id of the inventory reservation whose commit opened the shipment.
     ReservationId
 );
-ecommerce_money::uuid_id!(
+ecommerce_kernel::uuid_id!(
     /// Id of a shipment (UUID v7).
     ShipmentId
 );
-ecommerce_money::uuid_id!(
+ecommerce_kernel::uuid_id!(
     /// Id of a shipping option (stable, seeded by the migration).
     ShippingOptionId
 );

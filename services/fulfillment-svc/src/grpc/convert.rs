@@ -2,7 +2,7 @@
 //! convert is INVALID_ARGUMENT naming its field.
 
 use chrono::{DateTime, Utc};
-use ecommerce_money::Money;
+use ecommerce_kernel::Money;
 use ecommerce_proto::ecommerce::common::v1 as common_pb;
 use ecommerce_proto::ecommerce::fulfillment::v1 as pb;
 use prost_types::Timestamp;

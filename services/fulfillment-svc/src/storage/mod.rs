@@ -21,7 +21,7 @@ pub mod entities;
 use std::collections::HashMap;
 
 use ecommerce_db::StoreError;
-use ecommerce_money::{Currency, Money};
+use ecommerce_kernel::{Currency, Money};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,

@@ -19,8 +19,9 @@ mod settings;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound as _, Utc};
+use chrono::{DateTime, Utc};
 use ecommerce_events::EventMetadata;
+use ecommerce_kernel::Clock;
 use ecommerce_outbox::Outbox;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
@@ -36,21 +37,6 @@ use crate::domain::rate_limit::SignInThrottlePolicy;
 use crate::domain::tokens::{SessionPolicy, VerificationTokenPolicy};
 use crate::mail::Mailer;
 use crate::storage::users::UserRow;
-
-/// Where "now" comes from; tests move it forward to expire tokens.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock, at microseconds (what Postgres keeps).
-#[derive(Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now().trunc_subsecs(6)
-    }
-}
 
 /// Who asks, as far as the use cases care.
 #[derive(Clone, Debug, Default)]

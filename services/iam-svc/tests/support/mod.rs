@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use ecommerce_broker::EventsExchange;
+use ecommerce_kernel::Clock;
 use ecommerce_platform::settings::EnvSource;
 use ecommerce_proto::ecommerce::iam::v1 as pb;
 use ecommerce_proto::ecommerce::iam::v1::iam_service_client::IamServiceClient;
 use ecommerce_test_support::TestService;
-use iam_svc::app::{Clock, IamApp, IamSettings, Policies};
+use iam_svc::app::{IamApp, IamSettings, Policies};
 use iam_svc::domain::password::PasswordHasher;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};

@@ -19,7 +19,7 @@ use crate::domain::values::Sku;
 
 // The validation errors every service shares, so a gRPC conversion names
 // the field the same way whichever domain refused the value.
-pub use ecommerce_money::{InvalidField, InvalidValue};
+pub use ecommerce_kernel::{InvalidField, InvalidValue};
 
 /// What kind of failure an error is, as far as a caller is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,22 +9,22 @@ use std::fmt;
 
 use chrono::Duration;
 
-pub use ecommerce_money::{Quantity, SKU_MAX_CHARS, Sku};
+pub use ecommerce_kernel::{Quantity, SKU_MAX_CHARS, Sku};
 
 use crate::domain::error::InvalidValue;
 
 pub const REASON_MAX_CHARS: usize = 500;
 
-ecommerce_money::uuid_id!(
+ecommerce_kernel::uuid_id!(
     /// Id of an order (minted by orders-svc; any UUID version is accepted,
     /// since inventory does not mint it).
     OrderId
 );
-ecommerce_money::uuid_id!(
+ecommerce_kernel::uuid_id!(
     /// Id of a reservation.
     ReservationId
 );
-ecommerce_money::uuid_id!(
+ecommerce_kernel::uuid_id!(
     /// Id of a recorded stock adjustment.
     AdjustmentId
 );

@@ -2,7 +2,7 @@
 
 use ecommerce_checkout::SnapshotError;
 use ecommerce_db::{StoreError, TransactionError};
-use ecommerce_money::InvalidField;
+use ecommerce_kernel::InvalidField;
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
 
 use crate::domain::{AccessError, TransitionError};

@@ -12,10 +12,11 @@ mod error;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound as _, Utc};
+use chrono::{DateTime, Utc};
 use ecommerce_checkout::{SnapshotError, SnapshotKeys, verify_request};
 use ecommerce_db::transaction;
 use ecommerce_events::EventMetadata;
+use ecommerce_kernel::Clock;
 use ecommerce_outbox::Outbox;
 use ecommerce_proto::ecommerce::orders::v1 as pb;
 use sea_orm::DatabaseConnection;
@@ -29,21 +30,6 @@ use crate::domain::{
 use crate::events::ORDER_AGGREGATE;
 use crate::events::payloads::{EffectEvent, effect_event, order_placed};
 use crate::storage::orders;
-
-/// Where "now" comes from; tests may pin it.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock, at microseconds (what Postgres keeps).
-#[derive(Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now().trunc_subsecs(6)
-    }
-}
 
 /// Who asks, and the call's correlation id.
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@
 //! orders RPC needs a signed-in caller; the gRPC layer answers
 //! UNAUTHENTICATED before an [`Actor`] exists, so there is no anonymous one.
 
-use ecommerce_money::InvalidField;
+use ecommerce_kernel::InvalidField;
 use uuid::Uuid;
 
 use crate::domain::model::{Order, OrderId};

@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use ecommerce_checkout::{CheckoutKey, PaymentMethodToken, VerifiedCheckout};
-use ecommerce_money::{Currency, InvalidValue, Money};
+use ecommerce_kernel::{Currency, InvalidValue, Money};
 use uuid::Uuid;
 
 use crate::domain::machine::{self, OrderEffect, OrderInput, Outcome, Transition, TransitionError};

@@ -35,11 +35,11 @@ use ecommerce_inbox::{EventHandler, HandlerContext, HandlerError};
 use ecommerce_proto::ecommerce::inventory::v1 as inventory_pb;
 use tracing::instrument;
 
-use crate::app::Clock;
 use crate::domain::{OrderId, OrderInput, Outcome, Rejection, ShortLine, TransitionError};
 use crate::events::ORDER_AGGREGATE;
 use crate::events::payloads::{EffectEvent, effect_event, reservation_failure};
 use crate::storage::orders;
+use ecommerce_kernel::Clock;
 
 /// The inbox handler of orders' three consumer queues.
 #[derive(Clone, Debug)]

@@ -2,7 +2,7 @@
 //! (INVALID_ARGUMENT naming the field), orders into messages.
 
 use ecommerce_checkout::proto_timestamp;
-use ecommerce_money::{InvalidField, Money};
+use ecommerce_kernel::{InvalidField, Money};
 use ecommerce_proto::ecommerce::common::v1 as common_pb;
 use ecommerce_proto::ecommerce::orders::v1 as pb;
 use uuid::Uuid;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use ecommerce_checkout::{CheckoutKey, PaymentMethodToken};
 use ecommerce_db::StoreError;
-use ecommerce_money::{Currency, Money};
+use ecommerce_kernel::{Currency, Money};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,

@@ -1,7 +1,7 @@
 //! Every way a payments operation can fail, and its gRPC code.
 
 use ecommerce_db::{StoreError, TransactionError};
-use ecommerce_money::InvalidField;
+use ecommerce_kernel::InvalidField;
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
 
 use crate::domain::{ErrorKind, PaymentError};

@@ -15,9 +15,10 @@ mod error;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound as _, Utc};
+use chrono::{DateTime, Utc};
 use ecommerce_db::{StoreError, transaction};
 use ecommerce_events::EventMetadata;
+use ecommerce_kernel::Clock;
 use ecommerce_outbox::{Outbox, OutboxTransaction};
 use sea_orm::DatabaseConnection;
 use tracing::instrument;
@@ -29,21 +30,6 @@ use crate::domain::{
 };
 use crate::events::payloads::PaymentPayload;
 use crate::storage::{StoredPayment, payments};
-
-/// Where "now" comes from; tests may pin it.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock, at microseconds (what Postgres keeps).
-#[derive(Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now().trunc_subsecs(6)
-    }
-}
 
 /// Who asks: a signed-in user, maybe an admin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

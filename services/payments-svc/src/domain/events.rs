@@ -3,7 +3,7 @@
 //! the shared `orders.events` exchange; the envelope aggregate is the
 //! payment.
 
-use ecommerce_money::Money;
+use ecommerce_kernel::Money;
 
 use crate::domain::model::{OrderId, PaymentId, ProviderReference, VoidReason};
 

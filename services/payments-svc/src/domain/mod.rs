@@ -15,7 +15,7 @@ pub mod process;
 pub mod provider;
 pub mod state_machine;
 
-pub use ecommerce_money::{Currency, Money};
+pub use ecommerce_kernel::{Currency, Money};
 pub use error::{ErrorKind, InvalidField, InvalidValue, PaymentError};
 pub use events::PaymentEvent;
 pub use model::{

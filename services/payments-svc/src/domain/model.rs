@@ -9,15 +9,15 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use ecommerce_money::Money;
+use ecommerce_kernel::Money;
 
 use crate::domain::error::{InvalidValue, PaymentError};
 
-ecommerce_money::uuid_id!(
+ecommerce_kernel::uuid_id!(
     /// Id of a payment.
     PaymentId
 );
-ecommerce_money::uuid_id!(
+ecommerce_kernel::uuid_id!(
     /// Id of an order (minted by orders-svc).
     OrderId
 );
@@ -536,7 +536,7 @@ pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
 
     use chrono::{Duration, TimeZone as _};
-    use ecommerce_money::Currency;
+    use ecommerce_kernel::Currency;
 
     use super::*;
     use crate::domain::error::ErrorKind;

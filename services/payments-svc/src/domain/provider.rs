@@ -13,7 +13,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use ecommerce_money::Money;
+use ecommerce_kernel::Money;
 
 use crate::domain::model::{
     DeclineCode, OrderId, PaymentId, PaymentMethodToken, ProviderReference,

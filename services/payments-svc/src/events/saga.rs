@@ -28,18 +28,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ecommerce_events::DecodedEvent;
 use ecommerce_inbox::{EventHandler, HandlerContext, HandlerError};
-use ecommerce_money::{Currency, Money};
+use ecommerce_kernel::{Currency, Money};
 use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::app::Clock;
 use crate::domain::{
     OrderId, PaymentError, PaymentEvent, PaymentId, PaymentInput, PaymentIntent,
     PaymentMethodToken, PaymentOutcome, PaymentProvider, handle,
 };
 use crate::events::payloads::PaymentPayload;
 use crate::storage::{StoredPayment, payments};
+use ecommerce_kernel::Clock;
 
 /// The inbox handler of payments' three consumer queues.
 #[derive(Clone, Debug)]

@@ -2,7 +2,7 @@
 //! (INVALID_ARGUMENT naming the field), payments into messages.
 
 use chrono::{DateTime, Utc};
-use ecommerce_money::{InvalidField, Money};
+use ecommerce_kernel::{InvalidField, Money};
 use ecommerce_proto::ecommerce::common::v1 as common_pb;
 use ecommerce_proto::ecommerce::payments::v1 as pb;
 

@@ -3,7 +3,7 @@
 //! the checkout's correlation id.
 
 use ecommerce_db::StoreError;
-use ecommerce_money::{Currency, Money};
+use ecommerce_kernel::{Currency, Money};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,

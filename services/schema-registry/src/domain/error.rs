@@ -1,6 +1,6 @@
 //! The errors of the registry's rules, and the kind each one is.
 
-pub use ecommerce_money::{InvalidField, InvalidValue};
+pub use ecommerce_kernel::{InvalidField, InvalidValue};
 use ecommerce_schema_compat::{CompatibilityLevel, Incompatibility};
 
 use crate::domain::values::{Subject, level_name};
