@@ -9,6 +9,8 @@
 //! - [`uuid_id!`]: a typed UUID v7 id (`OrderId`, `CartId`, ...).
 //! - [`Clock`]: where "now" comes from, at Postgres' microsecond precision:
 //!   [`SystemClock`] in services, [`ManualClock`] in tests.
+//! - [`ErrorCode`]: what kind of failure an error is; a domain error says
+//!   its code without knowing gRPC.
 //! - [`InvalidValue`] / [`InvalidField`]: why a value was refused, and the
 //!   same reason pinned to the request field it came from. The parsers here
 //!   return an [`InvalidValue`] because only the caller knows the field.
@@ -17,12 +19,14 @@
 //! unchanged.
 
 mod clock;
+mod error_code;
 mod id;
 mod invalid;
 mod item;
 mod money;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use error_code::ErrorCode;
 pub use id::parse_uuid;
 pub use invalid::{InvalidField, InvalidValue};
 pub use item::{Quantity, SKU_MAX_CHARS, Sku};

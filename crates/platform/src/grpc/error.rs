@@ -11,41 +11,21 @@ use std::time::Duration;
 
 use tonic_types::{ErrorDetails, StatusExt as _};
 
-/// What kind of failure an error is, as far as a caller is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidArgument,
-    NotFound,
-    AlreadyExists,
-    /// The request is valid but the resource's state forbids it (e.g. an
-    /// illegal lifecycle transition).
-    FailedPrecondition,
-    /// A concurrency conflict: a stale version or etag. Re-read and retry.
-    Aborted,
-    Unauthenticated,
-    PermissionDenied,
-    /// Throttled: retry after a while.
-    ResourceExhausted,
-    /// A dependency (database, broker) is down; retry later.
-    Unavailable,
-    /// A bug or an unexpected state; the details stay in the log.
-    Internal,
-}
+pub use ecommerce_kernel::ErrorCode;
 
-impl ErrorCode {
-    pub const fn grpc_code(self) -> tonic::Code {
-        match self {
-            Self::InvalidArgument => tonic::Code::InvalidArgument,
-            Self::NotFound => tonic::Code::NotFound,
-            Self::AlreadyExists => tonic::Code::AlreadyExists,
-            Self::FailedPrecondition => tonic::Code::FailedPrecondition,
-            Self::Aborted => tonic::Code::Aborted,
-            Self::Unauthenticated => tonic::Code::Unauthenticated,
-            Self::PermissionDenied => tonic::Code::PermissionDenied,
-            Self::ResourceExhausted => tonic::Code::ResourceExhausted,
-            Self::Unavailable => tonic::Code::Unavailable,
-            Self::Internal => tonic::Code::Internal,
-        }
+/// The one table from [`ErrorCode`] to the gRPC code callers see.
+pub const fn grpc_code(code: ErrorCode) -> tonic::Code {
+    match code {
+        ErrorCode::InvalidArgument => tonic::Code::InvalidArgument,
+        ErrorCode::NotFound => tonic::Code::NotFound,
+        ErrorCode::AlreadyExists => tonic::Code::AlreadyExists,
+        ErrorCode::FailedPrecondition => tonic::Code::FailedPrecondition,
+        ErrorCode::Aborted => tonic::Code::Aborted,
+        ErrorCode::Unauthenticated => tonic::Code::Unauthenticated,
+        ErrorCode::PermissionDenied => tonic::Code::PermissionDenied,
+        ErrorCode::ResourceExhausted => tonic::Code::ResourceExhausted,
+        ErrorCode::Unavailable => tonic::Code::Unavailable,
+        ErrorCode::Internal => tonic::Code::Internal,
     }
 }
 
@@ -83,7 +63,7 @@ pub fn status_of<E: ServiceError + ?Sized>(error: &E) -> tonic::Status {
     let code = error.code();
     if code == ErrorCode::Internal {
         tracing::error!(error = %error_chain(error), "internal error");
-        return tonic::Status::new(code.grpc_code(), INTERNAL_MESSAGE);
+        return tonic::Status::new(grpc_code(code), INTERNAL_MESSAGE);
     }
     let message = error.to_string();
     let mut details = ErrorDetails::new();
@@ -93,7 +73,7 @@ pub fn status_of<E: ServiceError + ?Sized>(error: &E) -> tonic::Status {
     if let Some(retry_after) = error.retry_after() {
         details.set_retry_info(Some(retry_after));
     }
-    tonic::Status::with_error_details(code.grpc_code(), message, details)
+    tonic::Status::with_error_details(grpc_code(code), message, details)
 }
 
 /// `error: cause: cause...`, for the log.
