@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use ecommerce_broker::EventsExchange;
 use ecommerce_broker::topology::TOPOLOGY_PREFIX_VAR;
+use ecommerce_platform::services;
+use ecommerce_platform::settings::ServiceInfo;
 use ecommerce_test_support::rabbitmq::{Admin, TestBroker};
 use ecommerce_test_support::{EventTap, ServingStatus, TestSchema, declare_tap, health_check};
 use sea_orm::DatabaseConnection;
@@ -60,32 +62,28 @@ impl Svc {
         Self::Fulfillment,
     ];
 
+    /// The service's row of the one service table.
+    pub const fn info(self) -> ServiceInfo {
+        match self {
+            Self::Registry => services::SCHEMA_REGISTRY,
+            Self::Iam => services::IAM,
+            Self::Catalog => services::CATALOG,
+            Self::Inventory => services::INVENTORY,
+            Self::Orders => services::ORDERS,
+            Self::Payments => services::PAYMENTS,
+            Self::Cart => services::CART,
+            Self::Fulfillment => services::FULFILLMENT,
+        }
+    }
+
     /// The binary's name, also the service's name in logs.
     pub const fn binary(self) -> &'static str {
-        match self {
-            Self::Registry => "schema-registry",
-            Self::Iam => "iam-svc",
-            Self::Catalog => "catalog-svc",
-            Self::Inventory => "inventory-svc",
-            Self::Orders => "orders-svc",
-            Self::Payments => "payments-svc",
-            Self::Cart => "cart-svc",
-            Self::Fulfillment => "fulfillment-svc",
-        }
+        self.info().name
     }
 
     /// The prefix of the service's own variables (`<PREFIX>_GRPC_ADDR`, ...).
     pub const fn env_prefix(self) -> &'static str {
-        match self {
-            Self::Registry => "SCHEMA_REGISTRY",
-            Self::Iam => "IAM",
-            Self::Catalog => "CATALOG",
-            Self::Inventory => "INVENTORY",
-            Self::Orders => "ORDERS",
-            Self::Payments => "PAYMENTS",
-            Self::Cart => "CART",
-            Self::Fulfillment => "FULFILLMENT",
-        }
+        self.info().env_prefix
     }
 
     /// The gRPC service it serves: its health status, not the server's,

@@ -18,6 +18,7 @@
 pub mod backoff;
 pub mod grpc;
 pub mod service;
+pub mod services;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
