@@ -39,6 +39,12 @@ pub use self::service::TestService;
 pub use self::surface::assert_standard_grpc_surface;
 pub use self::tap::{EventTap, declare_tap};
 
+/// How long a test waits for an event a service should publish (a relay
+/// poll, a broker hop and a consumer's transaction, on a loaded CI box).
+pub const EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long a test listens to be sure an event does not come.
+pub const QUIET: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// `grpc.health.v1.Health/Check` for `service` (`""` is the whole server).
 pub async fn health_check(channel: Channel, service: &str) -> Result<ServingStatus, tonic::Status> {
     let response = HealthClient::new(channel)

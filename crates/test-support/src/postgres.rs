@@ -146,6 +146,22 @@ impl TestSchema {
             .with_context(|| format!("cannot open another pool for schema {}", self.name))
     }
 
+    /// The bigint `n` of the one row `sql` returns (`SELECT count(*) AS n
+    /// FROM ...`); panics on a failed query, as a test should.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"))
+            .unwrap_or_else(|| panic!("{sql}: no row"));
+        row.try_get::<i64>("", "n")
+            .unwrap_or_else(|error| panic!("{sql}: column n: {error}"))
+    }
+
     /// Drops the schema and everything in it, ending the test's sessions first.
     pub async fn drop_schema(mut self) -> anyhow::Result<()> {
         self.dropped = true;

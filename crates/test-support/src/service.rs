@@ -7,7 +7,8 @@ use std::time::Duration;
 use ecommerce_broker::EventsExchange;
 use ecommerce_db::DatabaseSettings;
 use ecommerce_events::ReceivedEvent;
-use ecommerce_outbox::RelaySettings;
+use ecommerce_events::{DecodedEvent, EventMetadata};
+use ecommerce_outbox::{Outbox, OutboxTable, RelaySettings, create_outbox_table};
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::{GrpcSettings, ServiceInfo};
 use ecommerce_runtime::{Roles, RuntimeSettings, SchemaRegistrySettings, ServiceRuntime};
@@ -81,6 +82,41 @@ impl TestService {
     ) -> anyhow::Result<&TestServer> {
         let server = spawn_service(service, register).await?;
         Ok(self.server.insert(server))
+    }
+
+    /// The outbox of a service upstream of this one (`preset`, publishing
+    /// to `exchange`), created in this test's schema with its relay
+    /// running: the test publishes that service's events through it, as
+    /// that service would. Replaces a test migrator adding outboxes.
+    pub async fn upstream(
+        &self,
+        preset: &OutboxTable,
+        exchange: EventsExchange,
+    ) -> anyhow::Result<Outbox> {
+        let outbox = self.runtime.outbox(preset, exchange)?;
+        create_outbox_table(self.schema.db(), outbox.table()).await?;
+        self.runtime.spawn_relay(&outbox);
+        Ok(outbox)
+    }
+
+    /// Enqueues `event` through `outbox` in a transaction of its own and
+    /// commits: one event published as its service would. Returns its id.
+    pub async fn publish(
+        &self,
+        outbox: &Outbox,
+        event: impl Into<DecodedEvent>,
+        metadata: EventMetadata,
+    ) -> anyhow::Result<uuid::Uuid> {
+        let transaction = outbox.begin(self.runtime.db()).await?;
+        let id = transaction.emit(event, metadata).await?;
+        transaction.commit().await?;
+        Ok(id)
+    }
+
+    /// `SELECT count(*) ...` (any query whose one row has a bigint `n`) on
+    /// the test's schema.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.schema.count(sql).await
     }
 
     /// A channel to the served service.
