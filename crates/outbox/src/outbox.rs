@@ -255,6 +255,25 @@ impl Outbox {
         self.insert(db, event, metadata).await
     }
 
+    /// Enqueues `event` inside the caller's transaction `db`: the one door a
+    /// service's events leave by. `event` is a generated event (by value or
+    /// by reference) or a domain event that converts into one. Fails with
+    /// the [`StoreError`](ecommerce_db::StoreError) a service's error wraps,
+    /// so `?` needs no conversion of its own. In a transaction from
+    /// [`Outbox::begin`], call [`OutboxTransaction::emit`].
+    pub async fn emit<C>(
+        &self,
+        db: &C,
+        event: impl Into<DecodedEvent>,
+        metadata: EventMetadata,
+    ) -> Result<Uuid, ecommerce_db::StoreError>
+    where
+        C: ConnectionTrait,
+    {
+        let event = event.into();
+        Ok(self.enqueue_event(db, &event, metadata).await?)
+    }
+
     #[instrument(
         level = "debug",
         skip_all,
@@ -440,20 +459,13 @@ impl OutboxTransaction {
     }
 
     /// Enqueues `event` in this transaction: the one door a service's
-    /// events leave by. `event` is a generated event (by value or by
-    /// reference) or a domain event that converts into one. Fails with the
-    /// [`StoreError`](ecommerce_db::StoreError) a service's error wraps, so
-    /// `?` needs no conversion of its own.
+    /// events leave by (see [`Outbox::emit`]).
     pub async fn emit(
         &self,
         event: impl Into<DecodedEvent>,
         metadata: EventMetadata,
     ) -> Result<Uuid, ecommerce_db::StoreError> {
-        let event = event.into();
-        Ok(self
-            .outbox
-            .enqueue_event(&self.transaction, &event, metadata)
-            .await?)
+        self.outbox.emit(&self.transaction, event, metadata).await
     }
 
     /// Commits, then wakes the relay.

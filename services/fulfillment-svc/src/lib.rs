@@ -6,24 +6,31 @@
 //! - [`storage`]: the tables through SeaORM (migrations:
 //!   `fulfillment-migration`, which seeds the shipping options).
 //! - [`app`]: the use cases, each in one transaction with its outbox event.
-//! - [`events`]: the emitted payloads and the inbox consumer of
-//!   `fulfillment.inventory-events` (`inventory.stock.committed.v1` opens a
-//!   shipment).
-//! - [`grpc`]: the tonic adapter ([`grpc::FulfillmentGrpc`]) and the proto
-//!   conversions.
+//! - [`events`]: the inbox consumer of `fulfillment.inventory-events` (a
+//!   committed reservation opens a shipment).
+//! - [`grpc`]: the tonic adapter ([`grpc::FulfillmentGrpc`]).
+//! - [`convert`]: every proto <-> domain conversion, for `grpc` and
+//!   `events` alike (requests, responses, the consumed and emitted events).
+//!
+//! `grpc` and `events` call `app`, which calls `domain` and `storage`; no
+//! proto type reaches `app` or `domain`.
 //!
 //! The binary runs it on `ecommerce-runtime` (schema `fulfillment`,
 //! migrator `fulfillment-migration`, the relay and the consumer in-process)
 //! behind the auth layer.
 
 pub mod app;
+pub mod convert;
 pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod storage;
 
+use std::sync::Arc;
+
 use ecommerce_auth::AuthLayer;
 use ecommerce_broker::{ConsumerQueue, EventsExchange};
+use ecommerce_kernel::{Clock, SystemClock};
 use ecommerce_outbox::OutboxTable;
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::ServiceInfo;
@@ -44,14 +51,22 @@ pub const SERVICE: ServiceInfo = ServiceInfo {
 /// The schema fulfillment-svc owns unless `FULFILLMENT_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "fulfillment";
 
+/// [`start_with`] on the wall clock.
+pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<FulfillmentApp> {
+    start_with(runtime, Arc::new(SystemClock))
+}
+
 /// The application on `runtime`: its outbox with the relay running and the
 /// consumer of `fulfillment.inventory-events` (writing `shipment.created`
 /// through that outbox), all stopped by the runtime's shutdown.
-/// Fulfillment has no settings of its own, so there is no `start_with`.
-pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<FulfillmentApp> {
+/// Fulfillment has no settings of its own; only the clock is chosen.
+pub fn start_with(
+    runtime: &ServiceRuntime,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<FulfillmentApp> {
     let outbox = runtime.outbox(&OutboxTable::FULFILLMENT, EventsExchange::Fulfillment)?;
     runtime.spawn_relay(&outbox);
-    let app = FulfillmentApp::new(runtime.db().clone(), outbox.clone());
+    let app = FulfillmentApp::new(runtime.db().clone(), outbox.clone(), clock);
     runtime.spawn_consumer(
         ConsumerQueue::FulfillmentInventoryEvents,
         InventoryEventsHandler::new(app.clone()),

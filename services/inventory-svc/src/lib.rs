@@ -5,23 +5,31 @@
 //! - [`storage`]: the tables through SeaORM (migrations: `inventory-migration`).
 //! - [`app`]: the use cases, each in one transaction with its outbox event,
 //!   and the expiry worker.
-//! - [`events`]: the emitted payloads and the inbox consumers of
-//!   `inventory.order-events` and `inventory.catalog-events`.
-//! - [`grpc`]: the tonic adapter ([`grpc::InventoryGrpc`]) and the proto
-//!   conversions.
+//! - [`events`]: the inbox consumers of `inventory.order-events` and
+//!   `inventory.catalog-events`.
+//! - [`grpc`]: the tonic adapter ([`grpc::InventoryGrpc`]).
+//! - [`convert`]: every proto <-> domain conversion, for `grpc` and
+//!   `events` alike (requests, responses, consumed and emitted events).
+//!
+//! `grpc` and `events` call `app`, which calls `domain` and `storage`; no
+//! proto type reaches `app` or `domain`.
 //!
 //! The binary runs it on `ecommerce-runtime` (schema `inventory`, migrator
 //! `inventory-migration`, the relay, both consumers and the expiry worker
 //! in-process) behind the auth layer.
 
 pub mod app;
+pub mod convert;
 pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod storage;
 
+use std::sync::Arc;
+
 use ecommerce_auth::AuthLayer;
 use ecommerce_broker::{ConsumerQueue, EventsExchange};
+use ecommerce_kernel::{Clock, SystemClock};
 use ecommerce_outbox::OutboxTable;
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::ServiceInfo;
@@ -43,9 +51,13 @@ pub const SERVICE: ServiceInfo = ServiceInfo {
 /// The schema inventory-svc owns unless `INVENTORY_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "inventory";
 
-/// [`start_with`] on the settings from the environment.
+/// [`start_with`] on the settings from the environment and the wall clock.
 pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<InventoryApp> {
-    start_with(runtime, InventorySettings::from_env()?)
+    start_with(
+        runtime,
+        InventorySettings::from_env()?,
+        Arc::new(SystemClock),
+    )
 }
 
 /// The application on `runtime`: its outbox with the relay running, both
@@ -54,10 +66,11 @@ pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<InventoryApp> {
 pub fn start_with(
     runtime: &ServiceRuntime,
     settings: InventorySettings,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<InventoryApp> {
     let outbox = runtime.outbox(&OutboxTable::INVENTORY, EventsExchange::Inventory)?;
     runtime.spawn_relay(&outbox);
-    let app = InventoryApp::new(runtime.db().clone(), outbox.clone(), settings);
+    let app = InventoryApp::new(runtime.db().clone(), outbox.clone(), settings, clock);
     runtime.spawn_consumer(
         ConsumerQueue::InventoryOrderEvents,
         OrderEventsHandler::new(app.clone()),

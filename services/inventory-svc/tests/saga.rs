@@ -6,11 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use ecommerce_broker::{ConsumerQueue, EventsExchange};
 use ecommerce_events::{DecodedEvent, Event, EventMetadata, ReceivedEvent};
+use ecommerce_kernel::SystemClock;
 use ecommerce_outbox::{Outbox, OutboxMigration, OutboxTable};
 use ecommerce_proto::ecommerce::catalog::v1::{VariantCreated, VariantDiscontinued};
 use ecommerce_proto::ecommerce::inventory::v1 as pb;
@@ -73,7 +75,7 @@ impl World {
             expiry_batch: 100,
         };
         let runtime = service.runtime.clone();
-        let app = inventory_svc::start_with(&runtime, settings).unwrap();
+        let app = inventory_svc::start_with(&runtime, settings, Arc::new(SystemClock)).unwrap();
         let orders = runtime
             .outbox(&OutboxTable::ORDERS, EventsExchange::Orders)
             .unwrap();

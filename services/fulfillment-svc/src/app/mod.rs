@@ -1,11 +1,13 @@
 //! Fulfillment's use cases, independent of the transport.
 //!
 //! Each change runs the same way: in one transaction, lock the shipment (or
-//! the order, to open one), apply the domain function, store what it
-//! returns and enqueue its event through the outbox. [`FulfillmentApp::open_shipment_in`]
+//! the order, to open one), apply the domain function, emit its event and
+//! store what it returns with the event's id. [`FulfillmentApp::open_shipment_in`]
 //! runs inside the inbox's transaction (which also records the message);
 //! the RPC writes open their own and run again on a conflict by the shared
-//! policy ([`transaction!`]).
+//! policy ([`transaction!`]). Both emit through one private `emit`, in
+//! whichever transaction they run: the shipment row records the event's
+//! id, so the consumer cannot emit after the app returns.
 //!
 //! Every event about a shipment carries the correlation id of the
 //! checkout (stored from the committed event) and, as causation, the
@@ -14,9 +16,12 @@
 
 pub mod error;
 
-use chrono::{DateTime, SubsecRound as _, Utc};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use ecommerce_db::{StoreError, transaction};
 use ecommerce_events::EventMetadata;
+use ecommerce_kernel::Clock;
 use ecommerce_outbox::Outbox;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tracing::instrument;
@@ -27,7 +32,6 @@ use crate::domain::{
     Shipment, ShipmentId, ShippingOption, Tracking, cheapest_first, mark_delivered, mark_shipped,
     open_shipment,
 };
-use crate::events;
 use crate::storage::{self, Lock, StoredRow};
 
 /// One page of ListShipments.
@@ -43,13 +47,15 @@ pub struct ShipmentPage {
 pub struct FulfillmentApp {
     db: DatabaseConnection,
     outbox: Outbox,
+    clock: Arc<dyn Clock>,
 }
 
 impl FulfillmentApp {
     /// `db` must be migrated with `fulfillment_migration::Migrator`;
-    /// `outbox` writes to that schema's `fulfillment_outbox_events`.
-    pub fn new(db: DatabaseConnection, outbox: Outbox) -> Self {
-        Self { db, outbox }
+    /// `outbox` writes to that schema's `fulfillment_outbox_events`;
+    /// `clock` stamps the shipments' changes (`SystemClock` in the service).
+    pub fn new(db: DatabaseConnection, outbox: Outbox, clock: Arc<dyn Clock>) -> Self {
+        Self { db, outbox, clock }
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -60,10 +66,11 @@ impl FulfillmentApp {
         &self.outbox
     }
 
-    /// Now at the database's precision (microseconds), so an answer built
-    /// from the new state equals the state read back later.
+    /// Now at the database's precision (the kernel's clocks keep
+    /// microseconds), so an answer built from the new state equals the
+    /// state read back later.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now().trunc_subsecs(6)
+        self.clock.now()
     }
 
     // ------------------------------------------------------------ reads
@@ -113,7 +120,7 @@ impl FulfillmentApp {
 
     /// On `inventory.stock.committed.v1`, inside `db` (the inbox's
     /// transaction): opens the order's shipment with the default shipping
-    /// option and enqueues `shipment.created` with `metadata` (causation =
+    /// option and emits `shipment.created` with `metadata` (causation =
     /// the committed event). A second commit of the same order changes and
     /// emits nothing; `None` then.
     #[instrument(skip_all, fields(order_id = %request.order_id), err(level = "info"))]
@@ -134,9 +141,10 @@ impl FulfillmentApp {
         ) {
             OpenOutcome::Opened { shipment, event } => {
                 let correlation_id = metadata.correlation_id.clone();
-                let event_id =
-                    events::enqueue(&self.outbox, db, &FulfillmentEvent::from(event), metadata)
-                        .await?;
+                let event_id = self
+                    .outbox
+                    .emit(db, &FulfillmentEvent::from(event), metadata)
+                    .await?;
                 storage::insert_shipment(db, &shipment, correlation_id.as_deref(), event_id)
                     .await?;
                 tracing::info!(shipment_id = %shipment.id(), "shipment opened");
@@ -211,7 +219,7 @@ impl FulfillmentApp {
             .ok_or_else(|| AppError::NotFound(format!("shipment {id}")))
     }
 
-    /// Enqueues `event` (correlation: the checkout's, else the caller's;
+    /// Emits `event` (correlation: the checkout's, else the caller's;
     /// causation: the previous event about the shipment), then stores
     /// `after` over `before`.
     async fn store_transition<C: ConnectionTrait>(
@@ -229,7 +237,7 @@ impl FulfillmentApp {
         let metadata = EventMetadata::new(FulfillmentEvent::AGGREGATE_TYPE, after.id().to_string())
             .with_correlation_id(correlation_id)
             .with_causation_id(before.last_event_id.to_string());
-        let event_id = events::enqueue(&self.outbox, db, event, metadata).await?;
+        let event_id = self.outbox.emit(db, event, metadata).await?;
         storage::update_shipment(db, after, before.shipment.status(), event_id).await
     }
 }

@@ -1,22 +1,14 @@
-//! The errors of the fulfillment rules, and the kind each one is.
+//! The errors of the fulfillment rules, and the [`ErrorCode`] each one is.
 //!
 //! Outcomes that are not failures (a repeated MarkShipped, a duplicate
 //! stock.committed) are variants of the outcome enums in `shipment`, because
 //! the service still answers them.
 
+use ecommerce_kernel::ErrorCode;
 pub use ecommerce_kernel::{InvalidField, InvalidValue};
 
 use crate::domain::shipment::ShipmentStatus;
 use crate::domain::values::ShipmentId;
-
-/// What kind of failure an error is, as far as a caller is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    InvalidArgument,
-    FailedPrecondition,
-    /// Stored state breaks an invariant; a bug, never the caller's fault.
-    Internal,
-}
 
 /// Every way a fulfillment rule can refuse to act.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -49,13 +41,16 @@ pub enum FulfillmentError {
 }
 
 impl FulfillmentError {
-    pub fn kind(&self) -> ErrorKind {
+    /// Exhaustive, so a new variant forces a decision here. An
+    /// inconsistency is INTERNAL: stored state broke an invariant, a bug
+    /// and never the caller's fault.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Self::IllegalTransition { .. } | Self::ShippedDifferently { .. } => {
-                ErrorKind::FailedPrecondition
+                ErrorCode::FailedPrecondition
             }
-            Self::Inconsistent(_) => ErrorKind::Internal,
+            Self::Inconsistent(_) => ErrorCode::Internal,
         }
     }
 }
@@ -65,26 +60,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_follow_the_variant() {
+    fn codes_follow_the_variant() {
         let invalid = FulfillmentError::from(InvalidValue::new("must not be empty").at("carrier"));
-        assert_eq!(invalid.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(invalid.code(), ErrorCode::InvalidArgument);
         assert_eq!(invalid.to_string(), "carrier: must not be empty");
         let illegal = FulfillmentError::IllegalTransition {
             shipment_id: ShipmentId::generate(),
             status: ShipmentStatus::Pending,
             reason: "mark it shipped first",
         };
-        assert_eq!(illegal.kind(), ErrorKind::FailedPrecondition);
+        assert_eq!(illegal.code(), ErrorCode::FailedPrecondition);
         assert!(illegal.to_string().contains("is PENDING"));
         let different = FulfillmentError::ShippedDifferently {
             shipment_id: ShipmentId::generate(),
             carrier: "DHL".to_owned(),
             tracking_number: "1".to_owned(),
         };
-        assert_eq!(different.kind(), ErrorKind::FailedPrecondition);
+        assert_eq!(different.code(), ErrorCode::FailedPrecondition);
         assert_eq!(
-            FulfillmentError::Inconsistent("x".to_owned()).kind(),
-            ErrorKind::Internal
+            FulfillmentError::Inconsistent("x".to_owned()).code(),
+            ErrorCode::Internal
         );
     }
 }

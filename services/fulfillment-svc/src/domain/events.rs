@@ -1,11 +1,12 @@
 //! The events fulfillment emits, as domain values: one struct per message
-//! of `proto/ecommerce/fulfillment/v1/events.proto`. The event type strings
-//! repeat the proto's options; a test in the events layer compares them.
+//! of `proto/ecommerce/fulfillment/v1/events.proto`, with the same fields.
+//! `crate::convert::events` turns each into its generated message, which
+//! carries the event type (the domain names none).
 
 use crate::domain::shipment::ShipmentLine;
 use crate::domain::values::{Carrier, OrderId, ShipmentId, ShippingOptionId, TrackingNumber};
 
-/// `fulfillment.shipment.created.v1`.
+/// A shipment was opened for a committed reservation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShipmentCreated {
     pub shipment_id: ShipmentId,
@@ -14,7 +15,7 @@ pub struct ShipmentCreated {
     pub shipping_option_id: ShippingOptionId,
 }
 
-/// `fulfillment.shipment.shipped.v1`.
+/// A shipment was handed to its carrier.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShipmentShipped {
     pub shipment_id: ShipmentId,
@@ -23,7 +24,7 @@ pub struct ShipmentShipped {
     pub tracking_number: TrackingNumber,
 }
 
-/// `fulfillment.shipment.delivered.v1`.
+/// A shipment reached the customer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShipmentDelivered {
     pub shipment_id: ShipmentId,
@@ -39,20 +40,9 @@ pub enum FulfillmentEvent {
 }
 
 impl FulfillmentEvent {
-    pub const CREATED: &'static str = "fulfillment.shipment.created.v1";
-    pub const SHIPPED: &'static str = "fulfillment.shipment.shipped.v1";
-    pub const DELIVERED: &'static str = "fulfillment.shipment.delivered.v1";
     /// The envelope aggregate type of every event: the proto's header says
     /// the aggregate is the shipment.
     pub const AGGREGATE_TYPE: &'static str = "shipment";
-
-    pub const fn event_type(&self) -> &'static str {
-        match self {
-            Self::Created(_) => Self::CREATED,
-            Self::Shipped(_) => Self::SHIPPED,
-            Self::Delivered(_) => Self::DELIVERED,
-        }
-    }
 
     pub fn shipment_id(&self) -> ShipmentId {
         match self {
@@ -88,7 +78,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn types_and_aggregates_follow_the_proto() {
+    fn every_event_names_its_shipment() {
         let shipment_id = ShipmentId::generate();
         let order_id = OrderId::generate();
         let created = FulfillmentEvent::from(ShipmentCreated {
@@ -107,9 +97,6 @@ mod tests {
             shipment_id,
             order_id,
         });
-        assert_eq!(created.event_type(), "fulfillment.shipment.created.v1");
-        assert_eq!(shipped.event_type(), "fulfillment.shipment.shipped.v1");
-        assert_eq!(delivered.event_type(), "fulfillment.shipment.delivered.v1");
         for event in [created, shipped, delivered] {
             assert_eq!(event.shipment_id(), shipment_id);
         }

@@ -2,8 +2,9 @@
 //! the shipment state machine (PENDING -> SHIPPED -> DELIVERED), each
 //! transition returning the new state to store and the event to emit.
 //!
-//! Nothing here imports tonic or sea_orm: `grpc` and the event consumer
-//! convert their input into the values defined here, storage locks the row
+//! Nothing here imports tonic, sea_orm or the generated messages:
+//! `crate::convert` turns requests and the consumed event into the values
+//! defined here (and the events defined here into messages), storage locks the row
 //! and writes back what these functions return, in one transaction with the
 //! outbox row.
 
@@ -13,7 +14,7 @@ pub mod shipment;
 pub mod shipping;
 pub mod values;
 
-pub use error::{ErrorKind, FulfillmentError, InvalidField, InvalidValue};
+pub use error::{FulfillmentError, InvalidField, InvalidValue};
 pub use events::{FulfillmentEvent, ShipmentCreated, ShipmentDelivered, ShipmentShipped};
 pub use shipment::{
     DeliverOutcome, OpenOutcome, OpenShipment, ShipOutcome, Shipment, ShipmentLine, ShipmentLines,

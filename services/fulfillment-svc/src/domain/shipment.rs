@@ -701,7 +701,7 @@ mod tests {
         ];
         for row in broken {
             let error = Shipment::from_stored(row).unwrap_err();
-            assert_eq!(error.kind(), crate::domain::ErrorKind::Internal);
+            assert_eq!(error.code(), ecommerce_kernel::ErrorCode::Internal);
         }
     }
 }

@@ -7,8 +7,6 @@
 //! does not know who placed an order (inventory's committed event does not
 //! say), so it cannot tell a customer's own shipments from others'.
 
-pub mod convert;
-
 use ecommerce_auth::{Role, require_role};
 use ecommerce_platform::grpc::{correlation_id, status_of};
 use ecommerce_proto::ecommerce::fulfillment::v1 as pb;
@@ -19,10 +17,11 @@ use tonic::{Request, Response, Status};
 
 use crate::app::FulfillmentApp;
 use crate::app::error::AppError;
-use crate::domain::{FulfillmentError, InvalidField};
-use crate::grpc::convert::{
-    ListQuery, ShipCommand, ShippingOptionsQuery, next_page_token, pb_shipment, pb_shipping_option,
+use crate::convert::{
+    self, ListQuery, ShipCommand, ShippingOptionsQuery, next_page_token, pb_shipment,
+    pb_shipping_option,
 };
+use crate::domain::{FulfillmentError, InvalidField};
 
 /// Fulfillment's gRPC handlers over a [`FulfillmentApp`].
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_inbox::HandlerError;
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
 
-use crate::domain::{ErrorKind, InventoryError};
+use crate::domain::InventoryError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -40,21 +40,10 @@ impl TransactionError for AppError {
     }
 }
 
-/// Exhaustive, so a new kind forces a decision here.
-pub fn domain_code(kind: ErrorKind) -> ErrorCode {
-    match kind {
-        ErrorKind::InvalidArgument => ErrorCode::InvalidArgument,
-        ErrorKind::NotFound => ErrorCode::NotFound,
-        ErrorKind::FailedPrecondition => ErrorCode::FailedPrecondition,
-        ErrorKind::Aborted => ErrorCode::Aborted,
-        ErrorKind::Internal => ErrorCode::Internal,
-    }
-}
-
 impl ServiceError for AppError {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::Domain(error) => domain_code(error.kind()),
+            Self::Domain(error) => error.code(),
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             Self::Store(error) => error.code(),

@@ -3,20 +3,26 @@
 //! Each change runs the same way whoever asks (an event consumer, an RPC, the
 //! expiry worker): in one transaction, lock the rows in the global order
 //! (the reservation, then its stock rows by SKU), apply the domain function,
-//! store what it returns, and enqueue its event through the outbox. The
-//! `*_in` functions do that inside a transaction the caller owns (the
-//! inbox's, which also records the message); the RPC and worker entry
-//! points open their own and run it again on a conflict by the shared
-//! policy ([`transaction!`]).
+//! store what it returns, and emit its event in the same transaction. The
+//! `*_in` functions do all but the emit inside a transaction the caller
+//! owns and return the event: a consumer emits it with `context.emit` in
+//! the inbox's transaction (causation = the incoming event), an RPC with
+//! `tx.emit` in its own, which it runs again on a conflict by the shared
+//! policy ([`transaction!`]). Either emit takes the domain's
+//! [`InventoryEvent`] as it is; `crate::convert::events` makes it the
+//! generated message.
 
 pub mod error;
 pub mod expiry;
 pub mod settings;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use ecommerce_db::{StoreError, transaction};
 use ecommerce_events::EventMetadata;
-use ecommerce_outbox::{Outbox, OutboxTransaction};
+use ecommerce_kernel::Clock;
+use ecommerce_outbox::Outbox;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tracing::instrument;
 
@@ -28,7 +34,6 @@ use crate::domain::{
     ReservationId, ReservationRequest, ReserveOutcome, Sku, StockLevel, adjust_stock, block_stock,
     commit, expire, open_stock, release, reserve,
 };
-use crate::events;
 use crate::storage::{self, Lock, NewAdjustment, StoredReservation};
 
 /// Who a reservation is looked up by: events name the order, RPCs the
@@ -62,16 +67,24 @@ pub struct InventoryApp {
     db: DatabaseConnection,
     outbox: Outbox,
     settings: InventorySettings,
+    clock: Arc<dyn Clock>,
 }
 
 impl InventoryApp {
     /// `db` must be migrated with `inventory_migration::Migrator`; `outbox`
-    /// writes to that schema's `inventory_outbox_events`.
-    pub fn new(db: DatabaseConnection, outbox: Outbox, settings: InventorySettings) -> Self {
+    /// writes to that schema's `inventory_outbox_events`; `clock` says when
+    /// reservations expire (`SystemClock` in the service).
+    pub fn new(
+        db: DatabaseConnection,
+        outbox: Outbox,
+        settings: InventorySettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             db,
             outbox,
             settings,
+            clock,
         }
     }
 
@@ -88,7 +101,7 @@ impl InventoryApp {
     }
 
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.clock.now()
     }
 
     // ------------------------------------------------------------ reads
@@ -161,9 +174,10 @@ impl InventoryApp {
 
     // ---------------------------------------------------- reservations
 
-    /// Reserves every line of `request` or none, inside `db`.
-    /// `correlation_id` is stored with the reservation so the expiry
-    /// worker's event keeps the checkout's correlation.
+    /// Reserves every line of `request` or none, inside `db`; returns the
+    /// outcome and the event for the caller to emit. `correlation_id` is
+    /// stored with the reservation so the expiry worker's event keeps the
+    /// checkout's correlation.
     #[instrument(skip_all, fields(order_id = %request.order_id), err(level = "info"))]
     pub async fn reserve_in<C: ConnectionTrait>(
         &self,
@@ -359,7 +373,8 @@ impl InventoryApp {
                     )
                     .await?;
                     let event = InventoryEvent::from(event);
-                    enqueue(tx, &event, Some(correlation_id)).await?;
+                    tx.emit(&event, metadata(&event, Some(correlation_id)))
+                        .await?;
                     Adjusted {
                         adjustment_id: command.adjustment_id,
                         level,
@@ -386,7 +401,8 @@ impl InventoryApp {
         let outcome = transaction!(AppError, "reserve_stock", outbox.begin(db), |tx| {
             let (outcome, event) = self.reserve_in(tx, request, Some(correlation_id)).await?;
             if let Some(event) = &event {
-                enqueue(tx, event, Some(correlation_id)).await?;
+                tx.emit(event, metadata(event, Some(correlation_id)))
+                    .await?;
             }
             Ok(outcome)
         })?;
@@ -425,7 +441,8 @@ impl InventoryApp {
         let applied = transaction!(AppError, "commit_reservation", outbox.begin(db), |tx| {
             let applied = self.commit_in(tx, ReservationKey::Reservation(id)).await?;
             if let Some(event) = applied.as_ref().and_then(|applied| applied.event.as_ref()) {
-                enqueue(tx, event, Some(correlation_id)).await?;
+                tx.emit(event, metadata(event, Some(correlation_id)))
+                    .await?;
             }
             Ok(applied)
         })?
@@ -454,7 +471,8 @@ impl InventoryApp {
                 .release_in(tx, ReservationKey::Reservation(id), reason)
                 .await?;
             if let Some(event) = applied.as_ref().and_then(|applied| applied.event.as_ref()) {
-                enqueue(tx, event, Some(correlation_id)).await?;
+                tx.emit(event, metadata(event, Some(correlation_id)))
+                    .await?;
             }
             Ok(applied)
         })?
@@ -487,7 +505,8 @@ impl InventoryApp {
                     store_transition(tx, &transition.reservation, &transition.levels).await?;
                     tracing::info!(reservation_id = %transition.reservation.id(), order_id = %transition.reservation.order_id(), "reservation expired");
                     let event = InventoryEvent::from(transition.event);
-                    enqueue(tx, &event, stored.correlation_id.as_deref()).await?;
+                    let metadata = metadata(&event, stored.correlation_id.as_deref());
+                    tx.emit(&event, metadata).await?;
                 }
                 ExpireOutcome::Ignored(because) => {
                     tracing::debug!(?because, "due reservation not expired");
@@ -508,19 +527,15 @@ async fn store_transition<C: ConnectionTrait>(
     storage::update_stocks(db, levels).await
 }
 
-/// Enqueues `event` in `tx` with the caller's correlation id.
-async fn enqueue(
-    tx: &OutboxTransaction,
-    event: &InventoryEvent,
-    correlation_id: Option<&str>,
-) -> Result<(), StoreError> {
+/// The envelope of `event` emitted by an RPC or the worker: its aggregate,
+/// and the caller's (or the stored checkout's) correlation id.
+fn metadata(event: &InventoryEvent, correlation_id: Option<&str>) -> EventMetadata {
     let aggregate = event.aggregate();
-    let mut metadata = EventMetadata::new(aggregate.aggregate_type, aggregate.id);
-    if let Some(correlation_id) = correlation_id {
-        metadata = metadata.with_correlation_id(correlation_id.to_owned());
+    let metadata = EventMetadata::new(aggregate.aggregate_type, aggregate.id);
+    match correlation_id {
+        Some(correlation_id) => metadata.with_correlation_id(correlation_id.to_owned()),
+        None => metadata,
     }
-    events::enqueue(tx, event, metadata).await?;
-    Ok(())
 }
 
 fn refused(short_lines: &[crate::domain::ShortLine]) -> AppError {

@@ -1,8 +1,7 @@
-//! The errors of the inventory rules, and the kind each one is.
+//! The errors of the inventory rules, and the [`ErrorCode`] each one is.
 //!
-//! [`ErrorKind`] is what a caller needs to react (fix the request, re-read,
-//! retry); the gRPC layer maps it to a status code in one exhaustive
-//! `match`. None of these errors goes away by handling the same input
+//! The code is what a caller needs to react (fix the request, re-read,
+//! retry); the gRPC layer maps it to a status. None of these errors goes away by handling the same input
 //! again, so an event consumer dead-letters on any of them; database
 //! conflicts (serialization failures, deadlocks, a version mismatch on
 //! write) are the storage layer's errors and are retried there.
@@ -17,22 +16,10 @@ use std::fmt;
 
 use crate::domain::values::Sku;
 
+use ecommerce_kernel::ErrorCode;
 // The validation errors every service shares, so a gRPC conversion names
 // the field the same way whichever domain refused the value.
 pub use ecommerce_kernel::{InvalidField, InvalidValue};
-
-/// What kind of failure an error is, as far as a caller is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    InvalidArgument,
-    NotFound,
-    FailedPrecondition,
-    /// A stale `expected_version`: re-read and try again.
-    Aborted,
-    /// Stored state breaks an invariant the database should have enforced;
-    /// a bug, never the caller's fault.
-    Internal,
-}
 
 /// Every way an inventory rule can refuse to act.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -81,13 +68,17 @@ pub enum InventoryError {
 }
 
 impl InventoryError {
-    pub fn kind(&self) -> ErrorKind {
+    /// Exhaustive, so a new variant forces a decision here. A stale
+    /// version is ABORTED (re-read and try again); an inconsistency is
+    /// INTERNAL: stored state broke an invariant the database should have
+    /// enforced, a bug and never the caller's fault.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidArgument(_) | Self::OnHandOverflow { .. } => ErrorKind::InvalidArgument,
-            Self::UnknownSku { .. } => ErrorKind::NotFound,
-            Self::BelowReserved { .. } => ErrorKind::FailedPrecondition,
-            Self::StaleVersion { .. } => ErrorKind::Aborted,
-            Self::Inconsistent(_) => ErrorKind::Internal,
+            Self::InvalidArgument(_) | Self::OnHandOverflow { .. } => ErrorCode::InvalidArgument,
+            Self::UnknownSku { .. } => ErrorCode::NotFound,
+            Self::BelowReserved { .. } => ErrorCode::FailedPrecondition,
+            Self::StaleVersion { .. } => ErrorCode::Aborted,
+            Self::Inconsistent(_) => ErrorCode::Internal,
         }
     }
 
@@ -103,37 +94,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_follow_the_variant() {
+    fn codes_follow_the_variant() {
         let sku = Sku::parse("SKU-1").unwrap();
         let invalid = InventoryError::from(InvalidValue::new("must be positive").at("delta"));
-        assert_eq!(invalid.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(invalid.code(), ErrorCode::InvalidArgument);
         assert_eq!(invalid.to_string(), "delta: must be positive");
 
         let unknown = InventoryError::UnknownSku { sku: sku.clone() };
-        assert_eq!(unknown.kind(), ErrorKind::NotFound);
+        assert_eq!(unknown.code(), ErrorCode::NotFound);
 
         let below = InventoryError::BelowReserved {
             sku: sku.clone(),
             on_hand_after: 1,
             reserved: 2,
         };
-        assert_eq!(below.kind(), ErrorKind::FailedPrecondition);
+        assert_eq!(below.code(), ErrorCode::FailedPrecondition);
         assert_eq!(
             below.to_string(),
             "SKU SKU-1: the adjustment would leave 1 on hand, below the 2 reserved"
         );
 
         let overflow = InventoryError::OnHandOverflow { sku: sku.clone() };
-        assert_eq!(overflow.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(overflow.code(), ErrorCode::InvalidArgument);
 
         let stale = InventoryError::StaleVersion {
             sku,
             expected: 1,
             current: 2,
         };
-        assert_eq!(stale.kind(), ErrorKind::Aborted);
+        assert_eq!(stale.code(), ErrorCode::Aborted);
 
         let broken = InventoryError::inconsistent("reserved 3 < line 4");
-        assert_eq!(broken.kind(), ErrorKind::Internal);
+        assert_eq!(broken.code(), ErrorCode::Internal);
     }
 }

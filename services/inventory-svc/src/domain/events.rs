@@ -1,19 +1,17 @@
 //! The events inventory emits, as domain values.
 //!
 //! One struct per message of `proto/ecommerce/inventory/v1/events.proto`,
-//! with the same fields; the `events` layer converts them to the generated
-//! types and writes them to the outbox in the transaction that stores the
-//! change. The event type strings are the proto's
-//! `(ecommerce.events.v1.event_type)` options, repeated here so the domain
-//! can name them without depending on generated code; a test in the events
-//! layer should compare the two.
+//! with the same fields; `crate::convert::events` turns each into its
+//! generated message, which carries the event type (the domain names
+//! none), and the app or a consumer emits it in the transaction that
+//! stores the change.
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::reservation::{FailureReason, ReservationLine, ShortLine};
 use crate::domain::values::{AdjustmentId, OrderId, ReservationId, Sku};
 
-/// `inventory.stock.adjustment_applied.v1`.
+/// An adjustment changed a SKU's on-hand units.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StockAdjustmentApplied {
     pub adjustment_id: AdjustmentId,
@@ -26,7 +24,7 @@ pub struct StockAdjustmentApplied {
     pub version: i64,
 }
 
-/// `inventory.stock.reserved.v1`.
+/// Every line of an order is held until `expires_at`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StockReserved {
     pub reservation_id: ReservationId,
@@ -35,7 +33,7 @@ pub struct StockReserved {
     pub expires_at: DateTime<Utc>,
 }
 
-/// `inventory.stock.reservation_failed.v1`.
+/// An order's lines could not all be reserved; none were.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StockReservationFailed {
     pub order_id: OrderId,
@@ -43,7 +41,7 @@ pub struct StockReservationFailed {
     pub short_lines: Vec<ShortLine>,
 }
 
-/// `inventory.stock.committed.v1`.
+/// A reservation's units left stock for good (the order is paid).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StockCommitted {
     pub reservation_id: ReservationId,
@@ -51,7 +49,7 @@ pub struct StockCommitted {
     pub lines: Vec<ReservationLine>,
 }
 
-/// `inventory.stock.reservation_released.v1`.
+/// A reservation's units returned to available stock before its TTL ran out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StockReservationReleased {
     pub reservation_id: ReservationId,
@@ -61,7 +59,7 @@ pub struct StockReservationReleased {
     pub reason: String,
 }
 
-/// `inventory.stock.reservation_expired.v1`.
+/// A reservation's TTL ran out; its units returned to available stock.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StockReservationExpired {
     pub reservation_id: ReservationId,
@@ -90,24 +88,6 @@ pub struct Aggregate {
 }
 
 impl InventoryEvent {
-    pub const ADJUSTMENT_APPLIED: &'static str = "inventory.stock.adjustment_applied.v1";
-    pub const RESERVED: &'static str = "inventory.stock.reserved.v1";
-    pub const RESERVATION_FAILED: &'static str = "inventory.stock.reservation_failed.v1";
-    pub const COMMITTED: &'static str = "inventory.stock.committed.v1";
-    pub const RELEASED: &'static str = "inventory.stock.reservation_released.v1";
-    pub const EXPIRED: &'static str = "inventory.stock.reservation_expired.v1";
-
-    pub const fn event_type(&self) -> &'static str {
-        match self {
-            Self::AdjustmentApplied(_) => Self::ADJUSTMENT_APPLIED,
-            Self::Reserved(_) => Self::RESERVED,
-            Self::ReservationFailed(_) => Self::RESERVATION_FAILED,
-            Self::Committed(_) => Self::COMMITTED,
-            Self::Released(_) => Self::RELEASED,
-            Self::Expired(_) => Self::EXPIRED,
-        }
-    }
-
     pub fn aggregate(&self) -> Aggregate {
         let (aggregate_type, id) = match self {
             Self::AdjustmentApplied(event) => ("stock", event.sku.to_string()),
@@ -151,7 +131,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn types_and_aggregates_follow_the_proto() {
+    fn aggregates_follow_the_proto() {
         let sku = Sku::parse("SKU-1").unwrap();
         let order_id = OrderId::generate();
         let reservation_id = ReservationId::generate();
@@ -165,10 +145,6 @@ mod tests {
             version: 2,
         });
         assert_eq!(
-            adjustment.event_type(),
-            "inventory.stock.adjustment_applied.v1"
-        );
-        assert_eq!(
             adjustment.aggregate(),
             Aggregate {
                 aggregate_type: "stock",
@@ -181,7 +157,6 @@ mod tests {
             reason: FailureReason::UnknownSku,
             short_lines: Vec::new(),
         });
-        assert_eq!(failed.event_type(), "inventory.stock.reservation_failed.v1");
         assert_eq!(failed.aggregate().aggregate_type, "order");
         assert_eq!(failed.aggregate().id, order_id.to_string());
 
@@ -210,19 +185,6 @@ mod tests {
                 lines,
             }),
         ];
-        let types: Vec<&str> = by_reservation
-            .iter()
-            .map(InventoryEvent::event_type)
-            .collect();
-        assert_eq!(
-            types,
-            [
-                "inventory.stock.reserved.v1",
-                "inventory.stock.committed.v1",
-                "inventory.stock.reservation_released.v1",
-                "inventory.stock.reservation_expired.v1",
-            ]
-        );
         for event in by_reservation {
             assert_eq!(event.aggregate().aggregate_type, "reservation");
             assert_eq!(event.aggregate().id, reservation_id.to_string());

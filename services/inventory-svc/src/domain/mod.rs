@@ -3,8 +3,9 @@
 //! lines or none, commit, release, expire), each returning the new state to
 //! store and the event to emit.
 //!
-//! Nothing here imports tonic or sea_orm: `grpc` and the event consumers
-//! convert their input into the values defined here, storage reads and
+//! Nothing here imports tonic, sea_orm or the generated messages:
+//! `crate::convert` turns requests and consumed events into the values
+//! defined here (and the events defined here into messages), storage reads and
 //! locks the rows these functions take (in the order they name) and writes
 //! back what they return, in one transaction with the outbox row. The
 //! module docs of `stock` and `reservation` list what the database must
@@ -19,7 +20,7 @@ pub mod values;
 #[cfg(test)]
 mod invariant_tests;
 
-pub use error::{ErrorKind, InvalidField, InvalidValue, InventoryError};
+pub use error::{InvalidField, InvalidValue, InventoryError};
 pub use events::InventoryEvent;
 pub use reservation::{
     CommitOutcome, ExpireOutcome, FailureReason, IgnoredBecause, PriorAttempt, ReleaseOutcome,

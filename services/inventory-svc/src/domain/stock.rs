@@ -383,9 +383,9 @@ pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
 
     use chrono::TimeZone as _;
+    use ecommerce_kernel::ErrorCode;
 
     use super::*;
-    use crate::domain::error::ErrorKind;
 
     pub(crate) fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap()
@@ -417,8 +417,8 @@ pub(crate) mod tests {
             let stored =
                 StockLevel::from_stored(sku("A"), on_hand, reserved, StockStatus::Active, 1, t0());
             assert_eq!(
-                stored.unwrap_err().kind(),
-                ErrorKind::Internal,
+                stored.unwrap_err().code(),
+                ErrorCode::Internal,
                 "{on_hand}/{reserved}"
             );
         }
@@ -549,7 +549,7 @@ pub(crate) mod tests {
                 reserved: 2
             }
         );
-        assert_eq!(error.kind(), ErrorKind::FailedPrecondition);
+        assert_eq!(error.code(), ErrorCode::FailedPrecondition);
         assert!(
             adjust_stock(
                 Some(&before),
@@ -625,8 +625,8 @@ pub(crate) mod tests {
         assert_eq!(
             adjust_stock(Some(&before), &stale, t0())
                 .unwrap_err()
-                .kind(),
-            ErrorKind::Aborted
+                .code(),
+            ErrorCode::Aborted
         );
         let current = AdjustStock {
             expected_version: Some(1),
@@ -637,8 +637,8 @@ pub(crate) mod tests {
         assert_eq!(
             adjust_stock(Some(&other), &command, t0())
                 .unwrap_err()
-                .kind(),
-            ErrorKind::Internal
+                .code(),
+            ErrorCode::Internal
         );
     }
 

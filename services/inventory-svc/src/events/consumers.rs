@@ -1,8 +1,9 @@
 //! The inbox handlers of inventory's two consumer queues.
 //!
-//! Each event is applied in the inbox's transaction (which also records the
-//! message id): lock the rows in the global order, apply the domain, store,
-//! emit the domain's event with causation = the incoming event. A storage
+//! Each event is converted ([`crate::convert`]) and applied by an `*_in`
+//! method of the app in the inbox's transaction (which also records the
+//! message id); the app returns the domain's event, and the handler emits
+//! it there with causation = the incoming event. A storage
 //! failure is [`HandlerError::Transient`] (the message comes again, and the
 //! retry budget dead-letters what keeps failing); an invalid event or a
 //! broken invariant is [`HandlerError::Permanent`] (dead-lettered with the
@@ -11,14 +12,11 @@
 use async_trait::async_trait;
 use ecommerce_events::DecodedEvent;
 use ecommerce_inbox::{EventHandler, HandlerContext, HandlerError};
-use ecommerce_proto::ecommerce::orders::v1::OrderPlaced;
 
 use crate::app::{InventoryApp, ReservationKey};
-use crate::domain::{
-    InvalidValue, OrderId, Quantity, ReleaseReason, ReservationId, ReservationLines,
-    ReservationRequest, Sku,
-};
-use crate::events::emit;
+use crate::convert::events::reservation_request;
+use crate::convert::{order_id, sku};
+use crate::domain::{InvalidField, InventoryEvent, ReleaseReason};
 
 /// `inventory.order-events`: `orders.#` and `payments.#`.
 pub struct OrderEventsHandler {
@@ -41,7 +39,8 @@ impl EventHandler for OrderEventsHandler {
         let db = context.transaction();
         let event = match event {
             DecodedEvent::OrdersOrderPlacedV1(order) => {
-                let request = reservation_request(&order, &self.app)?;
+                let request = reservation_request(&order, self.app.settings().reservation_ttl)
+                    .map_err(invalid)?;
                 let correlation_id = context.metadata().correlation_id.clone();
                 let (_, event) = self
                     .app
@@ -50,21 +49,21 @@ impl EventHandler for OrderEventsHandler {
                 event
             }
             DecodedEvent::PaymentsPaymentAuthorizedV1(payment) => {
-                let key = ReservationKey::Order(order_id(&payment.order_id)?);
+                let key = ReservationKey::Order(order_id(&payment.order_id).map_err(invalid)?);
                 self.app
                     .commit_in(db, key)
                     .await?
                     .map_or_else(|| no_reservation(context), |applied| applied.event)
             }
             DecodedEvent::PaymentsPaymentFailedV1(payment) => {
-                let key = ReservationKey::Order(order_id(&payment.order_id)?);
+                let key = ReservationKey::Order(order_id(&payment.order_id).map_err(invalid)?);
                 self.app
                     .release_in(db, key, &ReleaseReason::PaymentFailed)
                     .await?
                     .map_or_else(|| no_reservation(context), |applied| applied.event)
             }
             DecodedEvent::OrdersOrderCanceledV1(order) => {
-                let key = ReservationKey::Order(order_id(&order.order_id)?);
+                let key = ReservationKey::Order(order_id(&order.order_id).map_err(invalid)?);
                 self.app
                     .release_in(db, key, &ReleaseReason::OrderCanceled)
                     .await?
@@ -74,7 +73,10 @@ impl EventHandler for OrderEventsHandler {
             _ => None,
         };
         if let Some(event) = event {
-            emit(context, &event).await?;
+            let aggregate = event.aggregate();
+            context
+                .emit(&event, aggregate.aggregate_type, aggregate.id)
+                .await?;
         }
         Ok(())
     }
@@ -101,10 +103,12 @@ impl EventHandler for CatalogEventsHandler {
         let db = context.transaction();
         match event {
             DecodedEvent::CatalogVariantCreatedV1(variant) => {
-                self.app.open_stock_in(db, sku(&variant.sku)?).await?;
+                let sku = sku(&variant.sku, "sku").map_err(invalid)?;
+                self.app.open_stock_in(db, sku).await?;
             }
             DecodedEvent::CatalogVariantDiscontinuedV1(variant) => {
-                self.app.block_stock_in(db, sku(&variant.sku)?).await?;
+                let sku = sku(&variant.sku, "sku").map_err(invalid)?;
+                self.app.block_stock_in(db, sku).await?;
             }
             _ => {}
         }
@@ -114,7 +118,7 @@ impl EventHandler for CatalogEventsHandler {
 
 /// A payment or cancel for an order inventory holds nothing for (its
 /// reservation was refused): nothing to do.
-fn no_reservation(context: &HandlerContext<'_>) -> Option<crate::domain::InventoryEvent> {
+fn no_reservation(context: &HandlerContext<'_>) -> Option<InventoryEvent> {
     tracing::info!(
         event_type = context.event_type(),
         message_id = %context.message_id(),
@@ -123,37 +127,8 @@ fn no_reservation(context: &HandlerContext<'_>) -> Option<crate::domain::Invento
     None
 }
 
-fn invalid(field: &str, invalid: InvalidValue) -> HandlerError {
-    HandlerError::permanent(invalid.at(field).to_string())
-}
-
-fn order_id(raw: &str) -> Result<OrderId, HandlerError> {
-    OrderId::parse(raw).map_err(|error| invalid("order_id", error))
-}
-
-fn sku(raw: &str) -> Result<Sku, HandlerError> {
-    Sku::parse(raw).map_err(|error| invalid("sku", error))
-}
-
-/// The lines of a placed order as a reservation with the configured TTL.
-fn reservation_request(
-    order: &OrderPlaced,
-    app: &InventoryApp,
-) -> Result<ReservationRequest, HandlerError> {
-    let order_id = order_id(&order.order_id)?;
-    let mut lines = Vec::with_capacity(order.lines.len());
-    for (index, line) in order.lines.iter().enumerate() {
-        let sku = Sku::parse(&line.sku)
-            .map_err(|error| invalid(&format!("lines[{index}].sku"), error))?;
-        let quantity = Quantity::new(line.quantity)
-            .map_err(|error| invalid(&format!("lines[{index}].quantity"), error))?;
-        lines.push((sku, quantity));
-    }
-    let lines = ReservationLines::aggregate(lines).map_err(|error| invalid("lines", error))?;
-    Ok(ReservationRequest {
-        reservation_id: ReservationId::generate(),
-        order_id,
-        lines,
-        ttl: app.settings().reservation_ttl,
-    })
+/// An event that does not convert comes out the same however often it is
+/// delivered: dead-letter it, naming the field.
+fn invalid(invalid: InvalidField) -> HandlerError {
+    HandlerError::permanent(invalid.to_string())
 }

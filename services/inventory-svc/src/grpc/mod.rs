@@ -6,8 +6,6 @@
 //! correlation id (`x-correlation-id`, else `x-request-id`, else a new one)
 //! is copied onto every event the call emits.
 
-pub mod convert;
-
 use ecommerce_auth::{Role, require_role};
 use ecommerce_platform::grpc::{correlation_id, status_of};
 use ecommerce_proto::ecommerce::inventory::v1 as pb;
@@ -18,8 +16,8 @@ use tonic::{Request, Response, Status};
 
 use crate::app::InventoryApp;
 use crate::app::error::AppError;
+use crate::convert::{self, AdjustRequest, pb_reservation, pb_stock_level};
 use crate::domain::{InvalidField, InventoryError, ReservationRequest};
-use crate::grpc::convert::{AdjustRequest, pb_reservation, pb_stock_level};
 
 /// Inventory's gRPC handlers over an [`InventoryApp`].
 #[derive(Clone, Debug)]

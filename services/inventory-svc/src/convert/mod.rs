@@ -1,5 +1,14 @@
-//! Proto <-> domain conversions, in one place. A request that does not
-//! convert is INVALID_ARGUMENT naming its field.
+//! Every proto <-> domain conversion of the service, so `grpc` and
+//! `events` share one set and neither imports the other. A request or an
+//! event that does not convert is an [`InvalidField`] naming its field
+//! (INVALID_ARGUMENT for an RPC, dead-lettered for a consumer).
+//!
+//! - here: the RPCs' requests and responses, and the values both use;
+//! - [`events`]: the domain's events as the generated
+//!   `ecommerce.inventory.v1` messages, and the consumed events as the
+//!   domain's inputs.
+
+pub mod events;
 
 use chrono::{DateTime, Utc};
 use ecommerce_proto::ecommerce::inventory::v1 as pb;
@@ -12,7 +21,7 @@ use crate::domain::{
     StockStatus,
 };
 
-pub(crate) fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
+pub fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
     Timestamp {
         seconds: time.timestamp(),
         // Always below 10^9 (2 * 10^9 for a leap second), so it fits.
@@ -20,7 +29,7 @@ pub(crate) fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
     }
 }
 
-pub(crate) fn pb_lines(lines: &[ReservationLine]) -> Vec<pb::StockLine> {
+pub fn pb_lines(lines: &[ReservationLine]) -> Vec<pb::StockLine> {
     lines
         .iter()
         .map(|line| pb::StockLine {
@@ -30,7 +39,7 @@ pub(crate) fn pb_lines(lines: &[ReservationLine]) -> Vec<pb::StockLine> {
         .collect()
 }
 
-pub(crate) fn pb_short_line(line: &ShortLine) -> pb::ShortLine {
+pub fn pb_short_line(line: &ShortLine) -> pb::ShortLine {
     pb::ShortLine {
         sku: line.sku.as_str().to_owned(),
         requested: line.requested,
@@ -86,6 +95,10 @@ pub fn sku(raw: &str, field: &str) -> Result<Sku, InvalidField> {
     Sku::parse(raw).map_err(at(field))
 }
 
+pub fn order_id(raw: &str) -> Result<OrderId, InvalidField> {
+    OrderId::parse(raw).map_err(at("order_id"))
+}
+
 pub fn reservation_id(raw: &str) -> Result<ReservationId, InvalidField> {
     ReservationId::parse(raw).map_err(at("reservation_id"))
 }
@@ -95,6 +108,21 @@ pub fn skus(raw: &[String]) -> Result<Vec<Sku>, InvalidField> {
         .enumerate()
         .map(|(index, sku)| Sku::parse(sku).map_err(|invalid| invalid.at(format!("skus[{index}]"))))
         .collect()
+}
+
+/// The `(sku, quantity)` pairs of a request's or an event's `lines`, summed
+/// per SKU; a bad line names its index.
+pub fn reservation_lines<'a>(
+    lines: impl ExactSizeIterator<Item = (&'a str, i32)>,
+) -> Result<ReservationLines, InvalidField> {
+    let mut parsed = Vec::with_capacity(lines.len());
+    for (index, (raw_sku, quantity)) in lines.enumerate() {
+        let sku = sku(raw_sku, &format!("lines[{index}].sku"))?;
+        let quantity = Quantity::new(quantity)
+            .map_err(|invalid| invalid.at(format!("lines[{index}].quantity")))?;
+        parsed.push((sku, quantity));
+    }
+    ReservationLines::aggregate(parsed).map_err(at("lines"))
 }
 
 /// AdjustStock, with its idempotency key (empty = none).
@@ -126,15 +154,13 @@ impl TryFrom<pb::ReserveStockRequest> for ReservationRequest {
     type Error = InvalidField;
 
     fn try_from(request: pb::ReserveStockRequest) -> Result<Self, InvalidField> {
-        let order_id = OrderId::parse(&request.order_id).map_err(at("order_id"))?;
-        let mut lines = Vec::with_capacity(request.lines.len());
-        for (index, line) in request.lines.iter().enumerate() {
-            let sku = sku(&line.sku, &format!("lines[{index}].sku"))?;
-            let quantity = Quantity::new(line.quantity)
-                .map_err(|invalid| invalid.at(format!("lines[{index}].quantity")))?;
-            lines.push((sku, quantity));
-        }
-        let lines = ReservationLines::aggregate(lines).map_err(at("lines"))?;
+        let order_id = order_id(&request.order_id)?;
+        let lines = reservation_lines(
+            request
+                .lines
+                .iter()
+                .map(|line| (line.sku.as_str(), line.quantity)),
+        )?;
         let ttl = match request.ttl {
             None => ReservationTtl::DEFAULT,
             Some(ttl) => {

@@ -1,5 +1,14 @@
-//! Proto <-> domain conversions, in one place. A request that does not
-//! convert is INVALID_ARGUMENT naming its field.
+//! Every proto <-> domain conversion of the service, so `grpc` and
+//! `events` share one set and neither imports the other. A request or an
+//! event that does not convert is an [`InvalidField`] naming its field
+//! (INVALID_ARGUMENT for an RPC, dead-lettered for the consumer).
+//!
+//! - here: the RPCs' requests and responses, and the values both use;
+//! - [`events`]: the domain's events as the generated
+//!   `ecommerce.fulfillment.v1` messages, and the consumed event as the
+//!   domain's input.
+
+pub mod events;
 
 use chrono::{DateTime, Utc};
 use ecommerce_kernel::Money;
@@ -12,7 +21,7 @@ use crate::domain::{
     ShipmentLine, ShipmentStatus, ShippingOption, Tracking, TrackingNumber,
 };
 
-pub(crate) fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
+pub fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
     Timestamp {
         seconds: time.timestamp(),
         // Always below 10^9 (2 * 10^9 for a leap second), so it fits.
@@ -20,7 +29,7 @@ pub(crate) fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
     }
 }
 
-pub(crate) fn pb_lines(lines: &[ShipmentLine]) -> Vec<pb::ShipmentLine> {
+pub fn pb_lines(lines: &[ShipmentLine]) -> Vec<pb::ShipmentLine> {
     lines
         .iter()
         .map(|line| pb::ShipmentLine {
