@@ -1,44 +1,23 @@
 //! fulfillment-svc as the binary runs it (runtime, migrator, relay, the
 //! consumer, auth layer), with real Postgres and RabbitMQ: inventory's
-//! `stock.committed` is published into the topology through an inventory
-//! outbox of the test's own (as inventory-svc would), and fulfillment's
-//! events are read off RabbitMQ.
+//! `stock.committed` is published into the topology through an upstream
+//! inventory outbox in the test's schema (as inventory-svc would), and
+//! fulfillment's events are read off RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::Duration;
-
-use async_trait::async_trait;
 use ecommerce_broker::EventsExchange;
 use ecommerce_events::{DecodedEvent, EventMetadata, ReceivedEvent};
-use ecommerce_outbox::{Outbox, OutboxMigration, OutboxTable};
+use ecommerce_outbox::{Outbox, OutboxTable};
 use ecommerce_proto::ecommerce::fulfillment::v1 as pb;
 use ecommerce_proto::ecommerce::fulfillment::v1::fulfillment_service_client::FulfillmentServiceClient;
 use ecommerce_proto::ecommerce::inventory::v1::{StockCommitted, StockLine};
-use ecommerce_test_support::{TestAuth, TestService, assert_standard_grpc_surface, with_bearer};
+use ecommerce_test_support::{
+    EVENT_WAIT, QUIET, TestAuth, TestService, assert_standard_grpc_surface, with_bearer,
+};
 use fulfillment_svc::app::FulfillmentApp;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use tonic::transport::Channel;
 use uuid::Uuid;
-
-const WAIT: Duration = Duration::from_secs(15);
-const QUIET: Duration = Duration::from_millis(1500);
-
-/// Fulfillment's migrations plus the inventory outbox the test publishes
-/// `stock.committed` through, in the test's schema.
-struct TestMigrator;
-
-#[async_trait]
-impl MigratorTrait for TestMigrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut migrations = fulfillment_migration::Migrator::migrations();
-        migrations.push(Box::new(OutboxMigration::in_current_schema(
-            "m_test_inventory_outbox",
-            OutboxTable::INVENTORY,
-        )));
-        migrations
-    }
-}
 
 struct World {
     service: TestService,
@@ -51,7 +30,7 @@ struct World {
 
 impl World {
     async fn start() -> Self {
-        let mut service = TestService::start::<TestMigrator>(
+        let mut service = TestService::start::<fulfillment_migration::Migrator>(
             &fulfillment_svc::SERVICE,
             &[EventsExchange::Fulfillment],
         )
@@ -59,10 +38,10 @@ impl World {
         .unwrap();
         let runtime = service.runtime.clone();
         let app = fulfillment_svc::start(&runtime).unwrap();
-        let inventory = runtime
-            .outbox(&OutboxTable::INVENTORY, EventsExchange::Inventory)
+        let inventory = service
+            .upstream(&OutboxTable::INVENTORY, EventsExchange::Inventory)
+            .await
             .unwrap();
-        runtime.spawn_relay(&inventory);
         let auth = TestAuth::new();
         let admin = auth.admin_token();
         let layer = auth.layer();
@@ -99,18 +78,18 @@ impl World {
                 })
                 .collect(),
         };
-        let transaction = self.inventory.begin(self.app.db()).await.unwrap();
         let metadata =
             EventMetadata::new("reservation", reservation_id).with_correlation_id(correlation);
-        let id = transaction.enqueue(&committed, metadata).await.unwrap();
-        transaction.commit().await.unwrap();
-        id
+        self.service
+            .publish(&self.inventory, committed, metadata)
+            .await
+            .unwrap()
     }
 
     /// The next fulfillment event of `event_type`, with `correlation` and
     /// caused by `cause`.
     async fn expect(&self, event_type: &str, correlation: &str, cause: Uuid) -> ReceivedEvent {
-        let event = self.service.expect_event(event_type, WAIT).await;
+        let event = self.service.expect_event(event_type, EVENT_WAIT).await;
         assert_eq!(event.metadata.correlation_id.as_deref(), Some(correlation));
         assert_eq!(
             event.metadata.causation_id.as_deref(),
@@ -176,17 +155,6 @@ impl World {
             .mark_delivered(request)
             .await
             .map(|response| response.into_inner().shipment.unwrap())
-    }
-
-    async fn count(&self, sql: &str) -> i64 {
-        self.app
-            .db()
-            .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get::<i64>("", "n")
-            .unwrap()
     }
 
     async fn finish(self) {
@@ -338,6 +306,7 @@ async fn a_committed_order_gets_one_shipment_that_is_shipped_then_delivered() {
     assert!(pending.carrier.is_empty() && pending.shipped_at.is_none());
     assert_eq!(
         world
+            .service
             .count(&format!(
                 "SELECT count(*) AS n FROM shipments WHERE order_id = '{order_id}'"
             ))
@@ -502,6 +471,7 @@ async fn a_committed_order_gets_one_shipment_that_is_shipped_then_delivered() {
     assert_eq!(read, delivered);
     assert_eq!(
         world
+            .service
             .count("SELECT count(*) AS n FROM fulfillment_outbox_events")
             .await,
         3
@@ -562,7 +532,7 @@ async fn shipments_page_and_the_database_refuses_what_the_domain_refuses() {
     );
     let created = world
         .service
-        .expect_event("fulfillment.shipment.created.v1", WAIT)
+        .expect_event("fulfillment.shipment.created.v1", EVENT_WAIT)
         .await;
     let cause = created.metadata.causation_id.clone().unwrap();
     assert!(cause == first.to_string() || cause == second.to_string());

@@ -1,55 +1,33 @@
 //! inventory-svc as the binary runs it (runtime, migrator, relay, both
 //! consumers, the expiry worker, auth layer), with real Postgres and
 //! RabbitMQ: order, payment and catalog events are published into the
-//! topology through outboxes of the test's own (as orders, payments and
-//! catalog would), and inventory's events are read off RabbitMQ.
+//! topology through upstream outboxes in the test's schema (as orders,
+//! payments and catalog would), and inventory's events are read off RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use ecommerce_broker::{ConsumerQueue, EventsExchange};
-use ecommerce_events::{DecodedEvent, Event, EventMetadata, ReceivedEvent};
+use ecommerce_events::{DecodedEvent, EventMetadata, ReceivedEvent};
 use ecommerce_kernel::SystemClock;
-use ecommerce_outbox::{Outbox, OutboxMigration, OutboxTable};
+use ecommerce_outbox::{Outbox, OutboxTable};
 use ecommerce_proto::ecommerce::catalog::v1::{VariantCreated, VariantDiscontinued};
 use ecommerce_proto::ecommerce::inventory::v1 as pb;
 use ecommerce_proto::ecommerce::inventory::v1::inventory_service_client::InventoryServiceClient;
 use ecommerce_proto::ecommerce::orders::v1::{OrderCanceled, OrderLine, OrderPlaced};
 use ecommerce_proto::ecommerce::payments::v1::{PaymentAuthorized, PaymentFailed};
-use ecommerce_test_support::{TestAuth, TestService, assert_standard_grpc_surface, with_bearer};
+use ecommerce_test_support::{
+    EVENT_WAIT, TestAuth, TestService, assert_standard_grpc_surface, with_bearer,
+};
 use inventory_svc::app::InventoryApp;
 use inventory_svc::app::settings::InventorySettings;
 use inventory_svc::domain::ReservationTtl;
 use inventory_svc::events::consumers::OrderEventsHandler;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use tonic::transport::Channel;
 use uuid::Uuid;
-
-const WAIT: Duration = Duration::from_secs(15);
-
-/// Inventory's migrations plus the outboxes the test publishes the other
-/// services' events through, in the test's schema.
-struct TestMigrator;
-
-#[async_trait]
-impl MigratorTrait for TestMigrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut migrations = inventory_migration::Migrator::migrations();
-        migrations.push(Box::new(OutboxMigration::in_current_schema(
-            "m_test_orders_outbox",
-            OutboxTable::ORDERS,
-        )));
-        migrations.push(Box::new(OutboxMigration::in_current_schema(
-            "m_test_catalog_outbox",
-            OutboxTable::CATALOG,
-        )));
-        migrations
-    }
-}
 
 struct World {
     service: TestService,
@@ -63,7 +41,7 @@ struct World {
 
 impl World {
     async fn start(ttl_seconds: i64) -> Self {
-        let mut service = TestService::start::<TestMigrator>(
+        let mut service = TestService::start::<inventory_migration::Migrator>(
             &inventory_svc::SERVICE,
             &[EventsExchange::Inventory],
         )
@@ -76,14 +54,16 @@ impl World {
         };
         let runtime = service.runtime.clone();
         let app = inventory_svc::start_with(&runtime, settings, Arc::new(SystemClock)).unwrap();
-        let orders = runtime
-            .outbox(&OutboxTable::ORDERS, EventsExchange::Orders)
+        // Payments' events share the orders exchange; the test publishes
+        // them through the orders outbox.
+        let orders = service
+            .upstream(&OutboxTable::ORDERS, EventsExchange::Orders)
+            .await
             .unwrap();
-        let catalog = runtime
-            .outbox(&OutboxTable::CATALOG, EventsExchange::Catalog)
+        let catalog = service
+            .upstream(&OutboxTable::CATALOG, EventsExchange::Catalog)
+            .await
             .unwrap();
-        runtime.spawn_relay(&orders);
-        runtime.spawn_relay(&catalog);
         let auth = TestAuth::new();
         let admin = auth.admin_token();
         let layer = auth.layer();
@@ -107,19 +87,19 @@ impl World {
     }
 
     /// Publishes `payload` through `outbox` as `correlation`; returns its id.
-    async fn publish<E: Event>(
+    async fn publish(
         &self,
         outbox: &Outbox,
-        payload: &E,
+        payload: impl Into<DecodedEvent>,
         aggregate: (&str, &str),
         correlation: &str,
     ) -> Uuid {
-        let transaction = outbox.begin(self.app.db()).await.unwrap();
         let metadata =
             EventMetadata::new(aggregate.0, aggregate.1).with_correlation_id(correlation);
-        let id = transaction.enqueue(payload, metadata).await.unwrap();
-        transaction.commit().await.unwrap();
-        id
+        self.service
+            .publish(outbox, payload, metadata)
+            .await
+            .unwrap()
     }
 
     async fn variant_created(&self, sku: &str) {
@@ -142,7 +122,7 @@ impl World {
     }
 
     async fn wait_for_stock(&self, sku: &str) -> pb::StockLevel {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + EVENT_WAIT;
         loop {
             let found = self
                 .client
@@ -234,7 +214,7 @@ impl World {
     /// The next inventory event of `event_type` (others are skipped), with
     /// `correlation` and caused by `cause`.
     async fn expect(&self, event_type: &str, correlation: &str, cause: Uuid) -> ReceivedEvent {
-        let event = self.service.expect_event(event_type, WAIT).await;
+        let event = self.service.expect_event(event_type, EVENT_WAIT).await;
         assert_eq!(event.metadata.correlation_id.as_deref(), Some(correlation));
         assert_eq!(
             event.metadata.causation_id.as_deref(),
@@ -246,29 +226,24 @@ impl World {
     /// Stock rows breaking an invariant, and SKUs whose `reserved` differs
     /// from the units of its held reservations: both must be empty.
     async fn assert_invariants(&self) {
-        let db = self.app.db();
-        let broken = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
+        let broken = self
+            .service
+            .count(
                 "SELECT count(*) AS n FROM stock_levels \
                  WHERE on_hand < 0 OR reserved < 0 OR reserved > on_hand",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(broken.try_get::<i64>("", "n").unwrap(), 0);
-        let mismatched = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
+            )
+            .await;
+        assert_eq!(broken, 0);
+        let mismatched = self
+            .service
+            .count(
                 "SELECT count(*) AS n FROM stock_levels s \
                  WHERE s.reserved <> COALESCE((SELECT sum(l.quantity) FROM reservation_lines l \
                    JOIN reservations r ON r.id = l.reservation_id \
                    WHERE r.status = 'held' AND l.sku = s.sku), 0)",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(mismatched.try_get::<i64>("", "n").unwrap(), 0);
+            )
+            .await;
+        assert_eq!(mismatched, 0);
     }
 
     async fn finish(self) {
@@ -322,7 +297,7 @@ async fn catalog_events_open_and_block_stock_and_admins_adjust_it() {
     assert_eq!((level.on_hand, level.available, level.version), (7, 7, 2));
     let event = world
         .service
-        .expect_event("inventory.stock.adjustment_applied.v1", WAIT)
+        .expect_event("inventory.stock.adjustment_applied.v1", EVENT_WAIT)
         .await;
     assert_eq!(
         event.metadata.correlation_id.as_deref(),
@@ -357,7 +332,7 @@ async fn catalog_events_open_and_block_stock_and_admins_adjust_it() {
             "corr-catalog",
         )
         .await;
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let deadline = tokio::time::Instant::now() + EVENT_WAIT;
     while world.get_stock("SKU-OPEN").await.status != pb::StockStatus::Blocked as i32 {
         assert!(tokio::time::Instant::now() < deadline, "never blocked");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -580,7 +555,7 @@ async fn a_reservation_expires_after_its_ttl_and_a_late_authorization_does_not_c
         .await;
     let expired = world
         .service
-        .expect_event("inventory.stock.reservation_expired.v1", WAIT)
+        .expect_event("inventory.stock.reservation_expired.v1", EVENT_WAIT)
         .await;
     // The worker's event stays in the checkout's correlation.
     assert_eq!(
@@ -659,7 +634,7 @@ async fn concurrent_orders_for_the_last_units_never_oversell() {
     while reserved.len() + failed.len() < ORDERS {
         let event = world
             .service
-            .next_event(WAIT)
+            .next_event(EVENT_WAIT)
             .await
             .unwrap_or_else(|| panic!("{} reserved, {} failed", reserved.len(), failed.len()));
         match event.event {
