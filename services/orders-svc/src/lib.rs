@@ -2,20 +2,26 @@
 //!
 //! - [`domain`]: the order rules without I/O (the order built from a
 //!   verified checkout snapshot, its state machine, who may read and
-//!   cancel it).
+//!   cancel it, the events it emits).
 //! - [`storage`]: the tables through SeaORM (migrations: `orders-migration`).
 //! - [`app`]: one method per RPC, each write in one transaction with its
-//!   outbox events.
-//! - [`grpc`]: the tonic adapter ([`grpc::OrderGrpc`]) and the proto
-//!   conversions.
-//! - [`events`]: the payloads orders emits, and the saga consumer that
-//!   moves orders on inventory, payments and fulfillment events.
+//!   outbox events, and one for the saga's events on the inbox's
+//!   transaction. Speaks domain types only.
+//! - [`convert`]: every proto ⇄ domain conversion, requests, orders and
+//!   events alike.
+//! - [`grpc`]: the tonic adapter ([`grpc::OrderGrpc`]).
+//! - [`events`]: the saga consumer that moves orders on inventory,
+//!   payments and fulfillment events.
+//!
+//! `grpc` and `events` call `app` (through `convert`); `app` calls
+//! `domain` and `storage`; neither adapter imports the other.
 //!
 //! The binary runs it on `ecommerce-runtime` (schema `orders`, migrator
 //! `orders-migration`, the outbox relay and the three consumers in-process)
 //! behind the auth layer.
 
 pub mod app;
+pub mod convert;
 pub mod domain;
 pub mod events;
 pub mod grpc;
@@ -62,9 +68,9 @@ pub fn start(runtime: &ServiceRuntime, keys: SnapshotKeys) -> anyhow::Result<Ord
 
 /// The application on `runtime`: its outbox (in the service's schema,
 /// publishing to the orders exchange) with the relay running, and the
-/// three saga consumers, whose follow-up events go out through the same
-/// outbox. `keys` verify checkout snapshots (`SnapshotKeys::from_env` in
-/// the binary).
+/// three saga consumers over the same app, whose follow-up events go out
+/// through the same outbox. `keys` verify checkout snapshots
+/// (`SnapshotKeys::from_env` in the binary).
 pub fn start_with(
     runtime: &ServiceRuntime,
     keys: SnapshotKeys,
@@ -72,10 +78,11 @@ pub fn start_with(
 ) -> anyhow::Result<OrdersApp> {
     let outbox = runtime.outbox(&OutboxTable::ORDERS, EventsExchange::Orders)?;
     runtime.spawn_relay(&outbox);
+    let app = OrdersApp::new(runtime.db().clone(), outbox.clone(), keys, clock);
     for queue in CONSUMER_QUEUES {
-        runtime.spawn_consumer(queue, SagaHandler::new(Arc::clone(&clock)), Some(&outbox))?;
+        runtime.spawn_consumer(queue, SagaHandler::new(app.clone()), Some(&outbox))?;
     }
-    Ok(OrdersApp::new(runtime.db().clone(), outbox, keys, clock))
+    Ok(app)
 }
 
 /// Adds the orders' handlers over `app`, behind the auth layer that

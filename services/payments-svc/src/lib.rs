@@ -5,19 +5,24 @@
 //!   provider port and its deterministic simulated provider, the events).
 //! - [`storage`]: the `payments` table through SeaORM (migrations:
 //!   `payments-migration`).
-//! - [`app`]: one method per RPC; CapturePayment in one transaction with
-//!   its outbox event.
-//! - [`grpc`]: the tonic adapter ([`grpc::PaymentGrpc`]) and the proto
-//!   conversions.
-//! - [`events`]: the payloads payments emits, and the saga consumer that
-//!   records, authorizes, captures and voids on orders, inventory and
-//!   fulfillment events.
+//! - [`app`]: one method per RPC (CapturePayment in one transaction with
+//!   its outbox event), and the saga's steps on the inbox's transaction.
+//!   Speaks domain types only.
+//! - [`convert`]: every proto ⇄ domain conversion, requests, payments and
+//!   events alike.
+//! - [`grpc`]: the tonic adapter ([`grpc::PaymentGrpc`]).
+//! - [`events`]: the saga consumer that records, authorizes, captures and
+//!   voids on orders, inventory and fulfillment events.
+//!
+//! `grpc` and `events` call `app` (through `convert`); `app` calls
+//! `domain` and `storage`; neither adapter imports the other.
 //!
 //! The binary runs it on `ecommerce-runtime` (schema `payments`, migrator
 //! `payments-migration`, the outbox relay and the three consumers
 //! in-process) behind the auth layer.
 
 pub mod app;
+pub mod convert;
 pub mod domain;
 pub mod events;
 pub mod grpc;
@@ -89,7 +94,8 @@ pub fn start(
 
 /// The application on `runtime`: its outbox (in the service's schema,
 /// publishing to the orders exchange) with the relay running, and the three
-/// saga consumers, whose events go out through the same outbox.
+/// saga consumers over the same app, whose events go out through the same
+/// outbox.
 pub fn start_with(
     runtime: &ServiceRuntime,
     provider: Arc<dyn PaymentProvider>,
@@ -97,16 +103,11 @@ pub fn start_with(
 ) -> anyhow::Result<PaymentsApp> {
     let outbox = runtime.outbox(&OutboxTable::PAYMENTS, EventsExchange::Orders)?;
     runtime.spawn_relay(&outbox);
+    let app = PaymentsApp::new(runtime.db().clone(), outbox.clone(), provider, clock);
     for queue in CONSUMER_QUEUES {
-        let handler = PaymentHandler::new(Arc::clone(&provider), Arc::clone(&clock));
-        runtime.spawn_consumer(queue, handler, Some(&outbox))?;
+        runtime.spawn_consumer(queue, PaymentHandler::new(app.clone()), Some(&outbox))?;
     }
-    Ok(PaymentsApp::new(
-        runtime.db().clone(),
-        outbox,
-        provider,
-        clock,
-    ))
+    Ok(app)
 }
 
 /// Adds the payments' handlers over `app`, behind the auth layer that

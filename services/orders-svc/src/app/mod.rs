@@ -4,32 +4,35 @@
 //! that fails on a serialization failure or deadlock is run again from the
 //! start (the shared [`transaction!`]).
 //!
-//! Handlers in `grpc/` only convert; the saga's events are applied by
-//! [`crate::events::SagaHandler`] on the inbox's transaction, with the same
-//! storage functions and the same row lock as [`OrdersApp::cancel_order`].
+//! Nothing here knows the wire: `grpc/` and `events/` convert (through
+//! `crate::convert`) and call in. The saga's events are applied by
+//! [`OrdersApp::apply_event_in`] on the inbox's transaction, under the same
+//! row lock as [`OrdersApp::cancel_order`]; it hands back the events to
+//! emit, which the consumer writes through the inbox (causation = the
+//! consumed event).
 
 mod error;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ecommerce_checkout::{SnapshotError, SnapshotKeys, verify_request};
+use ecommerce_checkout::{SignedSnapshot, SnapshotError, SnapshotKeys, verify};
 use ecommerce_db::transaction;
 use ecommerce_events::EventMetadata;
 use ecommerce_kernel::Clock;
 use ecommerce_outbox::Outbox;
-use ecommerce_proto::ecommerce::orders::v1 as pb;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tracing::instrument;
 use uuid::Uuid;
 
 pub use self::error::OrdersError;
 use crate::domain::{
-    Actor, CancelReason, Order, OrderId, OrderInput, OrderStatus, Outcome, list_owner,
+    Actor, CancelReason, Order, OrderEvent, OrderId, OrderInput, OrderStatus, Outcome, list_owner,
 };
-use crate::events::ORDER_AGGREGATE;
-use crate::events::payloads::{EffectEvent, effect_event, order_placed};
 use crate::storage::orders;
+
+/// What CancelOrder is called in history reasons and errors.
+const CANCEL_ORDER: &str = "CancelOrder";
 
 /// Who asks, and the call's correlation id.
 #[derive(Clone, Debug)]
@@ -107,9 +110,15 @@ impl OrdersApp {
         self.inner.clock.now()
     }
 
-    /// PlaceOrder: verifies the signed snapshot (HMAC-SHA256 compared in
-    /// constant time, then structure, then expiry), stores the order PENDING
-    /// and emits `orders.order_placed.v1`, in one transaction.
+    /// PlaceOrder: verifies the signed snapshot with
+    /// [`ecommerce_checkout::verify`] (size, HMAC-SHA256 under each key
+    /// compared in constant time, decoding, the request's checkout key
+    /// against the snapshot's, structure, then expiry), stores the order
+    /// PENDING and emits [`OrderEvent::Placed`], in one transaction.
+    ///
+    /// `signed` is the request's bytes, signature and checkout key exactly
+    /// as received (the adapter only moves them out of the proto message),
+    /// so the verification is the one `verify_request` runs.
     ///
     /// Who may call: a signed-in caller whose user id is the snapshot's
     /// (cart-svc forwards the customer's access token), or an admin (an
@@ -121,18 +130,25 @@ impl OrdersApp {
     /// the order the first call stored and return it, with no second event.
     /// A retry whose snapshot has expired meanwhile still gets that order
     /// (the expiry is checked last, so the key is the authentic one).
-    #[instrument(skip_all, fields(checkout_key = %request.idempotency_key, order_id), err(level = "info"))]
+    #[instrument(skip_all, fields(checkout_key = %signed.checkout_key, order_id), err(level = "info"))]
     pub async fn place_order(
         &self,
         context: &RequestContext,
-        request: &pb::PlaceOrderRequest,
+        signed: &SignedSnapshot,
     ) -> Result<Order, OrdersError> {
         let now = self.now();
-        let checkout = match verify_request(request, &self.inner.keys, now) {
+        let verified = verify(
+            &signed.bytes,
+            &signed.signature,
+            &signed.checkout_key,
+            &self.inner.keys,
+            now,
+        );
+        let checkout = match verified {
             Ok(checkout) => checkout,
             Err(expired @ SnapshotError::Expired { .. }) => {
                 let stored =
-                    orders::find_by_checkout_key(&self.inner.db, &request.idempotency_key).await?;
+                    orders::find_by_checkout_key(&self.inner.db, &signed.checkout_key).await?;
                 return match stored {
                     Some(order) if order.authorize_read(context.actor).is_ok() => Ok(order),
                     _ => Err(expired.into()),
@@ -154,7 +170,7 @@ impl OrdersApp {
         let (outbox, db) = (&self.inner.outbox, &self.inner.db);
         let placed = transaction!(OrdersError, "place_order", outbox.begin(db), |tx| {
             if orders::insert_if_new(tx, &order).await? {
-                tx.emit(&order_placed(&order), event_metadata(&order, now))
+                tx.emit(&OrderEvent::placed(&order), event_metadata(&order, now))
                     .await?;
                 return Ok(order.clone());
             }
@@ -219,8 +235,8 @@ impl OrdersApp {
     }
 
     /// CancelOrder: the owner or an admin, before the order ships; emits
-    /// `orders.order_canceled.v1` (which makes inventory release and
-    /// payments void). Canceling a canceled order returns it unchanged.
+    /// [`OrderEvent::Canceled`] (which makes inventory release and payments
+    /// void). Canceling a canceled order returns it unchanged.
     ///
     /// The event carries the order's correlation id (its checkout's), not
     /// the CancelOrder call's: every event of one checkout shares one id.
@@ -238,30 +254,66 @@ impl OrdersApp {
                 .await?
                 .ok_or_else(|| not_found(order_id))?;
             let request = order.authorize_cancel(context.actor, reason.clone())?;
-            let transition = match order.apply(OrderInput::Cancel(request), now)? {
+            let transition = match order.apply(OrderInput::Cancel(request), CANCEL_ORDER, now)? {
                 Outcome::Applied(transition) => transition,
                 Outcome::Ignored { .. } => return Ok(order),
             };
             let history_before = order.history.len();
-            let effects = order.record(transition);
+            let events = order.record(transition);
             orders::store_transition(tx, &order, history_before).await?;
-            for effect in &effects {
-                let metadata = event_metadata(&order, now);
-                match effect_event(&order, effect) {
-                    EffectEvent::Confirmed(payload) => tx.emit(&payload, metadata).await?,
-                    EffectEvent::Rejected(payload) => tx.emit(&payload, metadata).await?,
-                    EffectEvent::Canceled(payload) => tx.emit(&payload, metadata).await?,
-                };
+            for event in &events {
+                tx.emit(event, event_metadata(&order, now)).await?;
             }
             Ok(order)
         })
+    }
+
+    /// A saga event, converted to `input` (`source` is its event type, for
+    /// history reasons and errors), applied to its order in `tx`, the
+    /// inbox's transaction: locks the order row (`SELECT … FOR UPDATE`), so
+    /// the three consumers and CancelOrder change one order one at a time,
+    /// applies the input and, when it changes the order, stores the new
+    /// state and history entries. Returns the events to emit in `tx`; none
+    /// when the input changes nothing ([`Outcome::Ignored`]).
+    ///
+    /// Refusals no retry cures: an order this service does not have
+    /// (NOT_FOUND; every consumed event is caused, directly or not, by an
+    /// order placed only after the order was committed, so an unknown id
+    /// means a misrouted or fabricated event) and an input that contradicts
+    /// the order's history (INTERNAL: another service broke the saga's
+    /// rules). Storage failures are [`OrdersError::Store`].
+    #[instrument(skip_all, fields(%order_id, %source), err(level = "info"))]
+    pub async fn apply_event_in(
+        &self,
+        tx: &DatabaseTransaction,
+        order_id: OrderId,
+        input: OrderInput,
+        source: &'static str,
+    ) -> Result<Vec<OrderEvent>, OrdersError> {
+        let Some(mut order) = orders::lock_by_id(tx, order_id).await? else {
+            return Err(OrdersError::NotFound(format!(
+                "order {order_id} does not exist"
+            )));
+        };
+        let transition = match order.apply(input, source, self.now())? {
+            Outcome::Applied(transition) => transition,
+            Outcome::Ignored { reason } => {
+                tracing::debug!(%order_id, %reason, "event ignored");
+                return Ok(Vec::new());
+            }
+        };
+        let history_before = order.history.len();
+        let events = order.record(transition);
+        orders::store_transition(tx, &order, history_before).await?;
+        tracing::info!(%order_id, status = %order.status(), "order moved");
+        Ok(events)
     }
 }
 
 /// Metadata of an event about `order` emitted by a request: the order
 /// aggregate and the order's (its checkout's) correlation id.
 fn event_metadata(order: &Order, occurred_at: DateTime<Utc>) -> EventMetadata {
-    let mut metadata = EventMetadata::new(ORDER_AGGREGATE, order.id.to_string())
+    let mut metadata = EventMetadata::new(OrderEvent::AGGREGATE_TYPE, order.id.to_string())
         .with_correlation_id(order.correlation_id.clone());
     metadata.occurred_at = occurred_at;
     metadata

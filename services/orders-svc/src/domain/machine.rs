@@ -112,26 +112,11 @@ pub enum OrderInput {
     Cancel(CancelRequest),
 }
 
-impl OrderInput {
-    /// The event type, or `CancelOrder`: for history reasons and logs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::StockReserved => "inventory.stock.reserved.v1",
-            Self::StockReservationFailed(_) => "inventory.stock.reservation_failed.v1",
-            Self::PaymentAuthorized => "payments.payment_authorized.v1",
-            Self::PaymentFailed { .. } => "payments.payment_failed.v1",
-            Self::StockCommitted => "inventory.stock.committed.v1",
-            Self::StockReservationExpired => "inventory.stock.reservation_expired.v1",
-            Self::StockReservationReleased { .. } => "inventory.stock.reservation_released.v1",
-            Self::ShipmentShipped { .. } => "fulfillment.shipment.shipped.v1",
-            Self::ShipmentDelivered => "fulfillment.shipment.delivered.v1",
-            Self::Cancel(_) => "CancelOrder",
-        }
-    }
-}
-
-/// An event orders emits because of a transition, written to the outbox in
-/// the same transaction as the new state.
+/// What a transition announces; [`Order::record`] makes each an
+/// [`OrderEvent`](crate::domain::OrderEvent) about the order, written to the
+/// outbox in the same transaction as the new state.
+///
+/// [`Order::record`]: crate::domain::Order::record
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OrderEffect {
     /// `orders.order_confirmed.v1`
@@ -140,16 +125,6 @@ pub enum OrderEffect {
     Rejected(Rejection),
     /// `orders.order_canceled.v1`
     Canceled(Cancellation),
-}
-
-impl OrderEffect {
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            Self::Confirmed => "orders.order_confirmed.v1",
-            Self::Rejected(_) => "orders.order_rejected.v1",
-            Self::Canceled(_) => "orders.order_canceled.v1",
-        }
-    }
 }
 
 /// A change to store: the new state, the history entries to append (one
@@ -224,12 +199,16 @@ pub enum TransitionError {
 
 /// What `input` does to an order in `state` at `now`; see the module docs
 /// for the whole table.
+///
+/// `source` is what the input is called in history reasons (`inferred from
+/// {source}`) and errors: the consumed event's type, which only the events
+/// adapter knows, or the RPC's name.
 pub fn apply(
     state: &OrderState,
     input: OrderInput,
+    source: &'static str,
     now: DateTime<Utc>,
 ) -> Result<Outcome, TransitionError> {
-    let source = input.name();
     let change = Change { source, now };
     match input {
         OrderInput::StockReserved => change.advance(state, Milestone::Reserved, String::new()),

@@ -13,18 +13,23 @@
 //!   [`TransitionError`]. The module docs hold the table.
 //! - [`access`]: [`Actor`]; owners and admins read and cancel, anyone else
 //!   gets NOT_FOUND.
+//! - [`events`]: [`OrderEvent`], what orders emits, with what each payload
+//!   needs.
 //!
-//! Nothing here imports tonic or sea_orm: `grpc` converts requests and
-//! events into the inputs defined here, `storage` maps rows to [`Order`],
-//! and the application writes each [`Transition`] and its
-//! [`OrderEffect`]s in one transaction.
+//! Nothing here imports tonic, sea_orm or the generated messages:
+//! `crate::convert` turns requests and consumed events into the inputs
+//! defined here and [`OrderEvent`]s into the generated events, `storage`
+//! maps rows to [`Order`], and the application writes each [`Transition`]
+//! and its events in one transaction.
 
 pub mod access;
+pub mod events;
 pub mod machine;
 pub mod model;
 pub mod status;
 
 pub use access::{AccessError, Actor, CancelReason, CancelRequest, list_owner};
+pub use events::OrderEvent;
 pub use machine::{
     IgnoreReason, OrderEffect, OrderInput, Outcome, Transition, TransitionError, apply,
 };

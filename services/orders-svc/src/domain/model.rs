@@ -1,54 +1,24 @@
 //! The order: built once from a verified checkout, then changed only by
 //! the state machine.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use ecommerce_checkout::{CheckoutKey, PaymentMethodToken, VerifiedCheckout};
-use ecommerce_kernel::{Currency, InvalidValue, Money};
+use ecommerce_kernel::{Currency, Money};
 use uuid::Uuid;
 
-use crate::domain::machine::{self, OrderEffect, OrderInput, Outcome, Transition, TransitionError};
+use crate::domain::events::OrderEvent;
+use crate::domain::machine::{self, OrderInput, Outcome, Transition, TransitionError};
 use crate::domain::status::{OrderState, OrderStatus};
 
 /// One ordered line: exactly the priced line of the signed checkout, so the
 /// order keeps the prices catalog quoted.
 pub use ecommerce_checkout::LineItem as OrderLine;
 
-/// Id of an order, a UUID v7.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OrderId(Uuid);
-
-impl OrderId {
-    /// A fresh UUID v7: time-ordered, so ids sort by creation and "newest
-    /// first" pages follow the primary key.
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        if raw.is_empty() {
-            return Err(InvalidValue::new("must not be empty"));
-        }
-        Uuid::try_parse(raw)
-            .map(Self)
-            .map_err(|_| InvalidValue::new(format!("{raw:?} is not a UUID")))
-    }
-
-    pub const fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    pub const fn as_uuid(self) -> Uuid {
-        self.0
-    }
-}
-
-impl fmt::Display for OrderId {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(formatter)
-    }
-}
+ecommerce_kernel::uuid_id!(
+    /// Id of an order, a UUID v7: time-ordered, so ids sort by creation
+    /// and "newest first" pages follow the primary key.
+    OrderId
+);
 
 /// One entry of an order's status history.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,8 +69,7 @@ pub struct Order {
 
 impl Order {
     /// A new PENDING order from a verified checkout. Placing it emits
-    /// `orders.order_placed.v1` (built from the order by the events layer,
-    /// in the same transaction as the insert).
+    /// [`OrderEvent::placed`], in the same transaction as the insert.
     pub fn place(
         id: OrderId,
         checkout: VerifiedCheckout,
@@ -150,15 +119,21 @@ impl Order {
         self.state.status()
     }
 
-    /// What `input` does to this order; see [`machine::apply`].
-    pub fn apply(&self, input: OrderInput, now: DateTime<Utc>) -> Result<Outcome, TransitionError> {
-        machine::apply(&self.state, input, now)
+    /// What `input` (called `source` in history reasons and errors) does
+    /// to this order; see [`machine::apply`].
+    pub fn apply(
+        &self,
+        input: OrderInput,
+        source: &'static str,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, TransitionError> {
+        machine::apply(&self.state, input, source, now)
     }
 
     /// Takes on an applied transition (its state, its history entries and,
     /// as `updated_at`, the time of its last entry) and hands back the
     /// events to write to the outbox in the same transaction.
-    pub fn record(&mut self, transition: Transition) -> Vec<OrderEffect> {
+    pub fn record(&mut self, transition: Transition) -> Vec<OrderEvent> {
         let Transition {
             new_state,
             history,
@@ -169,6 +144,8 @@ impl Order {
         }
         self.state = new_state;
         self.history.extend(history);
-        emit
+        emit.into_iter()
+            .map(|effect| OrderEvent::of(self, effect))
+            .collect()
     }
 }

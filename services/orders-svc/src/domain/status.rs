@@ -340,14 +340,26 @@ impl OrderState {
     pub fn rejection(&self) -> Option<&Rejection> {
         match self {
             Self::Rejected(rejection) => Some(rejection),
-            _ => None,
+            Self::Pending
+            | Self::Reserved
+            | Self::Paid
+            | Self::Confirmed
+            | Self::Shipped
+            | Self::Delivered
+            | Self::Canceled(_) => None,
         }
     }
 
     pub fn cancellation(&self) -> Option<&Cancellation> {
         match self {
             Self::Canceled(cancellation) => Some(cancellation),
-            _ => None,
+            Self::Pending
+            | Self::Reserved
+            | Self::Paid
+            | Self::Confirmed
+            | Self::Shipped
+            | Self::Delivered
+            | Self::Rejected(_) => None,
         }
     }
 }

@@ -2,12 +2,10 @@
 //!
 //! Every RPC needs a signed-in caller (UNAUTHENTICATED otherwise); the
 //! caller becomes an [`Actor`] (customer, or admin with the `admin` role).
-//! Each handler converts the request ([`convert`], INVALID_ARGUMENT naming
-//! the field), calls the application, converts the order back. The
+//! Each handler converts the request ([`crate::convert`], INVALID_ARGUMENT
+//! naming the field), calls the application, converts the order back. The
 //! caller's correlation id (`x-correlation-id`, else `x-request-id`, else a
 //! new one) is what PlaceOrder stores on the order for its whole saga.
-
-pub mod convert;
 
 use ecommerce_auth::require_caller;
 use ecommerce_platform::grpc::{ServiceError as _, correlation_id};
@@ -18,6 +16,7 @@ use ecommerce_proto::ecommerce::orders::v1::order_service_server::{
 use tonic::{Request, Response, Status};
 
 use crate::app::{ListOrders, OrdersApp, OrdersError, RequestContext};
+use crate::convert;
 use crate::domain::Actor;
 
 /// The orders' gRPC handlers over an [`OrdersApp`].
@@ -58,9 +57,10 @@ impl OrderService for OrderGrpc {
         request: Request<pb::PlaceOrderRequest>,
     ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
         let context = context(&request)?;
+        let signed = convert::signed_snapshot(request.into_inner());
         let order = self
             .app
-            .place_order(&context, request.get_ref())
+            .place_order(&context, &signed)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::PlaceOrderResponse {

@@ -4,7 +4,7 @@ use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_kernel::InvalidField;
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
 
-use crate::domain::{ErrorKind, PaymentError};
+use crate::domain::PaymentError;
 
 /// The one error type of the application layer. Messages are for callers
 /// (except [`PaymentsError::Internal`]'s, which stay in the log) and never
@@ -13,7 +13,7 @@ use crate::domain::{ErrorKind, PaymentError};
 pub enum PaymentsError {
     #[error("{0}")]
     InvalidArgument(InvalidField),
-    /// A payment rule refused; its [`ErrorKind`] says the code.
+    /// A payment rule refused; [`PaymentError::code`] says the code.
     #[error(transparent)]
     Payment(PaymentError),
     #[error("{0}")]
@@ -53,13 +53,7 @@ impl ServiceError for PaymentsError {
     fn code(&self) -> ErrorCode {
         match self {
             Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
-            Self::Payment(error) => match error.kind() {
-                ErrorKind::InvalidArgument => ErrorCode::InvalidArgument,
-                ErrorKind::NotFound => ErrorCode::NotFound,
-                ErrorKind::FailedPrecondition => ErrorCode::FailedPrecondition,
-                ErrorKind::Unavailable => ErrorCode::Unavailable,
-                ErrorKind::Internal => ErrorCode::Internal,
-            },
+            Self::Payment(error) => error.code(),
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Store(error) => error.code(),
@@ -102,7 +96,7 @@ mod tests {
     use crate::domain::{OrderId, PaymentId, PaymentStatus, ProviderOperation};
 
     #[test]
-    fn statuses_follow_the_domain_kind_and_hide_internals() {
+    fn statuses_follow_the_domain_code_and_hide_internals() {
         let status = status_of(&PaymentsError::from(InvalidField::new(
             "payment_id",
             "is not a UUID",

@@ -7,29 +7,32 @@
 //! is run again from the start (the shared [`transaction!`]); the provider
 //! call repeats with the same idempotency key, which is safe.
 //!
-//! Handlers in `grpc/` only convert; the saga's events are applied by
-//! [`crate::events::PaymentHandler`] on the inbox's transaction, with the
-//! same storage functions and the same row lock.
+//! Nothing here knows the wire: `grpc/` and `events/` convert (through
+//! `crate::convert`) and call in. The saga's events are applied by
+//! [`PaymentsApp::record_intent_in`] and [`PaymentsApp::apply_event_in`] on
+//! the inbox's transaction, under the same row lock; they hand back the
+//! event to emit, which the consumer writes through the inbox (causation =
+//! the consumed event).
 
 mod error;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ecommerce_db::{StoreError, transaction};
+use ecommerce_db::transaction;
 use ecommerce_events::EventMetadata;
 use ecommerce_kernel::Clock;
-use ecommerce_outbox::{Outbox, OutboxTransaction};
-use sea_orm::DatabaseConnection;
+use ecommerce_outbox::Outbox;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tracing::instrument;
 use uuid::Uuid;
 
 pub use self::error::PaymentsError;
 use crate::domain::{
-    OrderId, PaymentEvent, PaymentId, PaymentInput, PaymentOutcome, PaymentProvider, handle,
+    OrderId, PaymentEvent, PaymentId, PaymentInput, PaymentIntent, PaymentOutcome, PaymentProvider,
+    StoredPayment, handle,
 };
-use crate::events::payloads::PaymentPayload;
-use crate::storage::{StoredPayment, payments};
+use crate::storage::payments;
 
 /// Who asks: a signed-in user, maybe an admin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,7 +150,7 @@ impl PaymentsApp {
     }
 
     /// CapturePayment (admin only): captures an AUTHORIZED payment at the
-    /// provider and emits `payments.payment_captured.v1` with the checkout's
+    /// provider and emits [`PaymentEvent::Captured`] with the checkout's
     /// correlation id; a CAPTURED payment is returned unchanged.
     ///
     /// The provider's idempotency key is derived from the payment and the
@@ -190,24 +193,113 @@ impl PaymentsApp {
             };
             payments::store_change(tx, &change.payment, read_status).await?;
             let metadata = event_metadata(&stored, &change.event, now);
-            emit(tx, &change.event, metadata).await?;
+            tx.emit(&change.event, metadata).await?;
             stored.payment = change.payment;
             Ok(stored)
         })
     }
-}
 
-/// Emits `event` as its `payments.*` payload.
-async fn emit(
-    tx: &OutboxTransaction,
-    event: &PaymentEvent,
-    metadata: EventMetadata,
-) -> Result<Uuid, StoreError> {
-    match PaymentPayload::from(event) {
-        PaymentPayload::Authorized(payload) => tx.emit(&payload, metadata).await,
-        PaymentPayload::Failed(payload) => tx.emit(&payload, metadata).await,
-        PaymentPayload::Captured(payload) => tx.emit(&payload, metadata).await,
-        PaymentPayload::Voided(payload) => tx.emit(&payload, metadata).await,
+    /// `orders.order_placed.v1`, converted: records `intent` as a PENDING
+    /// payment of `user_id` (with the checkout's `correlation_id`) in `tx`,
+    /// the inbox's transaction, unless its order has a payment already.
+    /// Emits nothing: there is no event for an intent.
+    #[instrument(skip_all, fields(order_id = %intent.order_id), err(level = "info"))]
+    pub async fn record_intent_in(
+        &self,
+        tx: &DatabaseTransaction,
+        intent: PaymentIntent,
+        user_id: Uuid,
+        correlation_id: Option<String>,
+    ) -> Result<(), PaymentsError> {
+        let order_id = intent.order_id;
+        let (_, outcome) = self
+            .decide_in(tx, order_id, PaymentInput::OrderPlaced(intent))
+            .await?;
+        match outcome {
+            PaymentOutcome::Recorded(payment) => {
+                let stored = StoredPayment {
+                    payment,
+                    user_id,
+                    correlation_id,
+                };
+                // A concurrent order_placed of the same order (another
+                // message id) may have won; its intent stands.
+                let inserted = payments::insert_if_new(tx, &stored).await?;
+                tracing::info!(%order_id, inserted, "payment intent recorded");
+                Ok(())
+            }
+            PaymentOutcome::Ignored(because) => {
+                tracing::debug!(%order_id, ?because, "event ignored");
+                Ok(())
+            }
+            PaymentOutcome::Changed(_) => Err(PaymentsError::internal(anyhow::anyhow!(
+                "an order placed changed a payment"
+            ))),
+        }
+    }
+
+    /// Any other saga event, converted to `input`, applied to the payment
+    /// of `order_id` in `tx`, the inbox's transaction: locks the row (so
+    /// the three consumers and CapturePayment change one payment, and call
+    /// the provider, one at a time), runs [`handle`] (which calls the
+    /// provider under the lock when the step needs it) and stores the
+    /// change (`UPDATE … WHERE status = $read`). Returns the event to emit
+    /// in `tx`; `None` when the input changes nothing.
+    ///
+    /// A refusal the domain calls retryable ([`PaymentError::is_retryable`]:
+    /// the intent not recorded yet because `stock.reserved` overtook
+    /// `order_placed` on another queue, the provider unavailable) may pass
+    /// when the event comes again; the consumer requeues it.
+    ///
+    /// [`PaymentError::is_retryable`]: crate::domain::PaymentError::is_retryable
+    #[instrument(skip_all, fields(%order_id), err(level = "info"))]
+    pub async fn apply_event_in(
+        &self,
+        tx: &DatabaseTransaction,
+        order_id: OrderId,
+        input: PaymentInput,
+    ) -> Result<Option<PaymentEvent>, PaymentsError> {
+        let (locked, outcome) = self.decide_in(tx, order_id, input).await?;
+        match outcome {
+            PaymentOutcome::Changed(change) => {
+                let read_status =
+                    locked
+                        .map(|stored| stored.payment.status())
+                        .ok_or_else(|| {
+                            PaymentsError::internal(anyhow::anyhow!("a change without a payment"))
+                        })?;
+                payments::store_change(tx, &change.payment, read_status).await?;
+                tracing::info!(%order_id, status = %change.payment.status(), "payment moved");
+                Ok(Some(change.event))
+            }
+            PaymentOutcome::Ignored(because) => {
+                tracing::debug!(%order_id, ?because, "event ignored");
+                Ok(None)
+            }
+            PaymentOutcome::Recorded(_) => Err(PaymentsError::internal(anyhow::anyhow!(
+                "an intent without its customer"
+            ))),
+        }
+    }
+
+    /// Locks the payment of `order_id` (if any) in `tx` and decides what
+    /// `input` does to it.
+    async fn decide_in(
+        &self,
+        tx: &DatabaseTransaction,
+        order_id: OrderId,
+        input: PaymentInput,
+    ) -> Result<(Option<StoredPayment>, PaymentOutcome), PaymentsError> {
+        let locked = payments::lock_by_order(tx, order_id).await?;
+        let outcome = handle(
+            order_id,
+            locked.as_ref().map(|stored| &stored.payment),
+            input,
+            self.inner.provider.as_ref(),
+            self.inner.clock.now(),
+        )
+        .await?;
+        Ok((locked, outcome))
     }
 }
 

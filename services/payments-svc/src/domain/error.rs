@@ -1,13 +1,15 @@
-//! The errors of the payment rules, and the kind each one is.
+//! The errors of the payment rules, and the code each one has.
 //!
-//! [`ErrorKind`] is what a caller needs to react; the gRPC layer maps it to
-//! a status code in one exhaustive `match`, and an event consumer maps
-//! [`PaymentError::is_retryable`] to a requeued (transient) or a
-//! dead-lettered (permanent) message.
+//! [`PaymentError::code`] is what a caller needs to react (the shared
+//! [`ErrorCode`], which the platform maps to a gRPC status in one table),
+//! and an event consumer maps [`PaymentError::is_retryable`] to a requeued
+//! (transient) or a dead-lettered (permanent) message.
 //!
 //! Repeated or superseded inputs are not errors: they are
 //! `PaymentOutcome::Ignored`, because the consumer must still record the
 //! message as processed.
+
+use ecommerce_kernel::ErrorCode;
 
 use crate::domain::model::{OrderId, PaymentId, PaymentStatus};
 use crate::domain::provider::ProviderOperation;
@@ -16,19 +18,6 @@ use crate::domain::state_machine::PaymentTrigger;
 // The validation errors every service shares, so a gRPC conversion names
 // the field the same way whichever domain refused the value.
 pub use ecommerce_kernel::{InvalidField, InvalidValue};
-
-/// What kind of failure an error is, as far as a caller is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    InvalidArgument,
-    NotFound,
-    FailedPrecondition,
-    /// Try again later: the provider is down, or the event that records the
-    /// payment has not been processed yet.
-    Unavailable,
-    /// Stored state contradicts the rules; a bug.
-    Internal,
-}
 
 /// Every way a payment rule can refuse to act.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -89,23 +78,25 @@ pub enum PaymentError {
 }
 
 impl PaymentError {
-    pub fn kind(&self) -> ErrorKind {
+    /// UNAVAILABLE means try again later: the provider is down, or the
+    /// event that records the payment has not been processed yet.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
-            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::NotFound { .. } => ErrorCode::NotFound,
             Self::NotCapturable { .. }
             | Self::Contradiction { .. }
-            | Self::ProviderRefused { .. } => ErrorKind::FailedPrecondition,
+            | Self::ProviderRefused { .. } => ErrorCode::FailedPrecondition,
             Self::IntentNotRecorded { .. } | Self::ProviderUnavailable { .. } => {
-                ErrorKind::Unavailable
+                ErrorCode::Unavailable
             }
-            Self::Inconsistent(_) => ErrorKind::Internal,
+            Self::Inconsistent(_) => ErrorCode::Internal,
         }
     }
 
     /// Whether handling the same input again later may succeed.
     pub fn is_retryable(&self) -> bool {
-        self.kind() == ErrorKind::Unavailable
+        self.code() == ErrorCode::Unavailable
     }
 
     pub(crate) fn inconsistent(message: impl Into<String>) -> Self {
@@ -118,7 +109,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_and_retries_follow_the_variant() {
+    fn codes_and_retries_follow_the_variant() {
         let order_id = OrderId::generate();
         let payment_id = PaymentId::generate();
         let cases = [
@@ -126,19 +117,19 @@ mod tests {
                 PaymentError::from(
                     InvalidValue::new("must not be empty").at("payment_method_token"),
                 ),
-                ErrorKind::InvalidArgument,
+                ErrorCode::InvalidArgument,
             ),
             (
                 PaymentError::IntentNotRecorded { order_id },
-                ErrorKind::Unavailable,
+                ErrorCode::Unavailable,
             ),
-            (PaymentError::NotFound { order_id }, ErrorKind::NotFound),
+            (PaymentError::NotFound { order_id }, ErrorCode::NotFound),
             (
                 PaymentError::NotCapturable {
                     payment_id,
                     status: PaymentStatus::Pending,
                 },
-                ErrorKind::FailedPrecondition,
+                ErrorCode::FailedPrecondition,
             ),
             (
                 PaymentError::Contradiction {
@@ -146,14 +137,14 @@ mod tests {
                     status: PaymentStatus::Voided,
                     trigger: PaymentTrigger::ShipmentShipped,
                 },
-                ErrorKind::FailedPrecondition,
+                ErrorCode::FailedPrecondition,
             ),
             (
                 PaymentError::ProviderUnavailable {
                     operation: ProviderOperation::Authorize,
                     message: "timeout".to_owned(),
                 },
-                ErrorKind::Unavailable,
+                ErrorCode::Unavailable,
             ),
             (
                 PaymentError::ProviderRefused {
@@ -161,15 +152,15 @@ mod tests {
                     operation: ProviderOperation::Capture,
                     code: "authorization_expired".to_owned(),
                 },
-                ErrorKind::FailedPrecondition,
+                ErrorCode::FailedPrecondition,
             ),
-            (PaymentError::inconsistent("bug"), ErrorKind::Internal),
+            (PaymentError::inconsistent("bug"), ErrorCode::Internal),
         ];
-        for (error, kind) in cases {
-            assert_eq!(error.kind(), kind, "{error}");
+        for (error, code) in cases {
+            assert_eq!(error.code(), code, "{error}");
             assert_eq!(
                 error.is_retryable(),
-                kind == ErrorKind::Unavailable,
+                code == ErrorCode::Unavailable,
                 "{error}"
             );
         }
@@ -181,7 +172,7 @@ mod tests {
         assert_eq!(
             contradiction.to_string(),
             format!(
-                "payment {payment_id} is VOIDED: fulfillment.shipment.shipped.v1 contradicts it and needs an operator"
+                "payment {payment_id} is VOIDED: shipment shipped contradicts it and needs an operator"
             )
         );
     }

@@ -1,7 +1,8 @@
 //! The events payments emits, as domain values: one struct per message of
-//! `proto/ecommerce/payments/v1/events.proto`, with its fields. They go to
-//! the shared `orders.events` exchange; the envelope aggregate is the
-//! payment.
+//! `proto/ecommerce/payments/v1/events.proto`, with its fields;
+//! `crate::convert` turns a [`PaymentEvent`] into the generated event (one
+//! `From`), so the outbox takes it as it is. They go to the shared
+//! `orders.events` exchange; the envelope aggregate is the payment.
 
 use ecommerce_kernel::Money;
 
@@ -54,20 +55,7 @@ pub enum PaymentEvent {
 }
 
 impl PaymentEvent {
-    pub const AUTHORIZED: &'static str = "payments.payment_authorized.v1";
-    pub const FAILED: &'static str = "payments.payment_failed.v1";
-    pub const CAPTURED: &'static str = "payments.payment_captured.v1";
-    pub const VOIDED: &'static str = "payments.payment_voided.v1";
     pub const AGGREGATE_TYPE: &'static str = "payment";
-
-    pub const fn event_type(&self) -> &'static str {
-        match self {
-            Self::Authorized(_) => Self::AUTHORIZED,
-            Self::Failed(_) => Self::FAILED,
-            Self::Captured(_) => Self::CAPTURED,
-            Self::Voided(_) => Self::VOIDED,
-        }
-    }
 
     /// The envelope aggregate id (type [`Self::AGGREGATE_TYPE`]).
     pub fn payment_id(&self) -> PaymentId {
@@ -97,7 +85,7 @@ mod tests {
     use crate::domain::model::tests::eur;
 
     #[test]
-    fn types_follow_the_proto_and_ids_are_exposed() {
+    fn ids_are_exposed() {
         let payment_id = PaymentId::generate();
         let order_id = OrderId::generate();
         let reference = ProviderReference::parse("sim_auth_1").unwrap();
@@ -127,16 +115,6 @@ mod tests {
                 reason: VoidReason::OrderCanceled,
             }),
         ];
-        let types: Vec<&str> = events.iter().map(PaymentEvent::event_type).collect();
-        assert_eq!(
-            types,
-            [
-                "payments.payment_authorized.v1",
-                "payments.payment_failed.v1",
-                "payments.payment_captured.v1",
-                "payments.payment_voided.v1",
-            ]
-        );
         for event in events {
             assert_eq!(event.payment_id(), payment_id);
             assert_eq!(event.order_id(), order_id);

@@ -10,6 +10,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use ecommerce_kernel::Money;
+use uuid::Uuid;
 
 use crate::domain::error::{InvalidValue, PaymentError};
 
@@ -531,6 +532,19 @@ impl Payment {
     }
 }
 
+/// A payment with the two facts its rules do not need but the service
+/// keeps beside it, both from `orders.order_placed.v1`: the customer (who
+/// may read it) and the checkout's correlation id (carried by the events
+/// about it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPayment {
+    pub payment: Payment,
+    /// The customer of the order.
+    pub user_id: Uuid,
+    /// The checkout's correlation id, when `order_placed` carried one.
+    pub correlation_id: Option<String>,
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
@@ -539,7 +553,7 @@ pub(crate) mod tests {
     use ecommerce_kernel::Currency;
 
     use super::*;
-    use crate::domain::error::ErrorKind;
+    use ecommerce_kernel::ErrorCode;
 
     pub(crate) fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap()
@@ -694,8 +708,8 @@ pub(crate) mod tests {
         for row in rows {
             let described = format!("{row:?}");
             assert_eq!(
-                row.into_state().unwrap_err().kind(),
-                ErrorKind::Internal,
+                row.into_state().unwrap_err().code(),
+                ErrorCode::Internal,
                 "{described}"
             );
         }

@@ -82,34 +82,22 @@ impl PaymentTrigger {
         Self::ShipmentShipped,
         Self::CaptureRequested,
     ];
-
-    /// The event type it comes from, or the RPC.
-    pub const fn source(self) -> &'static str {
-        match self {
-            Self::OrderPlaced => "orders.order_placed.v1",
-            Self::StockReserved => "inventory.stock.reserved.v1",
-            Self::ReservationFailed => "inventory.stock.reservation_failed.v1",
-            Self::ReservationReleased => "inventory.stock.reservation_released.v1",
-            Self::ReservationExpired => "inventory.stock.reservation_expired.v1",
-            Self::OrderCanceled => "orders.order_canceled.v1",
-            Self::ShipmentShipped => "fulfillment.shipment.shipped.v1",
-            Self::CaptureRequested => "PaymentService.CapturePayment",
-        }
-    }
-
-    /// The trigger of a consumed event type; `None` for the event types
-    /// payments does not act on (its bindings deliver more than these).
-    pub fn from_event_type(event_type: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .filter(|trigger| *trigger != Self::CaptureRequested)
-            .find(|trigger| trigger.source() == event_type)
-    }
 }
 
+/// A short name, for errors and logs; which event type brought it is the
+/// events adapter's business (`crate::convert::events`).
 impl fmt::Display for PaymentTrigger {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.source())
+        formatter.write_str(match self {
+            Self::OrderPlaced => "order placed",
+            Self::StockReserved => "stock reserved",
+            Self::ReservationFailed => "reservation failed",
+            Self::ReservationReleased => "reservation released",
+            Self::ReservationExpired => "reservation expired",
+            Self::OrderCanceled => "order canceled",
+            Self::ShipmentShipped => "shipment shipped",
+            Self::CaptureRequested => "CapturePayment",
+        })
     }
 }
 
@@ -336,8 +324,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::domain::error::ErrorKind;
     use crate::domain::model::tests::{intent, t0};
+    use ecommerce_kernel::ErrorCode;
 
     /// Every (state, trigger) pair with the expected step: 6 x 8 rows.
     #[test]
@@ -499,22 +487,14 @@ mod tests {
     }
 
     #[test]
-    fn triggers_map_to_event_types() {
-        for trigger in PaymentTrigger::ALL {
-            let expected = (trigger != PaymentTrigger::CaptureRequested).then_some(trigger);
-            assert_eq!(PaymentTrigger::from_event_type(trigger.source()), expected);
-        }
-        assert_eq!(
-            PaymentTrigger::from_event_type("orders.order_confirmed.v1"),
-            None
-        );
-        assert_eq!(
-            PaymentTrigger::from_event_type("inventory.stock.committed.v1"),
-            None
-        );
+    fn triggers_read_as_their_names() {
         assert_eq!(
             PaymentTrigger::ShipmentShipped.to_string(),
-            "fulfillment.shipment.shipped.v1"
+            "shipment shipped"
+        );
+        assert_eq!(
+            PaymentTrigger::CaptureRequested.to_string(),
+            "CapturePayment"
         );
     }
 
@@ -609,7 +589,7 @@ mod tests {
             fail(&captured, code, t0()).unwrap_err(),
         ];
         for error in errors {
-            assert_eq!(error.kind(), ErrorKind::Internal, "{error}");
+            assert_eq!(error.code(), ErrorCode::Internal, "{error}");
         }
     }
 }

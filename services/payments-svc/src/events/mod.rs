@@ -1,14 +1,13 @@
-//! What payments-svc emits and consumes.
-//!
-//! - [`payloads`]: the four `payments.*` events, built from domain
-//!   [`PaymentEvent`](crate::domain::PaymentEvent)s.
-//! - [`saga`]: [`PaymentHandler`], the one inbox handler behind the three
-//!   consumer queues (`payments.order-events`, `payments.inventory-events`,
-//!   `payments.fulfillment-events`): each saga event becomes a
-//!   [`PaymentInput`](crate::domain::PaymentInput) applied to the locked
-//!   payment.
+//! What payments-svc consumes: [`PaymentHandler`], the one inbox handler
+//! behind the three consumer queues (`payments.order-events`,
+//! `payments.inventory-events`, `payments.fulfillment-events`). Each saga
+//! event is converted (`crate::convert::events`) into a
+//! [`PaymentInput`](crate::domain::PaymentInput) (or an intent to record),
+//! applied by the app to the locked payment, and the event it hands back
+//! is emitted. What payments emits is
+//! [`PaymentEvent`](crate::domain::PaymentEvent), converted to its payload
+//! in `crate::convert::events`.
 
-pub mod payloads;
 pub mod saga;
 
 pub use saga::PaymentHandler;

@@ -3,10 +3,8 @@
 //! Every RPC needs a signed-in caller (UNAUTHENTICATED otherwise). Payments
 //! are read by the order's customer (recorded from
 //! `orders.order_placed.v1`) or an admin; CapturePayment is admin only.
-//! Each handler converts the request ([`convert`], INVALID_ARGUMENT naming
-//! the field), calls the application, converts the payment back.
-
-pub mod convert;
+//! Each handler converts the request ([`crate::convert`], INVALID_ARGUMENT
+//! naming the field), calls the application, converts the payment back.
 
 use ecommerce_auth::require_caller;
 use ecommerce_platform::grpc::ServiceError as _;
@@ -17,6 +15,7 @@ use ecommerce_proto::ecommerce::payments::v1::payment_service_server::{
 use tonic::{Request, Response, Status};
 
 use crate::app::{Actor, ListPayments, PaymentsApp, PaymentsError};
+use crate::convert;
 
 /// The payments' gRPC handlers over a [`PaymentsApp`].
 #[derive(Clone, Debug)]

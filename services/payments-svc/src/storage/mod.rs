@@ -14,5 +14,3 @@
 
 pub mod entities;
 pub mod payments;
-
-pub use payments::StoredPayment;

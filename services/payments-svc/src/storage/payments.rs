@@ -1,6 +1,6 @@
-//! The `payments` table, read and written as whole [`Payment`]s with the
-//! two facts the domain does not keep: the customer (who may read it) and
-//! the checkout's correlation id.
+//! The `payments` table, read and written as whole [`StoredPayment`]s: the
+//! [`Payment`] with the customer (who may read it) and the checkout's
+//! correlation id.
 
 use ecommerce_db::StoreError;
 use ecommerce_kernel::{Currency, Money};
@@ -9,22 +9,11 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TryInsertResult,
 };
-use uuid::Uuid;
 
 use super::entities::payment;
 use crate::domain::{
-    OrderId, Payment, PaymentColumns, PaymentId, PaymentMethodToken, PaymentStatus,
+    OrderId, Payment, PaymentColumns, PaymentId, PaymentMethodToken, PaymentStatus, StoredPayment,
 };
-
-/// A payment with what storage keeps beside it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredPayment {
-    pub payment: Payment,
-    /// The customer of the order.
-    pub user_id: Uuid,
-    /// The checkout's correlation id, when `order_placed` carried one.
-    pub correlation_id: Option<String>,
-}
 
 /// Inserts a new (PENDING) payment unless the order has one already.
 /// Returns whether it was inserted.

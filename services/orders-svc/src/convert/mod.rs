@@ -1,7 +1,13 @@
-//! Proto <-> domain conversions: requests into validated inputs
-//! (INVALID_ARGUMENT naming the field), orders into messages.
+//! Every proto ⇄ domain conversion of orders-svc, so neither adapter
+//! imports the other: requests into validated inputs (INVALID_ARGUMENT
+//! naming the field) and orders into messages here, for `grpc/`; consumed
+//! events into [`OrderInput`](crate::domain::OrderInput)s and
+//! [`OrderEvent`](crate::domain::OrderEvent)s into the generated events in
+//! [`events`], for `events/` and the outbox.
 
-use ecommerce_checkout::proto_timestamp;
+pub mod events;
+
+use ecommerce_checkout::{SignedSnapshot, proto_timestamp};
 use ecommerce_kernel::{InvalidField, Money};
 use ecommerce_proto::ecommerce::common::v1 as common_pb;
 use ecommerce_proto::ecommerce::orders::v1 as pb;
@@ -11,6 +17,23 @@ use crate::app::{DEFAULT_PAGE_SIZE, ListOrders};
 use crate::domain::{
     CancelReason, Order, OrderId, OrderLine, OrderStatus, ShortLine, StatusChange,
 };
+
+/// PlaceOrder's signed snapshot, moved out of the message as received: the
+/// app verifies these bytes, this signature and this claimed checkout key
+/// (against the snapshot's) exactly as `ecommerce_checkout::verify_request`
+/// would.
+pub fn signed_snapshot(request: pb::PlaceOrderRequest) -> SignedSnapshot {
+    let pb::PlaceOrderRequest {
+        snapshot,
+        signature,
+        idempotency_key,
+    } = request;
+    SignedSnapshot {
+        bytes: snapshot,
+        signature,
+        checkout_key: idempotency_key,
+    }
+}
 
 /// GetOrder / CancelOrder `order_id`.
 pub fn order_id(raw: &str) -> Result<OrderId, InvalidField> {
@@ -168,7 +191,121 @@ pub fn pb_order(order: &Order) -> pb::Order {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use chrono::{DateTime, TimeZone as _, Utc};
+    use ecommerce_checkout::{
+        DEFAULT_SNAPSHOT_TTL, SnapshotError, SnapshotKey, SnapshotKeys, VerifiedCheckout, sign,
+        verify,
+    };
+
     use super::*;
+
+    /// A PlaceOrder request for a two-line checkout of `owner`, signed as
+    /// cart-svc signs it, at `now`.
+    fn signed_request(
+        owner: Uuid,
+        keys: &SnapshotKeys,
+        now: DateTime<Utc>,
+    ) -> pb::PlaceOrderRequest {
+        let eur = |amount_minor| {
+            Some(common_pb::Money {
+                amount_minor,
+                currency: "EUR".to_owned(),
+            })
+        };
+        let line = |sku: &str, quantity: i32, unit_price: i64| pb::CheckoutLine {
+            sku: sku.to_owned(),
+            variant_id: Uuid::from_u128(1).to_string(),
+            product_id: Uuid::from_u128(2).to_string(),
+            title: "Trail shoe".to_owned(),
+            quantity,
+            unit_price: eur(unit_price),
+            line_total: eur(unit_price * i64::from(quantity)),
+        };
+        let snapshot = pb::CheckoutSnapshot {
+            cart_id: Uuid::from_u128(3).to_string(),
+            cart_version: 4,
+            user_id: owner.to_string(),
+            lines: vec![line("SHOE-42", 2, 4_950), line("SOCK-1", 1, 1_000)],
+            subtotal: eur(10_900),
+            shipping_option_id: Uuid::from_u128(5).to_string(),
+            shipping_price: eur(500),
+            total: eur(11_400),
+            currency: "EUR".to_owned(),
+            issued_at: Some(proto_timestamp(now)),
+            expires_at: Some(proto_timestamp(now + DEFAULT_SNAPSHOT_TTL)),
+            payment_method_token: "pm_card_visa".to_owned(),
+            checkout_key: "checkout-1".to_owned(),
+        };
+        sign(&snapshot, keys.signing_key()).into_place_order_request()
+    }
+
+    fn verify_signed(
+        signed: &SignedSnapshot,
+        keys: &SnapshotKeys,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedCheckout, SnapshotError> {
+        verify(
+            &signed.bytes,
+            &signed.signature,
+            &signed.checkout_key,
+            keys,
+            now,
+        )
+    }
+
+    #[test]
+    fn a_signed_request_verifies_and_places_a_pending_order_with_the_checkout_s_prices() {
+        let now = Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap();
+        let owner = Uuid::from_u128(0xb);
+        let keys: SnapshotKeys = SnapshotKey::from_bytes(&[1; 32]).unwrap().into();
+        let signed = signed_snapshot(signed_request(owner, &keys, now));
+        let checkout = verify_signed(&signed, &keys, now).unwrap();
+        let order = Order::place(
+            OrderId::from_uuid(Uuid::from_u128(9)),
+            checkout,
+            "correlation-1".to_owned(),
+            now,
+        );
+        assert_eq!(order.status(), OrderStatus::Pending);
+        assert_eq!(order.user_id, owner);
+        assert_eq!(order.lines.len(), 2);
+        assert_eq!(order.lines[0].line_total.amount_minor(), 9_900);
+        assert_eq!(order.subtotal.amount_minor(), 10_900);
+        assert_eq!(order.shipping_price.amount_minor(), 500);
+        assert_eq!(order.total.amount_minor(), 11_400);
+        assert_eq!(order.currency.code(), "EUR");
+        assert_eq!(order.checkout_key.as_str(), "checkout-1");
+        assert_eq!(order.payment_method_token.expose(), "pm_card_visa");
+        assert_eq!(order.correlation_id, "correlation-1");
+        assert_eq!(order.created_at, now);
+        assert_eq!(order.updated_at, now);
+        assert_eq!(
+            order.history,
+            [StatusChange {
+                status: OrderStatus::Pending,
+                reason: String::new(),
+                changed_at: now,
+            }]
+        );
+    }
+
+    #[test]
+    fn the_claimed_checkout_key_and_the_signature_are_what_gets_verified() {
+        let now = Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap();
+        let keys: SnapshotKeys = SnapshotKey::from_bytes(&[1; 32]).unwrap().into();
+        let mut request = signed_request(Uuid::from_u128(0xb), &keys, now);
+        request.idempotency_key = "checkout-2".to_owned();
+        assert!(matches!(
+            verify_signed(&signed_snapshot(request), &keys, now),
+            Err(SnapshotError::CheckoutKeyMismatch)
+        ));
+        let mut request = signed_request(Uuid::from_u128(0xb), &keys, now);
+        request.signature[0] ^= 1;
+        assert!(matches!(
+            verify_signed(&signed_snapshot(request), &keys, now),
+            Err(SnapshotError::SignatureMismatch)
+        ));
+    }
 
     #[test]
     fn list_requests_convert_and_name_bad_fields() {

@@ -1,5 +1,11 @@
-//! Proto <-> domain conversions: requests into validated inputs
-//! (INVALID_ARGUMENT naming the field), payments into messages.
+//! Every proto ⇄ domain conversion of payments-svc, so neither adapter
+//! imports the other: requests into validated inputs (INVALID_ARGUMENT
+//! naming the field) and payments into messages here, for `grpc/`;
+//! consumed events into [`PaymentInput`](crate::domain::PaymentInput)s and
+//! [`PaymentEvent`](crate::domain::PaymentEvent)s into the generated events
+//! in [`events`], for `events/` and the outbox.
+
+pub mod events;
 
 use chrono::{DateTime, Utc};
 use ecommerce_kernel::{InvalidField, Money};
@@ -7,8 +13,7 @@ use ecommerce_proto::ecommerce::common::v1 as common_pb;
 use ecommerce_proto::ecommerce::payments::v1 as pb;
 
 use crate::app::{DEFAULT_PAGE_SIZE, ListPayments};
-use crate::domain::{OrderId, PaymentId, PaymentState, PaymentStatus};
-use crate::storage::StoredPayment;
+use crate::domain::{OrderId, PaymentId, PaymentState, PaymentStatus, StoredPayment};
 
 /// The longest CapturePayment idempotency key accepted.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 128;
