@@ -41,12 +41,9 @@ use crate::app::FulfillmentApp;
 use crate::events::consumers::InventoryEventsHandler;
 use crate::grpc::FulfillmentGrpc;
 
-/// Name, env prefix (`FULFILLMENT_GRPC_ADDR`) and default port of this service.
-pub const SERVICE: ServiceInfo = ServiceInfo {
-    name: "fulfillment-svc",
-    env_prefix: "FULFILLMENT",
-    default_port: 50057,
-};
+/// Name, env prefix (`FULFILLMENT_GRPC_ADDR`) and default port of this
+/// service: its row of the one service table.
+pub const SERVICE: ServiceInfo = ecommerce_platform::services::FULFILLMENT;
 
 /// The schema fulfillment-svc owns unless `FULFILLMENT_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "fulfillment";

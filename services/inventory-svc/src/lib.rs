@@ -41,12 +41,9 @@ use crate::app::settings::InventorySettings;
 use crate::events::consumers::{CatalogEventsHandler, OrderEventsHandler};
 use crate::grpc::InventoryGrpc;
 
-/// Name, env prefix (`INVENTORY_GRPC_ADDR`) and default port of this service.
-pub const SERVICE: ServiceInfo = ServiceInfo {
-    name: "inventory-svc",
-    env_prefix: "INVENTORY",
-    default_port: 50053,
-};
+/// Name, env prefix (`INVENTORY_GRPC_ADDR`) and default port of this
+/// service: its row of the one service table.
+pub const SERVICE: ServiceInfo = ecommerce_platform::services::INVENTORY;
 
 /// The schema inventory-svc owns unless `INVENTORY_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "inventory";

@@ -44,12 +44,9 @@ use crate::app::OrdersApp;
 use crate::events::SagaHandler;
 use crate::grpc::OrderGrpc;
 
-/// Name, env prefix (`ORDERS_GRPC_ADDR`) and default port of this service.
-pub const SERVICE: ServiceInfo = ServiceInfo {
-    name: "orders-svc",
-    env_prefix: "ORDERS",
-    default_port: 50054,
-};
+/// Name, env prefix (`ORDERS_GRPC_ADDR`) and default port of this
+/// service: its row of the one service table.
+pub const SERVICE: ServiceInfo = ecommerce_platform::services::ORDERS;
 
 /// The schema orders-svc owns unless `ORDERS_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "orders";

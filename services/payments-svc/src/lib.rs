@@ -45,12 +45,9 @@ use crate::domain::{PaymentProvider, SimulatedProvider};
 use crate::events::PaymentHandler;
 use crate::grpc::PaymentGrpc;
 
-/// Name, env prefix (`PAYMENTS_GRPC_ADDR`) and default port of this service.
-pub const SERVICE: ServiceInfo = ServiceInfo {
-    name: "payments-svc",
-    env_prefix: "PAYMENTS",
-    default_port: 50055,
-};
+/// Name, env prefix (`PAYMENTS_GRPC_ADDR`) and default port of this
+/// service: its row of the one service table.
+pub const SERVICE: ServiceInfo = ecommerce_platform::services::PAYMENTS;
 
 /// The schema payments-svc owns unless `PAYMENTS_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "payments";
