@@ -5,34 +5,40 @@
 //! - [`storage`]: the tables (migrations: `cart-migration`).
 //! - [`app`]: the use cases, each write in one retried transaction, and the
 //!   ports to catalog (prices), fulfillment (shipping prices) and orders
-//!   (PlaceOrder).
+//!   (PlaceOrder), in the domain's terms.
+//! - [`convert`]: every proto <-> domain conversion.
 //! - [`events`]: the inbox consumer of `cart.catalog-events`.
-//! - [`grpc`]: the tonic adapter ([`grpc::CartGrpc`]) and the conversions.
+//! - [`grpc`]: the tonic adapter ([`grpc::CartGrpc`]).
+//! - [`upstream`]: the gRPC clients behind the ports; the orders one signs
+//!   checkout snapshots.
 //!
 //! The binary runs it on `ecommerce-runtime` (schema `cart`, migrator
 //! `cart-migration`, the catalog consumer in-process) behind the auth layer.
 
 pub mod app;
+pub mod convert;
 pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod storage;
+pub mod upstream;
 
 use std::sync::Arc;
 
 use ecommerce_auth::AuthLayer;
 use ecommerce_broker::ConsumerQueue;
 use ecommerce_checkout::SnapshotKeys;
+use ecommerce_kernel::SystemClock;
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::ServiceInfo;
 use ecommerce_runtime::ServiceRuntime;
 use tower::Layer as _;
 
-use crate::app::ports::{GrpcOrderPlacer, GrpcPriceQuoter, GrpcShippingPricer};
 use crate::app::settings::CartSettings;
 use crate::app::{CartApp, Dependencies};
 use crate::events::CatalogEventsHandler;
 use crate::grpc::CartGrpc;
+use crate::upstream::{GrpcOrderPlacer, GrpcPriceQuoter, GrpcShippingPricer};
 
 /// Name, env prefix (`CART_GRPC_ADDR`) and default port of this service.
 pub const SERVICE: ServiceInfo = ServiceInfo {
@@ -44,16 +50,21 @@ pub const SERVICE: ServiceInfo = ServiceInfo {
 /// The schema cart-svc owns unless `CART_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "cart";
 
-/// [`start_with`] on the settings and keys from the environment and the
-/// gRPC clients of catalog, fulfillment and orders.
+/// [`start_with`] on the settings from the environment, the wall clock and
+/// the gRPC clients of catalog, fulfillment and orders (which signs
+/// snapshots with the keys from the environment).
 pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<CartApp> {
     let settings = CartSettings::from_env()?;
     let dependencies = Dependencies {
         quoter: Arc::new(GrpcPriceQuoter::new(&settings.catalog_url)?),
         shipping: Arc::new(GrpcShippingPricer::new(&settings.fulfillment_url)?),
-        placer: Arc::new(GrpcOrderPlacer::new(&settings.orders_url)?),
+        placer: Arc::new(GrpcOrderPlacer::new(
+            &settings.orders_url,
+            SnapshotKeys::from_env()?,
+        )?),
+        clock: Arc::new(SystemClock),
     };
-    start_with(runtime, settings, SnapshotKeys::from_env()?, dependencies)
+    start_with(runtime, settings, dependencies)
 }
 
 /// The application on `runtime`, with the catalog consumer running
@@ -61,20 +72,15 @@ pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<CartApp> {
 pub fn start_with(
     runtime: &ServiceRuntime,
     settings: CartSettings,
-    keys: SnapshotKeys,
     dependencies: Dependencies,
 ) -> anyhow::Result<CartApp> {
+    let app = CartApp::new(runtime.db().clone(), settings, dependencies);
     runtime.spawn_consumer(
         ConsumerQueue::CartCatalogEvents,
-        CatalogEventsHandler::new(),
+        CatalogEventsHandler::new(app.clone()),
         None,
     )?;
-    Ok(CartApp::new(
-        runtime.db().clone(),
-        settings,
-        keys,
-        dependencies,
-    ))
+    Ok(app)
 }
 
 /// Adds the cart's handlers over `app`, behind the auth layer that

@@ -10,11 +10,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cart_svc::app::ports::{OrderPlacer, PriceQuoter, ShippingPricer};
 use cart_svc::app::settings::CartSettings;
-use cart_svc::app::{AppError, Dependencies};
-use cart_svc::domain::{PriceQuote, QuoteStatus};
+use cart_svc::app::{AppError, Dependencies, PlacedCheckout};
+use cart_svc::domain::{CheckoutSnapshot, PriceQuote, QuoteStatus, Sku};
+use cart_svc::upstream::{GrpcOrderPlacer, place_order_request};
 use ecommerce_broker::EventsExchange;
 use ecommerce_checkout::{SnapshotKey, SnapshotKeys, VerifiedCheckout, verify};
 use ecommerce_events::{Event, EventMetadata};
+use ecommerce_kernel::SystemClock;
 use ecommerce_outbox::{Outbox, OutboxMigration, OutboxTable};
 use ecommerce_proto::ecommerce::cart::v1 as pb;
 use ecommerce_proto::ecommerce::cart::v1::cart_service_client::CartServiceClient;
@@ -67,11 +69,11 @@ impl FakeCatalog {
 
 #[async_trait]
 impl PriceQuoter for FakeCatalog {
-    async fn quote(&self, skus: &[String], _currency: &str) -> Result<Vec<PriceQuote>, AppError> {
+    async fn quote(&self, skus: &[Sku], _currency: &str) -> Result<Vec<PriceQuote>, AppError> {
         let quotes = self.quotes.lock().unwrap();
         Ok(skus
             .iter()
-            .filter_map(|sku| quotes.get(sku).cloned())
+            .filter_map(|sku| quotes.get(sku.as_str()).cloned())
             .collect())
     }
 }
@@ -86,22 +88,24 @@ impl ShippingPricer for FakeShipping {
     }
 }
 
-/// Verifies like orders does and is idempotent on the checkout key.
+/// Receives the request the orders adapter would send, verifies it like
+/// orders does and is idempotent on the checkout key.
 #[derive(Debug)]
 struct FakeOrders {
     keys: SnapshotKeys,
     placed: Mutex<Vec<(VerifiedCheckout, String)>>,
-    by_key: Mutex<HashMap<String, String>>,
+    by_key: Mutex<HashMap<String, Uuid>>,
 }
 
 #[async_trait]
 impl OrderPlacer for FakeOrders {
     async fn place_order(
         &self,
-        request: orders_pb::PlaceOrderRequest,
+        snapshot: &CheckoutSnapshot,
         bearer: &str,
         _correlation_id: &str,
-    ) -> Result<orders_pb::Order, AppError> {
+    ) -> Result<PlacedCheckout, AppError> {
+        let request = place_order_request(snapshot, &self.keys)?;
         let checkout = verify(
             &request.snapshot,
             &request.signature,
@@ -110,21 +114,19 @@ impl OrderPlacer for FakeOrders {
             chrono::Utc::now(),
         )
         .expect("orders accepts the snapshot");
-        let order_id = self
+        let order_id = *self
             .by_key
             .lock()
             .unwrap()
             .entry(request.idempotency_key.clone())
-            .or_insert_with(|| Uuid::now_v7().to_string())
-            .clone();
+            .or_insert_with(Uuid::now_v7);
         self.placed
             .lock()
             .unwrap()
             .push((checkout, bearer.to_owned()));
-        Ok(orders_pb::Order {
-            id: order_id,
-            status: orders_pb::OrderStatus::Pending.into(),
-            ..Default::default()
+        Ok(PlacedCheckout {
+            order_id,
+            order_status: orders_pb::OrderStatus::Pending.into(),
         })
     }
 }
@@ -158,11 +160,11 @@ impl World {
         let app = cart_svc::start_with(
             &service.runtime,
             CartSettings::default(),
-            SnapshotKeys::from(SnapshotKey::from_bytes(&TEST_KEY).unwrap()),
             Dependencies {
                 quoter: catalog.clone(),
                 shipping: Arc::new(FakeShipping),
                 placer: placer.unwrap_or_else(|| orders.clone()),
+                clock: Arc::new(SystemClock),
             },
         )
         .unwrap();
@@ -660,8 +662,9 @@ async fn checkout_places_the_order_with_the_real_orders_service() {
         })
         .await
         .unwrap();
-    let placer = Arc::new(cart_svc::app::ports::GrpcOrderPlacer::from_channel(
+    let placer = Arc::new(GrpcOrderPlacer::from_channel(
         orders.channel(),
+        SnapshotKeys::from(SnapshotKey::from_bytes(&TEST_KEY).unwrap()),
     ));
     let user_id = Uuid::now_v7();
     let token = auth.token(user_id, &[]);

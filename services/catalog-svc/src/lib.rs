@@ -5,13 +5,15 @@
 //! - [`storage`]: the tables through SeaORM (migrations: `catalog-migration`).
 //! - [`app`]: one method per RPC, each write in one transaction with its
 //!   outbox event.
-//! - [`grpc`]: the tonic adapter ([`grpc::CatalogGrpc`]) and the proto
-//!   conversions.
+//! - [`convert`]: every proto <-> domain conversion: requests, responses
+//!   and the event payloads.
+//! - [`grpc`]: the tonic adapter ([`grpc::CatalogGrpc`]).
 //!
 //! The binary runs it on `ecommerce-runtime` (schema `catalog`, migrator
 //! `catalog-migration`, the outbox relay in-process) behind the auth layer.
 
 pub mod app;
+pub mod convert;
 pub mod domain;
 pub mod grpc;
 pub mod storage;

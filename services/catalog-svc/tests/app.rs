@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use catalog_migration::Migrator;
 use catalog_svc::app::{CatalogApp, CatalogError};
+use catalog_svc::domain::Price;
 use catalog_svc::domain::actor::{Actor, RequestContext};
 use catalog_svc::domain::commands::{
     ChangeProductStatus, CreateProduct, CreateVariant, DiscontinueVariant, GetProduct,
@@ -25,10 +26,10 @@ use catalog_svc::domain::commands::{
 use catalog_svc::domain::lifecycle::{LifecycleAction, ProductStatus, VariantStatus};
 use catalog_svc::domain::model::{Product, ProductId, Variant};
 use catalog_svc::domain::price::QuoteStatus;
-use catalog_svc::domain::{Clock as _, ManualClock, Price};
 use chrono::{DateTime, TimeDelta, Utc};
 use ecommerce_db::{DatabaseSettings, connect_and_migrate};
 use ecommerce_events::DecodedEvent;
+use ecommerce_kernel::{Clock as _, ManualClock};
 use ecommerce_outbox::{Outbox, OutboxTable};
 use ecommerce_platform::grpc::{ErrorCode, ServiceError as _};
 use ecommerce_proto::ecommerce::catalog::v1 as pb;
@@ -1572,12 +1573,12 @@ mod grpc_surface {
 mod storage {
     use catalog_svc::domain::commands::RequestFingerprint;
     use catalog_svc::domain::model::{PriceId, Version};
-    use catalog_svc::domain::money::{Currency, Money};
     use catalog_svc::domain::price::select_in_effect;
     use catalog_svc::domain::validation::{IdempotencyKey, Title};
     use catalog_svc::storage::Lock;
     use catalog_svc::storage::prices::{self, NewPrice};
     use catalog_svc::storage::products::{self, NewProduct};
+    use ecommerce_kernel::{Currency, Money};
 
     use super::*;
 

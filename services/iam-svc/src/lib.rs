@@ -5,9 +5,11 @@
 //!   tokens, throttling, roles: no I/O.
 //! - `storage/`: the tables of `iam-migration`, through SeaORM.
 //! - `app/`: the use cases, each one transaction with its events.
+//! - `convert`: every proto <-> domain conversion, event payloads included.
 //! - `grpc/`: thin handlers; `mail/`: the `Mailer` and its implementations.
 
 pub mod app;
+mod convert;
 pub mod domain;
 pub mod grpc;
 pub mod mail;

@@ -18,19 +18,24 @@
 //!   `registry-migration`); registrations serialize on the subject's row.
 //! - [`app`]: the use cases, each write in one retried transaction, and the
 //!   settings ([`app::settings::RegistrySettings`]).
-//! - [`grpc`]: the tonic adapter ([`grpc::SchemaRegistryGrpc`]) and the
-//!   proto conversions. Reads, RegisterSchema and CheckCompatibility are
-//!   open to every caller; SetCompatibility and the deletes need `admin`.
+//! - [`convert`]: every proto <-> domain conversion.
+//! - [`grpc`]: the tonic adapter ([`grpc::SchemaRegistryGrpc`]). Reads,
+//!   RegisterSchema and CheckCompatibility are open to every caller;
+//!   SetCompatibility and the deletes need `admin`.
 //!
 //! The binary runs it on `ecommerce-runtime` (schema `registry`, migrator
 //! `registry-migration`) behind the auth layer.
 
 pub mod app;
+pub mod convert;
 pub mod domain;
 pub mod grpc;
 pub mod storage;
 
+use std::sync::Arc;
+
 use ecommerce_auth::AuthLayer;
+use ecommerce_kernel::{Clock, SystemClock};
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::ServiceInfo;
 use ecommerce_runtime::ServiceRuntime;
@@ -50,9 +55,13 @@ pub const SERVICE: ServiceInfo = ServiceInfo {
 /// The schema schema-registry owns unless `SCHEMA_REGISTRY_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "registry";
 
-/// [`start_with`] on the settings from the environment.
+/// [`start_with`] on the settings from the environment and the wall clock.
 pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<RegistryApp> {
-    start_with(runtime, RegistrySettings::from_env()?)
+    start_with(
+        runtime,
+        RegistrySettings::from_env()?,
+        Arc::new(SystemClock),
+    )
 }
 
 /// The application on `runtime`'s database. The registry has no relay,
@@ -60,8 +69,9 @@ pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<RegistryApp> {
 pub fn start_with(
     runtime: &ServiceRuntime,
     settings: RegistrySettings,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<RegistryApp> {
-    Ok(RegistryApp::new(runtime.db().clone(), settings))
+    Ok(RegistryApp::new(runtime.db().clone(), settings, clock))
 }
 
 /// Adds the registry's handlers over `app`, behind the auth layer that

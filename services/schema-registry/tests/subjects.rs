@@ -182,6 +182,7 @@ async fn a_delete_through_another_registry_process_shows_in_get_schema_within_th
     let other = schema_registry::app::RegistryApp::new(
         world.service.runtime.db().clone(),
         RegistrySettings::default(),
+        std::sync::Arc::new(ecommerce_kernel::SystemClock),
     );
     other
         .delete_subject(&schema_registry::domain::Subject::parse(subject).unwrap())

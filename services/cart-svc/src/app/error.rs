@@ -1,4 +1,4 @@
-//! Every way a cart operation can fail, and its gRPC code.
+//! Every way a cart operation can fail, and its error code.
 
 use ecommerce_checkout::SnapshotError;
 use ecommerce_db::{StoreError, TransactionError};
@@ -24,12 +24,13 @@ pub enum AppError {
     FailedPrecondition(String),
     #[error("{0}")]
     Aborted(String),
-    /// A dependency refused the call with this status; its own code is kept
-    /// when it means something to the caller.
-    #[error("{service}: {}", status.message())]
+    /// A dependency refused the call; `code` is what its status means to
+    /// our caller (`crate::upstream` decides).
+    #[error("{service}: {message}")]
     Upstream {
         service: &'static str,
-        status: tonic::Status,
+        code: ErrorCode,
+        message: String,
     },
     /// A storage failure: retried, and its status, by the one policy.
     #[error(transparent)]
@@ -61,29 +62,6 @@ impl TransactionError for AppError {
     }
 }
 
-fn upstream_code(code: tonic::Code) -> ErrorCode {
-    match code {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-            ErrorCode::Unavailable
-        }
-        tonic::Code::Unauthenticated => ErrorCode::Unauthenticated,
-        tonic::Code::PermissionDenied => ErrorCode::PermissionDenied,
-        tonic::Code::FailedPrecondition => ErrorCode::FailedPrecondition,
-        tonic::Code::AlreadyExists => ErrorCode::AlreadyExists,
-        tonic::Code::Aborted => ErrorCode::Aborted,
-        tonic::Code::ResourceExhausted => ErrorCode::ResourceExhausted,
-        // What we sent was wrong, or the dependency broke: our problem.
-        tonic::Code::Ok
-        | tonic::Code::InvalidArgument
-        | tonic::Code::NotFound
-        | tonic::Code::OutOfRange
-        | tonic::Code::Unimplemented
-        | tonic::Code::Internal
-        | tonic::Code::DataLoss
-        | tonic::Code::Unknown => ErrorCode::Internal,
-    }
-}
-
 impl ServiceError for AppError {
     fn code(&self) -> ErrorCode {
         match self {
@@ -94,7 +72,7 @@ impl ServiceError for AppError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             Self::Aborted(_) => ErrorCode::Aborted,
-            Self::Upstream { status, .. } => upstream_code(status.code()),
+            Self::Upstream { code, .. } => *code,
             Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -170,9 +148,11 @@ mod tests {
         assert_eq!(status_of(&internal).message(), INTERNAL_MESSAGE);
         let upstream = AppError::Upstream {
             service: "orders",
-            status: tonic::Status::unavailable("down"),
+            code: ErrorCode::Unavailable,
+            message: "down".to_owned(),
         };
         assert_eq!(status_of(&upstream).code(), tonic::Code::Unavailable);
+        assert_eq!(upstream.to_string(), "orders: down");
         let moved_on = AppError::from(StoreError::conflict("version 3 moved on"));
         assert!(moved_on.is_retryable());
         assert_eq!(status_of(&moved_on).code(), tonic::Code::Aborted);

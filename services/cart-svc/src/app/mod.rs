@@ -3,6 +3,11 @@
 //! guarded by its version; a transaction that fails on a serialization
 //! failure, deadlock or lost race is run again from the start (the shared
 //! [`transaction!`]). Catalog is asked for prices outside transactions.
+//!
+//! The other services are reached through [`ports`], in the domain's terms;
+//! their gRPC clients are `crate::upstream`. Catalog's events arrive as
+//! [`CatalogChange`]s through [`CartApp::apply_catalog_change`], inside the
+//! inbox's transaction.
 
 mod error;
 pub mod ports;
@@ -10,13 +15,9 @@ pub mod settings;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound as _, Utc};
-use ecommerce_checkout::{
-    DEFAULT_SNAPSHOT_TTL, SnapshotKeys, check_snapshot, proto_timestamp, sign,
-};
+use chrono::{DateTime, Utc};
 use ecommerce_db::transaction;
-use ecommerce_proto::ecommerce::common::v1::Money as PbMoney;
-use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
+use ecommerce_kernel::Clock;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait as _};
 use tracing::instrument;
 use uuid::Uuid;
@@ -25,7 +26,8 @@ pub use self::error::AppError;
 use self::ports::{OrderPlacer, PriceQuoter, ShippingPricer};
 use self::settings::CartSettings;
 use crate::domain::{
-    Cart, CartError, CartId, CatalogItem, Owner, PricedCart, Quantity, Sku, price_cart,
+    Cart, CartId, CatalogChange, CatalogItem, CheckoutSnapshot, Owner, PricedCart, Quantity, Sku,
+    price_cart,
 };
 use crate::storage::{self, StoredCheckout};
 
@@ -88,7 +90,7 @@ pub struct Checkout {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlacedCheckout {
     pub order_id: Uuid,
-    /// `ecommerce.orders.v1.OrderStatus`.
+    /// Orders' `OrderStatus` number, passed through to the caller as is.
     pub order_status: i32,
 }
 
@@ -102,10 +104,10 @@ pub struct CartApp {
 struct Inner {
     db: DatabaseConnection,
     settings: CartSettings,
-    keys: SnapshotKeys,
     quoter: Arc<dyn PriceQuoter>,
     shipping: Arc<dyn ShippingPricer>,
     placer: Arc<dyn OrderPlacer>,
+    clock: Arc<dyn Clock>,
 }
 
 /// What the app talks to besides its database.
@@ -114,10 +116,8 @@ pub struct Dependencies {
     pub quoter: Arc<dyn PriceQuoter>,
     pub shipping: Arc<dyn ShippingPricer>,
     pub placer: Arc<dyn OrderPlacer>,
-}
-
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+    /// `SystemClock` in the service, a `ManualClock` in tests that move time.
+    pub clock: Arc<dyn Clock>,
 }
 
 fn not_found(cart: CartRef) -> AppError {
@@ -128,22 +128,16 @@ fn not_found(cart: CartRef) -> AppError {
 }
 
 impl CartApp {
-    /// `db` must be migrated with `cart_migration::Migrator`; `keys` sign
-    /// checkout snapshots (orders verifies them with the same key).
-    pub fn new(
-        db: DatabaseConnection,
-        settings: CartSettings,
-        keys: SnapshotKeys,
-        dependencies: Dependencies,
-    ) -> Self {
+    /// `db` must be migrated with `cart_migration::Migrator`.
+    pub fn new(db: DatabaseConnection, settings: CartSettings, dependencies: Dependencies) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 settings,
-                keys,
                 quoter: dependencies.quoter,
                 shipping: dependencies.shipping,
                 placer: dependencies.placer,
+                clock: dependencies.clock,
             }),
         }
     }
@@ -154,6 +148,10 @@ impl CartApp {
 
     fn currency(&self) -> &str {
         &self.inner.settings.currency
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
     }
 
     /// The cart `cart` names for `caller`, without a lock; NOT_FOUND when
@@ -177,11 +175,7 @@ impl CartApp {
 
     /// Prices `cart` with catalog's current quotes.
     async fn price(&self, cart: Cart) -> Result<PricedCart, AppError> {
-        let skus: Vec<String> = cart
-            .lines
-            .iter()
-            .map(|line| line.sku.as_str().to_owned())
-            .collect();
+        let skus: Vec<Sku> = cart.lines.iter().map(|line| line.sku.clone()).collect();
         let quotes = self.inner.quoter.quote(&skus, &cart.currency).await?;
         Ok(price_cart(cart, &quotes)?)
     }
@@ -209,7 +203,7 @@ impl CartApp {
         let quotes = self
             .inner
             .quoter
-            .quote(&[command.sku.as_str().to_owned()], self.currency())
+            .quote(std::slice::from_ref(&command.sku), self.currency())
             .await?;
         let quote = quotes
             .iter()
@@ -265,11 +259,11 @@ impl CartApp {
                 command.quantity,
                 item.clone(),
                 command.expected_version,
-                now(),
+                self.now(),
             )?;
             storage::save_cart(tx, &cart, read_version).await?;
             if let Some(key) = &command.idempotency_key {
-                storage::insert_idempotency_key(tx, key, cart.id, now()).await?;
+                storage::insert_idempotency_key(tx, key, cart.id, self.now()).await?;
             }
             Ok(cart)
         })?;
@@ -300,7 +294,12 @@ impl CartApp {
             return Ok((locked, Some(version)));
         }
         let owner = caller.user_id.map_or(Owner::Anonymous, Owner::User);
-        let created = Cart::new(CartId::generate(), owner, self.currency().to_owned(), now());
+        let created = Cart::new(
+            CartId::generate(),
+            owner,
+            self.currency().to_owned(),
+            self.now(),
+        );
         Ok((created, None))
     }
 
@@ -337,7 +336,7 @@ impl CartApp {
         let seen_price = self
             .inner
             .quoter
-            .quote(&[command.sku.as_str().to_owned()], self.currency())
+            .quote(std::slice::from_ref(&command.sku), self.currency())
             .await?
             .into_iter()
             .find(|quote| quote.sku == command.sku.as_str())
@@ -351,7 +350,7 @@ impl CartApp {
                 command.quantity,
                 seen_price,
                 command.expected_version,
-                now(),
+                self.now(),
             )?;
             storage::save_cart(tx, &cart, Some(read_version)).await?;
             Ok(cart)
@@ -370,7 +369,7 @@ impl CartApp {
         let cart = transaction!(AppError, "remove_item", db.begin(), |tx| {
             let mut cart = Self::lock_existing(tx, caller, command.cart).await?;
             let read_version = cart.version;
-            if cart.remove_item(&command.sku, command.expected_version, now())? {
+            if cart.remove_item(&command.sku, command.expected_version, self.now())? {
                 storage::save_cart(tx, &cart, Some(read_version)).await?;
             }
             Ok(cart)
@@ -412,10 +411,10 @@ impl CartApp {
                 ));
             }
             let (mut mine, read_version) = self.lock_or_create(tx, caller, CartRef::Own).await?;
-            mine.merge_from(&anonymous, now());
+            mine.merge_from(&anonymous, self.now());
             storage::save_cart(tx, &mine, read_version).await?;
             storage::delete_cart(tx, anonymous.id).await?;
-            storage::insert_merge(tx, anonymous.id, user_id, now()).await?;
+            storage::insert_merge(tx, anonymous.id, user_id, self.now()).await?;
             Ok(mine)
         })?;
         self.price(cart).await
@@ -465,100 +464,56 @@ impl CartApp {
             .shipping
             .shipping_price(command.shipping_option_id, &priced.cart.currency)
             .await?;
-        let issued_at = now();
-        let snapshot = build_snapshot(
+        let snapshot = CheckoutSnapshot::of(
             &priced,
             user_id,
-            &command,
+            command.shipping_option_id,
             shipping_price,
-            &checkout_key,
-            issued_at,
+            command.payment_method_token.clone(),
+            checkout_key.clone(),
+            self.now(),
         )?;
-        check_snapshot(&snapshot)?;
-        let request = sign(&snapshot, self.inner.keys.signing_key()).into_place_order_request();
-        let order = self
+        let placed = self
             .inner
             .placer
-            .place_order(request, bearer, &caller.correlation_id)
+            .place_order(&snapshot, bearer, &caller.correlation_id)
             .await?;
-        let order_id = Uuid::parse_str(&order.id).map_err(|_| {
-            AppError::internal(anyhow::anyhow!("orders returned order id {:?}", order.id))
-        })?;
-        tracing::Span::current().record("order_id", tracing::field::display(order_id));
+        tracing::Span::current().record("order_id", tracing::field::display(placed.order_id));
         let stored = StoredCheckout {
             checkout_key,
             cart_id: priced.cart.id,
             user_id,
             cart_version: priced.cart.version,
-            order_id,
-            order_status: order.status,
+            order_id: placed.order_id,
+            order_status: placed.order_status,
         };
         let db = &self.inner.db;
         transaction!(AppError, "record_checkout", db.begin(), |tx| {
-            storage::insert_checkout(tx, &stored, now()).await?;
-            storage::clear_cart_at_version(tx, stored.cart_id, stored.cart_version, now()).await?;
+            storage::insert_checkout(tx, &stored, self.now()).await?;
+            storage::clear_cart_at_version(tx, stored.cart_id, stored.cart_version, self.now())
+                .await?;
             Ok(())
         })?;
-        Ok(PlacedCheckout {
-            order_id,
-            order_status: order.status,
-        })
+        Ok(placed)
     }
-}
 
-fn money(amount_minor: i64, currency: &str) -> Option<PbMoney> {
-    Some(PbMoney {
-        amount_minor,
-        currency: currency.to_owned(),
-    })
-}
-
-/// The snapshot orders will build the order from.
-fn build_snapshot(
-    priced: &PricedCart,
-    user_id: Uuid,
-    command: &Checkout,
-    shipping_price: i64,
-    checkout_key: &str,
-    issued_at: DateTime<Utc>,
-) -> Result<orders_pb::CheckoutSnapshot, AppError> {
-    let currency = priced.cart.currency.as_str();
-    let mut lines = Vec::with_capacity(priced.lines.len());
-    for line in priced.checkout_lines()? {
-        let (Some(unit_price), Some(line_total)) = (line.unit_price_minor, line.line_total_minor)
-        else {
-            return Err(CartError::UnavailableLines {
-                skus: vec![line.line.sku.as_str().to_owned()],
+    /// A catalog change, inside the inbox's `transaction`: flags the lines
+    /// it makes unbuyable (they block checkout until added again). Returns
+    /// how many lines it flagged. Cart emits nothing in reply.
+    pub async fn apply_catalog_change(
+        &self,
+        transaction: &DatabaseTransaction,
+        change: &CatalogChange,
+    ) -> Result<u64, AppError> {
+        let reason = change.reason();
+        let flagged = match change {
+            CatalogChange::ProductArchived { product_id } => {
+                storage::flag_lines_by_product(transaction, *product_id, reason).await?
             }
-            .into());
+            CatalogChange::VariantDiscontinued { sku } => {
+                storage::flag_lines_by_sku(transaction, sku, reason).await?
+            }
         };
-        lines.push(orders_pb::CheckoutLine {
-            sku: line.line.sku.as_str().to_owned(),
-            variant_id: line.line.variant_id.to_string(),
-            product_id: line.line.product_id.to_string(),
-            title: line.line.title.clone(),
-            quantity: line.line.quantity.get(),
-            unit_price: money(unit_price, currency),
-            line_total: money(line_total, currency),
-        });
+        Ok(flagged)
     }
-    let total = priced
-        .subtotal_minor
-        .checked_add(shipping_price)
-        .ok_or_else(|| CartError::Pricing("the total overflows".to_owned()))?;
-    Ok(orders_pb::CheckoutSnapshot {
-        cart_id: priced.cart.id.to_string(),
-        cart_version: priced.cart.version,
-        user_id: user_id.to_string(),
-        lines,
-        subtotal: money(priced.subtotal_minor, currency),
-        shipping_option_id: command.shipping_option_id.to_string(),
-        shipping_price: money(shipping_price, currency),
-        total: money(total, currency),
-        currency: currency.to_owned(),
-        issued_at: Some(proto_timestamp(issued_at)),
-        expires_at: Some(proto_timestamp(issued_at + DEFAULT_SNAPSHOT_TTL)),
-        payment_method_token: command.payment_method_token.clone(),
-        checkout_key: checkout_key.to_owned(),
-    })
 }

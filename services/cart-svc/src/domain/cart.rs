@@ -10,30 +10,10 @@ pub const MAX_LINE_QUANTITY: i32 = 99;
 /// Most lines one cart holds (what one checkout snapshot may carry).
 pub const MAX_CART_LINES: usize = ecommerce_checkout::MAX_LINES;
 
-/// A cart id (UUID v7).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CartId(pub Uuid);
-
-impl CartId {
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub fn parse(raw: &str, field: &'static str) -> Result<Self, CartError> {
-        Uuid::parse_str(raw)
-            .map(Self)
-            .map_err(|_| CartError::Invalid {
-                field,
-                reason: format!("must be a UUID, got {raw:?}"),
-            })
-    }
-}
-
-impl std::fmt::Display for CartId {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(formatter)
-    }
-}
+ecommerce_kernel::uuid_id!(
+    /// A cart id (UUID v7).
+    CartId
+);
 
 /// The saga's SKU type, shared with inventory and fulfillment: a cart line
 /// must name the same key the other services store.
@@ -47,30 +27,47 @@ pub fn parse_sku(raw: &str) -> Result<Sku, CartError> {
     })
 }
 
-/// Units of one line: 1 to [`MAX_LINE_QUANTITY`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Quantity(i32);
+/// The saga's quantity type: a checkout line carries it to orders and
+/// inventory as is. The cart's own upper bound ([`MAX_LINE_QUANTITY`]) is a
+/// rule of the cart, checked by [`parse_quantity`] and the cart's writes.
+pub use ecommerce_kernel::Quantity;
 
-impl Quantity {
-    pub fn new(raw: i32) -> Result<Self, CartError> {
-        if raw < 1 {
-            return Err(CartError::Invalid {
-                field: "quantity",
-                reason: format!("must be at least 1, got {raw}"),
-            });
-        }
-        if raw > MAX_LINE_QUANTITY {
-            return Err(CartError::Invalid {
-                field: "quantity",
-                reason: format!("must be at most {MAX_LINE_QUANTITY}, got {raw}"),
-            });
-        }
-        Ok(Self(raw))
+/// The `quantity` field of a request: 1 to [`MAX_LINE_QUANTITY`].
+pub fn parse_quantity(raw: i32) -> Result<Quantity, CartError> {
+    let invalid = |reason: String| CartError::Invalid {
+        field: "quantity",
+        reason,
+    };
+    let quantity = Quantity::new(raw).map_err(|invalid_value| invalid(invalid_value.0))?;
+    if raw > MAX_LINE_QUANTITY {
+        return Err(invalid(format!(
+            "must be at most {MAX_LINE_QUANTITY}, got {raw}"
+        )));
     }
+    Ok(quantity)
+}
 
-    pub fn get(self) -> i32 {
-        self.0
-    }
+/// The `cart_id`-like field `field` of a request, as a [`CartId`].
+pub fn parse_cart_id(raw: &str, field: &'static str) -> Result<CartId, CartError> {
+    CartId::parse(raw).map_err(|invalid| CartError::Invalid {
+        field,
+        reason: invalid.0,
+    })
+}
+
+/// `units` of `sku` as a line's quantity, [`CartError::LimitExceeded`] past
+/// [`MAX_LINE_QUANTITY`]. The kernel's [`Quantity`] only bounds it below.
+fn line_quantity(sku: &Sku, units: i64) -> Result<Quantity, CartError> {
+    i32::try_from(units)
+        .ok()
+        .filter(|units| *units <= MAX_LINE_QUANTITY)
+        .and_then(|units| Quantity::new(units).ok())
+        .ok_or_else(|| {
+            CartError::LimitExceeded(format!(
+                "a line holds at most {MAX_LINE_QUANTITY} units; {sku:?} would have {units}",
+                sku = sku.as_str()
+            ))
+        })
 }
 
 /// Who a cart belongs to.
@@ -110,6 +107,25 @@ impl UnavailableReason {
             "discontinued" => Some(Self::Discontinued),
             "not_priced" => Some(Self::NotPriced),
             _ => None,
+        }
+    }
+}
+
+/// A catalog change that makes lines unbuyable until they are added again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatalogChange {
+    /// A product archived: its lines are no longer published.
+    ProductArchived { product_id: Uuid },
+    /// A variant discontinued: the lines of its SKU.
+    VariantDiscontinued { sku: Sku },
+}
+
+impl CatalogChange {
+    /// The flag the change sets on the lines it concerns.
+    pub fn reason(&self) -> UnavailableReason {
+        match self {
+            Self::ProductArchived { .. } => UnavailableReason::NotPublished,
+            Self::VariantDiscontinued { .. } => UnavailableReason::Discontinued,
         }
     }
 }
@@ -206,14 +222,8 @@ impl Cart {
     ) -> Result<(), CartError> {
         self.check_version(expected_version)?;
         if let Some(line) = self.lines.iter_mut().find(|line| line.sku == sku) {
-            let total = line.quantity.get() + quantity.get();
-            if total > MAX_LINE_QUANTITY {
-                return Err(CartError::LimitExceeded(format!(
-                    "a line holds at most {MAX_LINE_QUANTITY} units; {sku:?} would have {total}",
-                    sku = sku.as_str()
-                )));
-            }
-            line.quantity = Quantity(total);
+            let total = i64::from(line.quantity.get()) + i64::from(quantity.get());
+            line.quantity = line_quantity(&sku, total)?;
             line.variant_id = item.variant_id;
             line.product_id = item.product_id;
             line.title = item.title;
@@ -225,6 +235,7 @@ impl Cart {
                     "a cart holds at most {MAX_CART_LINES} lines"
                 )));
             }
+            let quantity = line_quantity(&sku, i64::from(quantity.get()))?;
             self.lines.push(CartLine {
                 sku,
                 variant_id: item.variant_id,
@@ -257,7 +268,7 @@ impl Cart {
             .ok_or_else(|| CartError::LineNotFound {
                 sku: sku.as_str().to_owned(),
             })?;
-        line.quantity = quantity;
+        line.quantity = line_quantity(sku, i64::from(quantity.get()))?;
         if seen_unit_price_minor.is_some() {
             line.seen_unit_price_minor = seen_unit_price_minor;
         }
@@ -290,8 +301,13 @@ impl Cart {
         let mut changed = false;
         for incoming in &anonymous.lines {
             if let Some(line) = self.lines.iter_mut().find(|line| line.sku == incoming.sku) {
-                let total = (line.quantity.get() + incoming.quantity.get()).min(MAX_LINE_QUANTITY);
-                line.quantity = Quantity(total);
+                let total = (i64::from(line.quantity.get()) + i64::from(incoming.quantity.get()))
+                    .min(i64::from(MAX_LINE_QUANTITY));
+                // Two quantities of at least 1 capped at the limit: always a
+                // line quantity, so the fallback (keep ours) never runs.
+                if let Ok(capped) = line_quantity(&line.sku, total) {
+                    line.quantity = capped;
+                }
                 line.flag = line.flag.or(incoming.flag);
                 changed = true;
             } else if self.lines.len() < MAX_CART_LINES {
@@ -366,10 +382,16 @@ mod tests {
         assert!(Sku::parse("A B").is_err());
         assert!(Sku::parse(&"x".repeat(65)).is_err());
         assert!(Sku::parse("SHOE-42").is_ok());
-        assert!(Quantity::new(0).is_err());
-        assert!(Quantity::new(100).is_err());
-        assert_eq!(Quantity::new(99).unwrap().get(), 99);
-        assert!(CartId::parse("nope", "cart_id").is_err());
+        assert!(parse_quantity(0).is_err());
+        assert!(parse_quantity(100).is_err());
+        assert_eq!(parse_quantity(99).unwrap().get(), 99);
+        assert_eq!(
+            parse_cart_id("nope", "cart_id").unwrap_err(),
+            CartError::Invalid {
+                field: "cart_id",
+                reason: "\"nope\" is not a UUID".to_owned()
+            }
+        );
     }
 
     #[test]
@@ -470,6 +492,11 @@ mod tests {
             cart.update_item(&sku("Z"), Quantity::new(1).unwrap(), None, None, now()),
             Err(CartError::LineNotFound { .. })
         ));
+        assert!(matches!(
+            cart.update_item(&sku("A"), Quantity::new(100).unwrap(), None, None, now()),
+            Err(CartError::LimitExceeded(_))
+        ));
+        assert_eq!(cart.lines[0].quantity.get(), 7);
         assert!(!cart.remove_item(&sku("Z"), None, now()).unwrap());
         assert_eq!(cart.version, 2);
         assert!(cart.remove_item(&sku("A"), Some(2), now()).unwrap());

@@ -14,22 +14,50 @@
 //! Flags stay until the shopper adds the SKU again (which needs a fresh
 //! AVAILABLE quote) or removes the line; a later unpublish-republish is
 //! seen through the quotes anyway.
+//!
+//! The consumer only maps the event to a [`CatalogChange`]; the app applies
+//! it in the inbox's transaction.
 
 use async_trait::async_trait;
 use ecommerce_events::DecodedEvent;
 use ecommerce_inbox::{EventHandler, HandlerContext, HandlerError};
 use uuid::Uuid;
 
-use crate::domain::UnavailableReason;
-use crate::storage;
+use crate::app::CartApp;
+use crate::domain::{CatalogChange, Sku};
 
-/// `cart.catalog-events`: `catalog.#`.
-#[derive(Debug, Default)]
-pub struct CatalogEventsHandler;
+/// `cart.catalog-events`: `catalog.#`, through [`CartApp::apply_catalog_change`].
+#[derive(Debug)]
+pub struct CatalogEventsHandler {
+    app: CartApp,
+}
 
 impl CatalogEventsHandler {
-    pub fn new() -> Self {
-        Self
+    pub fn new(app: CartApp) -> Self {
+        Self { app }
+    }
+}
+
+/// The change `event` means to carts; `None` for the events carts ignore.
+fn catalog_change(event: DecodedEvent) -> Result<Option<CatalogChange>, HandlerError> {
+    match event {
+        DecodedEvent::CatalogProductArchivedV1(product) => {
+            let product_id = Uuid::parse_str(&product.product_id).map_err(|_| {
+                HandlerError::permanent(format!(
+                    "product_id: must be a UUID, got {:?}",
+                    product.product_id
+                ))
+            })?;
+            Ok(Some(CatalogChange::ProductArchived { product_id }))
+        }
+        DecodedEvent::CatalogVariantDiscontinuedV1(variant) => {
+            let sku = Sku::parse(&variant.sku)
+                .map_err(|invalid| HandlerError::permanent(format!("sku: {invalid}")))?;
+            Ok(Some(CatalogChange::VariantDiscontinued { sku }))
+        }
+        // Prices come from quotes on every read (see the module docs);
+        // other catalog events do not concern carts.
+        _ => Ok(None),
     }
 }
 
@@ -40,33 +68,15 @@ impl EventHandler for CatalogEventsHandler {
         context: &HandlerContext<'_>,
         event: DecodedEvent,
     ) -> Result<(), HandlerError> {
-        let db = context.transaction();
-        match event {
-            DecodedEvent::CatalogProductArchivedV1(product) => {
-                let product_id = Uuid::parse_str(&product.product_id).map_err(|_| {
-                    HandlerError::permanent(format!(
-                        "product_id: must be a UUID, got {:?}",
-                        product.product_id
-                    ))
-                })?;
-                let flagged =
-                    storage::flag_lines_by_product(db, product_id, UnavailableReason::NotPublished)
-                        .await?;
-                tracing::info!(%product_id, flagged, "flagged lines of an archived product");
-            }
-            DecodedEvent::CatalogVariantDiscontinuedV1(variant) => {
-                if variant.sku.is_empty() {
-                    return Err(HandlerError::permanent("sku: is required"));
-                }
-                let flagged =
-                    storage::flag_lines_by_sku(db, &variant.sku, UnavailableReason::Discontinued)
-                        .await?;
-                tracing::info!(sku = %variant.sku, flagged, "flagged lines of a discontinued variant");
-            }
-            // Prices come from quotes on every read (see the module docs);
-            // other catalog events do not concern carts.
-            _ => {}
-        }
+        let Some(change) = catalog_change(event)? else {
+            return Ok(());
+        };
+        let flagged = self
+            .app
+            .apply_catalog_change(context.transaction(), &change)
+            .await
+            .map_err(HandlerError::from_service_error)?;
+        tracing::info!(?change, flagged, "flagged cart lines");
         Ok(())
     }
 }

@@ -2,10 +2,8 @@
 //!
 //! Anonymous callers are allowed where the proto allows them (an anonymous
 //! cart is reachable by its id); MergeCarts and Checkout require sign-in.
-//! Each handler converts the request ([`convert`], INVALID_ARGUMENT naming
-//! the field), calls the application, converts the cart back.
-
-pub mod convert;
+//! Each handler converts the request ([`crate::convert`], INVALID_ARGUMENT
+//! naming the field), calls the application, converts the cart back.
 
 use ecommerce_auth::optional_caller;
 use ecommerce_platform::grpc::{ServiceError as _, correlation_id};
@@ -14,6 +12,7 @@ use ecommerce_proto::ecommerce::cart::v1::cart_service_server::{CartService, Car
 use tonic::{Request, Response, Status};
 
 use crate::app::{AppError, Caller, CartApp};
+use crate::convert;
 
 /// The cart's gRPC handlers over a [`CartApp`].
 #[derive(Clone, Debug)]

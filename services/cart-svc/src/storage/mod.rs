@@ -28,7 +28,7 @@ pub async fn find_cart<C: ConnectionTrait>(
         "SELECT id, user_id, currency, version, created_at, updated_at FROM carts WHERE id = $1"
     };
     let Some(row) = db
-        .query_one_raw(statement(sql, [Value::from(cart_id.0)]))
+        .query_one_raw(statement(sql, [Value::from(cart_id.as_uuid())]))
         .await?
     else {
         return Ok(None);
@@ -37,7 +37,7 @@ pub async fn find_cart<C: ConnectionTrait>(
         .query_all_raw(statement(
             "SELECT sku, variant_id, product_id, title, quantity, seen_unit_price_minor, \
              unavailable_reason FROM cart_lines WHERE cart_id = $1 ORDER BY position",
-            [Value::from(cart_id.0)],
+            [Value::from(cart_id.as_uuid())],
         ))
         .await?
         .iter()
@@ -45,7 +45,7 @@ pub async fn find_cart<C: ConnectionTrait>(
         .collect::<Result<Vec<_>, _>>()?;
     let user_id: Option<Uuid> = row.try_get("", "user_id")?;
     Ok(Some(Cart {
-        id: CartId(row.try_get("", "id")?),
+        id: CartId::from_uuid(row.try_get("", "id")?),
         owner: user_id.map_or(Owner::Anonymous, Owner::User),
         currency: row.try_get("", "currency")?,
         version: row.try_get("", "version")?,
@@ -89,7 +89,7 @@ pub async fn find_user_cart_id<C: ConnectionTrait>(
         ))
         .await?;
     Ok(row
-        .map(|row| row.try_get("", "id").map(CartId))
+        .map(|row| row.try_get("", "id").map(CartId::from_uuid))
         .transpose()?)
 }
 
@@ -112,7 +112,7 @@ pub async fn save_cart<C: ConnectionTrait>(
                 "INSERT INTO carts (id, user_id, currency, version, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
                 [
-                    Value::from(cart.id.0),
+                    Value::from(cart.id.as_uuid()),
                     Value::from(user_id),
                     Value::from(cart.currency.clone()),
                     Value::from(cart.version),
@@ -128,7 +128,7 @@ pub async fn save_cart<C: ConnectionTrait>(
                     "UPDATE carts SET user_id = $2, version = $3, updated_at = $4 \
                      WHERE id = $1 AND version = $5",
                     [
-                        Value::from(cart.id.0),
+                        Value::from(cart.id.as_uuid()),
                         Value::from(user_id),
                         Value::from(cart.version),
                         Value::from(cart.updated_at),
@@ -139,12 +139,12 @@ pub async fn save_cart<C: ConnectionTrait>(
             if updated.rows_affected() != 1 {
                 return Err(StoreError::conflict(format!(
                     "cart {} moved on from version {read_version}",
-                    cart.id.0
+                    cart.id.as_uuid()
                 )));
             }
             db.execute_raw(statement(
                 "DELETE FROM cart_lines WHERE cart_id = $1",
-                [Value::from(cart.id.0)],
+                [Value::from(cart.id.as_uuid())],
             ))
             .await?;
         }
@@ -155,7 +155,7 @@ pub async fn save_cart<C: ConnectionTrait>(
              quantity, seen_unit_price_minor, unavailable_reason) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             [
-                Value::from(cart.id.0),
+                Value::from(cart.id.as_uuid()),
                 Value::from(line.sku.as_str().to_owned()),
                 Value::from(i32::try_from(position).unwrap_or(i32::MAX)),
                 Value::from(line.variant_id),
@@ -175,7 +175,7 @@ pub async fn save_cart<C: ConnectionTrait>(
 pub async fn delete_cart<C: ConnectionTrait>(db: &C, cart_id: CartId) -> Result<(), StoreError> {
     db.execute_raw(statement(
         "DELETE FROM carts WHERE id = $1",
-        [Value::from(cart_id.0)],
+        [Value::from(cart_id.as_uuid())],
     ))
     .await?;
     Ok(())
@@ -193,7 +193,7 @@ pub async fn find_idempotency_key<C: ConnectionTrait>(
         ))
         .await?;
     Ok(row
-        .map(|row| row.try_get("", "cart_id").map(CartId))
+        .map(|row| row.try_get("", "cart_id").map(CartId::from_uuid))
         .transpose()?)
 }
 
@@ -209,7 +209,7 @@ pub async fn insert_idempotency_key<C: ConnectionTrait>(
         "INSERT INTO cart_idempotency_keys (idempotency_key, cart_id, created_at) VALUES ($1, $2, $3)",
         [
             Value::from(key.to_owned()),
-            Value::from(cart_id.0),
+            Value::from(cart_id.as_uuid()),
             Value::from(now),
         ],
     ))
@@ -225,7 +225,7 @@ pub async fn find_merge<C: ConnectionTrait>(
     let row = db
         .query_one_raw(statement(
             "SELECT user_id FROM merged_carts WHERE anonymous_cart_id = $1",
-            [Value::from(anonymous_cart_id.0)],
+            [Value::from(anonymous_cart_id.as_uuid())],
         ))
         .await?;
     Ok(row.map(|row| row.try_get("", "user_id")).transpose()?)
@@ -240,7 +240,7 @@ pub async fn insert_merge<C: ConnectionTrait>(
     db.execute_raw(statement(
         "INSERT INTO merged_carts (anonymous_cart_id, user_id, merged_at) VALUES ($1, $2, $3)",
         [
-            Value::from(anonymous_cart_id.0),
+            Value::from(anonymous_cart_id.as_uuid()),
             Value::from(user_id),
             Value::from(now),
         ],
@@ -275,7 +275,7 @@ pub async fn find_checkout<C: ConnectionTrait>(
     row.map(|row| {
         Ok(StoredCheckout {
             checkout_key: row.try_get("", "checkout_key")?,
-            cart_id: CartId(row.try_get("", "cart_id")?),
+            cart_id: CartId::from_uuid(row.try_get("", "cart_id")?),
             user_id: row.try_get("", "user_id")?,
             cart_version: row.try_get("", "cart_version")?,
             order_id: row.try_get("", "order_id")?,
@@ -297,7 +297,7 @@ pub async fn insert_checkout<C: ConnectionTrait>(
          ON CONFLICT (checkout_key) DO NOTHING",
         [
             Value::from(checkout.checkout_key.clone()),
-            Value::from(checkout.cart_id.0),
+            Value::from(checkout.cart_id.as_uuid()),
             Value::from(checkout.user_id),
             Value::from(checkout.cart_version),
             Value::from(checkout.order_id),
@@ -321,7 +321,7 @@ pub async fn clear_cart_at_version<C: ConnectionTrait>(
             "UPDATE carts SET version = version + 1, updated_at = GREATEST($3, created_at) \
              WHERE id = $1 AND version = $2",
             [
-                Value::from(cart_id.0),
+                Value::from(cart_id.as_uuid()),
                 Value::from(version),
                 Value::from(now),
             ],
@@ -332,7 +332,7 @@ pub async fn clear_cart_at_version<C: ConnectionTrait>(
     }
     db.execute_raw(statement(
         "DELETE FROM cart_lines WHERE cart_id = $1",
-        [Value::from(cart_id.0)],
+        [Value::from(cart_id.as_uuid())],
     ))
     .await?;
     Ok(true)
@@ -341,14 +341,14 @@ pub async fn clear_cart_at_version<C: ConnectionTrait>(
 /// Flags every line of `sku` (a discontinued variant). Returns the number of lines.
 pub async fn flag_lines_by_sku<C: ConnectionTrait>(
     db: &C,
-    sku: &str,
+    sku: &Sku,
     reason: UnavailableReason,
 ) -> Result<u64, StoreError> {
     let updated = db
         .execute_raw(statement(
             "UPDATE cart_lines SET unavailable_reason = $2 WHERE sku = $1",
             [
-                Value::from(sku.to_owned()),
+                Value::from(sku.as_str().to_owned()),
                 Value::from(reason.as_stored().to_owned()),
             ],
         ))

@@ -1,4 +1,4 @@
-//! Every way a catalog operation can fail, and its gRPC code.
+//! Every way a catalog operation can fail, and its error code.
 
 use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
@@ -66,7 +66,7 @@ impl TransactionError for CatalogError {
 impl ServiceError for CatalogError {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::Domain(error) => domain_code(error),
+            Self::Domain(error) => error.code(),
             Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -77,22 +77,6 @@ impl ServiceError for CatalogError {
             Self::Domain(error) => error.field(),
             Self::Store(_) | Self::Internal(_) => None,
         }
-    }
-}
-
-/// Exhaustive, so a new refusal forces a decision here.
-fn domain_code(error: &DomainError) -> ErrorCode {
-    match error {
-        DomainError::InvalidArgument(_) => ErrorCode::InvalidArgument,
-        DomainError::NotFound { .. } => ErrorCode::NotFound,
-        DomainError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
-        DomainError::IllegalProductTransition { .. }
-        | DomainError::IllegalVariantTransition { .. }
-        | DomainError::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
-        // Re-read and retry: the caller's view is out of date.
-        DomainError::StaleVersion { .. } => ErrorCode::Aborted,
-        DomainError::Unauthenticated => ErrorCode::Unauthenticated,
-        DomainError::PermissionDenied { .. } => ErrorCode::PermissionDenied,
     }
 }
 

@@ -14,7 +14,6 @@
 //! product, its variants and their prices come from one snapshot.
 
 mod error;
-pub mod events;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -22,13 +21,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ecommerce_db::{begin_snapshot, transaction};
 use ecommerce_events::EventMetadata;
-use ecommerce_outbox::Outbox;
+use ecommerce_kernel::{Clock, SystemClock};
+use ecommerce_outbox::{Outbox, OutboxTransaction};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tracing::instrument;
 
 pub use self::error::CatalogError;
 
-use crate::app::events::{LifecycleEvent, PRODUCT_AGGREGATE, VARIANT_AGGREGATE};
 use crate::domain::actor::RequestContext;
 use crate::domain::commands::{
     ChangeProductStatus, CreateProduct, CreateVariant, DiscontinueVariant, GetProduct,
@@ -36,6 +35,7 @@ use crate::domain::commands::{
     UpdateProduct, UpdateVariant,
 };
 use crate::domain::error::{DomainError, Resource};
+use crate::domain::events::CatalogEvent;
 use crate::domain::lifecycle::{ProductStatus, VariantStatus};
 use crate::domain::model::{PriceId, Product, ProductId, Variant, VariantId, variant_changes};
 use crate::domain::page::{Cursor, encode_page_token};
@@ -46,7 +46,6 @@ use crate::storage::prices::NewPrice;
 use crate::storage::products::{NewProduct, StoredProduct};
 use crate::storage::variants::{NewVariant, StoredVariant};
 use crate::storage::{Lock, prices, products, variants};
-use ecommerce_kernel::{Clock, SystemClock};
 
 /// The catalog service, independent of the transport.
 #[derive(Clone, Debug)]
@@ -125,9 +124,7 @@ impl CatalogApp {
                 return self.replayed_product(tx, existing, fingerprint).await;
             };
             let product = stored.into_product(Vec::new());
-            let metadata = event_metadata(context, PRODUCT_AGGREGATE, &product.id, now);
-            tx.emit(&events::product_created(&product), metadata)
-                .await?;
+            emit(tx, context, &CatalogEvent::ProductCreated(&product), now).await?;
             Ok(product)
         })
     }
@@ -175,9 +172,11 @@ impl CatalogApp {
                 products::update_details(tx, current.id, current.version, &diff.details, now)
                     .await?;
             let product = assemble_one(tx, updated, now).await?;
-            let metadata = event_metadata(context, PRODUCT_AGGREGATE, &product.id, now);
-            tx.emit(&events::product_updated(&product, &diff.changed), metadata)
-                .await?;
+            let event = CatalogEvent::ProductUpdated {
+                product: &product,
+                changed: &diff.changed,
+            };
+            emit(tx, context, &event, now).await?;
             Ok(product)
         })
     }
@@ -217,18 +216,13 @@ impl CatalogApp {
                 let updated =
                     products::update_status(tx, current.id, current.version, target, now).await?;
                 let product = assemble_one(tx, updated, now).await?;
-                let metadata = event_metadata(context, PRODUCT_AGGREGATE, &product.id, now);
-                match events::product_lifecycle(&product) {
-                    Some(LifecycleEvent::Published(event)) => tx.emit(&event, metadata).await?,
-                    Some(LifecycleEvent::Unpublished(event)) => tx.emit(&event, metadata).await?,
-                    Some(LifecycleEvent::Archived(event)) => tx.emit(&event, metadata).await?,
-                    None => {
-                        return Err(CatalogError::internal(format!(
-                            "product {} moved to {} without an event",
-                            product.id, product.status
-                        )));
-                    }
-                };
+                let event = CatalogEvent::lifecycle(&product).ok_or_else(|| {
+                    CatalogError::internal(format!(
+                        "product {} moved to {} without an event",
+                        product.id, product.status
+                    ))
+                })?;
+                emit(tx, context, &event, now).await?;
                 Ok(product)
             }
         )
@@ -362,9 +356,7 @@ impl CatalogApp {
                 return variant_with_prices(tx, existing, now).await;
             };
             let variant = stored.into_variant(Vec::new());
-            let metadata = event_metadata(context, VARIANT_AGGREGATE, &variant.id, now);
-            tx.emit(&events::variant_created(&variant), metadata)
-                .await?;
+            emit(tx, context, &CatalogEvent::VariantCreated(&variant), now).await?;
             Ok(variant)
         })
     }
@@ -412,9 +404,11 @@ impl CatalogApp {
             )
             .await?;
             let variant = variant_with_prices(tx, updated, now).await?;
-            let metadata = event_metadata(context, VARIANT_AGGREGATE, &variant.id, now);
-            tx.emit(&events::variant_updated(&variant, &changed), metadata)
-                .await?;
+            let event = CatalogEvent::VariantUpdated {
+                variant: &variant,
+                changed: &changed,
+            };
+            emit(tx, context, &event, now).await?;
             Ok(variant)
         })
     }
@@ -454,9 +448,13 @@ impl CatalogApp {
                 let updated =
                     variants::update_status(tx, current.id, current.version, target, now).await?;
                 let variant = variant_with_prices(tx, updated, now).await?;
-                let metadata = event_metadata(context, VARIANT_AGGREGATE, &variant.id, now);
-                tx.emit(&events::variant_discontinued(&variant), metadata)
-                    .await?;
+                emit(
+                    tx,
+                    context,
+                    &CatalogEvent::VariantDiscontinued(&variant),
+                    now,
+                )
+                .await?;
                 Ok(variant)
             }
         )
@@ -536,9 +534,12 @@ impl CatalogApp {
                 check_replay(existing.request_fingerprint.as_deref(), fingerprint)?;
                 return Ok(existing.price);
             };
-            let metadata = event_metadata(context, VARIANT_AGGREGATE, &variant.id, now);
-            let changed = events::price_changed(&stored.price, &variant.sku, previous);
-            tx.emit(&changed, metadata).await?;
+            let event = CatalogEvent::PriceChanged {
+                price: &stored.price,
+                sku: &variant.sku,
+                previous,
+            };
+            emit(tx, context, &event, now).await?;
             Ok(stored.price)
         })
     }
@@ -613,20 +614,22 @@ impl CatalogApp {
     }
 }
 
-/// Metadata of an event about `aggregate_type`/`aggregate_id`, stamped with
+/// Emits `event` into the outbox in `tx`, about its aggregate, stamped with
 /// the change's time and the caller's correlation id.
-fn event_metadata(
+async fn emit(
+    tx: &OutboxTransaction,
     context: &RequestContext,
-    aggregate_type: &str,
-    aggregate_id: &dyn std::fmt::Display,
+    event: &CatalogEvent<'_>,
     occurred_at: DateTime<Utc>,
-) -> EventMetadata {
-    let mut metadata = EventMetadata::new(aggregate_type, aggregate_id.to_string());
+) -> Result<(), CatalogError> {
+    let (aggregate_type, aggregate_id) = event.aggregate();
+    let mut metadata = EventMetadata::new(aggregate_type, aggregate_id);
     metadata.occurred_at = occurred_at;
     if let Some(correlation_id) = &context.correlation_id {
         metadata = metadata.with_correlation_id(correlation_id.clone());
     }
-    metadata
+    tx.emit(event, metadata).await?;
+    Ok(())
 }
 
 /// Same key: the same request is a replay, a different one an error.

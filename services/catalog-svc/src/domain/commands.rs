@@ -1,7 +1,7 @@
 //! The validated input of each RPC, and what the read RPCs return.
 //!
-//! A command holds validated values only; building one is the gRPC layer's
-//! job (`grpc::convert`), so the application never sees raw input.
+//! A command holds validated values only; building one from a request is
+//! `crate::convert`'s job, so the application never sees raw input.
 //!
 //! Idempotent creates (CreateProduct, CreateVariant, SetPrice) compare a
 //! SHA-256 fingerprint of the normalized command with the one stored under
@@ -21,10 +21,10 @@ use crate::domain::lifecycle::LifecycleAction;
 use crate::domain::model::{
     Product, ProductChanges, ProductDetails, ProductId, VariantId, Version,
 };
-use crate::domain::money::{Currency, Money};
 use crate::domain::page::{Cursor, PageSize, ProductFilter};
 use crate::domain::price::{Price, QuoteStatus};
 use crate::domain::validation::{Attributes, IdempotencyKey, Sku, Title};
+use ecommerce_kernel::{Currency, Money};
 
 /// Most SKUs one QuotePrices call may ask for.
 pub const MAX_QUOTE_SKUS: usize = 500;

@@ -1,11 +1,13 @@
 //! What the catalog's rules refuse, and the kinds of resource they name.
 //!
 //! [`DomainError`] holds refusals only: no storage or transport failure
-//! reaches the domain. The application's `CatalogError` (`app::error`)
-//! adds those and maps every case to a gRPC code. Messages are written for
-//! the caller.
+//! reaches the domain. Each says its [`ErrorCode`]; the application's
+//! `CatalogError` (`app::error`) adds the other failures. Messages are
+//! written for the caller.
 
 use std::fmt;
+
+use ecommerce_kernel::ErrorCode;
 
 use crate::domain::lifecycle::{ProductStatus, VariantStatus};
 use crate::domain::validation::InvalidField;
@@ -88,6 +90,23 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    /// What kind of failure the refusal is. Exhaustive, so a new refusal
+    /// forces a decision here.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+            Self::IllegalProductTransition { .. }
+            | Self::IllegalVariantTransition { .. }
+            | Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            // Re-read and retry: the caller's view is out of date.
+            Self::StaleVersion { .. } => ErrorCode::Aborted,
+            Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::PermissionDenied { .. } => ErrorCode::PermissionDenied,
+        }
+    }
+
     /// The request field an invalid argument is about.
     pub fn field(&self) -> Option<&str> {
         match self {

@@ -3,57 +3,23 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::domain::error::{DomainError, Resource};
 use crate::domain::lifecycle::{ProductStatus, VariantStatus};
 use crate::domain::price::Price;
 use crate::domain::validation::{
-    Attributes, Brand, Categories, Description, InvalidValue, MediaList, Sku, Title, parse_uuid,
+    Attributes, Brand, Categories, Description, InvalidValue, MediaList, Sku, Title,
 };
 
-macro_rules! id_newtype {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Uuid);
-
-        impl $name {
-            /// A fresh UUID v7: time-ordered, so ids sort by creation.
-            pub fn generate() -> Self {
-                Self(Uuid::now_v7())
-            }
-
-            pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-                parse_uuid(raw).map(Self)
-            }
-
-            pub const fn from_uuid(uuid: Uuid) -> Self {
-                Self(uuid)
-            }
-
-            pub const fn as_uuid(self) -> Uuid {
-                self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(formatter)
-            }
-        }
-    };
-}
-
-id_newtype!(
+ecommerce_kernel::uuid_id!(
     /// Id of a product.
     ProductId
 );
-id_newtype!(
+ecommerce_kernel::uuid_id!(
     /// Id of a variant.
     VariantId
 );
-id_newtype!(
+ecommerce_kernel::uuid_id!(
     /// Id of one recorded price.
     PriceId
 );

@@ -12,8 +12,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::lifecycle::{ProductStatus, VariantStatus};
 use crate::domain::model::{PriceId, VariantId};
-use crate::domain::money::{Currency, Money};
 use crate::domain::validation::InvalidValue;
+use ecommerce_kernel::{Currency, Money};
 
 /// One recorded price of a variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -23,8 +23,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use uuid::Uuid;
-
 // Shared with every service (money parsing returns them too), so a field
 // error reads the same wherever it comes from.
 pub use ecommerce_kernel::{InvalidField, InvalidValue};
@@ -423,14 +421,6 @@ impl Attributes {
     }
 }
 
-/// A UUID request field; any standard form is accepted.
-pub fn parse_uuid(raw: &str) -> Result<Uuid, InvalidValue> {
-    if raw.is_empty() {
-        return Err(InvalidValue::new("must not be empty"));
-    }
-    Uuid::try_parse(raw).map_err(|_| InvalidValue::new(format!("{raw:?} is not a UUID")))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -625,13 +615,5 @@ mod tests {
             "trail"
         );
         assert!(SearchQuery::parse_optional(&"q".repeat(SEARCH_QUERY_MAX_CHARS + 1)).is_err());
-    }
-
-    #[test]
-    fn uuids_must_parse() {
-        assert!(parse_uuid("0190e0c6-8a8f-7b3e-9b5e-1a2b3c4d5e6f").is_ok());
-        assert!(parse_uuid("").is_err());
-        assert!(parse_uuid("not-a-uuid").is_err());
-        assert!(parse_uuid("0190e0c6-8a8f-7b3e-9b5e-1a2b3c4d5e6").is_err());
     }
 }

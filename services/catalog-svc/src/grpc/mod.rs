@@ -1,12 +1,11 @@
 //! gRPC adapter of `ecommerce.catalog.v1.CatalogService`.
 //!
 //! Each handler: check who may call (writes need the `admin` role), convert
-//! the request ([`convert`], INVALID_ARGUMENT naming the field), call the
+//! the request ([`crate::convert`], INVALID_ARGUMENT naming the field), call the
 //! application, convert the result. The caller's correlation id
 //! (`x-correlation-id`, else `x-request-id`, else a new one) is copied onto
 //! every event the call emits.
 
-pub mod convert;
 pub mod error;
 
 use ecommerce_auth::{Role, optional_caller, require_role};
@@ -18,6 +17,7 @@ use ecommerce_proto::ecommerce::catalog::v1::catalog_service_server::{
 use tonic::{Request, Response, Status};
 
 use crate::app::CatalogApp;
+use crate::convert;
 use crate::domain::actor::{Actor, RequestContext};
 use crate::grpc::error::{invalid_request, to_status};
 

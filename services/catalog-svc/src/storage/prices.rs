@@ -10,10 +10,10 @@ use tracing::instrument;
 
 use crate::domain::commands::RequestFingerprint;
 use crate::domain::model::{PriceId, VariantId};
-use crate::domain::money::{Currency, Money};
 use crate::domain::price::Price;
 use crate::domain::validation::IdempotencyKey;
 use crate::storage::entities::price;
+use ecommerce_kernel::{Currency, Money};
 
 /// A price row with the idempotency record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct StoredPrice {
 
 fn from_row(row: price::Model) -> Result<StoredPrice, StoreError> {
     // A currency that leaves the ISO list (a withdrawn code) must be
-    // migrated before the code is removed from `domain::money`.
+    // migrated before the code is removed from the kernel's `Currency`.
     let currency = Currency::parse(&row.currency).map_err(|invalid| {
         StoreError::internal(format!(
             "price {} has currency {:?}: {invalid}",

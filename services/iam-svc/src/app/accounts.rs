@@ -1,12 +1,12 @@
 //! SignUp, VerifyEmail, ResendVerificationEmail.
 
 use ecommerce_db::{StoreError, transaction};
-use ecommerce_proto::ecommerce::iam::v1 as pb;
 use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::{IamApp, IamError, RequestContext, UserView};
 use crate::domain::email::EmailAddress;
+use crate::domain::events::IamEvent;
 use crate::domain::profile::DisplayName;
 use crate::domain::tokens::{OpaqueToken, TokenHash, TokenKind};
 use crate::mail::verification_mail;
@@ -74,13 +74,12 @@ impl IamApp {
             let token_hash = verification_token.hash().as_bytes().to_vec();
             verification::insert(tx, token_hash, user.id, user.email.clone(), now, expires_at)
                 .await?;
-            let event = pb::UserRegistered {
-                user_id: user.id.to_string(),
-                email: user.email.clone(),
-                name: user.name.clone(),
+            let event = IamEvent::UserRegistered {
+                user_id: user.id,
+                email: &user.email,
+                name: &user.name,
             };
-            tx.emit(&event, Self::event_metadata(context, user.id))
-                .await?;
+            Self::emit(tx, context, &event).await?;
             Ok(user)
         });
         let user = match inserted {
@@ -130,12 +129,11 @@ impl IamApp {
                 ..Default::default()
             };
             let user = users::update(tx, user.id, changes, now).await?;
-            let event = pb::UserEmailVerified {
-                user_id: user.id.to_string(),
-                email: user.email.clone(),
+            let event = IamEvent::UserEmailVerified {
+                user_id: user.id,
+                email: &user.email,
             };
-            tx.emit(&event, Self::event_metadata(context, user.id))
-                .await?;
+            Self::emit(tx, context, &event).await?;
             Ok(user)
         })?;
         Ok(UserView::from(&user))

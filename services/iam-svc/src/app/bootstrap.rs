@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{IamApp, IamError, RequestContext};
 use crate::domain::email::EmailAddress;
+use crate::domain::events::IamEvent;
 use crate::domain::profile::DisplayName;
 use crate::domain::roles::ADMIN;
 use crate::storage::USERS_EMAIL_KEY;
@@ -74,19 +75,17 @@ impl IamApp {
                 Err(error) if error.is_unique_violation_of(USERS_EMAIL_KEY) => return Ok(None),
                 Err(error) => return Err(error.into()),
             };
-            let registered = ecommerce_proto::ecommerce::iam::v1::UserRegistered {
-                user_id: user.id.to_string(),
-                email: user.email.clone(),
-                name: user.name.clone(),
+            let registered = IamEvent::UserRegistered {
+                user_id: user.id,
+                email: &user.email,
+                name: &user.name,
             };
-            tx.emit(&registered, Self::event_metadata(&context, user.id))
-                .await?;
-            let synchronized = ecommerce_proto::ecommerce::iam::v1::UserAccessSynchronized {
-                user_id: user.id.to_string(),
-                roles: user.roles.clone(),
+            Self::emit(tx, &context, &registered).await?;
+            let synchronized = IamEvent::UserAccessSynchronized {
+                user_id: user.id,
+                roles: &user.roles,
             };
-            tx.emit(&synchronized, Self::event_metadata(&context, user.id))
-                .await?;
+            Self::emit(tx, &context, &synchronized).await?;
             Ok(Some(user))
         })?;
         if let Some(user) = created {

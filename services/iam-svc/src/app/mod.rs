@@ -7,7 +7,9 @@
 //! elsewhere.
 //!
 //! Handlers in `grpc/` only convert; everything a caller can observe is
-//! decided here, on domain types, with a clock that tests control.
+//! decided here, on domain types, with a clock that tests control. Events
+//! are emitted as the domain's `IamEvent`s (`crate::convert` builds the
+//! payloads).
 
 mod accounts;
 mod bootstrap;
@@ -20,9 +22,10 @@ mod settings;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use ecommerce_db::StoreError;
 use ecommerce_events::EventMetadata;
 use ecommerce_kernel::Clock;
-use ecommerce_outbox::Outbox;
+use ecommerce_outbox::{Outbox, OutboxTransaction};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -30,8 +33,9 @@ pub use self::accounts::{MAX_IDEMPOTENCY_KEY_LEN, SignUp};
 pub use self::bootstrap::BootstrapAdmin;
 pub use self::error::IamError;
 pub use self::keys::KeyRing;
-pub use self::sessions::{IssuedSession, timestamp};
+pub use self::sessions::IssuedSession;
 pub use self::settings::IamSettings;
+use crate::domain::events::{IamEvent, USER_AGGREGATE};
 use crate::domain::password::{PasswordHasher, PasswordPolicy};
 use crate::domain::rate_limit::SignInThrottlePolicy;
 use crate::domain::tokens::{SessionPolicy, VerificationTokenPolicy};
@@ -136,10 +140,17 @@ impl IamApp {
         self.inner.clock.now()
     }
 
-    /// Metadata of an event about user `user_id` caused by `context`'s request.
-    fn event_metadata(context: &RequestContext, user_id: Uuid) -> EventMetadata {
-        EventMetadata::new("user", user_id.to_string())
-            .with_correlation_id(context.correlation_id.clone())
+    /// Emits `event` in `tx`, about its user, with the correlation id of
+    /// `context`'s request.
+    async fn emit(
+        tx: &OutboxTransaction,
+        context: &RequestContext,
+        event: &IamEvent<'_>,
+    ) -> Result<(), StoreError> {
+        let metadata = EventMetadata::new(USER_AGGREGATE, event.user_id().to_string())
+            .with_correlation_id(context.correlation_id.clone());
+        tx.emit(event, metadata).await?;
+        Ok(())
     }
 
     /// Runs a password hash or verification off the async threads: Argon2id

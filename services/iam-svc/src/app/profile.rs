@@ -3,11 +3,11 @@
 use ecommerce_auth::Caller;
 use ecommerce_db::{StoreError, transaction};
 use ecommerce_outbox::OutboxTransaction;
-use ecommerce_proto::ecommerce::iam::v1 as pb;
 use sea_orm::ActiveValue::Set;
 use uuid::Uuid;
 
 use super::{IamApp, IamError, RequestContext, UserView};
+use crate::domain::events::IamEvent;
 use crate::domain::profile::{ProfileUpdate, changed_fields};
 use crate::domain::roles::RoleSet;
 use crate::storage::entities::user;
@@ -49,14 +49,13 @@ impl IamApp {
                 ..Default::default()
             };
             let updated = users::update(tx, current.id, changes, now).await?;
-            let event = pb::UserProfileUpdated {
-                user_id: updated.id.to_string(),
-                changed_fields: changed.iter().map(|field| (*field).to_owned()).collect(),
-                name: updated.name.clone(),
-                image_url: updated.image_url.clone(),
+            let event = IamEvent::UserProfileUpdated {
+                user_id: updated.id,
+                changed_fields: &changed,
+                name: &updated.name,
+                image_url: &updated.image_url,
             };
-            tx.emit(&event, Self::event_metadata(context, updated.id))
-                .await?;
+            Self::emit(tx, context, &event).await?;
             Ok(updated)
         })?;
         Ok(UserView::from(&user))
@@ -99,12 +98,11 @@ impl IamApp {
             ..Default::default()
         };
         let updated = users::update(tx, user_id, changes, now).await?;
-        let event = pb::UserAccessSynchronized {
-            user_id: updated.id.to_string(),
-            roles: updated.roles.clone(),
+        let event = IamEvent::UserAccessSynchronized {
+            user_id: updated.id,
+            roles: &updated.roles,
         };
-        tx.emit(&event, Self::event_metadata(context, updated.id))
-            .await?;
+        Self::emit(tx, context, &event).await?;
         Ok(updated)
     }
 }

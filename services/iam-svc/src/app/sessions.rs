@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 use ecommerce_auth::Caller;
 use ecommerce_db::transaction;
-use ecommerce_proto::ecommerce::iam::v1 as pb;
 use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::{IamApp, IamError, RequestContext, UserView};
 use crate::domain::email::EmailAddress;
+use crate::domain::events::{IamEvent, SignInFailureReason};
 use crate::domain::password::PhcString;
 use crate::domain::rate_limit::{AttemptDecision, ThrottleState};
 use crate::domain::tokens::{OpaqueToken, TokenHash, TokenKind};
@@ -73,7 +73,7 @@ impl IamApp {
                 context,
                 email,
                 user.as_ref(),
-                pb::SignInFailureReason::AccountLocked,
+                SignInFailureReason::AccountLocked,
                 now,
             )
             .await?;
@@ -91,9 +91,9 @@ impl IamApp {
             (Some(user), true) => user,
             (user, _) => {
                 let reason = if user.is_some() {
-                    pb::SignInFailureReason::WrongPassword
+                    SignInFailureReason::WrongPassword
                 } else {
-                    pb::SignInFailureReason::UnknownEmail
+                    SignInFailureReason::UnknownEmail
                 };
                 self.record_failure(context, email, user.as_ref(), reason, now)
                     .await?;
@@ -183,12 +183,11 @@ impl IamApp {
                 return Ok(());
             };
             if sessions::revoke(tx, session.id, now, "signed out").await? {
-                let event = pb::UserSignedOut {
-                    user_id: session.user_id.to_string(),
-                    session_id: session.id.to_string(),
+                let event = IamEvent::UserSignedOut {
+                    user_id: session.user_id,
+                    session_id: session.id,
                 };
-                tx.emit(&event, Self::event_metadata(context, session.user_id))
-                    .await?;
+                Self::emit(tx, context, &event).await?;
             }
             Ok(())
         })
@@ -262,38 +261,35 @@ impl IamApp {
         context: &RequestContext,
         email: &EmailAddress,
         user: Option<&UserRow>,
-        reason: pb::SignInFailureReason,
+        reason: SignInFailureReason,
         now: DateTime<Utc>,
     ) -> Result<(), IamError> {
         let state = self.throttle_state(context, email, user, now).await?;
         let outcome = self.inner.policies.throttle.after_failure(&state, now);
         let user_id = user.map(|user| user.id);
-        let counted = reason != pb::SignInFailureReason::AccountLocked;
+        let counted = reason != SignInFailureReason::AccountLocked;
         let (outbox, db) = (&self.inner.outbox, &self.inner.db);
         transaction!(IamError, "record_sign_in_failure", outbox.begin(db), |tx| {
             if counted {
                 failures::record(tx, email.as_str(), &context.client_address, now).await?;
             }
-            let aggregate_id = user_id.unwrap_or_else(Uuid::nil);
-            let event = pb::SignInFailed {
-                email: email.as_str().to_owned(),
-                user_id: user_id.map(|id| id.to_string()).unwrap_or_default(),
-                reason: reason.into(),
-                client_address: context.client_address.clone(),
-                attempt_count: i32::try_from(outcome.attempt_count).unwrap_or(i32::MAX),
+            let event = IamEvent::SignInFailed {
+                email: email.as_str(),
+                user_id,
+                reason,
+                client_address: &context.client_address,
+                attempt_count: outcome.attempt_count,
             };
-            tx.emit(&event, Self::event_metadata(context, aggregate_id))
-                .await?;
+            Self::emit(tx, context, &event).await?;
             if let (Some(user_id), Some(lock_until)) = (user_id, outcome.lock_until) {
                 if counted {
                     users::lock_sign_in_until(tx, user_id, lock_until).await?;
-                    let event = pb::AccountLocked {
-                        user_id: user_id.to_string(),
-                        locked_until: Some(timestamp(lock_until)),
-                        attempt_count: i32::try_from(outcome.attempt_count).unwrap_or(i32::MAX),
+                    let event = IamEvent::AccountLocked {
+                        user_id,
+                        locked_until: lock_until,
+                        attempt_count: outcome.attempt_count,
                     };
-                    tx.emit(&event, Self::event_metadata(context, user_id))
-                        .await?;
+                    Self::emit(tx, context, &event).await?;
                     tracing::warn!(%user_id, %lock_until, "account locked after repeated sign-in failures");
                 }
             }
@@ -328,13 +324,12 @@ impl IamApp {
             sessions::insert_session(tx, session.clone()).await?;
             let token_hash = refresh_token.hash().as_bytes().to_vec();
             sessions::insert_refresh_token(tx, token_hash, session_id, now).await?;
-            let event = pb::UserSignedIn {
-                user_id: user.id.to_string(),
-                session_id: session_id.to_string(),
-                client_address: context.client_address.clone(),
+            let event = IamEvent::UserSignedIn {
+                user_id: user.id,
+                session_id,
+                client_address: &context.client_address,
             };
-            tx.emit(&event, Self::event_metadata(context, user.id))
-                .await?;
+            Self::emit(tx, context, &event).await?;
             Ok(())
         })?;
         self.tokens_for(user, session_id, refresh_token, expires_at, now)
@@ -370,12 +365,4 @@ enum Refresh {
         session_id: Uuid,
         expires_at: DateTime<Utc>,
     },
-}
-
-/// A UTC time as a protobuf `Timestamp`.
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
 }

@@ -1,6 +1,6 @@
 //! IAM rules that need no I/O: input validation, password policy and hashing,
-//! opaque tokens and session expiry, sign-in throttling, role sets and profile
-//! updates.
+//! opaque tokens and session expiry, sign-in throttling, role sets, profile
+//! updates and the events IAM announces.
 //!
 //! Nothing here imports tonic or sea_orm. Every validation error names the
 //! request field it is about ([`email::EmailError::field`], …) and its
@@ -11,6 +11,7 @@
 //! `Debug` that hides them, so a stray `?value` in a log line cannot leak one.
 
 pub mod email;
+pub mod events;
 pub mod password;
 pub mod profile;
 mod random;

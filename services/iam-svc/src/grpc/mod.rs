@@ -1,9 +1,7 @@
 //! gRPC adapter of `ecommerce.iam.v1.IamService`: each handler checks who
-//! may call, converts the request, calls the application and converts the
-//! answer. Every error goes through the one table in
+//! may call, converts the request (`crate::convert`), calls the application
+//! and converts the answer. Every error goes through the one table in
 //! `ecommerce_platform::grpc::ServiceError`.
-
-mod convert;
 
 use ecommerce_auth::{Role, require_caller, require_role};
 use ecommerce_platform::grpc::{ServiceError as _, correlation_id};
@@ -12,6 +10,7 @@ use ecommerce_proto::ecommerce::iam::v1::iam_service_server::{IamService, IamSer
 use tonic::{Request, Response, Status};
 
 use crate::app::{IamApp, IamError, RequestContext};
+use crate::convert;
 
 /// The RPCs that must work whatever (stale) token comes along: they are how
 /// a client gets a fresh one, or need none. The auth layer passes them on

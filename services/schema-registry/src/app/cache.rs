@@ -122,7 +122,7 @@ impl KnownSubmissions {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use chrono::Utc;
+    use chrono::{DateTime, Utc};
 
     use super::*;
     use crate::domain::{Fingerprint, Version};
@@ -138,7 +138,7 @@ mod tests {
             event_type: String::new(),
             file_descriptor_set: vec![1, 2, 3],
             fingerprint: Fingerprint::of(&[1, 2, 3]),
-            created_at: Utc::now(),
+            created_at: DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap(),
             deleted: false,
         })
     }

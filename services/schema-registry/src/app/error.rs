@@ -1,10 +1,10 @@
 //! The service's errors: the domain's refusals plus what storage and the
-//! surroundings add, each with its gRPC code.
+//! surroundings add, each with its error code.
 
 use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
 
-use crate::domain::{ErrorKind, RegistryError};
+use crate::domain::RegistryError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -29,19 +29,10 @@ impl TransactionError for AppError {
     }
 }
 
-/// Exhaustive, so a new kind forces a decision here.
-pub fn domain_code(kind: ErrorKind) -> ErrorCode {
-    match kind {
-        ErrorKind::InvalidArgument => ErrorCode::InvalidArgument,
-        ErrorKind::FailedPrecondition => ErrorCode::FailedPrecondition,
-        ErrorKind::Internal => ErrorCode::Internal,
-    }
-}
-
 impl ServiceError for AppError {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::Domain(error) => domain_code(error.kind()),
+            Self::Domain(error) => error.code(),
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,

@@ -14,8 +14,9 @@ pub mod settings;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound as _, Utc};
+use chrono::{DateTime, Utc};
 use ecommerce_db::{begin_snapshot, transaction};
+use ecommerce_kernel::Clock;
 use sea_orm::{DatabaseConnection, TransactionTrait as _};
 use tracing::instrument;
 
@@ -83,19 +84,23 @@ pub struct RegistryApp {
     schemas: Arc<SchemaCache>,
     /// Canonical fingerprints of descriptor sets seen before, by their bytes.
     known_submissions: Arc<KnownSubmissions>,
+    clock: Arc<dyn Clock>,
 }
 
 /// The most schemas GetSchema's cache holds.
 const CACHED_SCHEMAS: usize = 10_000;
 
 impl RegistryApp {
-    /// `db` must be migrated with `registry_migration::Migrator`.
-    pub fn new(db: DatabaseConnection, settings: RegistrySettings) -> Self {
+    /// `db` must be migrated with `registry_migration::Migrator`; `clock`
+    /// stamps registrations, deletes and level changes (`SystemClock` in
+    /// the service).
+    pub fn new(db: DatabaseConnection, settings: RegistrySettings, clock: Arc<dyn Clock>) -> Self {
         Self {
             db,
             schemas: Arc::new(SchemaCache::new(settings.schema_cache_ttl, CACHED_SCHEMAS)),
             known_submissions: Arc::new(KnownSubmissions::new(CACHED_SCHEMAS)),
             settings: Arc::new(settings),
+            clock,
         }
     }
 
@@ -107,10 +112,11 @@ impl RegistryApp {
         &self.settings
     }
 
-    /// Now at the database's precision (microseconds), so an answer built
-    /// from the new state equals the state read back later.
+    /// Now at the database's precision (microseconds, as every kernel
+    /// clock gives it), so an answer built from the new state equals the
+    /// state read back later.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now().trunc_subsecs(6)
+        self.clock.now()
     }
 
     fn parse(&self, submission: &SchemaSubmission) -> Result<Candidate, AppError> {

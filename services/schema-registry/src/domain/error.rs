@@ -1,18 +1,10 @@
-//! The errors of the registry's rules, and the kind each one is.
+//! The errors of the registry's rules, and the code each one is.
 
+use ecommerce_kernel::ErrorCode;
 pub use ecommerce_kernel::{InvalidField, InvalidValue};
 use ecommerce_schema_compat::{CompatibilityLevel, Incompatibility};
 
 use crate::domain::values::{Subject, level_name};
-
-/// What kind of failure an error is, as far as a caller is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    InvalidArgument,
-    FailedPrecondition,
-    /// Stored state breaks an invariant; a bug, never the caller's fault.
-    Internal,
-}
 
 /// Every way a registry rule can refuse to act.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -52,15 +44,18 @@ fn list(incompatibilities: &[Incompatibility]) -> String {
 }
 
 impl RegistryError {
-    pub fn kind(&self) -> ErrorKind {
+    /// What kind of failure the error is. Exhaustive, so a new refusal
+    /// forces a decision here.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
-            Self::Incompatible { .. } | Self::VersionsExhausted(_) => ErrorKind::FailedPrecondition,
-            Self::Inconsistent(_) => ErrorKind::Internal,
+            Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::Incompatible { .. } | Self::VersionsExhausted(_) => ErrorCode::FailedPrecondition,
+            // Stored state breaks an invariant: a bug, never the caller's fault.
+            Self::Inconsistent(_) => ErrorCode::Internal,
         }
     }
 
-    /// The request field an [`ErrorKind::InvalidArgument`] is about.
+    /// The request field an [`ErrorCode::InvalidArgument`] is about.
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::InvalidArgument(invalid) => Some(&invalid.field),
@@ -78,9 +73,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_fields_and_messages_follow_the_variant() {
+    fn codes_fields_and_messages_follow_the_variant() {
         let invalid = RegistryError::from(InvalidValue::new("must not be empty").at("subject"));
-        assert_eq!(invalid.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(invalid.code(), ErrorCode::InvalidArgument);
         assert_eq!(invalid.field(), Some("subject"));
         assert_eq!(invalid.to_string(), "subject: must not be empty");
 
@@ -106,7 +101,7 @@ mod tests {
                 },
             ],
         };
-        assert_eq!(incompatible.kind(), ErrorKind::FailedPrecondition);
+        assert_eq!(incompatible.code(), ErrorCode::FailedPrecondition);
         assert_eq!(incompatible.field(), None);
         assert_eq!(
             incompatible.to_string(),
@@ -114,8 +109,8 @@ mod tests {
              #/OrderPlaced/3: field 3 removed (version 1); #/OrderPlaced/4: field 4 removed (version 2)"
         );
         assert_eq!(
-            RegistryError::Inconsistent("x".to_owned()).kind(),
-            ErrorKind::Internal
+            RegistryError::Inconsistent("x".to_owned()).code(),
+            ErrorCode::Internal
         );
     }
 }

@@ -14,7 +14,7 @@ pub mod values;
 
 pub use canonical::{CanonicalError, CanonicalSet, Fingerprint, canonicalize};
 pub use ecommerce_schema_compat::CompatibilityLevel;
-pub use error::{ErrorKind, InvalidField, InvalidValue, RegistryError};
+pub use error::{InvalidField, InvalidValue, RegistryError};
 pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageSize};
 pub use schema::{
     Candidate, CompatibilityReport, NewSchema, References, RegisteredSchema, Registration,

@@ -304,7 +304,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::domain::error::ErrorKind;
+    use ecommerce_kernel::ErrorCode;
 
     fn set(field_type: field_descriptor_proto::Type) -> Vec<u8> {
         FileDescriptorSet {
@@ -338,7 +338,7 @@ mod tests {
             .to_new_schema(
                 &Subject::parse("s").unwrap(),
                 Version::from_stored(version),
-                Utc::now(),
+                DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap(),
             )
             .registered_as(SchemaId::from_stored(i64::from(version)))
     }
@@ -391,7 +391,7 @@ mod tests {
             8
         );
         let error = next_version(&subject, Some(Version::from_stored(i32::MAX))).unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::FailedPrecondition);
+        assert_eq!(error.code(), ErrorCode::FailedPrecondition);
     }
 
     #[test]

@@ -1,13 +1,11 @@
 //! gRPC adapter of `ecommerce.registry.v1.SchemaRegistryService`.
 //!
-//! Each handler: check who may call, convert the request ([`convert`],
-//! INVALID_ARGUMENT naming the field), call the application, convert the
-//! result. Reads, RegisterSchema and CheckCompatibility are open to every
+//! Each handler: check who may call, convert the request
+//! ([`crate::convert`], INVALID_ARGUMENT naming the field), call the
+//! application, convert the result. Reads, RegisterSchema and CheckCompatibility are open to every
 //! caller, anonymous ones included (services register their event schemas
 //! at start-up, before any user token exists); SetCompatibility,
 //! DeleteSchemaVersion and DeleteSubject need the `admin` role.
-
-pub mod convert;
 
 use ecommerce_auth::{Role, require_role};
 use ecommerce_platform::grpc::status_of;
@@ -20,11 +18,11 @@ use tracing::instrument;
 
 use crate::app::error::AppError;
 use crate::app::{LevelChange, RegistryApp, SchemaSubmission};
-use crate::domain::{InvalidField, RegistryError};
-use crate::grpc::convert::{
-    ListSubjectsQuery, ListVersionsQuery, pb_level, pb_optional_level, pb_references, pb_schema,
-    pb_version, subjects_page_token, versions_page_token,
+use crate::convert::{
+    self, ListSubjectsQuery, ListVersionsQuery, pb_level, pb_optional_level, pb_references,
+    pb_schema, pb_version, subjects_page_token, versions_page_token,
 };
+use crate::domain::{InvalidField, RegistryError};
 
 /// The registry's gRPC handlers over a [`RegistryApp`].
 #[derive(Clone, Debug)]

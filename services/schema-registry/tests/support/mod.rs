@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
+use ecommerce_kernel::SystemClock;
 use ecommerce_proto::ecommerce::registry::v1 as pb;
 use ecommerce_proto::ecommerce::registry::v1::schema_registry_service_client::SchemaRegistryServiceClient;
 use ecommerce_test_support::{TestAuth, TestService, with_bearer};
@@ -48,7 +50,8 @@ impl World {
             TestService::start::<registry_migration::Migrator>(&schema_registry::SERVICE, &[])
                 .await
                 .unwrap();
-        let app = schema_registry::start_with(&service.runtime, settings).unwrap();
+        let app =
+            schema_registry::start_with(&service.runtime, settings, Arc::new(SystemClock)).unwrap();
         let auth = TestAuth::new();
         let layer = auth.layer();
         service

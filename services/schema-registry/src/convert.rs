@@ -1,5 +1,5 @@
-//! Proto <-> domain conversions, in one place. A request that does not
-//! convert is INVALID_ARGUMENT naming its field.
+//! Every proto <-> domain conversion of the registry, in one place. A
+//! request that does not convert is INVALID_ARGUMENT naming its field.
 
 use chrono::{DateTime, Utc};
 use ecommerce_proto::ecommerce::registry::v1 as pb;

@@ -1,11 +1,19 @@
-//! Proto <-> domain conversions, each refusal INVALID_ARGUMENT naming its field.
+//! Every proto <-> domain conversion of cart: the requests and carts of
+//! its own API (each refusal INVALID_ARGUMENT naming its field), catalog's
+//! quotes, the checkout snapshot and the order orders answers with.
 
+use ecommerce_checkout::proto_timestamp;
 use ecommerce_proto::ecommerce::cart::v1 as pb;
+use ecommerce_proto::ecommerce::catalog::v1 as catalog_pb;
 use ecommerce_proto::ecommerce::common::v1::Money;
+use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
 use uuid::Uuid;
 
-use crate::app::{AddItem, AppError, CartRef, Checkout, RemoveItem, UpdateItem};
-use crate::domain::{CartId, Owner, PricedCart, Quantity, UnavailableReason, parse_sku};
+use crate::app::{AddItem, AppError, CartRef, Checkout, PlacedCheckout, RemoveItem, UpdateItem};
+use crate::domain::{
+    CartId, CheckoutSnapshot, Owner, PriceQuote, PricedCart, QuoteStatus, UnavailableReason,
+    parse_cart_id, parse_quantity, parse_sku,
+};
 
 fn invalid(field: &str, reason: impl Into<String>) -> AppError {
     AppError::InvalidArgument {
@@ -19,14 +27,14 @@ pub fn cart_ref(raw: &str, field: &'static str) -> Result<CartRef, AppError> {
     if raw.is_empty() {
         return Ok(CartRef::Own);
     }
-    Ok(CartRef::Id(CartId::parse(raw, field)?))
+    Ok(CartRef::Id(parse_cart_id(raw, field)?))
 }
 
 pub fn cart_id(raw: &str, field: &'static str) -> Result<CartId, AppError> {
     if raw.is_empty() {
         return Err(invalid(field, "is required"));
     }
-    Ok(CartId::parse(raw, field)?)
+    Ok(parse_cart_id(raw, field)?)
 }
 
 fn version(raw: Option<i64>, field: &str) -> Result<Option<i64>, AppError> {
@@ -56,7 +64,7 @@ impl TryFrom<pb::AddItemRequest> for AddItem {
         Ok(Self {
             cart: cart_ref(&request.cart_id, "cart_id")?,
             sku: parse_sku(&request.sku)?,
-            quantity: Quantity::new(request.quantity)?,
+            quantity: parse_quantity(request.quantity)?,
             idempotency_key: key(&request.idempotency_key, "idempotency_key")?,
             expected_version: version(request.expected_version, "expected_version")?,
         })
@@ -70,7 +78,7 @@ impl TryFrom<pb::UpdateItemRequest> for UpdateItem {
         Ok(Self {
             cart: cart_ref(&request.cart_id, "cart_id")?,
             sku: parse_sku(&request.sku)?,
-            quantity: Quantity::new(request.quantity)?,
+            quantity: parse_quantity(request.quantity)?,
             expected_version: version(request.expected_version, "expected_version")?,
         })
     }
@@ -147,8 +155,83 @@ pub fn pb_cart(priced: &PricedCart) -> pb::Cart {
             .collect(),
         subtotal: Some(money(priced.subtotal_minor)),
         version: priced.cart.version,
-        updated_at: Some(ecommerce_checkout::proto_timestamp(priced.cart.updated_at)),
+        updated_at: Some(proto_timestamp(priced.cart.updated_at)),
     }
+}
+
+/// A catalog quote as the domain's; a price in another currency, or a
+/// negative one, is no price.
+pub fn quote_from_pb(quote: catalog_pb::PriceQuote, currency: &str) -> PriceQuote {
+    let status = match catalog_pb::QuoteStatus::try_from(quote.status) {
+        Ok(catalog_pb::QuoteStatus::Available) => QuoteStatus::Available,
+        Ok(catalog_pb::QuoteStatus::NotPublished) => QuoteStatus::NotPublished,
+        Ok(catalog_pb::QuoteStatus::Discontinued) => QuoteStatus::Discontinued,
+        Ok(catalog_pb::QuoteStatus::NotPriced) => QuoteStatus::NotPriced,
+        Ok(catalog_pb::QuoteStatus::NotFound | catalog_pb::QuoteStatus::Unspecified) | Err(_) => {
+            QuoteStatus::NotFound
+        }
+    };
+    let unit_price_minor = quote
+        .unit_price
+        .filter(|price| price.currency == currency && price.amount_minor >= 0)
+        .map(|price| price.amount_minor);
+    PriceQuote {
+        sku: quote.sku,
+        status,
+        variant_id: Uuid::parse_str(&quote.variant_id).ok(),
+        product_id: Uuid::parse_str(&quote.product_id).ok(),
+        title: quote.title,
+        unit_price_minor,
+    }
+}
+
+/// The snapshot as orders reads it (and as it is signed).
+pub fn pb_snapshot(snapshot: &CheckoutSnapshot) -> orders_pb::CheckoutSnapshot {
+    let currency = snapshot.currency.as_str();
+    let money = |amount_minor: i64| {
+        Some(Money {
+            amount_minor,
+            currency: currency.to_owned(),
+        })
+    };
+    orders_pb::CheckoutSnapshot {
+        cart_id: snapshot.cart_id.to_string(),
+        cart_version: snapshot.cart_version,
+        user_id: snapshot.user_id.to_string(),
+        lines: snapshot
+            .lines
+            .iter()
+            .map(|line| orders_pb::CheckoutLine {
+                sku: line.sku.as_str().to_owned(),
+                variant_id: line.variant_id.to_string(),
+                product_id: line.product_id.to_string(),
+                title: line.title.clone(),
+                quantity: line.quantity.get(),
+                unit_price: money(line.unit_price_minor),
+                line_total: money(line.line_total_minor),
+            })
+            .collect(),
+        subtotal: money(snapshot.subtotal_minor),
+        shipping_option_id: snapshot.shipping_option_id.to_string(),
+        shipping_price: money(snapshot.shipping_price_minor),
+        total: money(snapshot.total_minor),
+        currency: currency.to_owned(),
+        issued_at: Some(proto_timestamp(snapshot.issued_at)),
+        expires_at: Some(proto_timestamp(snapshot.expires_at)),
+        payment_method_token: snapshot.payment_method_token.clone(),
+        checkout_key: snapshot.checkout_key.clone(),
+    }
+}
+
+/// The order PlaceOrder answered, as Checkout answers it.
+pub fn placed_from_pb(order: &orders_pb::Order) -> Result<PlacedCheckout, AppError> {
+    let order_id = Uuid::parse_str(&order.id).map_err(|_| {
+        AppError::internal(anyhow::anyhow!("orders returned order id {:?}", order.id))
+    })?;
+    Ok(PlacedCheckout {
+        order_id,
+        order_status: order.status,
+    })
 }
 
 #[cfg(test)]

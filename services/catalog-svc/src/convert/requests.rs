@@ -1,37 +1,25 @@
-//! Proto <-> domain conversions, all in one place.
-//!
-//! Requests become domain commands through `TryFrom`; the error is an
-//! [`InvalidField`] naming the request field by its path (`title`,
-//! `product.media[2].url`, `skus[3]`, `attributes[size]`), which becomes
-//! INVALID_ARGUMENT with a `google.rpc.BadRequest` naming it. Nothing here
-//! touches the database: every request is fully validated before the
-//! application runs.
+//! Requests as domain commands, each refusal naming its field.
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, SubsecRound as _, Utc};
+use ecommerce_kernel::{Currency, Money};
 use ecommerce_proto::ecommerce::catalog::v1 as pb;
-use ecommerce_proto::ecommerce::common::v1 as common_pb;
-use prost_types::{FieldMask, Timestamp};
+use prost_types::FieldMask;
 
+use super::timestamp;
 use crate::domain::commands::{
     ChangeProductStatus, CreateProduct, CreateVariant, DiscontinueVariant, GetProduct,
-    ListProducts, MAX_QUOTE_SKUS, PriceQuote, QuotePrices, SetPrice, UpdateProduct, UpdateVariant,
+    ListProducts, MAX_QUOTE_SKUS, QuotePrices, SetPrice, UpdateProduct, UpdateVariant,
 };
-use crate::domain::lifecycle::{LifecycleAction, ProductStatus, VariantStatus};
+use crate::domain::lifecycle::{LifecycleAction, ProductStatus};
 use crate::domain::model::{
-    Product, ProductChanges, ProductDetails, ProductField, ProductId, Variant, VariantField,
-    VariantId, Version,
+    ProductChanges, ProductDetails, ProductField, ProductId, VariantField, VariantId, Version,
 };
-use crate::domain::money::{Currency, Money};
 use crate::domain::page::{PageSize, ProductFilter, decode_page_token};
-use crate::domain::price::{Price, QuoteStatus};
 use crate::domain::validation::{
     Attributes, Brand, Categories, CategorySlug, Description, IdempotencyKey, InvalidField,
-    MediaItem, MediaList, SearchQuery, Sku, Title,
+    MediaList, SearchQuery, Sku, Title,
 };
-
-// ------------------------------------------------------------------ helpers
 
 fn product_id(raw: &str, field: &str) -> Result<ProductId, InvalidField> {
     ProductId::parse(raw).map_err(|invalid| invalid.at(field))
@@ -84,21 +72,6 @@ fn mask_paths<T>(
         .collect()
 }
 
-/// A request timestamp as a UTC time, at Postgres' microsecond precision.
-fn timestamp(raw: &Timestamp, field: &str) -> Result<DateTime<Utc>, InvalidField> {
-    u32::try_from(raw.nanos)
-        .ok()
-        .filter(|nanos| *nanos < 1_000_000_000)
-        .and_then(|nanos| DateTime::<Utc>::from_timestamp(raw.seconds, nanos))
-        .map(|time| time.trunc_subsecs(6))
-        .ok_or_else(|| {
-            InvalidField::new(
-                field,
-                format!("{}s {}ns is not a valid time", raw.seconds, raw.nanos),
-            )
-        })
-}
-
 fn product_status_filter(raw: i32) -> Result<Option<ProductStatus>, InvalidField> {
     match pb::ProductStatus::try_from(raw) {
         Ok(pb::ProductStatus::Unspecified) => Ok(None),
@@ -112,8 +85,6 @@ fn product_status_filter(raw: i32) -> Result<Option<ProductStatus>, InvalidField
         )),
     }
 }
-
-// ------------------------------------------------------------------ requests
 
 impl TryFrom<pb::CreateProductRequest> for CreateProduct {
     type Error = InvalidField;
@@ -374,124 +345,14 @@ impl TryFrom<pb::QuotePricesRequest> for QuotePrices {
     }
 }
 
-// ------------------------------------------------------------------ responses
-
-pub(crate) fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        // Always below 10^9 (2 * 10^9 for a leap second), so it fits.
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(999_999_999),
-    }
-}
-
-pub(crate) fn pb_money(money: Money) -> common_pb::Money {
-    common_pb::Money {
-        amount_minor: money.amount_minor(),
-        currency: money.currency().code().to_owned(),
-    }
-}
-
-pub(crate) fn pb_media(item: &MediaItem) -> pb::Media {
-    pb::Media {
-        url: item.url.as_str().to_owned(),
-        alt_text: item.alt_text.as_str().to_owned(),
-    }
-}
-
-pub fn pb_product_status(status: ProductStatus) -> pb::ProductStatus {
-    match status {
-        ProductStatus::Draft => pb::ProductStatus::Draft,
-        ProductStatus::Published => pb::ProductStatus::Published,
-        ProductStatus::Unpublished => pb::ProductStatus::Unpublished,
-        ProductStatus::Archived => pb::ProductStatus::Archived,
-    }
-}
-
-pub fn pb_variant_status(status: VariantStatus) -> pb::VariantStatus {
-    match status {
-        VariantStatus::Active => pb::VariantStatus::Active,
-        VariantStatus::Discontinued => pb::VariantStatus::Discontinued,
-    }
-}
-
-pub fn pb_quote_status(status: QuoteStatus) -> pb::QuoteStatus {
-    match status {
-        QuoteStatus::Available => pb::QuoteStatus::Available,
-        QuoteStatus::NotFound => pb::QuoteStatus::NotFound,
-        QuoteStatus::NotPublished => pb::QuoteStatus::NotPublished,
-        QuoteStatus::Discontinued => pb::QuoteStatus::Discontinued,
-        QuoteStatus::NotPriced => pb::QuoteStatus::NotPriced,
-    }
-}
-
-pub fn pb_price(price: &Price) -> pb::Price {
-    pb::Price {
-        variant_id: price.variant_id.to_string(),
-        amount: Some(pb_money(price.amount)),
-        effective_from: Some(pb_timestamp(price.effective_from)),
-    }
-}
-
-pub fn pb_variant(variant: &Variant) -> pb::Variant {
-    pb::Variant {
-        id: variant.id.to_string(),
-        product_id: variant.product_id.to_string(),
-        sku: variant.sku.as_str().to_owned(),
-        attributes: variant.attributes.as_map().clone(),
-        status: pb_variant_status(variant.status).into(),
-        version: variant.version.get(),
-        current_prices: variant.current_prices.iter().map(pb_price).collect(),
-        created_at: Some(pb_timestamp(variant.created_at)),
-        updated_at: Some(pb_timestamp(variant.updated_at)),
-    }
-}
-
-pub fn pb_product(product: &Product) -> pb::Product {
-    let details = &product.details;
-    pb::Product {
-        id: product.id.to_string(),
-        title: details.title.as_str().to_owned(),
-        description: details.description.as_str().to_owned(),
-        brand: details.brand.as_str().to_owned(),
-        categories: details.categories.to_strings(),
-        media: details.media.as_slice().iter().map(pb_media).collect(),
-        status: pb_product_status(product.status).into(),
-        version: product.version.get(),
-        created_at: Some(pb_timestamp(product.created_at)),
-        updated_at: Some(pb_timestamp(product.updated_at)),
-        variants: product.variants.iter().map(pb_variant).collect(),
-    }
-}
-
-pub fn pb_quote(quote: &PriceQuote) -> pb::PriceQuote {
-    pb::PriceQuote {
-        sku: quote.sku.as_str().to_owned(),
-        status: pb_quote_status(quote.status).into(),
-        variant_id: quote
-            .variant_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-        product_id: quote
-            .product_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-        title: quote
-            .title
-            .as_ref()
-            .map(|title| title.as_str().to_owned())
-            .unwrap_or_default(),
-        unit_price: quote.unit_price.map(|price| pb_money(price.amount)),
-        effective_from: quote
-            .unit_price
-            .map(|price| pb_timestamp(price.effective_from)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use std::collections::BTreeMap;
+
+    use ecommerce_proto::ecommerce::common::v1 as common_pb;
+    use prost_types::Timestamp;
 
     use super::*;
 
@@ -803,11 +664,5 @@ mod tests {
             field_of(QuotePrices::try_from(request(vec!["A".to_owned()], "eur"))),
             "currency"
         );
-    }
-
-    #[test]
-    fn timestamps_round_trip_at_microsecond_precision() {
-        let time = DateTime::<Utc>::from_timestamp(1_900_000_000, 123_456_000).unwrap();
-        assert_eq!(timestamp(&pb_timestamp(time), "t").unwrap(), time);
     }
 }

@@ -1,0 +1,238 @@
+//! The gRPC clients of the services cart calls, implementing the ports of
+//! [`crate::app::ports`]: catalog (prices), fulfillment (shipping prices)
+//! and orders (PlaceOrder, with the signed checkout snapshot). Messages are
+//! converted by [`crate::convert`]; a refusal becomes
+//! [`AppError::Upstream`] with what its status means to our caller.
+
+use async_trait::async_trait;
+use ecommerce_checkout::{SnapshotKeys, check_snapshot, sign};
+use ecommerce_platform::grpc::ErrorCode;
+use ecommerce_proto::ecommerce::catalog::v1 as catalog_pb;
+use ecommerce_proto::ecommerce::catalog::v1::catalog_service_client::CatalogServiceClient;
+use ecommerce_proto::ecommerce::fulfillment::v1 as fulfillment_pb;
+use ecommerce_proto::ecommerce::fulfillment::v1::fulfillment_service_client::FulfillmentServiceClient;
+use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
+use ecommerce_proto::ecommerce::orders::v1::order_service_client::OrderServiceClient;
+use tonic::transport::{Channel, Endpoint};
+use uuid::Uuid;
+
+use crate::app::ports::{OrderPlacer, PriceQuoter, ShippingPricer};
+use crate::app::{AppError, PlacedCheckout};
+use crate::convert;
+use crate::domain::{CheckoutSnapshot, PriceQuote, Sku};
+
+fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())?.connect_lazy())
+}
+
+/// What a dependency's status means to our caller: its own code when it
+/// means something to them, INTERNAL when we sent something wrong or the
+/// dependency broke.
+fn upstream_code(code: tonic::Code) -> ErrorCode {
+    match code {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+            ErrorCode::Unavailable
+        }
+        tonic::Code::Unauthenticated => ErrorCode::Unauthenticated,
+        tonic::Code::PermissionDenied => ErrorCode::PermissionDenied,
+        tonic::Code::FailedPrecondition => ErrorCode::FailedPrecondition,
+        tonic::Code::AlreadyExists => ErrorCode::AlreadyExists,
+        tonic::Code::Aborted => ErrorCode::Aborted,
+        tonic::Code::ResourceExhausted => ErrorCode::ResourceExhausted,
+        tonic::Code::Ok
+        | tonic::Code::InvalidArgument
+        | tonic::Code::NotFound
+        | tonic::Code::OutOfRange
+        | tonic::Code::Unimplemented
+        | tonic::Code::Internal
+        | tonic::Code::DataLoss
+        | tonic::Code::Unknown => ErrorCode::Internal,
+    }
+}
+
+fn upstream(service: &'static str) -> impl Fn(tonic::Status) -> AppError {
+    move |status| AppError::Upstream {
+        service,
+        code: upstream_code(status.code()),
+        message: status.message().to_owned(),
+    }
+}
+
+/// [`PriceQuoter`] over catalog's gRPC API.
+#[derive(Clone, Debug)]
+pub struct GrpcPriceQuoter {
+    client: CatalogServiceClient<Channel>,
+}
+
+impl GrpcPriceQuoter {
+    /// Connects lazily to `url` (e.g. `CATALOG_GRPC_URL`).
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        Ok(Self::from_channel(lazy_channel(url)?))
+    }
+
+    pub fn from_channel(channel: Channel) -> Self {
+        Self {
+            client: CatalogServiceClient::new(channel),
+        }
+    }
+}
+
+#[async_trait]
+impl PriceQuoter for GrpcPriceQuoter {
+    async fn quote(&self, skus: &[Sku], currency: &str) -> Result<Vec<PriceQuote>, AppError> {
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        let response = self
+            .client
+            .clone()
+            .quote_prices(catalog_pb::QuotePricesRequest {
+                skus: skus.iter().map(|sku| sku.as_str().to_owned()).collect(),
+                currency: currency.to_owned(),
+            })
+            .await
+            .map_err(upstream("catalog"))?;
+        Ok(response
+            .into_inner()
+            .quotes
+            .into_iter()
+            .map(|quote| convert::quote_from_pb(quote, currency))
+            .collect())
+    }
+}
+
+/// [`ShippingPricer`] over fulfillment's `GetShippingOptions`.
+#[derive(Clone, Debug)]
+pub struct GrpcShippingPricer {
+    client: FulfillmentServiceClient<Channel>,
+}
+
+impl GrpcShippingPricer {
+    /// Connects lazily to `url` (e.g. `FULFILLMENT_GRPC_URL`).
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: FulfillmentServiceClient::new(lazy_channel(url)?),
+        })
+    }
+}
+
+#[async_trait]
+impl ShippingPricer for GrpcShippingPricer {
+    async fn shipping_price(&self, option_id: Uuid, currency: &str) -> Result<i64, AppError> {
+        let options = self
+            .client
+            .clone()
+            .get_shipping_options(fulfillment_pb::GetShippingOptionsRequest::default())
+            .await
+            .map_err(upstream("fulfillment"))?
+            .into_inner()
+            .shipping_options;
+        let option = options
+            .into_iter()
+            .find(|option| option.id == option_id.to_string())
+            .ok_or_else(|| {
+                AppError::FailedPrecondition(format!("no shipping option {option_id}"))
+            })?;
+        match option.price {
+            Some(price) if price.currency == currency && price.amount_minor >= 0 => {
+                Ok(price.amount_minor)
+            }
+            _ => Err(AppError::FailedPrecondition(format!(
+                "shipping option {option_id} is not priced in {currency}"
+            ))),
+        }
+    }
+}
+
+/// The `PlaceOrderRequest` for `snapshot`: its proto form, checked as
+/// orders will check it (so cart refuses what orders would refuse, naming
+/// the snapshot field) and signed with `keys`' signing key.
+pub fn place_order_request(
+    snapshot: &CheckoutSnapshot,
+    keys: &SnapshotKeys,
+) -> Result<orders_pb::PlaceOrderRequest, AppError> {
+    let snapshot = convert::pb_snapshot(snapshot);
+    check_snapshot(&snapshot)?;
+    Ok(sign(&snapshot, keys.signing_key()).into_place_order_request())
+}
+
+/// [`OrderPlacer`] over orders' gRPC API; signs snapshots with its keys
+/// (orders verifies them with the same `CHECKOUT_SIGNING_KEY`).
+#[derive(Debug)]
+pub struct GrpcOrderPlacer {
+    client: OrderServiceClient<Channel>,
+    keys: SnapshotKeys,
+}
+
+impl GrpcOrderPlacer {
+    /// Connects lazily to `url` (e.g. `ORDERS_GRPC_URL`).
+    pub fn new(url: &str, keys: SnapshotKeys) -> anyhow::Result<Self> {
+        Ok(Self::from_channel(lazy_channel(url)?, keys))
+    }
+
+    pub fn from_channel(channel: Channel, keys: SnapshotKeys) -> Self {
+        Self {
+            client: OrderServiceClient::new(channel),
+            keys,
+        }
+    }
+}
+
+#[async_trait]
+impl OrderPlacer for GrpcOrderPlacer {
+    async fn place_order(
+        &self,
+        snapshot: &CheckoutSnapshot,
+        bearer: &str,
+        correlation_id: &str,
+    ) -> Result<PlacedCheckout, AppError> {
+        let mut request = tonic::Request::new(place_order_request(snapshot, &self.keys)?);
+        let authorization = format!("Bearer {bearer}")
+            .parse()
+            .map_err(|_| AppError::Unauthenticated("the access token is malformed".to_owned()))?;
+        request
+            .metadata_mut()
+            .insert("authorization", authorization);
+        if let Ok(value) = correlation_id.parse() {
+            request.metadata_mut().insert("x-correlation-id", value);
+        }
+        let response = self
+            .client
+            .clone()
+            .place_order(request)
+            .await
+            .map_err(upstream("orders"))?;
+        let order = response
+            .into_inner()
+            .order
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("PlaceOrder returned no order")))?;
+        convert::placed_from_pb(&order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependency_statuses_keep_their_meaning_or_become_internal() {
+        let error = upstream("orders")(tonic::Status::unavailable("down"));
+        assert!(matches!(
+            &error,
+            AppError::Upstream {
+                service: "orders",
+                code: ErrorCode::Unavailable,
+                ..
+            }
+        ));
+        assert_eq!(error.to_string(), "orders: down");
+        assert_eq!(
+            upstream_code(tonic::Code::FailedPrecondition),
+            ErrorCode::FailedPrecondition
+        );
+        assert_eq!(
+            upstream_code(tonic::Code::InvalidArgument),
+            ErrorCode::Internal
+        );
+    }
+}
