@@ -39,6 +39,16 @@ impl TestService {
         service: &ServiceInfo,
         tapped: &[EventsExchange],
     ) -> anyhow::Result<Self> {
+        Self::start_configured::<M>(service, tapped, |_| {}).await
+    }
+
+    /// [`TestService::start`] with the test's settings changed by
+    /// `configure` first (e.g. a consumer retry budget a test depends on).
+    pub async fn start_configured<M: MigratorTrait>(
+        service: &ServiceInfo,
+        tapped: &[EventsExchange],
+        configure: impl FnOnce(&mut RuntimeSettings),
+    ) -> anyhow::Result<Self> {
         let prefix = unique_prefix();
         let tap_queue = format!("{prefix}tap");
         let broker = TestBroker::start_under(prefix, |settings, topology| {
@@ -46,7 +56,7 @@ impl TestService {
         })
         .await;
         let schema = TestSchema::create(service.env_prefix.to_ascii_lowercase().as_str()).await?;
-        let settings = RuntimeSettings {
+        let mut settings = RuntimeSettings {
             grpc: GrpcSettings::for_tests(),
             database: DatabaseSettings {
                 url: SecretString::from(schema.application_url()),
@@ -64,6 +74,7 @@ impl TestService {
             // go out without registry ids (the e2e stack runs one).
             registry: SchemaRegistrySettings::disabled(),
         };
+        configure(&mut settings);
         let runtime = ServiceRuntime::start::<M>(service, &settings).await?;
         Ok(Self {
             schema,

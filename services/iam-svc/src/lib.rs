@@ -31,12 +31,9 @@ use ecommerce_kernel::{Clock, SystemClock};
 use crate::app::{IamApp, IamParts, IamSettings, KeyRing, Policies};
 use crate::domain::password::{HashingParams, PasswordHasher};
 
-/// Name, env prefix (`IAM_GRPC_ADDR`, `IAM_DATABASE_URL`, ...) and default port.
-pub const SERVICE: ServiceInfo = ServiceInfo {
-    name: "iam-svc",
-    env_prefix: "IAM",
-    default_port: 50052,
-};
+/// Name, env prefix (`IAM_GRPC_ADDR`) and default port of this
+/// service: its row of the one service table.
+pub const SERVICE: ServiceInfo = ecommerce_platform::services::IAM;
 
 /// The schema iam-svc owns unless `IAM_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "auth";

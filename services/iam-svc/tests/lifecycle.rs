@@ -6,6 +6,7 @@ mod support;
 
 use ecommerce_events::DecodedEvent;
 use ecommerce_proto::ecommerce::iam::v1 as pb;
+use ecommerce_test_support::{EVENT_WAIT, with_bearer};
 use prost_types::FieldMask;
 use support::*;
 use tonic::Code;

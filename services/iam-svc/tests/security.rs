@@ -9,6 +9,7 @@ use std::time::Duration;
 use ecommerce_auth::{AccessTokenIssuer, SigningKey};
 use ecommerce_events::DecodedEvent;
 use ecommerce_proto::ecommerce::iam::v1 as pb;
+use ecommerce_test_support::{EVENT_WAIT, with_bearer};
 use iam_svc::app::Policies;
 use iam_svc::domain::rate_limit::SignInThrottlePolicy;
 use sea_orm::{ConnectionTrait, Statement};
@@ -126,19 +127,7 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
         None,
     );
     // Only the admin and "long" exist: nothing half-written.
-    let users = world
-        .service
-        .runtime
-        .db()
-        .query_one_raw(Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT count(*)::bigint AS n FROM users",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get::<i64>("", "n")
-        .unwrap();
+    let users = world.service.count("SELECT count(*) AS n FROM users").await;
     assert_eq!(users, 2);
     world.finish().await;
 }

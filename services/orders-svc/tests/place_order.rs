@@ -8,11 +8,11 @@ mod support;
 use chrono::{Duration, Utc};
 use ecommerce_events::DecodedEvent;
 use ecommerce_proto::ecommerce::orders::v1 as pb;
-use ecommerce_test_support::{assert_standard_grpc_surface, with_bearer};
+use ecommerce_test_support::{QUIET, assert_standard_grpc_surface, with_bearer};
 use tonic::Code;
 use uuid::Uuid;
 
-use support::{QUIET, World, call, snapshot, snapshot_at};
+use support::{World, call, snapshot, snapshot_at};
 
 #[tokio::test]
 async fn a_placed_order_is_pending_emits_order_placed_once_and_a_retry_returns_it() {

@@ -15,7 +15,8 @@ use ecommerce_proto::ecommerce::payments::v1 as payments_pb;
 use tonic::Code;
 use uuid::Uuid;
 
-use support::{EVENT_WAIT, QUIET, World, snapshot};
+use ecommerce_test_support::{EVENT_WAIT, QUIET};
+use support::{World, snapshot};
 
 async fn placed_order(world: &World, correlation: &str) -> (pb::Order, String) {
     let customer = Uuid::now_v7();

@@ -13,11 +13,11 @@ use ecommerce_proto::ecommerce::fulfillment::v1 as fulfillment_pb;
 use ecommerce_proto::ecommerce::inventory::v1 as inventory_pb;
 use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
 use ecommerce_proto::ecommerce::payments::v1 as pb;
-use ecommerce_test_support::{assert_standard_grpc_surface, with_bearer};
+use ecommerce_test_support::{EVENT_WAIT, QUIET, assert_standard_grpc_surface, with_bearer};
 use tonic::Code;
 use uuid::Uuid;
 
-use support::{EVENT_WAIT, LIMIT_MINOR, QUIET, TestOrder, World, eur};
+use support::{LIMIT_MINOR, TestOrder, World, eur};
 
 fn reserved(order: &TestOrder) -> inventory_pb::StockReserved {
     inventory_pb::StockReserved {
@@ -349,7 +349,7 @@ async fn a_reservation_racing_the_order_is_retried_and_one_without_an_order_is_d
     assert_eq!(event.metadata.correlation_id.as_deref(), Some("corr-race"));
 
     // A reservation whose order never comes is retried until the budget is
-    // spent (two quick retries in the tests), then dead-lettered; nothing
+    // spent (four retries in these tests), then dead-lettered; nothing
     // is authorized or recorded.
     let orphan = TestOrder {
         id: Uuid::now_v7().to_string(),

@@ -45,12 +45,9 @@ use crate::app::RegistryApp;
 use crate::app::settings::RegistrySettings;
 use crate::grpc::SchemaRegistryGrpc;
 
-/// Name, env prefix (`SCHEMA_REGISTRY_GRPC_ADDR`) and default port of this service.
-pub const SERVICE: ServiceInfo = ServiceInfo {
-    name: "schema-registry",
-    env_prefix: "SCHEMA_REGISTRY",
-    default_port: 50058,
-};
+/// Name, env prefix (`SCHEMA_REGISTRY_GRPC_ADDR`) and default port of this
+/// service: its row of the one service table.
+pub const SERVICE: ServiceInfo = ecommerce_platform::services::SCHEMA_REGISTRY;
 
 /// The schema schema-registry owns unless `SCHEMA_REGISTRY_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "registry";

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use ecommerce_broker::EventsExchange;
@@ -21,8 +20,6 @@ use tonic::{Code, Request, Status};
 pub const ADMIN_EMAIL: &str = "root@example.test";
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple admin";
 pub const PASSWORD: &str = "a long enough passphrase 42";
-/// How long a test waits for an event the service should publish.
-pub const EVENT_WAIT: Duration = Duration::from_secs(10);
 
 /// A clock that stands still until the test moves it.
 #[derive(Debug)]
@@ -173,14 +170,6 @@ pub fn with_request_id<T>(message: T, request_id: &str) -> Request<T> {
     request
         .metadata_mut()
         .insert("x-request-id", request_id.parse().unwrap());
-    request
-}
-
-pub fn with_bearer<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
     request
 }
 

@@ -1,57 +1,26 @@
 //! One isolated orders-svc per test: a fresh schema migrated with the
-//! orders migrator plus an inventory, a payments and a fulfillment outbox (so a test can
-//! publish the saga events orders consumes, through their own relays), a
-//! private topology with a tap on `orders.events`, a test snapshot key.
+//! orders migrator, upstream inventory, payments and fulfillment outboxes
+//! in it (so a test can publish the saga events orders consumes, through
+//! their own relays), a private topology with a tap on `orders.events`, a
+//! test snapshot key.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ecommerce_broker::EventsExchange;
 use ecommerce_checkout::{SnapshotKey, SnapshotKeys, proto_timestamp, sign};
-use ecommerce_events::{Event, EventMetadata, ReceivedEvent};
-use ecommerce_outbox::{Outbox, OutboxMigration, OutboxTable};
+use ecommerce_events::{DecodedEvent, EventMetadata, ReceivedEvent};
+use ecommerce_outbox::{Outbox, OutboxTable};
 use ecommerce_proto::ecommerce::common::v1::Money;
 use ecommerce_proto::ecommerce::orders::v1 as pb;
 use ecommerce_proto::ecommerce::orders::v1::order_service_client::OrderServiceClient;
-use ecommerce_test_support::{TestAuth, TestService, with_bearer};
-use orders_svc::storage::entities::{order, order_line, order_status_history};
-use sea_orm::{EntityTrait, PaginatorTrait};
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use ecommerce_test_support::{EVENT_WAIT, TestAuth, TestService, with_bearer};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-/// How long a test waits for an event the service should publish.
-pub const EVENT_WAIT: Duration = Duration::from_secs(10);
-/// How long a test listens to be sure an event does not come.
-pub const QUIET: Duration = Duration::from_millis(1500);
 /// The key the tests sign snapshots with (as cart-svc would).
 pub const TEST_KEY: [u8; 32] = [7; 32];
-
-/// The orders migrations, plus the outboxes inventory and payments would
-/// own, so the test can publish their events from the same schema.
-pub struct TestMigrator;
-
-#[async_trait]
-impl MigratorTrait for TestMigrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut migrations = orders_migration::Migrator::migrations();
-        migrations.push(Box::new(OutboxMigration::in_current_schema(
-            "m_test_inventory_outbox",
-            OutboxTable::INVENTORY,
-        )));
-        migrations.push(Box::new(OutboxMigration::in_current_schema(
-            "m_test_payments_outbox",
-            OutboxTable::PAYMENTS,
-        )));
-        migrations.push(Box::new(OutboxMigration::in_current_schema(
-            "m_test_fulfillment_outbox",
-            OutboxTable::FULFILLMENT,
-        )));
-        migrations
-    }
-}
 
 pub struct World {
     pub service: TestService,
@@ -68,10 +37,12 @@ pub struct World {
 
 impl World {
     pub async fn start() -> Self {
-        let mut service =
-            TestService::start::<TestMigrator>(&orders_svc::SERVICE, &[EventsExchange::Orders])
-                .await
-                .unwrap();
+        let mut service = TestService::start::<orders_migration::Migrator>(
+            &orders_svc::SERVICE,
+            &[EventsExchange::Orders],
+        )
+        .await
+        .unwrap();
         let auth = TestAuth::new();
         let layer = auth.layer();
         let keys = SnapshotKeys::from(SnapshotKey::from_bytes(&TEST_KEY).unwrap());
@@ -83,19 +54,18 @@ impl World {
             })
             .await
             .unwrap();
-        let runtime = &service.runtime;
-        let inventory = runtime
-            .outbox(&OutboxTable::INVENTORY, EventsExchange::Inventory)
+        let inventory = service
+            .upstream(&OutboxTable::INVENTORY, EventsExchange::Inventory)
+            .await
             .unwrap();
-        let payments = runtime
-            .outbox(&OutboxTable::PAYMENTS, EventsExchange::Orders)
+        let payments = service
+            .upstream(&OutboxTable::PAYMENTS, EventsExchange::Orders)
+            .await
             .unwrap();
-        let fulfillment = runtime
-            .outbox(&OutboxTable::FULFILLMENT, EventsExchange::Fulfillment)
+        let fulfillment = service
+            .upstream(&OutboxTable::FULFILLMENT, EventsExchange::Fulfillment)
+            .await
             .unwrap();
-        runtime.spawn_relay(&inventory);
-        runtime.spawn_relay(&payments);
-        runtime.spawn_relay(&fulfillment);
         let client = OrderServiceClient::new(service.channel());
         Self {
             service,
@@ -155,13 +125,18 @@ impl World {
 
     /// Enqueues `payload` about `order` through `outbox` with the order's
     /// correlation id, as the emitting service would; returns its event id.
-    pub async fn publish<E: Event>(&self, outbox: &Outbox, order: &pb::Order, payload: &E) -> Uuid {
-        let transaction = outbox.begin(self.service.runtime.db()).await.unwrap();
+    pub async fn publish(
+        &self,
+        outbox: &Outbox,
+        order: &pb::Order,
+        payload: impl Into<DecodedEvent>,
+    ) -> Uuid {
         let metadata = EventMetadata::new("order", order.id.clone())
             .with_correlation_id(order.correlation_id.clone());
-        let id = transaction.enqueue(payload, metadata).await.unwrap();
-        transaction.commit().await.unwrap();
-        id
+        self.service
+            .publish(outbox, payload, metadata)
+            .await
+            .unwrap()
     }
 
     /// The next event of `event_type` off the tap (others are skipped).
@@ -170,28 +145,18 @@ impl World {
     }
 
     /// Rows in the three orders tables, and orders events in the outbox.
-    pub async fn row_counts(&self) -> [u64; 4] {
-        let db = self.service.runtime.db();
-        let outbox_rows: u64 = {
-            use sea_orm::{ConnectionTrait, Statement};
-            let row = db
-                .query_one_raw(Statement::from_string(
-                    db.get_database_backend(),
-                    "SELECT count(*)::bigint AS n FROM orders_outbox_events",
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            u64::try_from(row.try_get::<i64>("", "n").unwrap()).unwrap()
-        };
+    pub async fn row_counts(&self) -> [i64; 4] {
         [
-            order::Entity::find().count(db).await.unwrap(),
-            order_line::Entity::find().count(db).await.unwrap(),
-            order_status_history::Entity::find()
-                .count(db)
-                .await
-                .unwrap(),
-            outbox_rows,
+            self.service.count("SELECT count(*) AS n FROM orders").await,
+            self.service
+                .count("SELECT count(*) AS n FROM order_lines")
+                .await,
+            self.service
+                .count("SELECT count(*) AS n FROM order_status_history")
+                .await,
+            self.service
+                .count("SELECT count(*) AS n FROM orders_outbox_events")
+                .await,
         ]
     }
 

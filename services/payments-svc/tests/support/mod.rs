@@ -1,58 +1,28 @@
 //! One isolated payments-svc per test: a fresh schema migrated with the
-//! payments migrator plus an orders, an inventory and a fulfillment outbox
-//! (so a test can publish the saga events payments consumes, through their
-//! own relays), a private topology with a tap on `orders.events`, and the
-//! simulated provider with a limit of [`LIMIT_MINOR`].
+//! payments migrator, upstream orders, inventory and fulfillment outboxes
+//! in it (so a test can publish the saga events payments consumes, through
+//! their own relays), a private topology with a tap on `orders.events`, and
+//! the simulated provider with a limit of [`LIMIT_MINOR`].
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use ecommerce_broker::EventsExchange;
-use ecommerce_events::{Event, EventMetadata, ReceivedEvent};
-use ecommerce_outbox::{Outbox, OutboxMigration, OutboxTable};
+use ecommerce_events::{DecodedEvent, EventMetadata, ReceivedEvent};
+use ecommerce_outbox::{Outbox, OutboxTable};
+use ecommerce_platform::Backoff;
 use ecommerce_proto::ecommerce::common::v1::Money;
 use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
 use ecommerce_proto::ecommerce::payments::v1 as pb;
 use ecommerce_proto::ecommerce::payments::v1::payment_service_client::PaymentServiceClient;
-use ecommerce_test_support::{TestAuth, TestService, with_bearer};
+use ecommerce_test_support::{EVENT_WAIT, TestAuth, TestService, with_bearer};
 use payments_svc::domain::SimulatedProvider;
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-/// How long a test waits for an event the service should publish.
-pub const EVENT_WAIT: Duration = Duration::from_secs(10);
-/// How long a test listens to be sure an event does not come.
-pub const QUIET: Duration = Duration::from_millis(1500);
 /// The simulated provider's limit in the tests: 500.00.
 pub const LIMIT_MINOR: i64 = 50_000;
-
-/// The payments migrations, plus the outboxes orders, inventory and
-/// fulfillment would own, so the test can publish their events from the
-/// same schema.
-pub struct TestMigrator;
-
-#[async_trait]
-impl MigratorTrait for TestMigrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut migrations = payments_migration::Migrator::migrations();
-        migrations.push(Box::new(OutboxMigration::in_current_schema(
-            "m_test_orders_outbox",
-            OutboxTable::ORDERS,
-        )));
-        migrations.push(Box::new(OutboxMigration::in_current_schema(
-            "m_test_inventory_outbox",
-            OutboxTable::INVENTORY,
-        )));
-        migrations.push(Box::new(OutboxMigration::in_current_schema(
-            "m_test_fulfillment_outbox",
-            OutboxTable::FULFILLMENT,
-        )));
-        migrations
-    }
-}
 
 /// An order as the tests place it: its id, customer and correlation id.
 #[derive(Clone, Debug)]
@@ -76,10 +46,20 @@ pub struct World {
 
 impl World {
     pub async fn start() -> Self {
-        let mut service =
-            TestService::start::<TestMigrator>(&payments_svc::SERVICE, &[EventsExchange::Orders])
-                .await
-                .unwrap();
+        let mut service = TestService::start_configured::<payments_migration::Migrator>(
+            &payments_svc::SERVICE,
+            &[EventsExchange::Orders],
+            |settings| {
+                // Order and reservation arrive on two queues: a reservation
+                // consumed first is retried while the order's consumer runs,
+                // which on a loaded 2-core box can take a few hundred ms.
+                settings.broker.consumer.retry_budget = 4;
+                settings.broker.consumer.retry_backoff =
+                    Backoff::new(Duration::from_millis(50), Duration::from_millis(400));
+            },
+        )
+        .await
+        .unwrap();
         let auth = TestAuth::new();
         let layer = auth.layer();
         let provider = Arc::new(SimulatedProvider::with_limit(LIMIT_MINOR));
@@ -90,19 +70,18 @@ impl World {
             })
             .await
             .unwrap();
-        let runtime = &service.runtime;
-        let orders = runtime
-            .outbox(&OutboxTable::ORDERS, EventsExchange::Orders)
+        let orders = service
+            .upstream(&OutboxTable::ORDERS, EventsExchange::Orders)
+            .await
             .unwrap();
-        let inventory = runtime
-            .outbox(&OutboxTable::INVENTORY, EventsExchange::Inventory)
+        let inventory = service
+            .upstream(&OutboxTable::INVENTORY, EventsExchange::Inventory)
+            .await
             .unwrap();
-        let fulfillment = runtime
-            .outbox(&OutboxTable::FULFILLMENT, EventsExchange::Fulfillment)
+        let fulfillment = service
+            .upstream(&OutboxTable::FULFILLMENT, EventsExchange::Fulfillment)
+            .await
             .unwrap();
-        runtime.spawn_relay(&orders);
-        runtime.spawn_relay(&inventory);
-        runtime.spawn_relay(&fulfillment);
         let client = PaymentServiceClient::new(service.channel());
         Self {
             service,
@@ -124,13 +103,18 @@ impl World {
 
     /// Enqueues `payload` about `order` through `outbox` with the order's
     /// correlation id, as the emitting service would; returns its event id.
-    pub async fn publish<E: Event>(&self, outbox: &Outbox, order: &TestOrder, payload: &E) -> Uuid {
-        let transaction = outbox.begin(self.service.runtime.db()).await.unwrap();
+    pub async fn publish(
+        &self,
+        outbox: &Outbox,
+        order: &TestOrder,
+        payload: impl Into<DecodedEvent>,
+    ) -> Uuid {
         let metadata = EventMetadata::new("order", order.id.clone())
             .with_correlation_id(order.correlation_id.clone());
-        let id = transaction.enqueue(payload, metadata).await.unwrap();
-        transaction.commit().await.unwrap();
-        id
+        self.service
+            .publish(outbox, payload, metadata)
+            .await
+            .unwrap()
     }
 
     /// Publishes `orders.order_placed.v1` of a new order of `amount_minor`
