@@ -4,18 +4,16 @@
 //! for its payload and the caller's correlation id.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::Duration;
-
 use ecommerce_broker::EventsExchange;
 use ecommerce_events::{DecodedEvent, ReceivedEvent};
 use ecommerce_proto::ecommerce::catalog::v1 as pb;
 use ecommerce_proto::ecommerce::catalog::v1::catalog_service_client::CatalogServiceClient;
 use ecommerce_proto::ecommerce::common::v1::Money;
-use ecommerce_test_support::{TestAuth, TestService, assert_standard_grpc_surface, with_bearer};
+use ecommerce_test_support::{
+    EVENT_WAIT, QUIET, TestAuth, TestService, assert_standard_grpc_surface, with_bearer,
+};
 use prost_types::FieldMask;
 use tonic::transport::Channel;
-
-const WAIT: Duration = Duration::from_secs(10);
 
 struct World {
     service: TestService,
@@ -62,9 +60,9 @@ impl World {
     async fn event(&self, event_type: &str, correlation: &str) -> ReceivedEvent {
         let event = self
             .service
-            .next_event(WAIT)
+            .next_event(EVENT_WAIT)
             .await
-            .unwrap_or_else(|| panic!("no {event_type} within {WAIT:?}"));
+            .unwrap_or_else(|| panic!("no {event_type} within {EVENT_WAIT:?}"));
         assert_eq!(event.event.event_type(), event_type);
         assert_eq!(event.metadata.correlation_id.as_deref(), Some(correlation));
         event
@@ -314,13 +312,7 @@ async fn every_catalog_event_reaches_rabbitmq_with_its_payload_and_correlation_i
         "{}",
         refused.message()
     );
-    assert!(
-        world
-            .service
-            .next_event(Duration::from_millis(300))
-            .await
-            .is_none()
-    );
+    assert!(world.service.next_event(QUIET).await.is_none());
 
     world.client = client;
     world.service.finish().await.unwrap();
