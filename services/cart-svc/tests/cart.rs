@@ -1,6 +1,8 @@
 //! cart-svc in-process on a fresh schema, with a fake catalog (prices), a
 //! fake fulfillment (shipping price) and a fake orders that verifies what
-//! it receives with `ecommerce_checkout::verify`.
+//! it receives with `ecommerce_checkout::verify`; catalog events are
+//! published through an upstream catalog outbox in the test's schema (as
+//! catalog-svc would).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
@@ -15,36 +17,20 @@ use cart_svc::domain::{CheckoutSnapshot, PriceQuote, QuoteStatus, Sku};
 use cart_svc::upstream::{GrpcOrderPlacer, place_order_request};
 use ecommerce_broker::EventsExchange;
 use ecommerce_checkout::{SnapshotKey, SnapshotKeys, VerifiedCheckout, verify};
-use ecommerce_events::{Event, EventMetadata};
+use ecommerce_events::{DecodedEvent, EventMetadata};
 use ecommerce_kernel::SystemClock;
-use ecommerce_outbox::{Outbox, OutboxMigration, OutboxTable};
+use ecommerce_outbox::{Outbox, OutboxTable};
 use ecommerce_proto::ecommerce::cart::v1 as pb;
 use ecommerce_proto::ecommerce::cart::v1::cart_service_client::CartServiceClient;
 use ecommerce_proto::ecommerce::catalog::v1::{ProductArchived, VariantDiscontinued};
 use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
-use ecommerce_test_support::{TestAuth, TestService, assert_standard_grpc_surface, with_bearer};
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use ecommerce_test_support::{
+    EVENT_WAIT, TestAuth, TestService, assert_standard_grpc_surface, with_bearer,
+};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
 const TEST_KEY: [u8; 32] = [9; 32];
-const WAIT: Duration = Duration::from_secs(10);
-
-/// The cart migrations plus a catalog outbox, so the test publishes
-/// catalog events as catalog-svc would.
-struct TestMigrator;
-
-#[async_trait]
-impl MigratorTrait for TestMigrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut migrations = cart_migration::Migrator::migrations();
-        migrations.push(Box::new(OutboxMigration::in_current_schema(
-            "m_test_catalog_outbox",
-            OutboxTable::CATALOG,
-        )));
-        migrations
-    }
-}
 
 #[derive(Debug, Default)]
 struct FakeCatalog {
@@ -147,7 +133,7 @@ impl World {
 
     /// With `placer`, checkouts go there instead of to [`FakeOrders`].
     async fn start_with(auth: TestAuth, placer: Option<Arc<dyn OrderPlacer>>) -> Self {
-        let mut service = TestService::start::<TestMigrator>(&cart_svc::SERVICE, &[])
+        let mut service = TestService::start::<cart_migration::Migrator>(&cart_svc::SERVICE, &[])
             .await
             .unwrap();
         let layer = auth.layer();
@@ -175,10 +161,9 @@ impl World {
             .await
             .unwrap();
         let catalog_outbox = service
-            .runtime
-            .outbox(&OutboxTable::CATALOG, EventsExchange::Catalog)
+            .upstream(&OutboxTable::CATALOG, EventsExchange::Catalog)
+            .await
             .unwrap();
-        service.runtime.spawn_relay(&catalog_outbox);
         let client = CartServiceClient::new(service.channel());
         Self {
             service,
@@ -254,22 +239,20 @@ impl World {
         Ok(response.into_inner())
     }
 
-    async fn publish<E: Event>(&self, payload: &E) {
-        let transaction = self
-            .catalog_outbox
-            .begin(self.service.runtime.db())
+    async fn publish(&self, payload: impl Into<DecodedEvent>) {
+        self.service
+            .publish(
+                &self.catalog_outbox,
+                payload,
+                EventMetadata::new("variant", "test"),
+            )
             .await
             .unwrap();
-        transaction
-            .enqueue(payload, EventMetadata::new("variant", "test"))
-            .await
-            .unwrap();
-        transaction.commit().await.unwrap();
     }
 
     /// Polls GetCart until the line of `sku` shows `reason`.
     async fn wait_for_reason(&self, token: &str, sku: &str, reason: pb::UnavailableReason) {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + EVENT_WAIT;
         loop {
             let cart = self.get(Some(token), "").await.unwrap();
             let line = cart.lines.iter().find(|line| line.sku == sku).unwrap();
@@ -606,7 +589,7 @@ async fn catalog_events_flag_lines_and_flagged_lines_refuse_checkout() {
         .unwrap();
 
     world
-        .publish(&VariantDiscontinued {
+        .publish(VariantDiscontinued {
             variant_id: Uuid::now_v7().to_string(),
             product_id: shoe_product.to_string(),
             sku: "SHOE-42".to_owned(),
@@ -624,7 +607,7 @@ async fn catalog_events_flag_lines_and_flagged_lines_refuse_checkout() {
     assert!(refused.message().contains("SHOE-42"));
 
     world
-        .publish(&ProductArchived {
+        .publish(ProductArchived {
             product_id: sock_product.to_string(),
             version: 3,
         })
@@ -685,7 +668,9 @@ async fn checkout_places_the_order_with_the_real_orders_service() {
         .await
         .unwrap();
     assert_eq!(placed.order_status, orders_pb::OrderStatus::Pending as i32);
-    let event = orders.expect_event("orders.order_placed.v1", WAIT).await;
+    let event = orders
+        .expect_event("orders.order_placed.v1", EVENT_WAIT)
+        .await;
     assert_eq!(event.metadata.aggregate.id, placed.order_id);
 
     let mut orders_client =

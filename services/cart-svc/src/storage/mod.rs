@@ -1,19 +1,22 @@
-//! The cart tables (migrations: `cart-migration`), through SeaORM
-//! statements. A cart is written whole: its row guarded by the version it
-//! was read at, its lines replaced. Failures are the shared
+//! The cart tables (migrations: `cart-migration`), through SeaORM entities
+//! ([`entities`]). A cart is written whole: its row guarded by the version
+//! it was read at, its lines replaced. Failures are the shared
 //! [`StoreError`], which classifies the SQLSTATE once.
+
+pub mod entities;
 
 use chrono::{DateTime, Utc};
 use ecommerce_db::StoreError;
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
+use self::entities::{cart, cart_checkout, cart_idempotency_key, cart_line, merged_cart};
 use crate::domain::{Cart, CartId, CartLine, Owner, Quantity, Sku, UnavailableReason};
-
-fn statement(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
 
 /// A cart and its lines; `lock` takes the cart row `FOR UPDATE` first.
 #[instrument(skip_all, fields(%cart_id, lock), err)]
@@ -22,52 +25,42 @@ pub async fn find_cart<C: ConnectionTrait>(
     cart_id: CartId,
     lock: bool,
 ) -> Result<Option<Cart>, StoreError> {
-    let sql = if lock {
-        "SELECT id, user_id, currency, version, created_at, updated_at FROM carts WHERE id = $1 FOR UPDATE"
-    } else {
-        "SELECT id, user_id, currency, version, created_at, updated_at FROM carts WHERE id = $1"
-    };
-    let Some(row) = db
-        .query_one_raw(statement(sql, [Value::from(cart_id.as_uuid())]))
-        .await?
-    else {
+    let mut select = cart::Entity::find_by_id(cart_id.as_uuid());
+    if lock {
+        select = select.lock_exclusive();
+    }
+    let Some(row) = select.one(db).await? else {
         return Ok(None);
     };
-    let lines = db
-        .query_all_raw(statement(
-            "SELECT sku, variant_id, product_id, title, quantity, seen_unit_price_minor, \
-             unavailable_reason FROM cart_lines WHERE cart_id = $1 ORDER BY position",
-            [Value::from(cart_id.as_uuid())],
-        ))
+    let lines = cart_line::Entity::find()
+        .filter(cart_line::Column::CartId.eq(cart_id.as_uuid()))
+        .order_by_asc(cart_line::Column::Position)
+        .all(db)
         .await?
-        .iter()
+        .into_iter()
         .map(line_from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let user_id: Option<Uuid> = row.try_get("", "user_id")?;
     Ok(Some(Cart {
-        id: CartId::from_uuid(row.try_get("", "id")?),
-        owner: user_id.map_or(Owner::Anonymous, Owner::User),
-        currency: row.try_get("", "currency")?,
-        version: row.try_get("", "version")?,
+        id: CartId::from_uuid(row.id),
+        owner: row.user_id.map_or(Owner::Anonymous, Owner::User),
+        currency: row.currency,
+        version: row.version,
         lines,
-        created_at: row.try_get("", "created_at")?,
-        updated_at: row.try_get("", "updated_at")?,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
     }))
 }
 
-fn line_from_row(row: &QueryResult) -> Result<CartLine, StoreError> {
-    let sku: String = row.try_get("", "sku")?;
-    let quantity: i32 = row.try_get("", "quantity")?;
-    let reason: Option<String> = row.try_get("", "unavailable_reason")?;
+fn line_from_row(row: cart_line::Model) -> Result<CartLine, StoreError> {
     let corrupt = |what: String| StoreError::internal(format!("cart_lines row is corrupt: {what}"));
     Ok(CartLine {
-        sku: Sku::parse(&sku).map_err(|error| corrupt(error.to_string()))?,
-        variant_id: row.try_get("", "variant_id")?,
-        product_id: row.try_get("", "product_id")?,
-        title: row.try_get("", "title")?,
-        quantity: Quantity::new(quantity).map_err(|error| corrupt(error.to_string()))?,
-        seen_unit_price_minor: row.try_get("", "seen_unit_price_minor")?,
-        flag: match reason {
+        sku: Sku::parse(&row.sku).map_err(|error| corrupt(error.to_string()))?,
+        variant_id: row.variant_id,
+        product_id: row.product_id,
+        title: row.title,
+        quantity: Quantity::new(row.quantity).map_err(|error| corrupt(error.to_string()))?,
+        seen_unit_price_minor: row.seen_unit_price_minor,
+        flag: match row.unavailable_reason {
             Some(raw) => Some(
                 UnavailableReason::from_stored(&raw)
                     .ok_or_else(|| corrupt(format!("unavailable_reason {raw:?}")))?,
@@ -77,20 +70,33 @@ fn line_from_row(row: &QueryResult) -> Result<CartLine, StoreError> {
     })
 }
 
+fn line_row(cart_id: CartId, position: usize, line: &CartLine) -> cart_line::ActiveModel {
+    cart_line::ActiveModel {
+        cart_id: Set(cart_id.as_uuid()),
+        sku: Set(line.sku.as_str().to_owned()),
+        position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+        variant_id: Set(line.variant_id),
+        product_id: Set(line.product_id),
+        title: Set(line.title.clone()),
+        quantity: Set(line.quantity.get()),
+        seen_unit_price_minor: Set(line.seen_unit_price_minor),
+        unavailable_reason: Set(line.flag.map(|reason| reason.as_stored().to_owned())),
+    }
+}
+
 /// The id of `user_id`'s cart.
 pub async fn find_user_cart_id<C: ConnectionTrait>(
     db: &C,
     user_id: Uuid,
 ) -> Result<Option<CartId>, StoreError> {
-    let row = db
-        .query_one_raw(statement(
-            "SELECT id FROM carts WHERE user_id = $1",
-            [Value::from(user_id)],
-        ))
+    let id: Option<Uuid> = cart::Entity::find()
+        .select_only()
+        .column(cart::Column::Id)
+        .filter(cart::Column::UserId.eq(user_id))
+        .into_tuple()
+        .one(db)
         .await?;
-    Ok(row
-        .map(|row| row.try_get("", "id").map(CartId::from_uuid))
-        .transpose()?)
+    Ok(id.map(CartId::from_uuid))
 }
 
 /// Writes `cart` whole. `read_version` is the version it was read at
@@ -108,76 +114,60 @@ pub async fn save_cart<C: ConnectionTrait>(
     };
     match read_version {
         None => {
-            db.execute_raw(statement(
-                "INSERT INTO carts (id, user_id, currency, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                [
-                    Value::from(cart.id.as_uuid()),
-                    Value::from(user_id),
-                    Value::from(cart.currency.clone()),
-                    Value::from(cart.version),
-                    Value::from(cart.created_at),
-                    Value::from(cart.updated_at),
-                ],
-            ))
-            .await?;
+            let row = cart::ActiveModel {
+                id: Set(cart.id.as_uuid()),
+                user_id: Set(user_id),
+                currency: Set(cart.currency.clone()),
+                version: Set(cart.version),
+                created_at: Set(cart.created_at),
+                updated_at: Set(cart.updated_at),
+            };
+            cart::Entity::insert(row).exec_without_returning(db).await?;
         }
         Some(read_version) => {
-            let updated = db
-                .execute_raw(statement(
-                    "UPDATE carts SET user_id = $2, version = $3, updated_at = $4 \
-                     WHERE id = $1 AND version = $5",
-                    [
-                        Value::from(cart.id.as_uuid()),
-                        Value::from(user_id),
-                        Value::from(cart.version),
-                        Value::from(cart.updated_at),
-                        Value::from(read_version),
-                    ],
-                ))
+            let updated = cart::Entity::update_many()
+                .col_expr(cart::Column::UserId, Expr::value(user_id))
+                .col_expr(cart::Column::Version, Expr::value(cart.version))
+                .col_expr(cart::Column::UpdatedAt, Expr::value(cart.updated_at))
+                .filter(cart::Column::Id.eq(cart.id.as_uuid()))
+                .filter(cart::Column::Version.eq(read_version))
+                .exec(db)
                 .await?;
-            if updated.rows_affected() != 1 {
+            if updated.rows_affected != 1 {
                 return Err(StoreError::conflict(format!(
                     "cart {} moved on from version {read_version}",
                     cart.id.as_uuid()
                 )));
             }
-            db.execute_raw(statement(
-                "DELETE FROM cart_lines WHERE cart_id = $1",
-                [Value::from(cart.id.as_uuid())],
-            ))
-            .await?;
+            delete_lines(db, cart.id).await?;
         }
     }
-    for (position, line) in cart.lines.iter().enumerate() {
-        db.execute_raw(statement(
-            "INSERT INTO cart_lines (cart_id, sku, position, variant_id, product_id, title, \
-             quantity, seen_unit_price_minor, unavailable_reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            [
-                Value::from(cart.id.as_uuid()),
-                Value::from(line.sku.as_str().to_owned()),
-                Value::from(i32::try_from(position).unwrap_or(i32::MAX)),
-                Value::from(line.variant_id),
-                Value::from(line.product_id),
-                Value::from(line.title.clone()),
-                Value::from(line.quantity.get()),
-                Value::from(line.seen_unit_price_minor),
-                Value::from(line.flag.map(|reason| reason.as_stored().to_owned())),
-            ],
-        ))
+    let lines = cart
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(position, line)| line_row(cart.id, position, line));
+    // No lines, no statement.
+    cart_line::Entity::insert_many(lines)
+        .exec_without_returning(db)
         .await?;
-    }
+    Ok(())
+}
+
+async fn delete_lines<C: ConnectionTrait>(db: &C, cart_id: CartId) -> Result<(), StoreError> {
+    cart_line::Entity::delete_many()
+        .filter(cart_line::Column::CartId.eq(cart_id.as_uuid()))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
 /// Deletes a cart and its lines.
 pub async fn delete_cart<C: ConnectionTrait>(db: &C, cart_id: CartId) -> Result<(), StoreError> {
-    db.execute_raw(statement(
-        "DELETE FROM carts WHERE id = $1",
-        [Value::from(cart_id.as_uuid())],
-    ))
-    .await?;
+    // The lines go with it: ON DELETE CASCADE.
+    cart::Entity::delete_by_id(cart_id.as_uuid())
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -186,15 +176,13 @@ pub async fn find_idempotency_key<C: ConnectionTrait>(
     db: &C,
     key: &str,
 ) -> Result<Option<CartId>, StoreError> {
-    let row = db
-        .query_one_raw(statement(
-            "SELECT cart_id FROM cart_idempotency_keys WHERE idempotency_key = $1",
-            [Value::from(key.to_owned())],
-        ))
+    let cart_id: Option<Uuid> = cart_idempotency_key::Entity::find_by_id(key.to_owned())
+        .select_only()
+        .column(cart_idempotency_key::Column::CartId)
+        .into_tuple()
+        .one(db)
         .await?;
-    Ok(row
-        .map(|row| row.try_get("", "cart_id").map(CartId::from_uuid))
-        .transpose()?)
+    Ok(cart_id.map(CartId::from_uuid))
 }
 
 /// Records an AddItem idempotency key (a concurrent duplicate is a unique
@@ -205,15 +193,14 @@ pub async fn insert_idempotency_key<C: ConnectionTrait>(
     cart_id: CartId,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    db.execute_raw(statement(
-        "INSERT INTO cart_idempotency_keys (idempotency_key, cart_id, created_at) VALUES ($1, $2, $3)",
-        [
-            Value::from(key.to_owned()),
-            Value::from(cart_id.as_uuid()),
-            Value::from(now),
-        ],
-    ))
-    .await?;
+    let row = cart_idempotency_key::ActiveModel {
+        idempotency_key: Set(key.to_owned()),
+        cart_id: Set(cart_id.as_uuid()),
+        created_at: Set(now),
+    };
+    cart_idempotency_key::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
@@ -222,13 +209,12 @@ pub async fn find_merge<C: ConnectionTrait>(
     db: &C,
     anonymous_cart_id: CartId,
 ) -> Result<Option<Uuid>, StoreError> {
-    let row = db
-        .query_one_raw(statement(
-            "SELECT user_id FROM merged_carts WHERE anonymous_cart_id = $1",
-            [Value::from(anonymous_cart_id.as_uuid())],
-        ))
-        .await?;
-    Ok(row.map(|row| row.try_get("", "user_id")).transpose()?)
+    Ok(merged_cart::Entity::find_by_id(anonymous_cart_id.as_uuid())
+        .select_only()
+        .column(merged_cart::Column::UserId)
+        .into_tuple()
+        .one(db)
+        .await?)
 }
 
 pub async fn insert_merge<C: ConnectionTrait>(
@@ -237,15 +223,14 @@ pub async fn insert_merge<C: ConnectionTrait>(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    db.execute_raw(statement(
-        "INSERT INTO merged_carts (anonymous_cart_id, user_id, merged_at) VALUES ($1, $2, $3)",
-        [
-            Value::from(anonymous_cart_id.as_uuid()),
-            Value::from(user_id),
-            Value::from(now),
-        ],
-    ))
-    .await?;
+    let row = merged_cart::ActiveModel {
+        anonymous_cart_id: Set(anonymous_cart_id.as_uuid()),
+        user_id: Set(user_id),
+        merged_at: Set(now),
+    };
+    merged_cart::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
@@ -265,24 +250,17 @@ pub async fn find_checkout<C: ConnectionTrait>(
     db: &C,
     checkout_key: &str,
 ) -> Result<Option<StoredCheckout>, StoreError> {
-    let row = db
-        .query_one_raw(statement(
-            "SELECT checkout_key, cart_id, user_id, cart_version, order_id, order_status \
-             FROM cart_checkouts WHERE checkout_key = $1",
-            [Value::from(checkout_key.to_owned())],
-        ))
-        .await?;
-    row.map(|row| {
-        Ok(StoredCheckout {
-            checkout_key: row.try_get("", "checkout_key")?,
-            cart_id: CartId::from_uuid(row.try_get("", "cart_id")?),
-            user_id: row.try_get("", "user_id")?,
-            cart_version: row.try_get("", "cart_version")?,
-            order_id: row.try_get("", "order_id")?,
-            order_status: row.try_get("", "order_status")?,
-        })
-    })
-    .transpose()
+    Ok(cart_checkout::Entity::find_by_id(checkout_key.to_owned())
+        .one(db)
+        .await?
+        .map(|row| StoredCheckout {
+            checkout_key: row.checkout_key,
+            cart_id: CartId::from_uuid(row.cart_id),
+            user_id: row.user_id,
+            cart_version: row.cart_version,
+            order_id: row.order_id,
+            order_status: row.order_status,
+        }))
 }
 
 /// Records a placed checkout; a second record of one key is ignored.
@@ -291,21 +269,20 @@ pub async fn insert_checkout<C: ConnectionTrait>(
     checkout: &StoredCheckout,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    db.execute_raw(statement(
-        "INSERT INTO cart_checkouts (checkout_key, cart_id, user_id, cart_version, order_id, \
-         order_status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (checkout_key) DO NOTHING",
-        [
-            Value::from(checkout.checkout_key.clone()),
-            Value::from(checkout.cart_id.as_uuid()),
-            Value::from(checkout.user_id),
-            Value::from(checkout.cart_version),
-            Value::from(checkout.order_id),
-            Value::from(checkout.order_status),
-            Value::from(now),
-        ],
-    ))
-    .await?;
+    let row = cart_checkout::ActiveModel {
+        checkout_key: Set(checkout.checkout_key.clone()),
+        cart_id: Set(checkout.cart_id.as_uuid()),
+        user_id: Set(checkout.user_id),
+        cart_version: Set(checkout.cart_version),
+        order_id: Set(checkout.order_id),
+        order_status: Set(checkout.order_status),
+        created_at: Set(now),
+    };
+    // ON CONFLICT (checkout_key) DO NOTHING: the first record stands.
+    cart_checkout::Entity::insert(row)
+        .on_conflict_do_nothing_on([cart_checkout::Column::CheckoutKey])
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
@@ -316,25 +293,24 @@ pub async fn clear_cart_at_version<C: ConnectionTrait>(
     version: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let updated = db
-        .execute_raw(statement(
-            "UPDATE carts SET version = version + 1, updated_at = GREATEST($3, created_at) \
-             WHERE id = $1 AND version = $2",
-            [
-                Value::from(cart_id.as_uuid()),
-                Value::from(version),
-                Value::from(now),
-            ],
-        ))
+    let updated = cart::Entity::update_many()
+        .col_expr(
+            cart::Column::Version,
+            Expr::col(cart::Column::Version).add(1),
+        )
+        // GREATEST(now, created_at): updated_at never precedes created_at.
+        .col_expr(
+            cart::Column::UpdatedAt,
+            Func::greatest([Expr::value(now), Expr::col(cart::Column::CreatedAt)]).into(),
+        )
+        .filter(cart::Column::Id.eq(cart_id.as_uuid()))
+        .filter(cart::Column::Version.eq(version))
+        .exec(db)
         .await?;
-    if updated.rows_affected() == 0 {
+    if updated.rows_affected == 0 {
         return Ok(false);
     }
-    db.execute_raw(statement(
-        "DELETE FROM cart_lines WHERE cart_id = $1",
-        [Value::from(cart_id.as_uuid())],
-    ))
-    .await?;
+    delete_lines(db, cart_id).await?;
     Ok(true)
 }
 
@@ -344,16 +320,15 @@ pub async fn flag_lines_by_sku<C: ConnectionTrait>(
     sku: &Sku,
     reason: UnavailableReason,
 ) -> Result<u64, StoreError> {
-    let updated = db
-        .execute_raw(statement(
-            "UPDATE cart_lines SET unavailable_reason = $2 WHERE sku = $1",
-            [
-                Value::from(sku.as_str().to_owned()),
-                Value::from(reason.as_stored().to_owned()),
-            ],
-        ))
+    let updated = cart_line::Entity::update_many()
+        .col_expr(
+            cart_line::Column::UnavailableReason,
+            Expr::value(reason.as_stored()),
+        )
+        .filter(cart_line::Column::Sku.eq(sku.as_str()))
+        .exec(db)
         .await?;
-    Ok(updated.rows_affected())
+    Ok(updated.rows_affected)
 }
 
 /// Flags every line of `product_id` (an archived product). Returns the number of lines.
@@ -362,14 +337,13 @@ pub async fn flag_lines_by_product<C: ConnectionTrait>(
     product_id: Uuid,
     reason: UnavailableReason,
 ) -> Result<u64, StoreError> {
-    let updated = db
-        .execute_raw(statement(
-            "UPDATE cart_lines SET unavailable_reason = $2 WHERE product_id = $1",
-            [
-                Value::from(product_id),
-                Value::from(reason.as_stored().to_owned()),
-            ],
-        ))
+    let updated = cart_line::Entity::update_many()
+        .col_expr(
+            cart_line::Column::UnavailableReason,
+            Expr::value(reason.as_stored()),
+        )
+        .filter(cart_line::Column::ProductId.eq(product_id))
+        .exec(db)
         .await?;
-    Ok(updated.rows_affected())
+    Ok(updated.rows_affected)
 }
