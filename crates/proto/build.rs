@@ -34,9 +34,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     tonic_prost_build::configure()
         .file_descriptor_set_path(&descriptor_path)
-        // Services implement only the RPCs that exist so far; the rest answer
-        // UNIMPLEMENTED instead of failing to compile or faking success.
-        .generate_default_stubs(true)
+        // No default stubs: a new RPC fails to compile until its service
+        // implements it, instead of answering UNIMPLEMENTED unnoticed.
+        .generate_default_stubs(false)
         // They carry the payment method token: src/redacted.rs prints them
         // without it, so no `{:?}` can leak it into a log.
         .skip_debug([

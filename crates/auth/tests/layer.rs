@@ -20,7 +20,10 @@ use ecommerce_proto::ecommerce::iam::v1::iam_service_client::IamServiceClient;
 use ecommerce_proto::ecommerce::iam::v1::iam_service_server::{IamService, IamServiceServer};
 use ecommerce_proto::ecommerce::iam::v1::{
     GetCurrentUserRequest, GetCurrentUserResponse, GetJwksRequest, GetJwksResponse,
-    SetUserRolesRequest, SetUserRolesResponse, UpdateProfileRequest, UpdateProfileResponse, User,
+    RefreshSessionRequest, RefreshSessionResponse, ResendVerificationEmailRequest,
+    ResendVerificationEmailResponse, SetUserRolesRequest, SetUserRolesResponse, SignInRequest,
+    SignInResponse, SignOutRequest, SignOutResponse, SignUpRequest, SignUpResponse,
+    UpdateProfileRequest, UpdateProfileResponse, User, VerifyEmailRequest, VerifyEmailResponse,
 };
 use ecommerce_test_support::{TestServer, assert_standard_grpc_surface, spawn_service};
 use serde_json::json;
@@ -36,11 +39,7 @@ use uuid::Uuid;
 
 use common::{AUDIENCE, ISSUER, TestKey, claims, token};
 
-const IAM: ServiceInfo = ServiceInfo {
-    name: "iam-svc",
-    env_prefix: "IAM",
-    default_port: 50052,
-};
+const IAM: ServiceInfo = ecommerce_platform::services::IAM;
 const IAM_SERVICE: &str = "ecommerce.iam.v1.IamService";
 
 /// Handlers that report who called them, and count their calls.
@@ -104,6 +103,44 @@ impl IamService for Stub {
         Ok(Response::new(GetJwksResponse {
             keys: self.jwks.iter().cloned().map(Into::into).collect(),
         }))
+    }
+
+    // What the layer tests do not call answers UNIMPLEMENTED (no default
+    // stubs are generated).
+    async fn sign_up(&self, _: Request<SignUpRequest>) -> Result<Response<SignUpResponse>, Status> {
+        Err(Status::unimplemented("SignUp"))
+    }
+
+    async fn sign_in(&self, _: Request<SignInRequest>) -> Result<Response<SignInResponse>, Status> {
+        Err(Status::unimplemented("SignIn"))
+    }
+
+    async fn sign_out(
+        &self,
+        _: Request<SignOutRequest>,
+    ) -> Result<Response<SignOutResponse>, Status> {
+        Err(Status::unimplemented("SignOut"))
+    }
+
+    async fn verify_email(
+        &self,
+        _: Request<VerifyEmailRequest>,
+    ) -> Result<Response<VerifyEmailResponse>, Status> {
+        Err(Status::unimplemented("VerifyEmail"))
+    }
+
+    async fn resend_verification_email(
+        &self,
+        _: Request<ResendVerificationEmailRequest>,
+    ) -> Result<Response<ResendVerificationEmailResponse>, Status> {
+        Err(Status::unimplemented("ResendVerificationEmail"))
+    }
+
+    async fn refresh_session(
+        &self,
+        _: Request<RefreshSessionRequest>,
+    ) -> Result<Response<RefreshSessionResponse>, Status> {
+        Err(Status::unimplemented("RefreshSession"))
     }
 }
 

@@ -5,15 +5,15 @@
 // Test helpers fail the test by panicking, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::time::Duration;
 
 use ecommerce_platform::grpc::{GrpcServer, GrpcServerError};
 use ecommerce_platform::settings::{GrpcSettings, MessageLimits, ServiceInfo};
 use ecommerce_proto::ecommerce::orders::v1::GetOrderRequest;
 use ecommerce_proto::ecommerce::orders::v1::order_service_client::OrderServiceClient;
-use ecommerce_proto::ecommerce::orders::v1::order_service_server::{
-    OrderService, OrderServiceServer,
-};
+use ecommerce_proto::ecommerce::orders::v1::order_service_server::OrderServiceServer;
 use ecommerce_test_support::{
     ServingStatus, TestServer, health_check, health_watch, reflection_file_containing_symbol_v1,
     reflection_file_containing_symbol_v1alpha, reflection_list_services_v1,
@@ -23,17 +23,10 @@ use tokio::net::TcpListener;
 use tonic::Code;
 use tonic::transport::Endpoint;
 
-const ORDERS: ServiceInfo = ServiceInfo {
-    name: "orders-svc",
-    env_prefix: "ORDERS",
-    default_port: 50054,
-};
+use crate::support::EmptyOrders;
+
+const ORDERS: ServiceInfo = ecommerce_platform::services::ORDERS;
 const ORDER_SERVICE: &str = "ecommerce.orders.v1.OrderService";
-
-/// No RPC implemented: the generated default stubs answer UNIMPLEMENTED.
-struct EmptyOrders;
-
-impl OrderService for EmptyOrders {}
 
 fn register(server: GrpcServer) -> GrpcServer {
     server.add_service(OrderServiceServer::new(EmptyOrders))

@@ -7,15 +7,15 @@
 // Test helpers fail the test by panicking, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::ServiceInfo;
 use ecommerce_proto::ecommerce::orders::v1::GetOrderRequest;
 use ecommerce_proto::ecommerce::orders::v1::order_service_client::OrderServiceClient;
-use ecommerce_proto::ecommerce::orders::v1::order_service_server::{
-    OrderService, OrderServiceServer,
-};
+use ecommerce_proto::ecommerce::orders::v1::order_service_server::OrderServiceServer;
 use ecommerce_test_support::spawn_service;
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -24,15 +24,9 @@ use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use tonic::Code;
 use tracing_subscriber::layer::SubscriberExt as _;
 
-const ORDERS: ServiceInfo = ServiceInfo {
-    name: "orders-svc",
-    env_prefix: "ORDERS",
-    default_port: 50054,
-};
+use crate::support::EmptyOrders;
 
-struct EmptyOrders;
-
-impl OrderService for EmptyOrders {}
+const ORDERS: ServiceInfo = ecommerce_platform::services::ORDERS;
 
 #[derive(Debug, Clone, Default)]
 struct CapturedSpans(Arc<Mutex<Vec<SpanData>>>);

@@ -40,12 +40,9 @@ use crate::events::CatalogEventsHandler;
 use crate::grpc::CartGrpc;
 use crate::upstream::{GrpcOrderPlacer, GrpcPriceQuoter, GrpcShippingPricer};
 
-/// Name, env prefix (`CART_GRPC_ADDR`) and default port of this service.
-pub const SERVICE: ServiceInfo = ServiceInfo {
-    name: "cart-svc",
-    env_prefix: "CART",
-    default_port: 50056,
-};
+/// Name, env prefix (`CART_GRPC_ADDR`) and default port of this
+/// service: its row of the one service table.
+pub const SERVICE: ServiceInfo = ecommerce_platform::services::CART;
 
 /// The schema cart-svc owns unless `CART_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "cart";

@@ -29,12 +29,9 @@ use tower::Layer as _;
 use crate::app::CatalogApp;
 use crate::grpc::CatalogGrpc;
 
-/// Name, env prefix (`CATALOG_GRPC_ADDR`) and default port of this service.
-pub const SERVICE: ServiceInfo = ServiceInfo {
-    name: "catalog-svc",
-    env_prefix: "CATALOG",
-    default_port: 50051,
-};
+/// Name, env prefix (`CATALOG_GRPC_ADDR`) and default port of this
+/// service: its row of the one service table.
+pub const SERVICE: ServiceInfo = ecommerce_platform::services::CATALOG;
 
 /// The schema catalog-svc owns unless `CATALOG_DB_SCHEMA` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "catalog";
