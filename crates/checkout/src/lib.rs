@@ -11,7 +11,7 @@
 //! ```
 //! use chrono::Utc;
 //! use ecommerce_checkout::{SnapshotKey, SnapshotKeys, sign, verify};
-//! # use ecommerce_checkout::{DEFAULT_SNAPSHOT_TTL, proto_timestamp};
+//! # use ecommerce_checkout::{DEFAULT_SNAPSHOT_TTL};
 //! # use ecommerce_proto::ecommerce::common::v1::Money;
 //! # use ecommerce_proto::ecommerce::orders::v1::{CheckoutLine, CheckoutSnapshot};
 //! # let eur = |amount_minor| Some(Money { amount_minor, currency: "EUR".to_owned() });
@@ -34,8 +34,8 @@
 //! #     shipping_price: eur(500),
 //! #     total: eur(10_400),
 //! #     currency: "EUR".to_owned(),
-//! #     issued_at: Some(proto_timestamp(now)),
-//! #     expires_at: Some(proto_timestamp(now + DEFAULT_SNAPSHOT_TTL)),
+//! #     issued_at: Some(ecommerce_proto::timestamp(now)),
+//! #     expires_at: Some(ecommerce_proto::timestamp(now + DEFAULT_SNAPSHOT_TTL)),
 //! #     payment_method_token: "pm_card_visa".to_owned(),
 //! #     checkout_key: "checkout-1".to_owned(),
 //! # };
@@ -78,7 +78,7 @@ pub use signature::{
 };
 pub use snapshot::{
     CheckoutKey, DEFAULT_SNAPSHOT_TTL, LineItem, MAX_LINES, MAX_SNAPSHOT_LIFETIME,
-    PaymentMethodToken, VerifiedCheckout, check_snapshot, proto_timestamp,
+    PaymentMethodToken, VerifiedCheckout, check_snapshot,
 };
 
 #[cfg(test)]

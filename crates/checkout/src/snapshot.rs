@@ -382,13 +382,3 @@ fn check_token(raw: &str, max_len: usize) -> Result<(), InvalidValue> {
     }
     Ok(())
 }
-
-/// `at` as a protobuf timestamp, for building snapshots.
-pub fn proto_timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        // Always below 10^9 for a `DateTime` (leap seconds aside, which
-        // chrono represents as 10^9.. and protobuf cannot): clamp.
-        nanos: i32::try_from(at.timestamp_subsec_nanos().min(999_999_999)).unwrap_or(0),
-    }
-}

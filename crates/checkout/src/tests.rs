@@ -57,8 +57,8 @@ fn snapshot() -> CheckoutSnapshot {
         shipping_price: eur(500),
         total: eur(11_400),
         currency: "EUR".to_owned(),
-        issued_at: Some(proto_timestamp(now() - Duration::minutes(1))),
-        expires_at: Some(proto_timestamp(now() + Duration::minutes(4))),
+        issued_at: Some(ecommerce_proto::timestamp(now() - Duration::minutes(1))),
+        expires_at: Some(ecommerce_proto::timestamp(now() + Duration::minutes(4))),
         payment_method_token: "pm_card_visa".to_owned(),
         checkout_key: CHECKOUT_KEY.to_owned(),
     }
@@ -616,7 +616,7 @@ fn ids_tokens_and_times_are_checked() {
         ("snapshot.expires_at", |s| s.expires_at = None),
         ("snapshot.expires_at", |s| s.expires_at = s.issued_at),
         ("snapshot.expires_at", |s| {
-            s.expires_at = Some(proto_timestamp(
+            s.expires_at = Some(ecommerce_proto::timestamp(
                 now() - Duration::minutes(1) + MAX_SNAPSHOT_LIFETIME + Duration::seconds(1),
             ))
         }),

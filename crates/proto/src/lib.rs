@@ -10,6 +10,9 @@
 include!(concat!(env!("OUT_DIR"), "/modules.rs"));
 
 mod redacted;
+mod time;
+
+pub use time::timestamp;
 
 /// The encoded `google.protobuf.FileDescriptorSet` of every file in `proto/`
 /// (imports included), as produced by `protoc --include_imports`.

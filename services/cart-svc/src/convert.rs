@@ -2,7 +2,6 @@
 //! its own API (each refusal INVALID_ARGUMENT naming its field), catalog's
 //! quotes, the checkout snapshot and the order orders answers with.
 
-use ecommerce_checkout::proto_timestamp;
 use ecommerce_proto::ecommerce::cart::v1 as pb;
 use ecommerce_proto::ecommerce::catalog::v1 as catalog_pb;
 use ecommerce_proto::ecommerce::common::v1::Money;
@@ -155,7 +154,7 @@ pub fn pb_cart(priced: &PricedCart) -> pb::Cart {
             .collect(),
         subtotal: Some(money(priced.subtotal_minor)),
         version: priced.cart.version,
-        updated_at: Some(proto_timestamp(priced.cart.updated_at)),
+        updated_at: Some(ecommerce_proto::timestamp(priced.cart.updated_at)),
     }
 }
 
@@ -216,8 +215,8 @@ pub fn pb_snapshot(snapshot: &CheckoutSnapshot) -> orders_pb::CheckoutSnapshot {
         shipping_price: money(snapshot.shipping_price_minor),
         total: money(snapshot.total_minor),
         currency: currency.to_owned(),
-        issued_at: Some(proto_timestamp(snapshot.issued_at)),
-        expires_at: Some(proto_timestamp(snapshot.expires_at)),
+        issued_at: Some(ecommerce_proto::timestamp(snapshot.issued_at)),
+        expires_at: Some(ecommerce_proto::timestamp(snapshot.expires_at)),
         payment_method_token: snapshot.payment_method_token.clone(),
         checkout_key: snapshot.checkout_key.clone(),
     }

@@ -2,7 +2,6 @@
 //! (every field validated, errors naming it), application results to
 //! messages, and each [`IamEvent`] to its payload.
 
-use chrono::{DateTime, Utc};
 use ecommerce_events::DecodedEvent;
 use ecommerce_proto::ecommerce::iam::v1 as pb;
 use secrecy::SecretString;
@@ -102,24 +101,18 @@ pub(crate) fn user(user: UserView) -> pb::User {
         name: user.name,
         image_url: user.image_url,
         roles: user.roles,
-        created_at: Some(timestamp(user.created_at)),
+        created_at: Some(ecommerce_proto::timestamp(user.created_at)),
     }
 }
 
 pub(crate) fn tokens(session: IssuedSession) -> pb::SessionTokens {
     pb::SessionTokens {
         access_token: session.access_token,
-        access_token_expires_at: Some(timestamp(session.access_token_expires_at)),
+        access_token_expires_at: Some(ecommerce_proto::timestamp(session.access_token_expires_at)),
         refresh_token: session.refresh_token.expose().to_owned(),
-        refresh_token_expires_at: Some(timestamp(session.refresh_token_expires_at)),
-    }
-}
-
-/// A UTC time as a protobuf `Timestamp`.
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+        refresh_token_expires_at: Some(ecommerce_proto::timestamp(
+            session.refresh_token_expires_at,
+        )),
     }
 }
 
@@ -212,7 +205,7 @@ impl From<&IamEvent<'_>> for DecodedEvent {
                 attempt_count,
             } => pb::AccountLocked {
                 user_id: user_id.to_string(),
-                locked_until: Some(timestamp(locked_until)),
+                locked_until: Some(ecommerce_proto::timestamp(locked_until)),
                 attempt_count: count(attempt_count),
             }
             .into(),

@@ -1,9 +1,7 @@
 //! Every proto <-> domain conversion of the registry, in one place. A
 //! request that does not convert is INVALID_ARGUMENT naming its field.
 
-use chrono::{DateTime, Utc};
 use ecommerce_proto::ecommerce::registry::v1 as pb;
-use prost_types::Timestamp;
 
 use crate::app::{LevelChange, SchemaSubmission, VersionSelector};
 use crate::domain::page::{subjects_after, subjects_token, versions_after, versions_token};
@@ -203,14 +201,6 @@ pub fn version_selector(raw: i32) -> Result<VersionSelector, InvalidField> {
 
 // ---------------------------------------------------------------- answers
 
-pub fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        // Always below 10^9 (2 * 10^9 for a leap second), so it fits.
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(999_999_999),
-    }
-}
-
 pub fn pb_schema(schema: RegisteredSchema) -> pb::Schema {
     pb::Schema {
         id: schema.id.get(),
@@ -219,7 +209,7 @@ pub fn pb_schema(schema: RegisteredSchema) -> pb::Schema {
         message_name: schema.message_name,
         file_descriptor_set: schema.file_descriptor_set,
         event_type: schema.event_type,
-        created_at: Some(pb_timestamp(schema.created_at)),
+        created_at: Some(ecommerce_proto::timestamp(schema.created_at)),
         deleted: schema.deleted,
     }
 }
@@ -228,7 +218,7 @@ pub fn pb_version(summary: &VersionSummary) -> pb::SchemaVersion {
     pb::SchemaVersion {
         version: summary.version.get(),
         schema_id: summary.schema_id.get(),
-        created_at: Some(pb_timestamp(summary.created_at)),
+        created_at: Some(ecommerce_proto::timestamp(summary.created_at)),
         deleted: summary.deleted,
     }
 }

@@ -4,7 +4,7 @@
 use ecommerce_events::DecodedEvent;
 use ecommerce_proto::ecommerce::catalog::v1 as pb;
 
-use super::{pb_media, pb_money, pb_timestamp};
+use super::{pb_media, pb_money};
 use crate::domain::events::CatalogEvent;
 
 impl From<&CatalogEvent<'_>> for DecodedEvent {
@@ -86,7 +86,7 @@ impl From<&CatalogEvent<'_>> for DecodedEvent {
                 sku: sku.as_str().to_owned(),
                 previous_price: previous.map(pb_money),
                 new_price: Some(pb_money(price.amount)),
-                effective_from: Some(pb_timestamp(price.effective_from)),
+                effective_from: Some(ecommerce_proto::timestamp(price.effective_from)),
             }
             .into(),
         }

@@ -41,14 +41,6 @@ fn timestamp(raw: &Timestamp, field: &str) -> Result<DateTime<Utc>, InvalidField
         })
 }
 
-fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        // Always below 10^9 (2 * 10^9 for a leap second), so it fits.
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(999_999_999),
-    }
-}
-
 fn pb_money(money: Money) -> common_pb::Money {
     common_pb::Money {
         amount_minor: money.amount_minor(),
@@ -72,6 +64,9 @@ mod tests {
     #[test]
     fn timestamps_round_trip_at_microsecond_precision() {
         let time = DateTime::<Utc>::from_timestamp(1_900_000_000, 123_456_000).unwrap();
-        assert_eq!(timestamp(&pb_timestamp(time), "t").unwrap(), time);
+        assert_eq!(
+            timestamp(&ecommerce_proto::timestamp(time), "t").unwrap(),
+            time
+        );
     }
 }

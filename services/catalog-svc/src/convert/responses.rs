@@ -2,7 +2,7 @@
 
 use ecommerce_proto::ecommerce::catalog::v1 as pb;
 
-use super::{pb_media, pb_money, pb_timestamp};
+use super::{pb_media, pb_money};
 use crate::domain::commands::PriceQuote;
 use crate::domain::lifecycle::{ProductStatus, VariantStatus};
 use crate::domain::model::{Product, Variant};
@@ -38,7 +38,7 @@ pub fn pb_price(price: &Price) -> pb::Price {
     pb::Price {
         variant_id: price.variant_id.to_string(),
         amount: Some(pb_money(price.amount)),
-        effective_from: Some(pb_timestamp(price.effective_from)),
+        effective_from: Some(ecommerce_proto::timestamp(price.effective_from)),
     }
 }
 
@@ -51,8 +51,8 @@ pub fn pb_variant(variant: &Variant) -> pb::Variant {
         status: pb_variant_status(variant.status).into(),
         version: variant.version.get(),
         current_prices: variant.current_prices.iter().map(pb_price).collect(),
-        created_at: Some(pb_timestamp(variant.created_at)),
-        updated_at: Some(pb_timestamp(variant.updated_at)),
+        created_at: Some(ecommerce_proto::timestamp(variant.created_at)),
+        updated_at: Some(ecommerce_proto::timestamp(variant.updated_at)),
     }
 }
 
@@ -67,8 +67,8 @@ pub fn pb_product(product: &Product) -> pb::Product {
         media: details.media.as_slice().iter().map(pb_media).collect(),
         status: pb_product_status(product.status).into(),
         version: product.version.get(),
-        created_at: Some(pb_timestamp(product.created_at)),
-        updated_at: Some(pb_timestamp(product.updated_at)),
+        created_at: Some(ecommerce_proto::timestamp(product.created_at)),
+        updated_at: Some(ecommerce_proto::timestamp(product.updated_at)),
         variants: product.variants.iter().map(pb_variant).collect(),
     }
 }
@@ -93,6 +93,6 @@ pub fn pb_quote(quote: &PriceQuote) -> pb::PriceQuote {
         unit_price: quote.unit_price.map(|price| pb_money(price.amount)),
         effective_from: quote
             .unit_price
-            .map(|price| pb_timestamp(price.effective_from)),
+            .map(|price| ecommerce_proto::timestamp(price.effective_from)),
     }
 }

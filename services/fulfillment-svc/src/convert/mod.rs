@@ -10,24 +10,14 @@
 
 pub mod events;
 
-use chrono::{DateTime, Utc};
 use ecommerce_kernel::Money;
 use ecommerce_proto::ecommerce::common::v1 as common_pb;
 use ecommerce_proto::ecommerce::fulfillment::v1 as pb;
-use prost_types::Timestamp;
 
 use crate::domain::{
     Carrier, CountryCode, InvalidField, InvalidValue, OrderId, PageSize, Shipment, ShipmentId,
     ShipmentLine, ShipmentStatus, ShippingOption, Tracking, TrackingNumber,
 };
-
-pub fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        // Always below 10^9 (2 * 10^9 for a leap second), so it fits.
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(999_999_999),
-    }
-}
 
 pub fn pb_lines(lines: &[ShipmentLine]) -> Vec<pb::ShipmentLine> {
     lines
@@ -78,10 +68,10 @@ pub fn pb_shipment(shipment: &Shipment) -> pb::Shipment {
         tracking_number: tracking
             .map(|tracking| tracking.tracking_number.as_str().to_owned())
             .unwrap_or_default(),
-        created_at: Some(pb_timestamp(shipment.created_at())),
-        shipped_at: shipment.shipped_at().map(pb_timestamp),
-        delivered_at: shipment.delivered_at().map(pb_timestamp),
-        updated_at: Some(pb_timestamp(shipment.updated_at())),
+        created_at: Some(ecommerce_proto::timestamp(shipment.created_at())),
+        shipped_at: shipment.shipped_at().map(ecommerce_proto::timestamp),
+        delivered_at: shipment.delivered_at().map(ecommerce_proto::timestamp),
+        updated_at: Some(ecommerce_proto::timestamp(shipment.updated_at())),
     }
 }
 

@@ -5,7 +5,7 @@ use ecommerce_events::DecodedEvent;
 use ecommerce_proto::ecommerce::inventory::v1 as pb;
 use ecommerce_proto::ecommerce::orders::v1::OrderPlaced;
 
-use crate::convert::{order_id, pb_lines, pb_short_line, pb_timestamp, reservation_lines};
+use crate::convert::{order_id, pb_lines, pb_short_line, reservation_lines};
 use crate::domain::{
     FailureReason, InvalidField, InventoryEvent, ReservationId, ReservationRequest, ReservationTtl,
 };
@@ -30,7 +30,7 @@ impl From<&InventoryEvent> for DecodedEvent {
                 reservation_id: event.reservation_id.to_string(),
                 order_id: event.order_id.to_string(),
                 lines: pb_lines(&event.lines),
-                expires_at: Some(pb_timestamp(event.expires_at)),
+                expires_at: Some(ecommerce_proto::timestamp(event.expires_at)),
             }
             .into(),
             InventoryEvent::ReservationFailed(event) => pb::StockReservationFailed {

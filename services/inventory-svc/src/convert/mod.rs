@@ -10,9 +10,7 @@
 
 pub mod events;
 
-use chrono::{DateTime, Utc};
 use ecommerce_proto::ecommerce::inventory::v1 as pb;
-use prost_types::Timestamp;
 
 use crate::domain::{
     AdjustStock, AdjustmentId, InvalidField, InvalidValue, OrderId, Quantity, Reason,
@@ -20,14 +18,6 @@ use crate::domain::{
     ReservationRequest, ReservationStatus, ReservationTtl, ShortLine, Sku, StockChange, StockLevel,
     StockStatus,
 };
-
-pub fn pb_timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        // Always below 10^9 (2 * 10^9 for a leap second), so it fits.
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(999_999_999),
-    }
-}
 
 pub fn pb_lines(lines: &[ReservationLine]) -> Vec<pb::StockLine> {
     lines
@@ -71,7 +61,7 @@ pub fn pb_stock_level(level: &StockLevel) -> pb::StockLevel {
         available: level.available(),
         status: pb_stock_status(level.status()).into(),
         version: level.version(),
-        updated_at: Some(pb_timestamp(level.updated_at())),
+        updated_at: Some(ecommerce_proto::timestamp(level.updated_at())),
     }
 }
 
@@ -81,9 +71,9 @@ pub fn pb_reservation(reservation: &Reservation) -> pb::Reservation {
         order_id: reservation.order_id().to_string(),
         lines: pb_lines(reservation.lines().as_slice()),
         status: pb_reservation_status(reservation.status()).into(),
-        expires_at: Some(pb_timestamp(reservation.expires_at())),
-        created_at: Some(pb_timestamp(reservation.created_at())),
-        updated_at: Some(pb_timestamp(reservation.updated_at())),
+        expires_at: Some(ecommerce_proto::timestamp(reservation.expires_at())),
+        created_at: Some(ecommerce_proto::timestamp(reservation.created_at())),
+        updated_at: Some(ecommerce_proto::timestamp(reservation.updated_at())),
     }
 }
 

@@ -7,7 +7,7 @@
 
 pub mod events;
 
-use ecommerce_checkout::{SignedSnapshot, proto_timestamp};
+use ecommerce_checkout::SignedSnapshot;
 use ecommerce_kernel::{InvalidField, Money};
 use ecommerce_proto::ecommerce::common::v1 as common_pb;
 use ecommerce_proto::ecommerce::orders::v1 as pb;
@@ -154,7 +154,7 @@ fn pb_status_change(change: &StatusChange) -> pb::OrderStatusChange {
     pb::OrderStatusChange {
         status: pb_status(change.status) as i32,
         reason: change.reason.clone(),
-        changed_at: Some(proto_timestamp(change.changed_at)),
+        changed_at: Some(ecommerce_proto::timestamp(change.changed_at)),
     }
 }
 
@@ -182,8 +182,8 @@ pub fn pb_order(order: &Order) -> pb::Order {
             .map(|cancellation| cancellation.reason.clone())
             .unwrap_or_default(),
         correlation_id: order.correlation_id.clone(),
-        created_at: Some(proto_timestamp(order.created_at)),
-        updated_at: Some(proto_timestamp(order.updated_at)),
+        created_at: Some(ecommerce_proto::timestamp(order.created_at)),
+        updated_at: Some(ecommerce_proto::timestamp(order.updated_at)),
     }
 }
 
@@ -231,8 +231,8 @@ mod tests {
             shipping_price: eur(500),
             total: eur(11_400),
             currency: "EUR".to_owned(),
-            issued_at: Some(proto_timestamp(now)),
-            expires_at: Some(proto_timestamp(now + DEFAULT_SNAPSHOT_TTL)),
+            issued_at: Some(ecommerce_proto::timestamp(now)),
+            expires_at: Some(ecommerce_proto::timestamp(now + DEFAULT_SNAPSHOT_TTL)),
             payment_method_token: "pm_card_visa".to_owned(),
             checkout_key: "checkout-1".to_owned(),
         };

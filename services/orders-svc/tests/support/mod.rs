@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ecommerce_broker::EventsExchange;
-use ecommerce_checkout::{SnapshotKey, SnapshotKeys, proto_timestamp, sign};
+use ecommerce_checkout::{SnapshotKey, SnapshotKeys, sign};
 use ecommerce_events::{DecodedEvent, EventMetadata, ReceivedEvent};
 use ecommerce_outbox::{Outbox, OutboxTable};
 use ecommerce_proto::ecommerce::common::v1::Money;
@@ -220,8 +220,8 @@ pub fn snapshot_at(user_id: Uuid, issued_at: DateTime<Utc>) -> pb::CheckoutSnaps
         shipping_price: eur(500),
         total: eur(10_400),
         currency: "EUR".to_owned(),
-        issued_at: Some(proto_timestamp(issued_at)),
-        expires_at: Some(proto_timestamp(
+        issued_at: Some(ecommerce_proto::timestamp(issued_at)),
+        expires_at: Some(ecommerce_proto::timestamp(
             issued_at + ecommerce_checkout::DEFAULT_SNAPSHOT_TTL,
         )),
         payment_method_token: "pm_card_visa".to_owned(),

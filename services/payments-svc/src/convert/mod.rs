@@ -7,7 +7,6 @@
 
 pub mod events;
 
-use chrono::{DateTime, Utc};
 use ecommerce_kernel::{InvalidField, Money};
 use ecommerce_proto::ecommerce::common::v1 as common_pb;
 use ecommerce_proto::ecommerce::payments::v1 as pb;
@@ -72,13 +71,6 @@ pub fn pb_money(money: Money) -> common_pb::Money {
     }
 }
 
-pub fn pb_timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
 fn pb_status(status: PaymentStatus) -> pb::PaymentStatus {
     match status {
         PaymentStatus::Pending => pb::PaymentStatus::Pending,
@@ -110,10 +102,11 @@ pub fn pb_payment(stored: &StoredPayment) -> pb::Payment {
             .map(|authorization| authorization.provider_reference.as_str().to_owned())
             .unwrap_or_default(),
         failure_reason,
-        created_at: Some(pb_timestamp(payment.created_at())),
-        updated_at: Some(pb_timestamp(payment.updated_at())),
-        authorized_at: authorization.map(|authorization| pb_timestamp(authorization.authorized_at)),
-        captured_at: captured_at.map(pb_timestamp),
+        created_at: Some(ecommerce_proto::timestamp(payment.created_at())),
+        updated_at: Some(ecommerce_proto::timestamp(payment.updated_at())),
+        authorized_at: authorization
+            .map(|authorization| ecommerce_proto::timestamp(authorization.authorized_at)),
+        captured_at: captured_at.map(ecommerce_proto::timestamp),
     }
 }
 
