@@ -6,20 +6,17 @@
 //! (`x-correlation-id`, else `x-request-id`, else a new one) is copied onto
 //! every event the call emits.
 
-pub mod error;
-
 use ecommerce_auth::{Role, optional_caller, require_role};
-use ecommerce_platform::grpc::correlation_id;
+use ecommerce_platform::grpc::{ServiceError as _, correlation_id};
 use ecommerce_proto::ecommerce::catalog::v1 as pb;
 use ecommerce_proto::ecommerce::catalog::v1::catalog_service_server::{
     CatalogService, CatalogServiceServer,
 };
 use tonic::{Request, Response, Status};
 
-use crate::app::CatalogApp;
+use crate::app::{CatalogApp, CatalogError};
 use crate::convert;
 use crate::domain::actor::{Actor, RequestContext};
-use crate::grpc::error::{invalid_request, to_status};
 
 /// The catalog's gRPC handlers over a [`CatalogApp`].
 #[derive(Clone, Debug)]
@@ -60,6 +57,12 @@ fn admin_context<T>(request: &Request<T>) -> Result<RequestContext, Status> {
     Ok(context(request))
 }
 
+/// The status a caller sees: INVALID_ARGUMENT naming the field of a
+/// request that did not convert, or the application error's code.
+fn to_status(error: impl Into<CatalogError>) -> Status {
+    error.into().into_status()
+}
+
 #[tonic::async_trait]
 impl CatalogService for CatalogGrpc {
     async fn create_product(
@@ -67,7 +70,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::CreateProductRequest>,
     ) -> Result<Response<pb::CreateProductResponse>, Status> {
         let context = admin_context(&request)?;
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let product = self
             .app
             .create_product(&context, command)
@@ -83,7 +86,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::UpdateProductRequest>,
     ) -> Result<Response<pb::UpdateProductResponse>, Status> {
         let context = admin_context(&request)?;
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let product = self
             .app
             .update_product(&context, command)
@@ -99,7 +102,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::PublishProductRequest>,
     ) -> Result<Response<pb::PublishProductResponse>, Status> {
         let context = admin_context(&request)?;
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let product = self
             .app
             .change_product_status(&context, command)
@@ -115,7 +118,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::UnpublishProductRequest>,
     ) -> Result<Response<pb::UnpublishProductResponse>, Status> {
         let context = admin_context(&request)?;
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let product = self
             .app
             .change_product_status(&context, command)
@@ -131,7 +134,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::ArchiveProductRequest>,
     ) -> Result<Response<pb::ArchiveProductResponse>, Status> {
         let context = admin_context(&request)?;
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let product = self
             .app
             .change_product_status(&context, command)
@@ -147,7 +150,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::GetProductRequest>,
     ) -> Result<Response<pb::GetProductResponse>, Status> {
         let context = context(&request);
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let product = self
             .app
             .get_product(&context, command)
@@ -163,7 +166,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::ListProductsRequest>,
     ) -> Result<Response<pb::ListProductsResponse>, Status> {
         let context = context(&request);
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let page = self
             .app
             .list_products(&context, command)
@@ -180,7 +183,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::CreateVariantRequest>,
     ) -> Result<Response<pb::CreateVariantResponse>, Status> {
         let context = admin_context(&request)?;
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let variant = self
             .app
             .create_variant(&context, command)
@@ -196,7 +199,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::UpdateVariantRequest>,
     ) -> Result<Response<pb::UpdateVariantResponse>, Status> {
         let context = admin_context(&request)?;
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let variant = self
             .app
             .update_variant(&context, command)
@@ -212,7 +215,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::DiscontinueVariantRequest>,
     ) -> Result<Response<pb::DiscontinueVariantResponse>, Status> {
         let context = admin_context(&request)?;
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let variant = self
             .app
             .discontinue_variant(&context, command)
@@ -228,7 +231,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::SetPriceRequest>,
     ) -> Result<Response<pb::SetPriceResponse>, Status> {
         let context = admin_context(&request)?;
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let price = self
             .app
             .set_price(&context, command)
@@ -244,7 +247,7 @@ impl CatalogService for CatalogGrpc {
         request: Request<pb::QuotePricesRequest>,
     ) -> Result<Response<pb::QuotePricesResponse>, Status> {
         let context = context(&request);
-        let command = request.into_inner().try_into().map_err(invalid_request)?;
+        let command = request.into_inner().try_into().map_err(to_status)?;
         let quotes = self
             .app
             .quote_prices(&context, command)
@@ -253,5 +256,18 @@ impl CatalogService for CatalogGrpc {
         Ok(Response::new(pb::QuotePricesResponse {
             quotes: quotes.iter().map(convert::pb_quote).collect(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::validation::InvalidField;
+
+    #[test]
+    fn an_invalid_request_names_its_field() {
+        let status = to_status(InvalidField::new("title", "must not be empty"));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert_eq!(status.message(), "title: must not be empty");
     }
 }

@@ -51,8 +51,8 @@ fn context<T>(request: &Request<T>) -> RequestContext {
     }
 }
 
-fn status(error: IamError) -> Status {
-    error.into_status()
+fn to_status(error: impl Into<IamError>) -> Status {
+    error.into().into_status()
 }
 
 #[tonic::async_trait]
@@ -62,8 +62,12 @@ impl IamService for IamGrpc {
         request: Request<pb::SignUpRequest>,
     ) -> Result<Response<pb::SignUpResponse>, Status> {
         let context = context(&request);
-        let sign_up = convert::sign_up(request.into_inner()).map_err(status)?;
-        let user = self.app.sign_up(&context, sign_up).await.map_err(status)?;
+        let sign_up = convert::sign_up(request.into_inner()).map_err(to_status)?;
+        let user = self
+            .app
+            .sign_up(&context, sign_up)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(pb::SignUpResponse {
             user: Some(convert::user(user)),
         }))
@@ -74,12 +78,12 @@ impl IamService for IamGrpc {
         request: Request<pb::SignInRequest>,
     ) -> Result<Response<pb::SignInResponse>, Status> {
         let context = context(&request);
-        let (email, password) = convert::sign_in(request.into_inner()).map_err(status)?;
+        let (email, password) = convert::sign_in(request.into_inner()).map_err(to_status)?;
         let (session, user) = self
             .app
             .sign_in(&context, &email, password)
             .await
-            .map_err(status)?;
+            .map_err(to_status)?;
         Ok(Response::new(pb::SignInResponse {
             tokens: Some(convert::tokens(session)),
             user: Some(convert::user(user)),
@@ -91,9 +95,12 @@ impl IamService for IamGrpc {
         request: Request<pb::SignOutRequest>,
     ) -> Result<Response<pb::SignOutResponse>, Status> {
         let context = context(&request);
-        let token =
-            convert::required(&request.get_ref().refresh_token, "refresh_token").map_err(status)?;
-        self.app.sign_out(&context, token).await.map_err(status)?;
+        let token = convert::required(&request.get_ref().refresh_token, "refresh_token")
+            .map_err(to_status)?;
+        self.app
+            .sign_out(&context, token)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(pb::SignOutResponse {}))
     }
 
@@ -102,12 +109,12 @@ impl IamService for IamGrpc {
         request: Request<pb::VerifyEmailRequest>,
     ) -> Result<Response<pb::VerifyEmailResponse>, Status> {
         let context = context(&request);
-        let token = convert::required(&request.get_ref().token, "token").map_err(status)?;
+        let token = convert::required(&request.get_ref().token, "token").map_err(to_status)?;
         let user = self
             .app
             .verify_email(&context, token)
             .await
-            .map_err(status)?;
+            .map_err(to_status)?;
         Ok(Response::new(pb::VerifyEmailResponse {
             user: Some(convert::user(user)),
         }))
@@ -118,11 +125,11 @@ impl IamService for IamGrpc {
         request: Request<pb::ResendVerificationEmailRequest>,
     ) -> Result<Response<pb::ResendVerificationEmailResponse>, Status> {
         let context = context(&request);
-        let email = convert::email(&request.get_ref().email).map_err(status)?;
+        let email = convert::email(&request.get_ref().email).map_err(to_status)?;
         self.app
             .resend_verification_email(&context, &email)
             .await
-            .map_err(status)?;
+            .map_err(to_status)?;
         Ok(Response::new(pb::ResendVerificationEmailResponse {}))
     }
 
@@ -132,12 +139,12 @@ impl IamService for IamGrpc {
     ) -> Result<Response<pb::UpdateProfileResponse>, Status> {
         let caller = require_caller(&request)?;
         let context = context(&request);
-        let update = convert::profile_update(request.into_inner()).map_err(status)?;
+        let update = convert::profile_update(request.into_inner()).map_err(to_status)?;
         let user = self
             .app
             .update_profile(&context, &caller, update)
             .await
-            .map_err(status)?;
+            .map_err(to_status)?;
         Ok(Response::new(pb::UpdateProfileResponse {
             user: Some(convert::user(user)),
         }))
@@ -148,7 +155,7 @@ impl IamService for IamGrpc {
         request: Request<pb::GetCurrentUserRequest>,
     ) -> Result<Response<pb::GetCurrentUserResponse>, Status> {
         let caller = require_caller(&request)?;
-        let user = self.app.current_user(&caller).await.map_err(status)?;
+        let user = self.app.current_user(&caller).await.map_err(to_status)?;
         Ok(Response::new(pb::GetCurrentUserResponse {
             user: Some(convert::user(user)),
         }))
@@ -159,13 +166,13 @@ impl IamService for IamGrpc {
         request: Request<pb::RefreshSessionRequest>,
     ) -> Result<Response<pb::RefreshSessionResponse>, Status> {
         let context = context(&request);
-        let token =
-            convert::required(&request.get_ref().refresh_token, "refresh_token").map_err(status)?;
+        let token = convert::required(&request.get_ref().refresh_token, "refresh_token")
+            .map_err(to_status)?;
         let session = self
             .app
             .refresh_session(&context, token)
             .await
-            .map_err(status)?;
+            .map_err(to_status)?;
         Ok(Response::new(pb::RefreshSessionResponse {
             tokens: Some(convert::tokens(session)),
         }))
@@ -192,12 +199,12 @@ impl IamService for IamGrpc {
     ) -> Result<Response<pb::SetUserRolesResponse>, Status> {
         require_role(&request, Role::ADMIN)?;
         let context = context(&request);
-        let (user_id, roles) = convert::set_user_roles(request.into_inner()).map_err(status)?;
+        let (user_id, roles) = convert::set_user_roles(request.into_inner()).map_err(to_status)?;
         let user = self
             .app
             .set_user_roles(&context, user_id, roles)
             .await
-            .map_err(status)?;
+            .map_err(to_status)?;
         Ok(Response::new(pb::SetUserRolesResponse {
             user: Some(convert::user(user)),
         }))
