@@ -26,4 +26,4 @@ pub mod trace_context;
 
 pub use backoff::Backoff;
 pub use grpc::{GrpcServer, WithMessageLimits};
-pub use settings::{GrpcSettings, ServiceInfo, SettingsError, TelemetrySettings};
+pub use settings::{GrpcSettings, ServerLimits, ServiceInfo, SettingsError, TelemetrySettings};

@@ -14,6 +14,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
+use std::time::Duration;
 
 use secrecy::SecretString;
 use tracing_subscriber::EnvFilter;
@@ -202,6 +203,67 @@ pub const MAX_DECODING_MESSAGE_SIZE_VAR: &str = "GRPC_MAX_DECODING_MESSAGE_SIZE"
 /// Variable holding the largest sent message, in bytes.
 pub const MAX_ENCODING_MESSAGE_SIZE_VAR: &str = "GRPC_MAX_ENCODING_MESSAGE_SIZE";
 
+/// How much one client can make a server do at once, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// `GRPC_REQUEST_TIMEOUT_MS`: a call still running after this is ended
+    /// (CANCELLED, "Timeout expired"); a shorter `grpc-timeout` the client
+    /// sends wins.
+    pub request_timeout: Duration,
+    /// `GRPC_CONCURRENCY_LIMIT_PER_CONNECTION`: calls one connection runs at
+    /// once; the rest wait for a slot.
+    pub concurrency_per_connection: usize,
+    /// `GRPC_MAX_CONCURRENT_STREAMS`: HTTP/2 streams a client may open on one
+    /// connection.
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            concurrency_per_connection: 256,
+            max_concurrent_streams: 256,
+        }
+    }
+}
+
+/// Variable holding the request timeout, in milliseconds.
+pub const REQUEST_TIMEOUT_MS_VAR: &str = "GRPC_REQUEST_TIMEOUT_MS";
+/// Variable holding the calls one connection runs at once.
+pub const CONCURRENCY_LIMIT_PER_CONNECTION_VAR: &str = "GRPC_CONCURRENCY_LIMIT_PER_CONNECTION";
+/// Variable holding the HTTP/2 streams a client may open on one connection.
+pub const MAX_CONCURRENT_STREAMS_VAR: &str = "GRPC_MAX_CONCURRENT_STREAMS";
+
+impl ServerLimits {
+    fn from_source(source: &EnvSource) -> Result<Self, SettingsError> {
+        let defaults = Self::default();
+        let timeout_ms = source.or(
+            REQUEST_TIMEOUT_MS_VAR,
+            u64::try_from(defaults.request_timeout.as_millis()).unwrap_or(u64::MAX),
+        )?;
+        let concurrency = source.or(
+            CONCURRENCY_LIMIT_PER_CONNECTION_VAR,
+            defaults.concurrency_per_connection,
+        )?;
+        let streams = source.or(MAX_CONCURRENT_STREAMS_VAR, defaults.max_concurrent_streams)?;
+        for (variable, value) in [
+            (REQUEST_TIMEOUT_MS_VAR, timeout_ms),
+            (CONCURRENCY_LIMIT_PER_CONNECTION_VAR, concurrency as u64),
+            (MAX_CONCURRENT_STREAMS_VAR, u64::from(streams)),
+        ] {
+            if value == 0 {
+                return Err(invalid(variable, "0", "must be at least 1"));
+            }
+        }
+        Ok(Self {
+            request_timeout: Duration::from_millis(timeout_ms),
+            concurrency_per_connection: concurrency,
+            max_concurrent_streams: streams,
+        })
+    }
+}
+
 /// Where and how a service serves gRPC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrpcSettings {
@@ -209,6 +271,9 @@ pub struct GrpcSettings {
     pub addr: SocketAddr,
     /// `GRPC_MAX_DECODING_MESSAGE_SIZE` / `GRPC_MAX_ENCODING_MESSAGE_SIZE`.
     pub message_limits: MessageLimits,
+    /// `GRPC_REQUEST_TIMEOUT_MS`, `GRPC_CONCURRENCY_LIMIT_PER_CONNECTION`,
+    /// `GRPC_MAX_CONCURRENT_STREAMS`.
+    pub limits: ServerLimits,
 }
 
 impl GrpcSettings {
@@ -217,6 +282,7 @@ impl GrpcSettings {
         Self {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), service.default_port),
             message_limits: MessageLimits::default(),
+            limits: ServerLimits::default(),
         }
     }
 
@@ -225,6 +291,7 @@ impl GrpcSettings {
         Self {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             message_limits: MessageLimits::default(),
+            limits: ServerLimits::default(),
         }
     }
 
@@ -247,6 +314,7 @@ impl GrpcSettings {
                 max_decoding_message_size: message_size(source, MAX_DECODING_MESSAGE_SIZE_VAR)?,
                 max_encoding_message_size: message_size(source, MAX_ENCODING_MESSAGE_SIZE_VAR)?,
             },
+            limits: ServerLimits::from_source(source)?,
         })
     }
 }
@@ -407,6 +475,36 @@ mod tests {
         assert_eq!(settings.addr, "0.0.0.0:6000".parse().unwrap());
         assert_eq!(settings.message_limits.max_decoding_message_size, 1024);
         assert_eq!(settings.message_limits.max_encoding_message_size, 2048);
+    }
+
+    #[test]
+    fn server_limits_have_defaults_read_their_variables_and_refuse_zero() {
+        let defaults = GrpcSettings::from_source(&ORDERS, &EnvSource::from_pairs([])).unwrap();
+        assert_eq!(defaults.limits, ServerLimits::default());
+        assert_eq!(defaults.limits.request_timeout, Duration::from_secs(30));
+        let source = EnvSource::from_pairs([
+            ("GRPC_REQUEST_TIMEOUT_MS", "1500"),
+            ("GRPC_CONCURRENCY_LIMIT_PER_CONNECTION", "8"),
+            ("GRPC_MAX_CONCURRENT_STREAMS", "16"),
+        ]);
+        let limits = GrpcSettings::from_source(&ORDERS, &source).unwrap().limits;
+        assert_eq!(
+            limits,
+            ServerLimits {
+                request_timeout: Duration::from_millis(1500),
+                concurrency_per_connection: 8,
+                max_concurrent_streams: 16,
+            }
+        );
+        for variable in [
+            "GRPC_REQUEST_TIMEOUT_MS",
+            "GRPC_CONCURRENCY_LIMIT_PER_CONNECTION",
+            "GRPC_MAX_CONCURRENT_STREAMS",
+        ] {
+            let source = EnvSource::from_pairs([(variable, "0")]);
+            let error = GrpcSettings::from_source(&ORDERS, &source).unwrap_err();
+            assert!(error.to_string().contains(variable), "{error}");
+        }
     }
 
     #[test]

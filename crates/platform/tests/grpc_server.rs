@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use ecommerce_platform::grpc::{GrpcServer, GrpcServerError};
-use ecommerce_platform::settings::{GrpcSettings, MessageLimits, ServiceInfo};
+use ecommerce_platform::settings::{GrpcSettings, MessageLimits, ServerLimits, ServiceInfo};
 use ecommerce_proto::ecommerce::orders::v1::GetOrderRequest;
 use ecommerce_proto::ecommerce::orders::v1::order_service_client::OrderServiceClient;
 use ecommerce_proto::ecommerce::orders::v1::order_service_server::OrderServiceServer;
@@ -29,7 +29,7 @@ const ORDERS: ServiceInfo = ecommerce_platform::services::ORDERS;
 const ORDER_SERVICE: &str = "ecommerce.orders.v1.OrderService";
 
 fn register(server: GrpcServer) -> GrpcServer {
-    server.add_service(OrderServiceServer::new(EmptyOrders))
+    server.add_service(OrderServiceServer::new(EmptyOrders::default()))
 }
 
 async fn spawn_orders() -> TestServer {
@@ -44,6 +44,38 @@ async fn spawn_orders_with_limits(limits: MessageLimits) -> TestServer {
     spawn_service_with_settings(&ORDERS, settings, register)
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn a_call_running_past_the_request_timeout_is_ended() {
+    let settings = GrpcSettings {
+        limits: ServerLimits {
+            request_timeout: Duration::from_millis(100),
+            ..ServerLimits::default()
+        },
+        ..GrpcSettings::for_tests()
+    };
+    let slow = |server: GrpcServer| {
+        server.add_service(OrderServiceServer::new(EmptyOrders {
+            delay: Duration::from_secs(5),
+        }))
+    };
+    let server = spawn_service_with_settings(&ORDERS, settings, slow)
+        .await
+        .unwrap();
+    let mut client = OrderServiceClient::new(server.channel.clone());
+    let started = std::time::Instant::now();
+    let status = client
+        .get_order(GetOrderRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    assert!(status.message().contains("Timeout"), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "ended by the timeout, not the handler"
+    );
+    server.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -285,8 +317,8 @@ async fn dropping_the_test_server_stops_it() {
 async fn adding_a_service_twice_is_reported_when_serving() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = GrpcServer::new(&ORDERS, &GrpcSettings::for_tests())
-        .add_service(OrderServiceServer::new(EmptyOrders))
-        .add_service(OrderServiceServer::new(EmptyOrders));
+        .add_service(OrderServiceServer::new(EmptyOrders::default()))
+        .add_service(OrderServiceServer::new(EmptyOrders::default()));
     assert_eq!(server.service_names(), [ORDER_SERVICE]);
 
     let error = server

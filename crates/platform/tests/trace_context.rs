@@ -52,7 +52,7 @@ async fn the_rpc_span_continues_the_incoming_traceparent() {
     let _default = tracing::subscriber::set_default(subscriber);
 
     let server = spawn_service(&ORDERS, |server: GrpcServer| {
-        server.add_service(OrderServiceServer::new(EmptyOrders))
+        server.add_service(OrderServiceServer::new(EmptyOrders::default()))
     })
     .await
     .unwrap();

@@ -226,7 +226,11 @@ impl GrpcServer {
         );
         // Accepted sockets carry small request/response frames; Nagle would add latency.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let limits = self.settings.limits;
         Server::builder()
+            .timeout(limits.request_timeout)
+            .concurrency_limit_per_connection(limits.concurrency_per_connection)
+            .max_concurrent_streams(limits.max_concurrent_streams)
             .layer(GrpcTraceLayer)
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(incoming, signal)

@@ -9,8 +9,11 @@ use ecommerce_proto::ecommerce::orders::v1::{
 use tonic::{Request, Response, Status};
 
 /// Every RPC answers UNIMPLEMENTED (the generated code has no default
-/// stubs, so a test stub says so itself).
-pub struct EmptyOrders;
+/// stubs, so a test stub says so itself); GetOrder only after `delay`.
+#[derive(Default)]
+pub struct EmptyOrders {
+    pub delay: std::time::Duration,
+}
 
 #[tonic::async_trait]
 impl OrderService for EmptyOrders {
@@ -25,6 +28,7 @@ impl OrderService for EmptyOrders {
         &self,
         _: Request<GetOrderRequest>,
     ) -> Result<Response<GetOrderResponse>, Status> {
+        tokio::time::sleep(self.delay).await;
         Err(Status::unimplemented("GetOrder"))
     }
 
