@@ -4,6 +4,8 @@
 //! converted by [`crate::convert`]; a refusal becomes
 //! [`AppError::Upstream`] with what its status means to our caller.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use ecommerce_checkout::{SnapshotKeys, check_snapshot, sign};
 use ecommerce_platform::grpc::ErrorCode;
@@ -21,8 +23,19 @@ use crate::app::{AppError, PlacedCheckout};
 use crate::convert;
 use crate::domain::{CheckoutSnapshot, PriceQuote, Sku};
 
+/// How long connecting to a dependency may take: a dependency that does
+/// not accept within this is down, and the shopper hears UNAVAILABLE.
+pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one call to a dependency may take (its `grpc-timeout` too): a
+/// hung catalog, fulfillment or orders must not hold a cart request, and
+/// its slot in the server's per-connection limit, for the server's 30 s.
+pub const UPSTREAM_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?.connect_lazy())
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(UPSTREAM_CONNECT_TIMEOUT)
+        .timeout(UPSTREAM_REQUEST_TIMEOUT)
+        .connect_lazy())
 }
 
 /// What a dependency's status means to our caller: its own code when it
