@@ -13,6 +13,7 @@ mod error;
 pub mod ports;
 pub mod settings;
 
+use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -26,18 +27,36 @@ pub use self::error::AppError;
 use self::ports::{OrderPlacer, PriceQuoter, ShippingPricer};
 use self::settings::CartSettings;
 use crate::domain::{
-    Cart, CartId, CatalogChange, CatalogItem, CheckoutSnapshot, Owner, PricedCart, Quantity, Sku,
-    price_cart,
+    Cart, CartId, CatalogChange, CatalogItem, CheckoutSnapshot, Owner, PricedCart, Quantity,
+    Redacted, Sku, price_cart,
 };
 use crate::storage::{self, StoredCheckout};
 
-/// Who calls: a signed-in user, or an anonymous shopper.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Who calls: a signed-in user, or an anonymous shopper. Its `Debug`
+/// hides the bearer token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Caller {
     pub user_id: Option<Uuid>,
     /// The caller's access token, forwarded to orders at checkout.
     pub bearer: Option<String>,
     pub correlation_id: String,
+}
+
+impl fmt::Debug for Caller {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so a new field cannot be left out (or leak) silently.
+        let Self {
+            user_id,
+            bearer,
+            correlation_id,
+        } = self;
+        formatter
+            .debug_struct("Caller")
+            .field("user_id", user_id)
+            .field("bearer", &bearer.as_ref().map(|_| Redacted))
+            .field("correlation_id", correlation_id)
+            .finish()
+    }
 }
 
 /// Which cart a request names.
@@ -76,14 +95,35 @@ pub struct RemoveItem {
     pub expected_version: Option<i64>,
 }
 
-/// Checkout, converted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Checkout, converted. Its `Debug` hides the payment method token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Checkout {
     pub cart: CartRef,
     pub shipping_option_id: Uuid,
     pub payment_method_token: String,
     pub idempotency_key: Option<String>,
     pub expected_version: Option<i64>,
+}
+
+impl fmt::Debug for Checkout {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so a new field cannot be left out (or leak) silently.
+        let Self {
+            cart,
+            shipping_option_id,
+            payment_method_token: _,
+            idempotency_key,
+            expected_version,
+        } = self;
+        formatter
+            .debug_struct("Checkout")
+            .field("cart", cart)
+            .field("shipping_option_id", shipping_option_id)
+            .field("payment_method_token", &Redacted)
+            .field("idempotency_key", idempotency_key)
+            .field("expected_version", expected_version)
+            .finish()
+    }
 }
 
 /// The placed order, as Checkout answers it.
@@ -515,5 +555,49 @@ impl CartApp {
             }
         };
         Ok(flagged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(bearer: Option<&str>) -> Caller {
+        Caller {
+            user_id: Some(Uuid::from_u128(7)),
+            bearer: bearer.map(str::to_owned),
+            correlation_id: "corr-1".to_owned(),
+        }
+    }
+
+    #[test]
+    fn caller_debug_hides_the_bearer_token() {
+        let signed_in = caller(Some("secret-access-token"));
+        for debug in [format!("{signed_in:?}"), format!("{signed_in:#?}")] {
+            assert!(!debug.contains("secret-access-token"), "{debug}");
+            assert!(debug.contains("<redacted>"), "{debug}");
+            assert!(debug.contains("corr-1"), "{debug}");
+            assert!(debug.contains(&Uuid::from_u128(7).to_string()), "{debug}");
+        }
+        assert!(format!("{signed_in:?}").contains("bearer: Some(<redacted>)"));
+        let anonymous = caller(None);
+        assert!(format!("{anonymous:?}").contains("bearer: None"));
+    }
+
+    #[test]
+    fn checkout_debug_hides_the_payment_method_token() {
+        let command = Checkout {
+            cart: CartRef::Own,
+            shipping_option_id: Uuid::from_u128(3),
+            payment_method_token: "pm_secret_visa".to_owned(),
+            idempotency_key: Some("key-1".to_owned()),
+            expected_version: Some(4),
+        };
+        for debug in [format!("{command:?}"), format!("{command:#?}")] {
+            assert!(!debug.contains("pm_secret_visa"), "{debug}");
+            assert!(debug.contains("<redacted>"), "{debug}");
+            assert!(debug.contains("key-1"), "{debug}");
+            assert!(debug.contains(&Uuid::from_u128(3).to_string()), "{debug}");
+        }
     }
 }

@@ -3,11 +3,13 @@
 //! (`crate::upstream`), which also runs `ecommerce_checkout`'s structural
 //! checks before signing.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use ecommerce_checkout::DEFAULT_SNAPSHOT_TTL;
 use uuid::Uuid;
 
-use crate::domain::{CartError, CartId, PricedCart, Quantity, Sku};
+use crate::domain::{CartError, CartId, PricedCart, Quantity, Redacted, Sku};
 
 /// One priced line of a snapshot; amounts in the snapshot's currency.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,8 +25,9 @@ pub struct SnapshotLine {
 }
 
 /// What the shopper checks out: the priced cart, the shipping option and
-/// its price, the payment method, for [`DEFAULT_SNAPSHOT_TTL`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// its price, the payment method, for [`DEFAULT_SNAPSHOT_TTL`]. Its
+/// `Debug` hides the payment method token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CheckoutSnapshot {
     pub cart_id: CartId,
     pub cart_version: i64,
@@ -42,6 +45,43 @@ pub struct CheckoutSnapshot {
     pub expires_at: DateTime<Utc>,
     pub payment_method_token: String,
     pub checkout_key: String,
+}
+
+impl fmt::Debug for CheckoutSnapshot {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so a new field cannot be left out (or leak) silently.
+        let Self {
+            cart_id,
+            cart_version,
+            user_id,
+            lines,
+            subtotal_minor,
+            shipping_option_id,
+            shipping_price_minor,
+            total_minor,
+            currency,
+            issued_at,
+            expires_at,
+            payment_method_token: _,
+            checkout_key,
+        } = self;
+        formatter
+            .debug_struct("CheckoutSnapshot")
+            .field("cart_id", cart_id)
+            .field("cart_version", cart_version)
+            .field("user_id", user_id)
+            .field("lines", lines)
+            .field("subtotal_minor", subtotal_minor)
+            .field("shipping_option_id", shipping_option_id)
+            .field("shipping_price_minor", shipping_price_minor)
+            .field("total_minor", total_minor)
+            .field("currency", currency)
+            .field("issued_at", issued_at)
+            .field("expires_at", expires_at)
+            .field("payment_method_token", &Redacted)
+            .field("checkout_key", checkout_key)
+            .finish()
+    }
 }
 
 impl CheckoutSnapshot {
@@ -165,5 +205,16 @@ mod tests {
             snapshot(&priced(100), i64::MAX),
             Err(CartError::Pricing(_))
         ));
+    }
+
+    #[test]
+    fn debug_hides_the_payment_method_token() {
+        let snapshot = snapshot(&priced(100), 500).unwrap();
+        for debug in [format!("{snapshot:?}"), format!("{snapshot:#?}")] {
+            assert!(!debug.contains("pm_card_visa"), "{debug}");
+            assert!(debug.contains("<redacted>"), "{debug}");
+            assert!(debug.contains("k-1"), "{debug}");
+            assert!(debug.contains("\"EUR\""), "{debug}");
+        }
     }
 }

@@ -6,6 +6,7 @@ mod cart;
 mod checkout;
 mod error;
 mod pricing;
+mod redacted;
 
 pub use self::cart::{
     Cart, CartId, CartLine, CatalogChange, CatalogItem, MAX_CART_LINES, MAX_LINE_QUANTITY, Owner,
@@ -14,3 +15,4 @@ pub use self::cart::{
 pub use self::checkout::{CheckoutSnapshot, SnapshotLine};
 pub use self::error::CartError;
 pub use self::pricing::{PriceQuote, PricedCart, PricedLine, QuoteStatus, price_cart};
+pub(crate) use self::redacted::Redacted;
