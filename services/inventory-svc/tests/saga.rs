@@ -23,10 +23,12 @@ use ecommerce_test_support::{
 };
 use inventory_svc::app::InventoryApp;
 use inventory_svc::app::settings::InventorySettings;
+use inventory_svc::convert::{MAX_BATCH_SKUS, MAX_RESERVE_LINES};
 use inventory_svc::domain::ReservationTtl;
 use inventory_svc::events::consumers::OrderEventsHandler;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tonic::transport::Channel;
+use tonic_types::StatusExt as _;
 use uuid::Uuid;
 
 struct World {
@@ -410,9 +412,12 @@ async fn an_order_is_reserved_then_committed_on_authorization() {
     let reservation = world
         .client
         .clone()
-        .get_reservation(pb::GetReservationRequest {
-            reservation_id: reserved.reservation_id.clone(),
-        })
+        .get_reservation(with_bearer(
+            pb::GetReservationRequest {
+                reservation_id: reserved.reservation_id.clone(),
+            },
+            &world.admin,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -579,9 +584,12 @@ async fn a_reservation_expires_after_its_ttl_and_a_late_authorization_does_not_c
     let reservation = world
         .client
         .clone()
-        .get_reservation(pb::GetReservationRequest {
-            reservation_id: expired.reservation_id,
-        })
+        .get_reservation(with_bearer(
+            pb::GetReservationRequest {
+                reservation_id: expired.reservation_id,
+            },
+            &world.admin,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -760,5 +768,108 @@ async fn the_database_refuses_what_the_domain_refuses() {
         duplicate.is_err(),
         "a second reservation of one order was accepted"
     );
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn get_reservation_is_for_admins_only() {
+    let world = World::start(900).await;
+    world.stock("SKU-A", 2).await;
+    let mut client = world.client.clone();
+    let reservation = client
+        .reserve_stock(with_bearer(
+            pb::ReserveStockRequest {
+                order_id: order_id(),
+                lines: vec![pb::StockLine {
+                    sku: "SKU-A".to_owned(),
+                    quantity: 1,
+                }],
+                ..Default::default()
+            },
+            &world.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .reservation
+        .unwrap();
+    let request = || pb::GetReservationRequest {
+        reservation_id: reservation.id.clone(),
+    };
+
+    let anonymous = client.get_reservation(request()).await.unwrap_err();
+    assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
+    let customer = client
+        .get_reservation(with_bearer(request(), &world.auth.customer_token()))
+        .await
+        .unwrap_err();
+    assert_eq!(customer.code(), tonic::Code::PermissionDenied);
+
+    let read = client
+        .get_reservation(with_bearer(request(), &world.admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .reservation
+        .unwrap();
+    assert_eq!(read, reservation);
+    assert_eq!(read.status, pb::ReservationStatus::Pending as i32);
+    world.finish().await;
+}
+
+/// The field a refused request's `google.rpc.BadRequest` names.
+fn violated_field(status: &tonic::Status) -> String {
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let violations = &details.bad_request().unwrap().field_violations;
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    violations[0].field.clone()
+}
+
+#[tokio::test]
+async fn oversized_repeated_fields_are_invalid_arguments() {
+    let world = World::start(900).await;
+    world.stock("SKU-A", 2).await;
+    let mut client = world.client.clone();
+
+    let at_most: Vec<String> = std::iter::once("SKU-A".to_owned())
+        .chain((1..MAX_BATCH_SKUS).map(|index| format!("SKU-UNKNOWN-{index}")))
+        .collect();
+    let levels = client
+        .batch_get_stock(pb::BatchGetStockRequest { skus: at_most })
+        .await
+        .unwrap()
+        .into_inner()
+        .stock_levels;
+    assert_eq!(levels.len(), 1);
+    let oversized = client
+        .batch_get_stock(pb::BatchGetStockRequest {
+            skus: vec!["SKU-A".to_owned(); MAX_BATCH_SKUS + 1],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&oversized), "skus");
+
+    let too_many_lines = client
+        .reserve_stock(with_bearer(
+            pb::ReserveStockRequest {
+                order_id: order_id(),
+                lines: vec![
+                    pb::StockLine {
+                        sku: "SKU-A".to_owned(),
+                        quantity: 1,
+                    };
+                    MAX_RESERVE_LINES + 1
+                ],
+                ..Default::default()
+            },
+            &world.admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&too_many_lines), "lines");
+    let a = world.get_stock("SKU-A").await;
+    assert_eq!((a.on_hand, a.reserved), (2, 0));
+    world.assert_invariants().await;
     world.finish().await;
 }

@@ -77,6 +77,26 @@ pub fn pb_reservation(reservation: &Reservation) -> pb::Reservation {
     }
 }
 
+/// Most SKUs one BatchGetStock call may name (duplicates included), as the
+/// proto documents: a bound on the rows one read fetches.
+pub const MAX_BATCH_SKUS: usize = 500;
+
+/// Most lines one ReserveStock call may send. The proto asks for one line
+/// per SKU, so this is [`ReservationLines::MAX_SKUS`]; checked on the raw
+/// lines, before any is parsed, so duplicates cannot bypass it.
+pub const MAX_RESERVE_LINES: usize = ReservationLines::MAX_SKUS;
+
+/// `InvalidField` for a repeated `field` holding more than `max` entries.
+fn at_most(field: &str, max: usize, got: usize, what: &str) -> Result<(), InvalidField> {
+    if got > max {
+        return Err(InvalidField::new(
+            field,
+            format!("at most {max} {what} per call, got {got}"),
+        ));
+    }
+    Ok(())
+}
+
 fn at(field: &str) -> impl FnOnce(InvalidValue) -> InvalidField + '_ {
     move |invalid| invalid.at(field)
 }
@@ -93,7 +113,9 @@ pub fn reservation_id(raw: &str) -> Result<ReservationId, InvalidField> {
     ReservationId::parse(raw).map_err(at("reservation_id"))
 }
 
+/// BatchGetStock's `skus`: at most [`MAX_BATCH_SKUS`], each a valid SKU.
 pub fn skus(raw: &[String]) -> Result<Vec<Sku>, InvalidField> {
+    at_most("skus", MAX_BATCH_SKUS, raw.len(), "SKUs")?;
     raw.iter()
         .enumerate()
         .map(|(index, sku)| Sku::parse(sku).map_err(|invalid| invalid.at(format!("skus[{index}]"))))
@@ -145,6 +167,7 @@ impl TryFrom<pb::ReserveStockRequest> for ReservationRequest {
 
     fn try_from(request: pb::ReserveStockRequest) -> Result<Self, InvalidField> {
         let order_id = order_id(&request.order_id)?;
+        at_most("lines", MAX_RESERVE_LINES, request.lines.len(), "lines")?;
         let lines = reservation_lines(
             request
                 .lines
@@ -231,6 +254,41 @@ mod tests {
         assert_eq!(
             ReservationRequest::try_from(reserve).unwrap_err().field,
             "order_id"
+        );
+    }
+
+    #[test]
+    fn repeated_request_fields_are_bounded() {
+        let named = |count: usize| -> Vec<String> { (0..count).map(|i| format!("S{i}")).collect() };
+        assert_eq!(skus(&named(MAX_BATCH_SKUS)).unwrap().len(), MAX_BATCH_SKUS);
+        let too_many = skus(&named(MAX_BATCH_SKUS + 1)).unwrap_err();
+        assert_eq!(too_many.field, "skus");
+        // Counted before parsing: duplicates and bad entries past the cap
+        // are refused as too many, not one by one.
+        let mut repeated = vec!["A".to_owned(); MAX_BATCH_SKUS + 1];
+        repeated[MAX_BATCH_SKUS] = "bad sku".to_owned();
+        assert_eq!(skus(&repeated).unwrap_err().field, "skus");
+
+        let reserve = |lines: Vec<pb::StockLine>| pb::ReserveStockRequest {
+            order_id: uuid::Uuid::now_v7().to_string(),
+            lines,
+            ..Default::default()
+        };
+        let line = |sku: &str| pb::StockLine {
+            sku: sku.to_owned(),
+            quantity: 1,
+        };
+        let most: Vec<_> = (0..MAX_RESERVE_LINES)
+            .map(|i| line(&format!("S{i}")))
+            .collect();
+        assert!(ReservationRequest::try_from(reserve(most)).is_ok());
+        // One SKU repeated is still one distinct SKU, but too many lines.
+        let repeated = vec![line("A"); MAX_RESERVE_LINES + 1];
+        assert_eq!(
+            ReservationRequest::try_from(reserve(repeated))
+                .unwrap_err()
+                .field,
+            "lines"
         );
     }
 

@@ -1,7 +1,7 @@
 //! gRPC adapter of `ecommerce.inventory.v1.InventoryService`.
 //!
-//! Each handler: check who may call (reads are open, writes need the
-//! `admin` role), convert the request ([`convert`], INVALID_ARGUMENT naming
+//! Each handler: check who may call (stock reads are open, writes and
+//! GetReservation need the `admin` role), convert the request ([`convert`], INVALID_ARGUMENT naming
 //! the field), call the application, convert the result. The caller's
 //! correlation id (`x-correlation-id`, else `x-request-id`, else a new one)
 //! is copied onto every event the call emits.
@@ -152,10 +152,16 @@ impl InventoryService for InventoryGrpc {
         }))
     }
 
+    /// Admins only: UNAUTHENTICATED when anonymous, PERMISSION_DENIED for
+    /// a caller without the `admin` role. A reservation names an order and
+    /// its lines but no owner, so inventory cannot tell a customer's own
+    /// reservation from another's; and its only callers are operators and
+    /// tests (the saga runs on events), like the other reservation RPCs.
     async fn get_reservation(
         &self,
         request: Request<pb::GetReservationRequest>,
     ) -> Result<Response<pb::GetReservationResponse>, Status> {
+        require_role(&request, Role::ADMIN)?;
         let id =
             convert::reservation_id(&request.get_ref().reservation_id).map_err(invalid_request)?;
         let reservation = self.app.get_reservation(id).await.map_err(to_status)?;
