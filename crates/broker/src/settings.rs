@@ -4,6 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use ecommerce_platform::run_mode::DevelopmentDefault;
 use ecommerce_platform::settings::{EnvSource, SettingsError};
 use lapin::uri::{AMQPScheme, AMQPUri};
 use secrecy::{ExposeSecret, SecretString};
@@ -211,6 +212,18 @@ impl BrokerSettings {
     pub fn with_connection_name(mut self, connection_name: impl Into<String>) -> Self {
         self.connection_name = connection_name.into();
         self
+    }
+
+    /// The development defaults in these settings: RabbitMQ's `guest`
+    /// account (also what a URL without credentials logs in as).
+    pub fn development_defaults(&self) -> Vec<DevelopmentDefault> {
+        match self.amqp_uri() {
+            Ok(uri) if uri.authority.userinfo.username == "guest" => vec![DevelopmentDefault::new(
+                AMQP_URL_VAR,
+                "logs in to RabbitMQ as the default guest account",
+            )],
+            Ok(_) | Err(_) => Vec::new(),
+        }
     }
 
     /// The parsed `AMQP_URL`.

@@ -19,14 +19,16 @@
 //! and a warning is logged: the local stack and `scripts/test` must run from
 //! a clean clone with no setup (every setting has a working default), and
 //! cart and orders must agree on the key without being told. A deployment
-//! sets its own; [`SnapshotKeys::uses_development_key`] lets a service
-//! refuse to start on the default where that matters.
+//! sets its own; [`SnapshotKeys::development_defaults`] names every
+//! variable still holding the development key (compared as decoded bytes),
+//! and `ECOMMERCE_ENV=production` refuses to start on any.
 
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
+use ecommerce_platform::run_mode::DevelopmentDefault;
 use ecommerce_platform::settings::{EnvSource, SettingsError};
 use hmac::{Hmac, Mac as _};
 use secrecy::{ExposeSecret as _, SecretSlice, SecretString};
@@ -104,6 +106,9 @@ pub struct SnapshotKey {
     // it instead of the raw bytes means there is no infallible-in-practice
     // `new_from_slice` error to handle on every call.
     mac: HmacSha256,
+    /// Whether the bytes are the documented development key's, however
+    /// they were written (padded or not).
+    development: bool,
 }
 
 impl SnapshotKey {
@@ -128,7 +133,10 @@ impl SnapshotKey {
         let mac = HmacSha256::new_from_slice(bytes).map_err(|_| InvalidKey::TooShort {
             length: bytes.len(),
         })?;
-        Ok(Self { mac })
+        let development = KEY_ENCODING
+            .decode(DEVELOPMENT_SIGNING_KEY)
+            .is_ok_and(|development| development == bytes);
+        Ok(Self { mac, development })
     }
 
     /// A fresh MAC keyed with this key.
@@ -148,7 +156,6 @@ impl fmt::Debug for SnapshotKey {
 pub struct SnapshotKeys {
     current: SnapshotKey,
     additional: Vec<SnapshotKey>,
-    development: bool,
 }
 
 impl SnapshotKeys {
@@ -157,7 +164,6 @@ impl SnapshotKeys {
         Self {
             current,
             additional,
-            development: false,
         }
     }
 
@@ -167,17 +173,12 @@ impl SnapshotKeys {
         Self::from_source(&EnvSource::process())
     }
 
-    /// Reads the keys from `source`; logs a warning when the development
-    /// key is in use.
+    /// Reads the keys from `source`. A development key is reported by
+    /// [`development_defaults`](Self::development_defaults), which the
+    /// services hand to the run mode (a warning in development, a refused
+    /// start in production).
     pub fn from_source(source: &EnvSource) -> Result<Self, KeyError> {
         let configured = read_secret(source, CHECKOUT_SIGNING_KEY_VAR, DEVELOPMENT_SIGNING_KEY)?;
-        let development = configured.expose_secret().trim() == DEVELOPMENT_SIGNING_KEY;
-        if development {
-            tracing::warn!(
-                variable = CHECKOUT_SIGNING_KEY_VAR,
-                "checkout snapshots use the documented development key; anyone can forge them; set your own"
-            );
-        }
         let current =
             SnapshotKey::from_base64(&configured).map_err(|reason| KeyError::Invalid {
                 variable: CHECKOUT_SIGNING_KEY_VAR.to_owned(),
@@ -202,7 +203,6 @@ impl SnapshotKeys {
         Ok(Self {
             current,
             additional,
-            development,
         })
     }
 
@@ -216,9 +216,30 @@ impl SnapshotKeys {
         std::iter::once(&self.current).chain(&self.additional)
     }
 
-    /// Whether the signing key is [`DEVELOPMENT_SIGNING_KEY`].
+    /// Whether the signing key is [`DEVELOPMENT_SIGNING_KEY`], compared as
+    /// decoded bytes.
     pub fn uses_development_key(&self) -> bool {
-        self.development
+        self.current.development
+    }
+
+    /// Every key that is [`DEVELOPMENT_SIGNING_KEY`] (compared as decoded
+    /// bytes, so an unpadded copy counts), by the variable that holds it:
+    /// anyone can forge snapshots a development key signs or verifies.
+    pub fn development_defaults(&self) -> Vec<DevelopmentDefault> {
+        let forgeable = "is the documented development key; anyone can forge checkout snapshots";
+        let mut defaults = Vec::new();
+        if self.current.development {
+            defaults.push(DevelopmentDefault::new(CHECKOUT_SIGNING_KEY_VAR, forgeable));
+        }
+        for (index, key) in self.additional.iter().enumerate() {
+            if key.development {
+                defaults.push(DevelopmentDefault::new(
+                    format!("{CHECKOUT_VERIFICATION_KEYS_VAR} (entry {})", index + 1),
+                    forgeable,
+                ));
+            }
+        }
+        defaults
     }
 }
 
@@ -305,6 +326,44 @@ mod tests {
         )]))
         .unwrap();
         assert!(explicit.uses_development_key());
+    }
+
+    #[test]
+    fn the_development_key_is_found_as_bytes_in_every_variable() {
+        let unpadded = DEVELOPMENT_SIGNING_KEY.trim_end_matches('=');
+        let own = encoded(&KEY_A);
+        let keys = SnapshotKeys::from_source(&EnvSource::from_pairs([
+            (CHECKOUT_SIGNING_KEY_VAR, unpadded),
+            (
+                CHECKOUT_VERIFICATION_KEYS_VAR,
+                format!("{own}, {unpadded}").as_str(),
+            ),
+        ]))
+        .unwrap();
+        assert!(
+            keys.uses_development_key(),
+            "an unpadded copy is the same key"
+        );
+        let variables: Vec<String> = keys
+            .development_defaults()
+            .into_iter()
+            .map(|default| default.variable)
+            .collect();
+        assert_eq!(
+            variables,
+            [
+                CHECKOUT_SIGNING_KEY_VAR.to_owned(),
+                format!("{CHECKOUT_VERIFICATION_KEYS_VAR} (entry 2)")
+            ]
+        );
+
+        let own_keys = SnapshotKeys::from_source(&EnvSource::from_pairs([(
+            CHECKOUT_SIGNING_KEY_VAR,
+            own.as_str(),
+        )]))
+        .unwrap();
+        assert!(!own_keys.uses_development_key());
+        assert_eq!(own_keys.development_defaults(), []);
     }
 
     #[test]

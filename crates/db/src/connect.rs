@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use ecommerce_platform::run_mode::DevelopmentDefault;
 use ecommerce_platform::settings::{EnvSource, ServiceInfo, SettingsError};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
@@ -18,6 +19,30 @@ use crate::table_name::validate_schema_name;
 
 /// The shared fallback for every service's database URL.
 pub const DATABASE_URL_VAR: &str = "DATABASE_URL";
+/// The user name in `url`, and whether it carries a password (in its
+/// user info or as a `password=` query parameter). Never returns the
+/// password.
+fn url_credentials(url: &str) -> (Option<String>, bool) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (authority, query) = match rest.split_once('/') {
+        Some((authority, path)) => (authority, path.split_once('?').map(|(_, query)| query)),
+        None => (rest, None),
+    };
+    let in_query = query.is_some_and(|query| {
+        query.split('&').any(|pair| {
+            pair.strip_prefix("password=")
+                .is_some_and(|value| !value.is_empty())
+        })
+    });
+    let Some((user_info, _host)) = authority.rsplit_once('@') else {
+        return (None, in_query);
+    };
+    match user_info.split_once(':') {
+        Some((user, password)) => (Some(user.to_owned()), !password.is_empty() || in_query),
+        None => (Some(user_info.to_owned()), in_query),
+    }
+}
+
 /// The local development database.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/ecommerce";
 
@@ -37,6 +62,30 @@ pub struct DatabaseSettings {
 }
 
 impl DatabaseSettings {
+    /// The development defaults in these settings: a connection without a
+    /// password (the local trust authentication) or as the `postgres`
+    /// superuser, which may drop every service's schema. `service`'s own
+    /// variable and the shared one are both named.
+    pub fn development_defaults(&self, service: &ServiceInfo) -> Vec<DevelopmentDefault> {
+        let variable = format!("{} or {DATABASE_URL_VAR}", service.variable("DATABASE_URL"));
+        let (user, has_password) = url_credentials(self.url.expose_secret());
+        let has_password = has_password || std::env::var_os("PGPASSWORD").is_some();
+        let mut defaults = Vec::new();
+        if !has_password {
+            defaults.push(DevelopmentDefault::new(
+                variable.clone(),
+                "connects to Postgres without a password",
+            ));
+        }
+        if user.as_deref().is_none_or(|user| user == "postgres") {
+            defaults.push(DevelopmentDefault::new(
+                variable,
+                "connects as the postgres superuser; give the service a role of its own",
+            ));
+        }
+        defaults
+    }
+
     /// Reads the settings of `service`, whose schema defaults to `default_schema`.
     pub fn from_env(service: &ServiceInfo, default_schema: &str) -> Result<Self, SettingsError> {
         Self::from_source(service, default_schema, &EnvSource::process())
@@ -139,6 +188,32 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn urls_name_their_user_and_whether_a_password_is_given() {
+        assert_eq!(
+            url_credentials("postgres://postgres@127.0.0.1:5432/ecommerce"),
+            (Some("postgres".to_owned()), false)
+        );
+        assert_eq!(
+            url_credentials("postgres://orders:s3cret@db:5432/ecommerce"),
+            (Some("orders".to_owned()), true)
+        );
+        assert_eq!(
+            url_credentials("postgres://orders:@db/ecommerce"),
+            (Some("orders".to_owned()), false)
+        );
+        assert_eq!(
+            url_credentials("postgres://orders@db/ecommerce?sslmode=require&password=x"),
+            (Some("orders".to_owned()), true)
+        );
+        assert_eq!(url_credentials("postgres://db/ecommerce"), (None, false));
+        // A password containing '@' is split at the last one.
+        assert_eq!(
+            url_credentials("postgres://orders:p@ss@db/ecommerce"),
+            (Some("orders".to_owned()), true)
+        );
+    }
 
     const SERVICE: ServiceInfo = ServiceInfo {
         name: "catalog-svc",

@@ -17,6 +17,7 @@
 
 pub mod backoff;
 pub mod grpc;
+pub mod run_mode;
 pub mod service;
 pub mod services;
 pub mod settings;

@@ -8,6 +8,7 @@ use ecommerce_broker::{Broker, ConsumerQueue, EventsExchange, TopologyNames};
 use ecommerce_inbox::{EventHandler, InboxConsumer, InboxTable};
 use ecommerce_outbox::{Outbox, OutboxPublisher, OutboxTable, Relay, RelaySettings, SchemaIds};
 use ecommerce_platform::grpc::GrpcServer;
+use ecommerce_platform::run_mode::{DevelopmentDefault, RunMode};
 use ecommerce_platform::{ServiceInfo, TelemetrySettings, service, shutdown, telemetry};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
@@ -39,6 +40,7 @@ struct Inner {
     relay_settings: RelaySettings,
     roles: Roles,
     registry: SchemaRegistrySettings,
+    run_mode: RunMode,
     /// The registry ids every outbox of this process stamps events with.
     schema_ids: SchemaIds,
     stop: watch::Sender<bool>,
@@ -82,6 +84,7 @@ impl ServiceRuntime {
                 relay_settings: settings.relay.clone(),
                 roles: settings.roles,
                 registry: settings.registry.clone(),
+                run_mode: settings.run_mode,
                 schema_ids: SchemaIds::new(),
                 stop,
                 tasks: Mutex::new(Vec::new()),
@@ -91,6 +94,20 @@ impl ServiceRuntime {
 
     pub fn service(&self) -> &ServiceInfo {
         &self.inner.service
+    }
+
+    /// Checks the service's own development defaults (a checkout key, the
+    /// bootstrap admin's password): warnings in development, an error
+    /// naming every variable in production (`ECOMMERCE_ENV`). The database
+    /// and broker credentials are checked before the runtime connects.
+    pub fn refuse_development_defaults(
+        &self,
+        defaults: &[DevelopmentDefault],
+    ) -> anyhow::Result<()> {
+        Ok(self
+            .inner
+            .run_mode
+            .refuse_development_defaults(self.inner.service.name, defaults)?)
     }
 
     /// The pool; its connections use the service's schema as `search_path`.
@@ -404,6 +421,10 @@ where
         settings.roles = roles;
     }
     tracing::info!(service = service.name, roles = %settings.roles, "starting");
+    // Before anything connects: in production a development default stops here.
+    settings
+        .run_mode
+        .refuse_development_defaults(service.name, &settings.development_defaults(service))?;
     let runtime = ServiceRuntime::start::<M>(service, &settings).await?;
     // Before `start` spawns the relays, consumers and timers that write events.
     let registered = match runtime.register_event_schemas().await {

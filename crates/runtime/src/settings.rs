@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use ecommerce_broker::BrokerSettings;
 use ecommerce_db::DatabaseSettings;
 use ecommerce_outbox::RelaySettings;
+use ecommerce_platform::run_mode::{DevelopmentDefault, RunMode};
 use ecommerce_platform::settings::EnvSource;
 use ecommerce_platform::{GrpcSettings, ServiceInfo};
 
@@ -25,6 +26,8 @@ pub struct RuntimeSettings {
     /// `SCHEMA_REGISTRY_URL` and the start-up wait: where the service
     /// registers the schemas of the events it emits.
     pub registry: SchemaRegistrySettings,
+    /// `ECOMMERCE_ENV`: whether a development default stops the start.
+    pub run_mode: RunMode,
 }
 
 impl RuntimeSettings {
@@ -48,6 +51,7 @@ impl RuntimeSettings {
         };
         let registry =
             SchemaRegistrySettings::from_env().context("invalid schema registry settings")?;
+        let run_mode = RunMode::from_env()?;
         Ok(Self {
             grpc,
             database,
@@ -55,6 +59,15 @@ impl RuntimeSettings {
             relay,
             roles,
             registry,
+            run_mode,
         })
+    }
+
+    /// The development defaults every service shares: the database and
+    /// broker credentials.
+    pub fn development_defaults(&self, service: &ServiceInfo) -> Vec<DevelopmentDefault> {
+        let mut defaults = self.database.development_defaults(service);
+        defaults.extend(self.broker.development_defaults());
+        defaults
     }
 }

@@ -10,6 +10,7 @@ use ecommerce_events::ReceivedEvent;
 use ecommerce_events::{DecodedEvent, EventMetadata};
 use ecommerce_outbox::{Outbox, OutboxTable, RelaySettings, create_outbox_table};
 use ecommerce_platform::grpc::GrpcServer;
+use ecommerce_platform::run_mode::RunMode;
 use ecommerce_platform::settings::{GrpcSettings, ServiceInfo};
 use ecommerce_runtime::{Roles, RuntimeSettings, SchemaRegistrySettings, ServiceRuntime};
 use sea_orm_migration::MigratorTrait;
@@ -73,6 +74,7 @@ impl TestService {
             // No registry runs beside a single service under test; events
             // go out without registry ids (the e2e stack runs one).
             registry: SchemaRegistrySettings::disabled(),
+            run_mode: RunMode::Development,
         };
         configure(&mut settings);
         let runtime = ServiceRuntime::start::<M>(service, &settings).await?;

@@ -52,13 +52,12 @@ pub const DEFAULT_SCHEMA: &str = "cart";
 /// snapshots with the keys from the environment).
 pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<CartApp> {
     let settings = CartSettings::from_env()?;
+    let keys = SnapshotKeys::from_env()?;
+    runtime.refuse_development_defaults(&keys.development_defaults())?;
     let dependencies = Dependencies {
         quoter: Arc::new(GrpcPriceQuoter::new(&settings.catalog_url)?),
         shipping: Arc::new(GrpcShippingPricer::new(&settings.fulfillment_url)?),
-        placer: Arc::new(GrpcOrderPlacer::new(
-            &settings.orders_url,
-            SnapshotKeys::from_env()?,
-        )?),
+        placer: Arc::new(GrpcOrderPlacer::new(&settings.orders_url, keys)?),
         clock: Arc::new(SystemClock),
     };
     start_with(runtime, settings, dependencies)

@@ -75,6 +75,7 @@ pub async fn start_with(
     clock: Arc<dyn Clock>,
     policies: Policies,
 ) -> anyhow::Result<StartedIam> {
+    runtime.refuse_development_defaults(&settings.development_defaults())?;
     let names = runtime.names();
     let outbox = runtime
         .outbox(&OutboxTable::IAM, EventsExchange::Iam)?

@@ -15,9 +15,7 @@ async fn main() -> anyhow::Result<()> {
             // CHECKOUT_SIGNING_KEY (+ CHECKOUT_VERIFICATION_KEYS), shared with cart-svc.
             let keys = ecommerce_checkout::SnapshotKeys::from_env()
                 .context("invalid checkout snapshot keys")?;
-            if keys.uses_development_key() {
-                tracing::warn!("verifying checkout snapshots with the public development key");
-            }
+            runtime.refuse_development_defaults(&keys.development_defaults())?;
             let app = orders_svc::start(&runtime, keys)?;
             Ok(move |server| orders_svc::register(server, &auth, app))
         },

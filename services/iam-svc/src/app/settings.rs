@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 use ecommerce_auth::AuthSettings;
+use ecommerce_platform::run_mode::DevelopmentDefault;
 use ecommerce_platform::settings::{EnvSource, SettingsError};
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -15,7 +16,8 @@ pub const BOOTSTRAP_ADMIN_EMAIL_VAR: &str = "IAM_BOOTSTRAP_ADMIN_EMAIL";
 pub const BOOTSTRAP_ADMIN_PASSWORD_VAR: &str = "IAM_BOOTSTRAP_ADMIN_PASSWORD";
 pub const BOOTSTRAP_ADMIN_ENABLED_VAR: &str = "IAM_BOOTSTRAP_ADMIN_ENABLED";
 /// Development defaults, documented in the README. A deployment sets its own
-/// password (the service warns at start-up while the default is in use).
+/// password (a warning at start-up in development, a refused start with
+/// `ECOMMERCE_ENV=production`).
 pub const DEFAULT_BOOTSTRAP_ADMIN_EMAIL: &str = "admin@ecommerce.local";
 pub const DEFAULT_BOOTSTRAP_ADMIN_PASSWORD: &str = "ecommerce-admin-dev-password";
 
@@ -31,6 +33,20 @@ pub struct IamSettings {
 }
 
 impl IamSettings {
+    /// The development defaults in force: the bootstrap admin's documented
+    /// password (a warning in development, a refused start in production).
+    pub fn development_defaults(&self) -> Vec<DevelopmentDefault> {
+        match &self.bootstrap_admin {
+            Some(admin) if admin.password.expose_secret() == DEFAULT_BOOTSTRAP_ADMIN_PASSWORD => {
+                vec![DevelopmentDefault::new(
+                    BOOTSTRAP_ADMIN_PASSWORD_VAR,
+                    "is the documented development password of the bootstrap admin",
+                )]
+            }
+            Some(_) | None => Vec::new(),
+        }
+    }
+
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_source(&EnvSource::process())
     }
@@ -64,12 +80,6 @@ fn bootstrap_admin(source: &EnvSource) -> Result<BootstrapAdmin, SettingsError> 
         BOOTSTRAP_ADMIN_PASSWORD_VAR,
         DEFAULT_BOOTSTRAP_ADMIN_PASSWORD,
     )?;
-    if password.expose_secret() == DEFAULT_BOOTSTRAP_ADMIN_PASSWORD {
-        tracing::warn!(
-            variable = BOOTSTRAP_ADMIN_PASSWORD_VAR,
-            "the bootstrap admin uses the documented development password; set your own"
-        );
-    }
     let name = DisplayName::parse("Administrator").map_err(|error| SettingsError::Invalid {
         variable: BOOTSTRAP_ADMIN_EMAIL_VAR.to_owned(),
         value: email_text,
