@@ -216,12 +216,6 @@ impl SnapshotKeys {
         std::iter::once(&self.current).chain(&self.additional)
     }
 
-    /// Whether the signing key is [`DEVELOPMENT_SIGNING_KEY`], compared as
-    /// decoded bytes.
-    pub fn uses_development_key(&self) -> bool {
-        self.current.development
-    }
-
     /// Every key that is [`DEVELOPMENT_SIGNING_KEY`] (compared as decoded
     /// bytes, so an unpadded copy counts), by the variable that holds it:
     /// anyone can forge snapshots a development key signs or verifies.
@@ -260,6 +254,13 @@ mod tests {
 
     const KEY_A: [u8; 32] = [7; 32];
     const KEY_B: [u8; 48] = [9; 48];
+
+    /// Whether `keys` sign with the development key, as the run mode sees it.
+    fn signs_with_development_key(keys: &SnapshotKeys) -> bool {
+        keys.development_defaults()
+            .iter()
+            .any(|default| default.variable == CHECKOUT_SIGNING_KEY_VAR)
+    }
 
     fn encoded(bytes: &[u8]) -> String {
         encode_key(bytes).expose_secret().to_owned()
@@ -317,7 +318,7 @@ mod tests {
     #[test]
     fn unset_means_the_development_key() {
         let keys = SnapshotKeys::from_source(&EnvSource::from_pairs([])).unwrap();
-        assert!(keys.uses_development_key());
+        assert!(signs_with_development_key(&keys));
         assert_eq!(keys.verification_keys().count(), 1);
 
         let explicit = SnapshotKeys::from_source(&EnvSource::from_pairs([(
@@ -325,7 +326,7 @@ mod tests {
             DEVELOPMENT_SIGNING_KEY,
         )]))
         .unwrap();
-        assert!(explicit.uses_development_key());
+        assert!(signs_with_development_key(&explicit));
     }
 
     #[test]
@@ -341,7 +342,7 @@ mod tests {
         ]))
         .unwrap();
         assert!(
-            keys.uses_development_key(),
+            signs_with_development_key(&keys),
             "an unpadded copy is the same key"
         );
         let variables: Vec<String> = keys
@@ -362,7 +363,7 @@ mod tests {
             own.as_str(),
         )]))
         .unwrap();
-        assert!(!own_keys.uses_development_key());
+        assert!(!signs_with_development_key(&own_keys));
         assert_eq!(own_keys.development_defaults(), []);
     }
 
@@ -375,7 +376,7 @@ mod tests {
             (CHECKOUT_VERIFICATION_KEYS_VAR, others.as_str()),
         ]))
         .unwrap();
-        assert!(!keys.uses_development_key());
+        assert!(!signs_with_development_key(&keys));
         assert_eq!(keys.verification_keys().count(), 3);
     }
 

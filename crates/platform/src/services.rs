@@ -67,11 +67,6 @@ pub const ALL: [ServiceInfo; 8] = [
     FULFILLMENT,
 ];
 
-/// The row named `name`.
-pub fn by_name(name: &str) -> Option<ServiceInfo> {
-    ALL.into_iter().find(|service| service.name == name)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -84,7 +79,5 @@ mod tests {
         let prefixes: HashSet<_> = ALL.iter().map(|service| service.env_prefix).collect();
         let ports: HashSet<_> = ALL.iter().map(|service| service.default_port).collect();
         assert_eq!((names.len(), prefixes.len(), ports.len()), (8, 8, 8));
-        assert_eq!(by_name("orders-svc"), Some(ORDERS));
-        assert_eq!(by_name("nope"), None);
     }
 }
