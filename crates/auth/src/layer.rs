@@ -205,7 +205,8 @@ fn refuse<ResponseBody: Default>(error: AuthError) -> Response<ResponseBody> {
         | AuthError::NotYetValid
         | AuthError::WrongIssuer
         | AuthError::WrongAudience
-        | AuthError::MissingClaim(_) => tracing::info!(error = %error, "access token refused"),
+        | AuthError::MissingClaim(_)
+        | AuthError::Revoked(_) => tracing::info!(error = %error, "access token refused"),
     }
     tonic::Status::from(error).into_http()
 }

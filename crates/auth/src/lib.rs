@@ -74,6 +74,7 @@ mod issuer;
 mod key_source;
 mod keys;
 mod layer;
+mod revocation;
 mod settings;
 mod verifier;
 
@@ -86,6 +87,7 @@ pub use self::keys::{
     ALGORITHM_EDDSA, CURVE_ED25519, Jwk, KEY_TYPE_OKP, KEY_USE_SIGNATURE, KeyError, SigningKey,
 };
 pub use self::layer::{AuthLayer, Authenticate};
+pub use self::revocation::{Revocation, Revocations};
 pub use self::settings::{
     AUTH_ACCESS_TOKEN_TTL_SECS_VAR, AUTH_AUDIENCE_VAR, AUTH_ISSUER_VAR,
     AUTH_JWKS_MIN_REFRESH_SECS_VAR, AUTH_JWKS_REFRESH_SECS_VAR, AUTH_LEEWAY_SECS_VAR, AuthSettings,

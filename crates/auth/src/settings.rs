@@ -10,6 +10,7 @@ use crate::cache::KeyCacheConfig;
 use crate::issuer::MAX_ACCESS_TOKEN_TTL;
 use crate::key_source::{GrpcJwksSource, KeySourceError};
 use crate::layer::AuthLayer;
+use crate::revocation::Revocations;
 use crate::verifier::{AccessTokenVerifier, DEFAULT_LEEWAY, VerifierConfig};
 
 /// Variable holding the `iss` IAM writes and every service accepts.
@@ -142,6 +143,23 @@ impl AuthSettings {
     /// The layer for a service's gRPC server, verifying against IAM.
     pub fn layer(&self) -> Result<AuthLayer, KeySourceError> {
         Ok(AuthLayer::new(self.verifier()?))
+    }
+
+    /// How long a revocation must be remembered: the longest an access
+    /// token can live, plus the leeway the verifier grants on `exp`.
+    pub fn revocation_retention(&self) -> Duration {
+        MAX_ACCESS_TOKEN_TTL + self.leeway
+    }
+
+    /// [`Self::layer`], also refusing every token `revocations` covers.
+    pub fn layer_with_revocations(
+        &self,
+        revocations: Arc<Revocations>,
+    ) -> Result<AuthLayer, KeySourceError> {
+        let source = GrpcJwksSource::new(&self.iam_grpc_url)?;
+        let verifier = AccessTokenVerifier::new(Arc::new(source), self.verifier_config())
+            .with_revocations(revocations);
+        Ok(AuthLayer::new(Arc::new(verifier)))
     }
 }
 

@@ -15,6 +15,7 @@ use crate::caller::Caller;
 use crate::claims::AccessClaims;
 use crate::key_source::KeySource;
 use crate::keys::ALGORITHM_EDDSA;
+use crate::revocation::Revocations;
 
 /// Longest token accepted, in bytes; ours are well under 1 KiB.
 const MAX_TOKEN_LENGTH: usize = 8 * 1024;
@@ -48,6 +49,10 @@ pub enum AuthError {
     MissingClaim(String),
     #[error("access tokens cannot be verified right now")]
     KeysUnavailable,
+    /// Valid, but IAM has since ended its session, replaced its roles or
+    /// locked its account; the message says which.
+    #[error("access token was revoked: {0}")]
+    Revoked(&'static str),
 }
 
 impl From<AuthError> for tonic::Status {
@@ -66,7 +71,8 @@ impl From<AuthError> for tonic::Status {
             | AuthError::NotYetValid
             | AuthError::WrongIssuer
             | AuthError::WrongAudience
-            | AuthError::MissingClaim(_) => tonic::Status::unauthenticated(error.to_string()),
+            | AuthError::MissingClaim(_)
+            | AuthError::Revoked(_) => tonic::Status::unauthenticated(error.to_string()),
         }
     }
 }
@@ -114,6 +120,7 @@ pub struct AccessTokenVerifier {
     leeway_seconds: i64,
     validation: Validation,
     keys: KeyCache,
+    revocations: Option<Arc<Revocations>>,
 }
 
 impl std::fmt::Debug for AccessTokenVerifier {
@@ -145,7 +152,15 @@ impl AccessTokenVerifier {
             audience: config.audience,
             validation,
             keys: KeyCache::new(source, config.keys),
+            revocations: None,
         }
+    }
+
+    /// Also refuses every token that `revocations` covers.
+    #[must_use]
+    pub fn with_revocations(mut self, revocations: Arc<Revocations>) -> Self {
+        self.revocations = Some(revocations);
+        self
     }
 
     pub fn issuer(&self) -> &str {
@@ -186,12 +201,15 @@ impl AccessTokenVerifier {
             .claims;
         let claims: AccessClaims = serde_json::from_value(payload)
             .map_err(|_| AuthError::Malformed("claims do not match the access token schema"))?;
-        let now = now.timestamp();
-        if claims.exp.saturating_add(self.leeway_seconds) < now {
+        let now_seconds = now.timestamp();
+        if claims.exp.saturating_add(self.leeway_seconds) < now_seconds {
             return Err(AuthError::Expired);
         }
-        if claims.nbf.saturating_sub(self.leeway_seconds) > now {
+        if claims.nbf.saturating_sub(self.leeway_seconds) > now_seconds {
             return Err(AuthError::NotYetValid);
+        }
+        if let Some(revocations) = &self.revocations {
+            revocations.check(&claims, now)?;
         }
         Ok(claims)
     }

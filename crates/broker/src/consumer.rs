@@ -72,7 +72,7 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    fn from_amqp(delivery: &AmqpDelivery, queue: &str) -> Self {
+    pub(crate) fn from_amqp(delivery: &AmqpDelivery, queue: &str) -> Self {
         Self {
             body: Arc::from(delivery.data.as_slice()),
             properties: from_basic_properties(&delivery.properties),

@@ -43,6 +43,7 @@ pub mod properties;
 pub mod publisher;
 mod relay_publisher;
 pub mod settings;
+mod stream;
 pub mod topology;
 
 /// The AMQP client underneath, for the types that appear in this API.
@@ -53,4 +54,5 @@ pub use consumer::{Consumer, ConsumerError, Delivery, HandlerOutcome, MessageHan
 pub use ecommerce_platform::Backoff;
 pub use publisher::{OutgoingMessage, PublishError, Publisher};
 pub use settings::{BrokerSettings, ConsumerSettings};
-pub use topology::{ConsumerQueue, EventsExchange, Topology, TopologyNames};
+pub use stream::StreamItem;
+pub use topology::{ConsumerQueue, EventsExchange, QueueKind, Topology, TopologyNames};

@@ -13,11 +13,17 @@
 //!   `x-delivery-limit` and dead-lettering to the direct `dead-letter`
 //!   exchange under its own `<queue>.dlq` routing key;
 //! - one durable quorum DLQ `<queue>.dlq` per consumer queue, bound to
-//!   `dead-letter` with that key.
+//!   `dead-letter` with that key;
+//! - one durable stream, `iam.revocations`, bound to exactly the IAM events
+//!   that end access (sign-out, roles replaced, account locked): every
+//!   instance of every service reads it from the start of its retention, so
+//!   a restarted process still knows what was revoked while it was down.
 
 use std::fmt;
 
+use ecommerce_events::Event as _;
 use ecommerce_platform::settings::{EnvSource, SettingsError};
+use ecommerce_proto::ecommerce::iam::v1::{AccountLocked, UserAccessSynchronized, UserSignedOut};
 use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
     QueueDeleteOptions,
@@ -40,6 +46,19 @@ pub const UNROUTED_EXCHANGE_VAR: &str = "UNROUTED_EXCHANGE";
 pub const UNROUTED_QUEUE_VAR: &str = "UNROUTED_QUEUE";
 /// Variable naming the direct exchange every DLQ is bound to.
 pub const DEAD_LETTER_EXCHANGE_VAR: &str = "DEAD_LETTER_EXCHANGE";
+/// Variable naming the stream of revocation events (see [`REVOCATION_EVENT_TYPES`]).
+pub const REVOCATIONS_STREAM_VAR: &str = "AUTH_REVOCATIONS_STREAM";
+/// How long the revocations stream keeps a message (`x-max-age`): longer
+/// than any access token lives, so replaying it covers every live token.
+/// Part of the stream's declaration, so every service must agree on it.
+pub const REVOCATIONS_STREAM_MAX_AGE: &str = "1h";
+/// The IAM events that end access granted before them, bound one by one to
+/// the revocations stream: `(exchange, event type)`.
+pub const REVOCATION_EVENT_TYPES: [(EventsExchange, &str); 3] = [
+    (EventsExchange::Iam, UserSignedOut::EVENT_TYPE),
+    (EventsExchange::Iam, UserAccessSynchronized::EVENT_TYPE),
+    (EventsExchange::IamSecurity, AccountLocked::EVENT_TYPE),
+];
 /// Variable holding a prefix put in front of every name (after the per-name
 /// variables are read), so a whole stack of processes can own a private copy
 /// of the topology on a shared broker: end-to-end tests and benchmarks.
@@ -48,6 +67,7 @@ pub const TOPOLOGY_PREFIX_VAR: &str = "AMQP_TOPOLOGY_PREFIX";
 const DEFAULT_UNROUTED_EXCHANGE: &str = "unrouted";
 const DEFAULT_UNROUTED_QUEUE: &str = "unrouted";
 const DEFAULT_DEAD_LETTER_EXCHANGE: &str = "dead-letter";
+const DEFAULT_REVOCATIONS_STREAM: &str = "iam.revocations";
 
 /// An exchange a bounded context publishes its events to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -224,6 +244,7 @@ pub struct TopologyNames {
     unrouted_exchange: String,
     unrouted_queue: String,
     dead_letter_exchange: String,
+    revocations_stream: String,
 }
 
 impl Default for TopologyNames {
@@ -234,6 +255,7 @@ impl Default for TopologyNames {
             unrouted_exchange: DEFAULT_UNROUTED_EXCHANGE.to_owned(),
             unrouted_queue: DEFAULT_UNROUTED_QUEUE.to_owned(),
             dead_letter_exchange: DEFAULT_DEAD_LETTER_EXCHANGE.to_owned(),
+            revocations_stream: DEFAULT_REVOCATIONS_STREAM.to_owned(),
         }
     }
 }
@@ -265,6 +287,8 @@ impl TopologyNames {
             DEAD_LETTER_EXCHANGE_VAR,
             &defaults.dead_letter_exchange,
         )?;
+        names.revocations_stream =
+            name_or_default(source, REVOCATIONS_STREAM_VAR, &defaults.revocations_stream)?;
         match source.string(TOPOLOGY_PREFIX_VAR)? {
             Some(prefix) if !prefix.trim().is_empty() => {
                 let prefix = prefix.trim();
@@ -298,6 +322,7 @@ impl TopologyNames {
             unrouted_exchange: prefixed(&self.unrouted_exchange),
             unrouted_queue: prefixed(&self.unrouted_queue),
             dead_letter_exchange: prefixed(&self.dead_letter_exchange),
+            revocations_stream: prefixed(&self.revocations_stream),
         }
     }
 
@@ -331,6 +356,10 @@ impl TopologyNames {
 
     pub fn dead_letter_exchange(&self) -> &str {
         &self.dead_letter_exchange
+    }
+
+    pub fn revocations_stream(&self) -> &str {
+        &self.revocations_stream
     }
 }
 
@@ -408,22 +437,65 @@ pub struct DeadLetterRoute {
     pub routing_key: String,
 }
 
-/// One durable quorum queue.
+/// What kind of durable queue a declaration makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueKind {
+    /// A quorum queue: each message goes to one consumer and is gone once acked.
+    Quorum,
+    /// A stream: an append-only log every consumer reads in full, from an
+    /// offset of its choice; messages expire after `max_age` (`x-max-age`, e.g. `1h`).
+    Stream { max_age: String },
+}
+
+/// One durable queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueDeclaration {
     pub name: String,
+    pub kind: QueueKind,
     /// `x-delivery-limit`: returns after which the broker dead-letters a message.
     pub delivery_limit: Option<u32>,
     pub dead_letter: Option<DeadLetterRoute>,
 }
 
 impl QueueDeclaration {
+    /// A quorum queue without delivery limit or dead-lettering (DLQs, taps).
+    pub fn quorum(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind: QueueKind::Quorum,
+            delivery_limit: None,
+            dead_letter: None,
+        }
+    }
+
+    /// A stream keeping messages for `max_age`.
+    pub fn stream(name: impl Into<String>, max_age: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind: QueueKind::Stream {
+                max_age: max_age.into(),
+            },
+            delivery_limit: None,
+            dead_letter: None,
+        }
+    }
+
     /// The declaration arguments, exactly as sent to the broker.
     pub fn arguments(&self) -> FieldTable {
         let mut arguments = FieldTable::default();
+        let queue_type = match &self.kind {
+            QueueKind::Quorum => "quorum",
+            QueueKind::Stream { max_age } => {
+                arguments.insert(
+                    "x-max-age".into(),
+                    AMQPValue::LongString(LongString::from(max_age.as_str())),
+                );
+                "stream"
+            }
+        };
         arguments.insert(
             "x-queue-type".into(),
-            AMQPValue::LongString(LongString::from("quorum")),
+            AMQPValue::LongString(LongString::from(queue_type)),
         );
         if let Some(delivery_limit) = self.delivery_limit {
             arguments.insert(
@@ -486,11 +558,9 @@ impl Topology {
             });
         }
 
-        topology.queues.push(QueueDeclaration {
-            name: names.unrouted_queue().to_owned(),
-            delivery_limit: None,
-            dead_letter: None,
-        });
+        topology
+            .queues
+            .push(QueueDeclaration::quorum(names.unrouted_queue()));
         topology.bindings.push(BindingDeclaration {
             exchange: names.unrouted_exchange().to_owned(),
             queue: names.unrouted_queue().to_owned(),
@@ -503,17 +573,16 @@ impl Topology {
             let dead_letter_queue = names.dead_letter_queue(queue);
             topology.queues.push(QueueDeclaration {
                 name: queue_name.clone(),
+                kind: QueueKind::Quorum,
                 delivery_limit: Some(DEFAULT_DELIVERY_LIMIT),
                 dead_letter: Some(DeadLetterRoute {
                     exchange: names.dead_letter_exchange().to_owned(),
                     routing_key: dead_letter_queue.clone(),
                 }),
             });
-            topology.queues.push(QueueDeclaration {
-                name: dead_letter_queue.clone(),
-                delivery_limit: None,
-                dead_letter: None,
-            });
+            topology
+                .queues
+                .push(QueueDeclaration::quorum(dead_letter_queue.clone()));
             for routing_key in queue.binding_keys() {
                 topology.bindings.push(BindingDeclaration {
                     exchange: names.exchange(queue.source()).to_owned(),
@@ -525,6 +594,18 @@ impl Topology {
                 exchange: names.dead_letter_exchange().to_owned(),
                 queue: dead_letter_queue.clone(),
                 routing_key: dead_letter_queue,
+            });
+        }
+
+        let stream = names.revocations_stream();
+        topology
+            .queues
+            .push(QueueDeclaration::stream(stream, REVOCATIONS_STREAM_MAX_AGE));
+        for (exchange, event_type) in REVOCATION_EVENT_TYPES {
+            topology.bindings.push(BindingDeclaration {
+                exchange: names.exchange(exchange).to_owned(),
+                queue: stream.to_owned(),
+                routing_key: event_type.to_owned(),
             });
         }
         topology
@@ -938,6 +1019,17 @@ mod tests {
             ),
             ("cart.catalog-events", "catalog.events", "catalog.#"),
             ("unrouted", "unrouted", ""),
+            ("iam.revocations", "iam.events", "iam.user.signed_out.v1"),
+            (
+                "iam.revocations",
+                "iam.events",
+                "iam.user.access_synchronized.v1",
+            ),
+            (
+                "iam.revocations",
+                "iam.security-events",
+                "iam.security.account_locked.v1",
+            ),
         ]
         .into_iter()
         .chain(ConsumerQueue::ALL.iter().map(|queue| {
@@ -948,7 +1040,7 @@ mod tests {
         }))
         .collect();
         assert_eq!(bindings, expected);
-        assert_eq!(topology.queues.len(), 1 + 2 * ConsumerQueue::ALL.len());
+        assert_eq!(topology.queues.len(), 2 + 2 * ConsumerQueue::ALL.len());
         assert_eq!(topology.exchanges.len(), 2 + EventsExchange::ALL.len());
     }
 

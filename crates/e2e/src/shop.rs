@@ -53,11 +53,23 @@ pub const DELIVERED_SAGA_EVENTS: [&str; 9] = [
 pub const CURRENCY: &str = "EUR";
 
 /// A signed-in user.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Session {
     pub user_id: String,
     pub email: String,
     pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// Hides both tokens.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Session")
+            .field("user_id", &self.user_id)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One checkout call's inputs.
@@ -537,6 +549,16 @@ impl Shop {
     pub fn cart_client(&self) -> CartServiceClient<Channel> {
         self.cart.clone()
     }
+
+    /// The raw IAM client.
+    pub fn iam_client(&self) -> IamServiceClient<Channel> {
+        self.iam.clone()
+    }
+
+    /// Signs in again as `email` with `password`.
+    pub async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<Session> {
+        sign_in(&mut self.iam.clone(), email, password).await
+    }
 }
 
 /// How often the `wait_for_*` helpers ask again.
@@ -578,5 +600,6 @@ async fn sign_in(
         user_id: user.id,
         email: email.to_owned(),
         access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
     })
 }

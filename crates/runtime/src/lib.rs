@@ -35,6 +35,7 @@
 //! deployments that migrate before rolling out. `<binary> --roles grpc,relay`
 //! (or `<PREFIX>_ROLES`) runs only some parts of the service: see [`Roles`].
 
+pub mod revocations;
 mod roles;
 mod runtime;
 pub mod schemas;

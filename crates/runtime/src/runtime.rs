@@ -4,7 +4,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use ecommerce_broker::{Broker, ConsumerQueue, EventsExchange, TopologyNames};
+use ecommerce_auth::{AuthLayer, AuthSettings, Revocations};
+use ecommerce_broker::{Broker, ConsumerQueue, EventsExchange, StreamItem, TopologyNames};
 use ecommerce_inbox::{EventHandler, InboxConsumer, InboxTable};
 use ecommerce_outbox::{Outbox, OutboxPublisher, OutboxTable, Relay, RelaySettings, SchemaIds};
 use ecommerce_platform::grpc::GrpcServer;
@@ -137,6 +138,65 @@ impl ServiceRuntime {
             );
         }
         runs
+    }
+
+    /// The auth layer of the service's gRPC server: verifies access tokens
+    /// against IAM's keys ([`AuthSettings`] from the environment) and refuses
+    /// those IAM has revoked since (sign-out, new roles, account lock),
+    /// learnt from the revocations stream this process follows until
+    /// [`shutdown`](Self::shutdown). Returns once the stream's recent past
+    /// is replayed (or after [`REVOCATIONS_REPLAY_TIMEOUT`], with a warning),
+    /// so a restarted service never serves a token revoked while it was down.
+    pub async fn auth_layer(&self) -> anyhow::Result<AuthLayer> {
+        let settings = AuthSettings::from_env().context("invalid auth settings")?;
+        let revocations = Arc::new(Revocations::new(settings.revocation_retention()));
+        let layer = settings
+            .layer_with_revocations(Arc::clone(&revocations))
+            .context("invalid auth settings")?;
+        let mut replayed = self.follow_revocations(revocations);
+        let wait = replayed.wait_for(|replayed| *replayed);
+        if tokio::time::timeout(REVOCATIONS_REPLAY_TIMEOUT, wait)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                waited_secs = REVOCATIONS_REPLAY_TIMEOUT.as_secs(),
+                "serving before the revocations stream was replayed: a token revoked \
+                 while this process was down is accepted until the replay arrives"
+            );
+        }
+        Ok(layer)
+    }
+
+    /// Records every event of the revocations stream in `revocations`,
+    /// starting one retention back, until shutdown; the receiver turns true
+    /// once that replay has been delivered. Only with the `grpc` role
+    /// (otherwise it is true at once and nothing is followed).
+    pub fn follow_revocations(&self, revocations: Arc<Revocations>) -> watch::Receiver<bool> {
+        if !self.runs(Role::Grpc, "revocation feed") {
+            return watch::channel(true).1;
+        }
+        let (replayed_sender, replayed) = watch::channel(false);
+        let broker = self.inner.broker.clone();
+        let stream = self.names().revocations_stream().to_owned();
+        let stopping = self.stopping();
+        let handle = tokio::spawn(async move {
+            let replay = revocations.retention();
+            let on_item = |item: StreamItem| match item {
+                StreamItem::Message(delivery) => {
+                    crate::revocations::record(&revocations, &delivery, chrono::Utc::now());
+                }
+                StreamItem::CaughtUp => {
+                    replayed_sender.send_replace(true);
+                    tracing::debug!(known = revocations.len(), "revocations replayed");
+                }
+            };
+            broker
+                .follow_stream(&stream, replay, on_item, stopping)
+                .await;
+        });
+        self.tasks().push(handle);
+        replayed
     }
 
     pub fn broker(&self) -> &Broker {
@@ -301,6 +361,9 @@ impl ServiceRuntime {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+/// Longest [`ServiceRuntime::auth_layer`] waits for the revocations replay.
+pub const REVOCATIONS_REPLAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The whole `main` of a service whose schema is migrated by `M`.
 ///

@@ -19,11 +19,7 @@ pub fn declare_tap(
     name: &str,
     tapped: &[EventsExchange],
 ) {
-    topology.queues.push(QueueDeclaration {
-        name: name.to_owned(),
-        delivery_limit: None,
-        dead_letter: None,
-    });
+    topology.queues.push(QueueDeclaration::quorum(name));
     for exchange in tapped {
         topology.bindings.push(BindingDeclaration {
             exchange: names.exchange(*exchange).to_owned(),

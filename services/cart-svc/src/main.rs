@@ -9,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
         cart_svc::DEFAULT_SCHEMA,
         |runtime| async move {
             // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
-            let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
+            let auth = runtime.auth_layer().await?;
             let app = cart_svc::start(&runtime)?;
             Ok(move |server| cart_svc::register(server, &auth, app))
         },

@@ -11,7 +11,7 @@ async fn main() -> anyhow::Result<()> {
         orders_svc::DEFAULT_SCHEMA,
         |runtime| async move {
             // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
-            let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
+            let auth = runtime.auth_layer().await?;
             // CHECKOUT_SIGNING_KEY (+ CHECKOUT_VERIFICATION_KEYS), shared with cart-svc.
             let keys = ecommerce_checkout::SnapshotKeys::from_env()
                 .context("invalid checkout snapshot keys")?;

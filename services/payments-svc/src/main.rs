@@ -11,7 +11,7 @@ async fn main() -> anyhow::Result<()> {
         payments_svc::DEFAULT_SCHEMA,
         |runtime| async move {
             // Keys come from iam-svc's GetJwks (IAM_GRPC_URL), fetched lazily.
-            let auth = ecommerce_auth::AuthSettings::from_env()?.layer()?;
+            let auth = runtime.auth_layer().await?;
             // PAYMENTS_SIMULATED_LIMIT_MINOR: amounts above it are declined.
             let provider = Arc::new(payments_svc::simulated_provider_from_env()?);
             let app = payments_svc::start(&runtime, provider)?;

@@ -39,11 +39,9 @@ impl World {
         let prefix = unique_prefix();
         let tap_queue = format!("{prefix}tap.orders");
         let broker = TestBroker::start_under(prefix.clone(), |settings, topology| {
-            topology.queues.push(QueueDeclaration {
-                name: tap_queue.clone(),
-                delivery_limit: None,
-                dead_letter: None,
-            });
+            topology
+                .queues
+                .push(QueueDeclaration::quorum(tap_queue.clone()));
             topology.bindings.push(BindingDeclaration {
                 exchange: settings.names.exchange(EventsExchange::Orders).to_owned(),
                 queue: tap_queue.clone(),
