@@ -21,6 +21,11 @@ impl MigratorTrait for Migrator {
                 include_str!("../sql/0002_iam_tables.up.sql"),
                 include_str!("../sql/0002_iam_tables.down.sql"),
             )),
+            Box::new(SqlMigration::new(
+                "m20261201_000003_mark_bootstrap_admin",
+                include_str!("../sql/0003_bootstrap_marker.up.sql"),
+                include_str!("../sql/0003_bootstrap_marker.down.sql"),
+            )),
         ]
     }
 }

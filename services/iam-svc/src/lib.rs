@@ -22,6 +22,7 @@ use ecommerce_auth::{AccessTokenVerifier, AuthLayer};
 use ecommerce_broker::EventsExchange;
 use ecommerce_outbox::OutboxTable;
 use ecommerce_platform::grpc::GrpcServer;
+use ecommerce_platform::run_mode::DevelopmentDefault;
 use ecommerce_platform::settings::ServiceInfo;
 use ecommerce_runtime::ServiceRuntime;
 use tower::Layer as _;
@@ -53,18 +54,13 @@ impl StartedIam {
 }
 
 /// Starts iam-svc on `runtime` with production parameters: the signing key
-/// (created on first start), the bootstrap admin, the outbox relay.
+/// (created on first start), the bootstrap admin, the outbox relay, and the
+/// policies `settings` choose.
 pub async fn start(runtime: ServiceRuntime, settings: IamSettings) -> anyhow::Result<StartedIam> {
     let hasher = PasswordHasher::new(HashingParams::default())
         .context("invalid password hashing parameters")?;
-    start_with(
-        runtime,
-        settings,
-        hasher,
-        Arc::new(SystemClock),
-        Policies::default(),
-    )
-    .await
+    let policies = settings.policies();
+    start_with(runtime, settings, hasher, Arc::new(SystemClock), policies).await
 }
 
 /// [`start`] with a chosen hasher, clock and policies, for tests.
@@ -108,5 +104,38 @@ pub async fn start_with(
             .await
             .context("could not create the bootstrap admin")?;
     }
+    refuse_admins_with_development_password(&runtime, &settings, &app).await?;
     Ok(StartedIam { app, auth })
+}
+
+/// An admin whose stored password is still the documented development one
+/// is a development default like any other: a warning in development, a
+/// refused start in production, naming the account. The bootstrap account
+/// is skipped while `IAM_BOOTSTRAP_ADMIN_PASSWORD` itself is that password:
+/// [`IamSettings::development_defaults`] already reported it.
+async fn refuse_admins_with_development_password(
+    runtime: &ServiceRuntime,
+    settings: &IamSettings,
+    app: &IamApp,
+) -> anyhow::Result<()> {
+    let reported_by_settings = settings
+        .bootstrap_admin
+        .as_ref()
+        .filter(|_| !settings.development_defaults().is_empty())
+        .map(|admin| admin.email.as_str());
+    let defaults: Vec<DevelopmentDefault> = app
+        .admins_with_development_password()
+        .await
+        .context("could not check the admins' passwords")?
+        .into_iter()
+        .filter(|email| Some(email.as_str()) != reported_by_settings)
+        .map(|email| {
+            DevelopmentDefault::new(
+                format!("a new password for admin account {email}"),
+                "its stored password is still the documented development password \
+                 of the bootstrap admin; change that account's password",
+            )
+        })
+        .collect();
+    runtime.refuse_development_defaults(&defaults)
 }

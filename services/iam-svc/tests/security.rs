@@ -492,3 +492,199 @@ async fn only_admins_set_roles_and_the_same_set_is_a_no_op() {
         .expect("carol is an admin now");
     world.finish().await;
 }
+
+fn set_roles(
+    user_id: &str,
+    roles: &[&str],
+    token: &str,
+) -> tonic::Request<pb::SetUserRolesRequest> {
+    with_bearer(
+        pb::SetUserRolesRequest {
+            user_id: user_id.to_owned(),
+            roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+        },
+        token,
+    )
+}
+
+#[tokio::test]
+async fn an_admin_token_of_a_signed_out_session_is_refused_by_admin_rpcs() {
+    let world = IamWorld::start().await;
+    let mut client = world.client();
+    let user = world.sign_up("erin@example.test", "corr").await;
+    let tokens = world
+        .sign_in(ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap()
+        .tokens
+        .unwrap();
+    client
+        .set_user_roles(set_roles(&user.id, &["support"], &tokens.access_token))
+        .await
+        .expect("the admin's live session");
+    client
+        .sign_out(pb::SignOutRequest {
+            refresh_token: tokens.refresh_token.clone(),
+        })
+        .await
+        .unwrap();
+    // The access token has not expired, and still claims the admin role.
+    let refused = assert_status(
+        client
+            .set_user_roles(set_roles(&user.id, &["admin"], &tokens.access_token))
+            .await,
+        Code::Unauthenticated,
+        None,
+    );
+    assert!(refused.message().contains("session"), "{refused:?}");
+    let db = world.service.runtime.db();
+    let stored = iam_svc::storage::users::find_by_email(db, "erin@example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.roles, vec!["support".to_owned()]);
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn an_admin_token_is_refused_once_the_role_is_revoked_or_the_account_locked() {
+    let world = IamWorld::start_with_policies(Policies {
+        throttle: SignInThrottlePolicy {
+            max_client_failures: 50,
+            ..SignInThrottlePolicy::default()
+        },
+        ..Policies::default()
+    })
+    .await;
+    let mut client = world.client();
+    let root = world.admin_token().await;
+    let frank = world.sign_up("frank@example.test", "corr").await;
+    let grace = world.sign_up("grace@example.test", "corr").await;
+    for user in [&frank, &grace] {
+        client
+            .set_user_roles(set_roles(&user.id, &["admin"], &root))
+            .await
+            .unwrap();
+    }
+    let frank_token = world
+        .sign_in("frank@example.test", PASSWORD)
+        .await
+        .unwrap()
+        .tokens
+        .unwrap()
+        .access_token;
+    let grace_token = world
+        .sign_in("grace@example.test", PASSWORD)
+        .await
+        .unwrap()
+        .tokens
+        .unwrap()
+        .access_token;
+    client
+        .set_user_roles(set_roles(&grace.id, &["admin"], &frank_token))
+        .await
+        .expect("frank is an admin");
+
+    // Another admin takes frank's role away: his token still claims it.
+    client
+        .set_user_roles(set_roles(&frank.id, &[], &root))
+        .await
+        .unwrap();
+    let refused = assert_status(
+        client
+            .set_user_roles(set_roles(&frank.id, &["admin"], &frank_token))
+            .await,
+        Code::PermissionDenied,
+        None,
+    );
+    assert!(refused.message().contains("admin"), "{refused:?}");
+
+    // Five wrong passwords lock grace's account: her open session loses
+    // the back-office RPCs while the lock holds.
+    for _ in 0..5 {
+        assert_status(
+            world.sign_in("grace@example.test", "wrong password!").await,
+            Code::Unauthenticated,
+            None,
+        );
+    }
+    let refused = assert_status(
+        client
+            .set_user_roles(set_roles(&grace.id, &["admin"], &grace_token))
+            .await,
+        Code::PermissionDenied,
+        None,
+    );
+    assert!(refused.message().contains("locked"), "{refused:?}");
+    // Nothing changed: frank is still no admin.
+    let db = world.service.runtime.db();
+    let stored = iam_svc::storage::users::find_by_email(db, "frank@example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.roles.is_empty());
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn a_parallel_burst_of_wrong_passwords_gets_exactly_the_limit_of_checks() {
+    const LIMIT: u32 = 3;
+    const BURST: usize = 20;
+    let world = IamWorld::start_with_policies(Policies {
+        throttle: SignInThrottlePolicy {
+            max_failures: LIMIT,
+            max_client_failures: 100,
+            ..SignInThrottlePolicy::default()
+        },
+        ..Policies::default()
+    })
+    .await;
+    world.sign_up("target@example.test", "corr").await;
+    let attempts = (0..BURST).map(|attempt| {
+        let mut client = world.client();
+        async move {
+            client
+                .sign_in(pb::SignInRequest {
+                    email: "target@example.test".to_owned(),
+                    password: format!("guess number {attempt}"),
+                })
+                .await
+        }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let codes: Vec<Code> = results
+        .iter()
+        .map(|result| result.as_ref().unwrap_err().code())
+        .collect();
+    let checked = codes
+        .iter()
+        .filter(|code| **code == Code::Unauthenticated)
+        .count();
+    let throttled = codes
+        .iter()
+        .filter(|code| **code == Code::ResourceExhausted)
+        .count();
+    assert_eq!(checked, LIMIT as usize, "{codes:?}");
+    assert_eq!(throttled, BURST - LIMIT as usize, "{codes:?}");
+    assert_eq!(
+        world
+            .service
+            .count("SELECT count(*) AS n FROM sign_in_failures")
+            .await,
+        i64::from(LIMIT)
+    );
+    // Exactly one lock, at the limit.
+    let locked = world
+        .service
+        .expect_event("iam.security.account_locked.v1", EVENT_WAIT)
+        .await;
+    let DecodedEvent::IamSecurityAccountLockedV1(payload) = &locked.event else {
+        panic!()
+    };
+    assert_eq!(payload.attempt_count, i32::try_from(LIMIT).unwrap());
+    world
+        .service
+        .expect_no_event("iam.security.account_locked.v1", Duration::from_millis(300))
+        .await;
+    world.finish().await;
+}

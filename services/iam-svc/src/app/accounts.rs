@@ -9,6 +9,9 @@ use crate::domain::email::EmailAddress;
 use crate::domain::events::IamEvent;
 use crate::domain::profile::DisplayName;
 use crate::domain::tokens::{OpaqueToken, TokenHash, TokenKind};
+use crate::domain::verification::{
+    RecentVerificationMails, ResendDecision, ResendVerificationPolicy,
+};
 use crate::mail::verification_mail;
 use crate::storage::users::{NewUser, UserRow};
 use crate::storage::{USERS_EMAIL_KEY, USERS_SIGNUP_KEY, users, verification};
@@ -62,6 +65,7 @@ impl IamApp {
             roles: Vec::new(),
             email_verified_at: None,
             signup_key: request.idempotency_key.clone(),
+            created_by_bootstrap: false,
             now,
         };
         let (outbox, db) = (&self.inner.outbox, &self.inner.db);
@@ -141,6 +145,11 @@ impl IamApp {
 
     /// Mails a new verification token to an unverified account; does the
     /// same nothing, visibly, for unknown and already verified emails.
+    ///
+    /// Throttled per address ([`ResendVerificationPolicy`]: one mail a
+    /// minute, five a day, the sign-up's included). Over the limit it also
+    /// answers OK and sends nothing: a `RESOURCE_EXHAUSTED` only known,
+    /// unverified accounts could get would tell which emails have one.
     #[tracing::instrument(skip_all, err(Display, level = "info"))]
     pub async fn resend_verification_email(
         &self,
@@ -157,20 +166,56 @@ impl IamApp {
         let token =
             OpaqueToken::generate(TokenKind::EmailVerification).map_err(IamError::internal)?;
         let expires_at = self.inner.policies.verification.expires_at(now);
+        let policy = self.inner.policies.resend_verification;
         let (outbox, db) = (&self.inner.outbox, &self.inner.db);
-        transaction!(
+        let decision = transaction!(
             IamError,
             "resend_verification_email",
             outbox.begin(db),
             |tx| {
-                verification::spend_all_of_user(tx, user.id, now).await?;
-                let token_hash = token.hash().as_bytes().to_vec();
-                verification::insert(tx, token_hash, user.id, user.email.clone(), now, expires_at)
+                // Locked, so concurrent resends for one user count one by one.
+                let Some(current) = users::lock_by_id(tx, user.id).await? else {
+                    return Ok(None);
+                };
+                if current.email_verified_at.is_some() || current.email != user.email {
+                    return Ok(None);
+                }
+                let since = ResendVerificationPolicy::day_start(now);
+                let recent =
+                    verification::recent_to_address(tx, user.id, &user.email, since).await?;
+                let recent = RecentVerificationMails {
+                    count: u32::try_from(recent.count).unwrap_or(u32::MAX),
+                    oldest: recent.oldest,
+                    newest: recent.newest,
+                };
+                let decision = policy.decide(&recent, now);
+                if decision == ResendDecision::Send {
+                    verification::spend_all_of_user(tx, user.id, now).await?;
+                    let token_hash = token.hash().as_bytes().to_vec();
+                    verification::insert(
+                        tx,
+                        token_hash,
+                        user.id,
+                        user.email.clone(),
+                        now,
+                        expires_at,
+                    )
                     .await?;
-                Ok(())
+                }
+                Ok(Some(decision))
             }
         )?;
-        self.send_verification_mail(&user, &token).await;
+        match decision {
+            Some(ResendDecision::Send) => self.send_verification_mail(&user, &token).await,
+            Some(ResendDecision::Wait { retry_after }) => {
+                tracing::info!(
+                    user_id = %user.id,
+                    retry_after_s = retry_after.as_secs(),
+                    "verification mail not re-sent: the address had its share"
+                );
+            }
+            None => {}
+        }
         Ok(())
     }
 

@@ -4,9 +4,11 @@ use ecommerce_db::transaction;
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use super::settings::DEFAULT_BOOTSTRAP_ADMIN_PASSWORD;
 use super::{IamApp, IamError, RequestContext};
 use crate::domain::email::EmailAddress;
 use crate::domain::events::IamEvent;
+use crate::domain::password::PhcString;
 use crate::domain::profile::DisplayName;
 use crate::domain::roles::ADMIN;
 use crate::storage::USERS_EMAIL_KEY;
@@ -32,6 +34,12 @@ impl IamApp {
     /// Makes sure the bootstrap admin exists and has the `admin` role; safe
     /// on every start and from replicas starting together. An existing
     /// user's password is left alone: the variable only seeds the account.
+    ///
+    /// Only the account bootstrap itself created (`created_by_bootstrap`)
+    /// gets the role. When someone else signed up under the email first,
+    /// nothing is granted: the start goes on (in production too, so a
+    /// sign-up cannot keep the service down) with an error naming that
+    /// account's id, for an operator to look into.
     pub async fn ensure_bootstrap_admin(&self, admin: &BootstrapAdmin) -> Result<(), IamError> {
         let context = RequestContext {
             correlation_id: Uuid::now_v7().to_string(),
@@ -40,7 +48,19 @@ impl IamApp {
         let now = self.now();
         let (outbox, db) = (&self.inner.outbox, &self.inner.db);
         if let Some(existing) = users::find_by_email(db, admin.email.as_str()).await? {
-            if !existing.roles.iter().any(|role| role == ADMIN) {
+            let is_admin = existing.roles.iter().any(|role| role == ADMIN);
+            if !existing.created_by_bootstrap {
+                if !is_admin {
+                    tracing::error!(
+                        user_id = %existing.id,
+                        "the bootstrap admin email belongs to an account that signed up, not one the bootstrap created; \
+                         the admin role is NOT granted to it (grant it with SetUserRoles if it is yours, \
+                         or set IAM_BOOTSTRAP_ADMIN_EMAIL to another address)"
+                    );
+                }
+                return Ok(());
+            }
+            if !is_admin {
                 let mut roles = existing.roles.clone();
                 roles.push(ADMIN.to_owned());
                 roles.sort();
@@ -65,6 +85,7 @@ impl IamApp {
             roles: vec![ADMIN.to_owned()],
             email_verified_at: Some(now),
             signup_key: None,
+            created_by_bootstrap: true,
             now,
         };
         let created = transaction!(IamError, "create_bootstrap_admin", outbox.begin(db), |tx| {
@@ -92,5 +113,28 @@ impl IamApp {
             tracing::info!(user_id = %user.id, "bootstrap admin created");
         }
         Ok(())
+    }
+}
+
+impl IamApp {
+    /// The emails of the admins whose stored password hash still verifies
+    /// the documented development password of the bootstrap admin
+    /// ([`DEFAULT_BOOTSTRAP_ADMIN_PASSWORD`]): a clean clone's admin carried
+    /// into production. One Argon2id verification per admin, at start.
+    pub async fn admins_with_development_password(&self) -> Result<Vec<String>, IamError> {
+        let mut found = Vec::new();
+        for admin in users::admins(&self.inner.db).await? {
+            let Ok(stored) = PhcString::parse(&admin.password_hash) else {
+                continue;
+            };
+            let development = SecretString::from(DEFAULT_BOOTSTRAP_ADMIN_PASSWORD);
+            if self
+                .blocking(move |hasher| hasher.verify(&development, &stored))
+                .await?
+            {
+                found.push(admin.email);
+            }
+        }
+        Ok(found)
     }
 }

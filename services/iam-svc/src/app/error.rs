@@ -29,6 +29,9 @@ pub enum IamError {
     FailedPrecondition(String),
     #[error("too many failed sign-ins; retry in {} s", retry_after.as_secs().max(1))]
     Throttled { retry_after: Duration },
+    /// The password hashing gate is full (see `app::hashing`).
+    #[error("too many sign-ins in progress, retry shortly")]
+    Busy,
     /// A storage failure: retried, and its status, by the one policy. A
     /// taken email or sign-up key is claimed as [`IamError::AlreadyExists`]
     /// before it gets here.
@@ -62,6 +65,7 @@ impl TransactionError for IamError {
             | Self::AlreadyExists(_)
             | Self::FailedPrecondition(_)
             | Self::Throttled { .. }
+            | Self::Busy
             | Self::Internal(_) => None,
         }
     }
@@ -76,7 +80,7 @@ impl ServiceError for IamError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
-            Self::Throttled { .. } => ErrorCode::ResourceExhausted,
+            Self::Throttled { .. } | Self::Busy => ErrorCode::ResourceExhausted,
             Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -91,6 +95,7 @@ impl ServiceError for IamError {
             | Self::AlreadyExists(_)
             | Self::FailedPrecondition(_)
             | Self::Throttled { .. }
+            | Self::Busy
             | Self::Store(_)
             | Self::Internal(_) => None,
         }
@@ -99,6 +104,8 @@ impl ServiceError for IamError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Throttled { retry_after } => Some(*retry_after),
+            // A hash takes tens of milliseconds: the queue drains fast.
+            Self::Busy => Some(Duration::from_secs(1)),
             Self::InvalidArgument { .. }
             | Self::Unauthenticated(_)
             | Self::PermissionDenied(_)

@@ -14,6 +14,7 @@
 mod accounts;
 mod bootstrap;
 mod error;
+mod hashing;
 mod keys;
 mod profile;
 mod sessions;
@@ -32,13 +33,16 @@ use uuid::Uuid;
 pub use self::accounts::{MAX_IDEMPOTENCY_KEY_LEN, SignUp};
 pub use self::bootstrap::BootstrapAdmin;
 pub use self::error::IamError;
+pub use self::hashing::HashingLimits;
+use self::hashing::PasswordWork;
 pub use self::keys::KeyRing;
 pub use self::sessions::IssuedSession;
-pub use self::settings::IamSettings;
+pub use self::settings::{DEFAULT_BOOTSTRAP_ADMIN_PASSWORD, IamSettings};
 use crate::domain::events::{IamEvent, USER_AGGREGATE};
 use crate::domain::password::{PasswordHasher, PasswordPolicy};
 use crate::domain::rate_limit::SignInThrottlePolicy;
 use crate::domain::tokens::{SessionPolicy, VerificationTokenPolicy};
+use crate::domain::verification::{ResendVerificationPolicy, UnverifiedSignInPolicy};
 use crate::mail::Mailer;
 use crate::storage::users::UserRow;
 
@@ -85,6 +89,12 @@ pub struct Policies {
     pub throttle: SignInThrottlePolicy,
     pub sessions: SessionPolicy,
     pub verification: VerificationTokenPolicy,
+    /// How long an unverified account may sign in.
+    pub unverified_sign_in: UnverifiedSignInPolicy,
+    /// How often an address gets a verification mail.
+    pub resend_verification: ResendVerificationPolicy,
+    /// How many password hashes run and wait at once.
+    pub hashing: HashingLimits,
 }
 
 /// The IAM application: cheap to clone, shared by every handler.
@@ -97,7 +107,7 @@ pub struct IamApp {
 struct Inner {
     db: DatabaseConnection,
     outbox: Outbox,
-    hasher: Arc<PasswordHasher>,
+    password_work: PasswordWork,
     mailer: Arc<dyn Mailer>,
     keys: KeyRing,
     policies: Policies,
@@ -122,7 +132,7 @@ impl IamApp {
             inner: Arc::new(Inner {
                 db: parts.db,
                 outbox: parts.outbox,
-                hasher: Arc::new(parts.hasher),
+                password_work: PasswordWork::new(parts.hasher, policies.hashing),
                 mailer: parts.mailer,
                 keys: parts.keys,
                 policies,
@@ -153,16 +163,15 @@ impl IamApp {
         Ok(())
     }
 
-    /// Runs a password hash or verification off the async threads: Argon2id
-    /// with OWASP parameters costs tens of milliseconds of CPU.
+    /// Runs a password hash or verification off the async threads, behind
+    /// the hashing gate (see [`hashing`]): Argon2id with OWASP parameters
+    /// costs tens of milliseconds of CPU and 19 MiB. [`IamError::Busy`]
+    /// when the gate is full.
     async fn blocking<T, F>(&self, work: F) -> Result<T, IamError>
     where
         T: Send + 'static,
         F: FnOnce(&PasswordHasher) -> T + Send + 'static,
     {
-        let hasher = Arc::clone(&self.inner.hasher);
-        tokio::task::spawn_blocking(move || work(&hasher))
-            .await
-            .map_err(IamError::internal)
+        self.inner.password_work.admit()?.run(work).await
     }
 }

@@ -61,15 +61,19 @@ impl IamApp {
         Ok(UserView::from(&user))
     }
 
-    /// Replaces a user's roles (admin only, checked by the handler); the
-    /// same set again changes nothing and emits nothing.
+    /// Replaces a user's roles; the same set again changes nothing and
+    /// emits nothing. Admin only: the handler checks the token's claims,
+    /// this checks the caller's session and roles as stored now, so a
+    /// signed-out session or a revoked role stops working at once.
     #[tracing::instrument(skip_all, fields(%user_id), err(Display, level = "info"))]
     pub async fn set_user_roles(
         &self,
         context: &RequestContext,
+        caller: &Caller,
         user_id: Uuid,
         roles: RoleSet,
     ) -> Result<UserView, IamError> {
+        self.require_admin(caller).await?;
         let now = self.now();
         let (outbox, db) = (&self.inner.outbox, &self.inner.db);
         let user = transaction!(IamError, "set_user_roles", outbox.begin(db), |tx| {

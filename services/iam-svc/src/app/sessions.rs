@@ -4,15 +4,19 @@
 use chrono::{DateTime, Utc};
 use ecommerce_auth::Caller;
 use ecommerce_db::transaction;
+use sea_orm::{ConnectionTrait, TransactionTrait as _};
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use super::hashing::Admission;
 use super::{IamApp, IamError, RequestContext, UserView};
 use crate::domain::email::EmailAddress;
 use crate::domain::events::{IamEvent, SignInFailureReason};
 use crate::domain::password::PhcString;
-use crate::domain::rate_limit::{AttemptDecision, ThrottleState};
+use crate::domain::rate_limit::{AttemptDecision, SignInThrottlePolicy, ThrottleState};
+use crate::domain::roles::{AdminAccess, admin_access};
 use crate::domain::tokens::{OpaqueToken, TokenHash, TokenKind};
+use crate::domain::verification::UnverifiedSignIn;
 use crate::storage::failures::{self, FailureKey};
 use crate::storage::sessions::{self, SessionRow};
 use crate::storage::users::{self, UserRow};
@@ -20,6 +24,10 @@ use crate::storage::users::{self, UserRow};
 const WRONG_CREDENTIALS: &str = "wrong email or password";
 const INVALID_REFRESH_TOKEN: &str = "the refresh token is invalid, spent or expired; sign in again";
 const SESSION_ENDED: &str = "the session has ended; sign in again";
+const VERIFY_EMAIL_FIRST: &str =
+    "verify your email address first (ResendVerificationEmail sends a new link)";
+const ADMIN_REQUIRED: &str = "the admin role is required";
+const ACCOUNT_LOCKED: &str = "the account is locked after repeated failed sign-ins; retry later";
 
 /// A new or refreshed session's tokens.
 #[derive(Clone)]
@@ -49,6 +57,17 @@ impl IamApp {
     /// per client; past the limit the caller is throttled with a retry delay,
     /// and the account's limit also locks it for a while. Every failure
     /// emits `iam.security.sign_in_failed.v1`.
+    ///
+    /// An attempt is counted *before* its password is checked, under a lock
+    /// per account and per client, and uncounted when the password is right:
+    /// a burst of parallel guesses gets exactly the limit's worth of checks.
+    /// The check itself waits behind the hashing gate, which refuses with
+    /// `RESOURCE_EXHAUSTED` when full, before anything is counted.
+    ///
+    /// A right password of an account whose email is not verified opens a
+    /// session only within the grace period after sign-up
+    /// ([`UnverifiedSignInPolicy`](crate::domain::verification::UnverifiedSignInPolicy));
+    /// after it, `FAILED_PRECONDITION`.
     #[tracing::instrument(skip_all, err(Display, level = "info"))]
     pub async fn sign_in(
         &self,
@@ -56,34 +75,39 @@ impl IamApp {
         email: &EmailAddress,
         password: SecretString,
     ) -> Result<(IssuedSession, UserView), IamError> {
+        let admission = self.inner.password_work.admit()?;
         let now = self.now();
         let user = users::find_by_email(&self.inner.db, email.as_str()).await?;
-        let state = self
-            .throttle_state(context, email, user.as_ref(), now)
-            .await?;
-        if let AttemptDecision::Throttled { retry_after } = self
-            .inner
-            .policies
-            .throttle
-            .decide_before_attempt(&state, now)
+        let (attempt_id, state) = match self
+            .begin_attempt(context, email, user.as_ref(), now)
+            .await?
         {
-            // Reported, not counted: a client waiting out its throttle by
-            // retrying must not keep itself throttled forever.
-            self.record_failure(
-                context,
-                email,
-                user.as_ref(),
-                SignInFailureReason::AccountLocked,
-                now,
-            )
-            .await?;
-            return Err(IamError::Throttled { retry_after });
-        }
+            Attempt::Counted { id, state } => (id, state),
+            Attempt::Throttled { retry_after, state } => {
+                drop(admission);
+                // Reported, not counted: a client waiting out its throttle by
+                // retrying must not keep itself throttled forever.
+                self.report_failure(
+                    context,
+                    email,
+                    user.as_ref(),
+                    SignInFailureReason::AccountLocked,
+                    &state,
+                    now,
+                )
+                .await?;
+                return Err(IamError::Throttled { retry_after });
+            }
+        };
         let password_matches = match &user {
-            Some(user) => self.check_password(&password, &user.password_hash).await?,
+            Some(user) => {
+                self.check_password(admission, &password, &user.password_hash)
+                    .await?
+            }
             None => {
                 let password = password.clone();
-                self.blocking(move |hasher| hasher.dummy_verify(&password))
+                admission
+                    .run(move |hasher| hasher.dummy_verify(&password))
                     .await?
             }
         };
@@ -95,11 +119,31 @@ impl IamApp {
                 } else {
                     SignInFailureReason::UnknownEmail
                 };
-                self.record_failure(context, email, user.as_ref(), reason, now)
+                self.report_failure(context, email, user.as_ref(), reason, &state, now)
                     .await?;
                 return Err(IamError::Unauthenticated(WRONG_CREDENTIALS));
             }
         };
+        let verified = user.email_verified_at.is_some();
+        match self
+            .inner
+            .policies
+            .unverified_sign_in
+            .decide(verified, user.created_at, now)
+        {
+            UnverifiedSignIn::Verified => {}
+            UnverifiedSignIn::WithinGrace { grace_ends_at } => {
+                tracing::info!(user_id = %user.id, %grace_ends_at, "unverified account signs in within its grace period");
+            }
+            UnverifiedSignIn::Refused { grace_ended_at } => {
+                // The password was right: not a failure.
+                failures::delete(&self.inner.db, attempt_id).await?;
+                tracing::info!(user_id = %user.id, %grace_ended_at, "sign-in refused: email not verified and the grace period is over");
+                return Err(IamError::FailedPrecondition(VERIFY_EMAIL_FIRST.to_owned()));
+            }
+        }
+        // Opening the session forgets the account's failures, this
+        // attempt's included.
         let session = self.open_session(context, &user, now).await?;
         tracing::info!(user_id = %user.id, "user signed in");
         Ok((session, UserView::from(&user)))
@@ -213,8 +257,29 @@ impl IamApp {
             .ok_or(IamError::Unauthenticated(SESSION_ENDED))
     }
 
+    /// [`Self::require_active_session`], then the admin role as stored now
+    /// (not as the token claims it) and no sign-in lock: the check of IAM's
+    /// back-office RPCs. `PERMISSION_DENIED` without the role or while locked.
+    pub(crate) async fn require_admin(&self, caller: &Caller) -> Result<UserRow, IamError> {
+        let user = self.require_active_session(caller).await?;
+        match admin_access(&user.roles, user.locked_until, self.now()) {
+            AdminAccess::Granted => Ok(user),
+            AdminAccess::NotAdmin => {
+                tracing::warn!(user_id = %user.id, "admin RPC refused: the stored roles lack admin");
+                Err(IamError::PermissionDenied(ADMIN_REQUIRED))
+            }
+            AdminAccess::Locked => {
+                tracing::warn!(user_id = %user.id, "admin RPC refused: the account is locked");
+                Err(IamError::PermissionDenied(ACCOUNT_LOCKED))
+            }
+        }
+    }
+
+    /// Verifies `password` in `admission`'s turn; a stored hash that does
+    /// not parse verifies nothing.
     async fn check_password(
         &self,
+        admission: Admission,
         password: &SecretString,
         stored: &str,
     ) -> Result<bool, IamError> {
@@ -223,56 +288,80 @@ impl IamApp {
             return Ok(false);
         };
         let password = password.clone();
-        self.blocking(move |hasher| hasher.verify(&password, &hash))
+        admission
+            .run(move |hasher| hasher.verify(&password, &hash))
             .await
     }
 
-    async fn throttle_state(
+    /// Counts the attempt unless it is throttled, in one transaction that
+    /// waits for the attempts before it on the same account or client.
+    async fn begin_attempt(
         &self,
         context: &RequestContext,
         email: &EmailAddress,
         user: Option<&UserRow>,
         now: DateTime<Utc>,
+    ) -> Result<Attempt, IamError> {
+        let policy = self.inner.policies.throttle;
+        let locked_until = user.and_then(|user| user.locked_until);
+        let db = &self.inner.db;
+        transaction!(IamError, "begin_sign_in_attempt", db.begin(), |tx| {
+            failures::serialize_attempts(tx, email.as_str(), &context.client_address).await?;
+            let state =
+                Self::throttle_state(tx, &policy, context, email, locked_until, now).await?;
+            match policy.decide_before_attempt(&state, now) {
+                AttemptDecision::Throttled { retry_after } => {
+                    Ok(Attempt::Throttled { retry_after, state })
+                }
+                AttemptDecision::Allowed => {
+                    let id =
+                        failures::record(tx, email.as_str(), &context.client_address, now).await?;
+                    Ok(Attempt::Counted { id, state })
+                }
+            }
+        })
+    }
+
+    async fn throttle_state<C: ConnectionTrait>(
+        db: &C,
+        policy: &SignInThrottlePolicy,
+        context: &RequestContext,
+        email: &EmailAddress,
+        locked_until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
     ) -> Result<ThrottleState, IamError> {
-        let since = now - self.inner.policies.throttle.window_as_chrono();
-        let account =
-            failures::recent(&self.inner.db, FailureKey::Account(email.as_str()), since).await?;
-        let client = failures::recent(
-            &self.inner.db,
-            FailureKey::Client(&context.client_address),
-            since,
-        )
-        .await?;
+        let since = policy.window_start(now);
+        let account = failures::recent(db, FailureKey::Account(email.as_str()), since).await?;
+        let client =
+            failures::recent(db, FailureKey::Client(&context.client_address), since).await?;
         Ok(ThrottleState {
             account_failures: u32::try_from(account.count).unwrap_or(u32::MAX),
             oldest_account_failure: account.oldest,
             client_failures: u32::try_from(client.count).unwrap_or(u32::MAX),
             oldest_client_failure: client.oldest,
-            locked_until: user.and_then(|user| user.locked_until),
+            locked_until,
         })
     }
 
-    /// Emits `sign_in_failed` and, for a checked password (not a throttled
-    /// attempt, reported with reason `ACCOUNT_LOCKED`), counts the failure
-    /// and emits `account_locked` when it reaches the account's limit; all
-    /// in one transaction.
-    async fn record_failure(
+    /// Emits `sign_in_failed` for an attempt and, for a checked password
+    /// (already counted by [`Self::begin_attempt`]; not a throttled attempt,
+    /// reported with reason `ACCOUNT_LOCKED`), emits `account_locked` and
+    /// locks the account when it reached the account's limit; all in one
+    /// transaction. `state` is what the attempt saw before it was counted.
+    async fn report_failure(
         &self,
         context: &RequestContext,
         email: &EmailAddress,
         user: Option<&UserRow>,
         reason: SignInFailureReason,
+        state: &ThrottleState,
         now: DateTime<Utc>,
     ) -> Result<(), IamError> {
-        let state = self.throttle_state(context, email, user, now).await?;
-        let outcome = self.inner.policies.throttle.after_failure(&state, now);
+        let outcome = self.inner.policies.throttle.after_failure(state, now);
         let user_id = user.map(|user| user.id);
         let counted = reason != SignInFailureReason::AccountLocked;
         let (outbox, db) = (&self.inner.outbox, &self.inner.db);
         transaction!(IamError, "record_sign_in_failure", outbox.begin(db), |tx| {
-            if counted {
-                failures::record(tx, email.as_str(), &context.client_address, now).await?;
-            }
             let event = IamEvent::SignInFailed {
                 email: email.as_str(),
                 user_id,
@@ -356,6 +445,16 @@ impl IamApp {
             refresh_token_expires_at,
         })
     }
+}
+
+/// Whether a sign-in attempt may check its password.
+enum Attempt {
+    /// Counted as a failure (row `id`) until the password proves right.
+    Counted { id: i64, state: ThrottleState },
+    Throttled {
+        retry_after: std::time::Duration,
+        state: ThrottleState,
+    },
 }
 
 enum Refresh {

@@ -1,6 +1,7 @@
 //! IAM rules that need no I/O: input validation, password policy and hashing,
-//! opaque tokens and session expiry, sign-in throttling, role sets, profile
-//! updates and the events IAM announces.
+//! opaque tokens and session expiry, sign-in throttling, the rules of an
+//! unverified email, role sets and admin access, profile updates and the
+//! events IAM announces.
 //!
 //! Nothing here imports tonic or sea_orm. Every validation error names the
 //! request field it is about ([`email::EmailError::field`], …) and its
@@ -19,5 +20,6 @@ pub mod rate_limit;
 pub mod roles;
 mod time;
 pub mod tokens;
+pub mod verification;
 
 pub use random::RandomnessUnavailable;

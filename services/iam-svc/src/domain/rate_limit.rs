@@ -43,7 +43,11 @@
 //! account's failures; the client's are kept.
 //!
 //! Everything here is pure: the app reads the counts, the oldest failure
-//! time and the lock from storage and applies the outcome.
+//! time and the lock from storage and applies the outcome. It counts an
+//! attempt *before* checking its password, one attempt per account and
+//! client at a time, and forgets it when the password is right, so parallel
+//! attempts never decide on the same stale count; `after_failure` then gets
+//! the state as it was before that attempt was counted.
 
 use std::time::Duration;
 

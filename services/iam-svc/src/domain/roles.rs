@@ -13,6 +13,8 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 /// The role that grants the back-office RPCs of every service.
 pub const ADMIN: &str = "admin";
 /// Longest role name, in characters.
@@ -179,6 +181,33 @@ impl RoleError {
     }
 }
 
+/// What the stored account behind an admin RPC's caller allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAccess {
+    Granted,
+    /// The stored roles lack [`ADMIN`], whatever the token still claims.
+    NotAdmin,
+    /// Sign-in is locked after repeated failures: the account may be under
+    /// attack, so its open sessions get no back-office access meanwhile.
+    Locked,
+}
+
+/// Decides [`AdminAccess`] from the account as stored (not the token's
+/// claims, which may be up to an access token's lifetime old).
+pub fn admin_access(
+    stored_roles: &[String],
+    locked_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> AdminAccess {
+    if !stored_roles.iter().any(|role| role == ADMIN) {
+        return AdminAccess::NotAdmin;
+    }
+    if locked_until.is_some_and(|until| until > now) {
+        return AdminAccess::Locked;
+    }
+    AdminAccess::Granted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +347,29 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "roles must name at most 16 distinct roles, not 17"
+        );
+    }
+
+    #[test]
+    fn admin_access_follows_the_stored_roles_and_the_lock() {
+        let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        let admin = vec!["admin".to_owned(), "support".to_owned()];
+        let support = vec!["support".to_owned()];
+        assert_eq!(admin_access(&admin, None, now), AdminAccess::Granted);
+        assert_eq!(admin_access(&support, None, now), AdminAccess::NotAdmin);
+        assert_eq!(admin_access(&[], None, now), AdminAccess::NotAdmin);
+        let later = now + chrono::TimeDelta::seconds(1);
+        assert_eq!(admin_access(&admin, Some(later), now), AdminAccess::Locked);
+        // A lock ends exactly at locked_until; a missing role wins over a lock.
+        assert_eq!(admin_access(&admin, Some(now), now), AdminAccess::Granted);
+        assert_eq!(
+            admin_access(&support, Some(later), now),
+            AdminAccess::NotAdmin
+        );
+        // Names compare exactly.
+        assert_eq!(
+            admin_access(&["Admin".to_owned()], None, now),
+            AdminAccess::NotAdmin
         );
     }
 }

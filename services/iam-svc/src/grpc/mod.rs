@@ -197,12 +197,12 @@ impl IamService for IamGrpc {
         &self,
         request: Request<pb::SetUserRolesRequest>,
     ) -> Result<Response<pb::SetUserRolesResponse>, Status> {
-        require_role(&request, Role::ADMIN)?;
+        let caller = require_role(&request, Role::ADMIN)?;
         let context = context(&request);
         let (user_id, roles) = convert::set_user_roles(request.into_inner()).map_err(to_status)?;
         let user = self
             .app
-            .set_user_roles(&context, user_id, roles)
+            .set_user_roles(&context, &caller, user_id, roles)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::SetUserRolesResponse {

@@ -18,6 +18,8 @@ pub mod user {
         pub locked_until: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// Created by the bootstrap admin setting, not by a SignUp.
+        pub created_by_bootstrap: bool,
     }
 
     /// Written by hand: not even the password hash may reach a log line.
@@ -29,6 +31,7 @@ pub mod user {
                 .field("email_verified_at", &self.email_verified_at)
                 .field("roles", &self.roles)
                 .field("locked_until", &self.locked_until)
+                .field("created_by_bootstrap", &self.created_by_bootstrap)
                 .finish_non_exhaustive()
         }
     }

@@ -4,11 +4,13 @@ use chrono::{DateTime, Utc};
 use ecommerce_db::StoreError;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
 use super::entities::user;
+use crate::domain::roles::ADMIN;
 
 pub use user::Model as UserRow;
 
@@ -22,6 +24,8 @@ pub struct NewUser {
     pub roles: Vec<String>,
     pub email_verified_at: Option<DateTime<Utc>>,
     pub signup_key: Option<String>,
+    /// Set only by the bootstrap admin: the one account it may make admin.
+    pub created_by_bootstrap: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -41,6 +45,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, new_user: NewUser) -> Result<Use
         locked_until: Set(None),
         created_at: Set(new_user.now),
         updated_at: Set(new_user.now),
+        created_by_bootstrap: Set(new_user.created_by_bootstrap),
     };
     Ok(user::Entity::insert(row).exec_with_returning(db).await?)
 }
@@ -72,6 +77,15 @@ pub async fn find_by_email<C: ConnectionTrait>(
     Ok(user::Entity::find()
         .filter(user::Column::Email.eq(email))
         .one(db)
+        .await?)
+}
+
+/// Every user holding the `admin` role, oldest first.
+pub async fn admins<C: ConnectionTrait>(db: &C) -> Result<Vec<UserRow>, StoreError> {
+    Ok(user::Entity::find()
+        .filter(Expr::cust_with_values("$1 = ANY (roles)", [ADMIN]))
+        .order_by_asc(user::Column::CreatedAt)
+        .all(db)
         .await?)
 }
 

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use ecommerce_db::StoreError;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -70,4 +71,34 @@ pub async fn spend_all_of_user<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The verification mails (one token each) sent to `email` as `user_id`'s
+/// address after `since`: how many, the oldest and the newest.
+pub async fn recent_to_address<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    email: &str,
+    since: DateTime<Utc>,
+) -> Result<RecentTokens, StoreError> {
+    let recent = token::Entity::find()
+        .select_only()
+        .column_as(Expr::col(token::Column::TokenHash).count(), "count")
+        .column_as(Expr::col(token::Column::CreatedAt).min(), "oldest")
+        .column_as(Expr::col(token::Column::CreatedAt).max(), "newest")
+        .filter(token::Column::UserId.eq(user_id))
+        .filter(token::Column::Email.eq(email))
+        .filter(token::Column::CreatedAt.gt(since))
+        .into_model::<RecentTokens>()
+        .one(db)
+        .await?;
+    Ok(recent.unwrap_or_default())
+}
+
+/// See [`recent_to_address`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromQueryResult)]
+pub struct RecentTokens {
+    pub count: i64,
+    pub oldest: Option<DateTime<Utc>>,
+    pub newest: Option<DateTime<Utc>>,
 }

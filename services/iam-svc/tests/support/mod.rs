@@ -51,6 +51,12 @@ impl IamWorld {
     }
 
     pub async fn start_with_policies(policies: Policies) -> Self {
+        Self::start_configured(policies, &[]).await
+    }
+
+    /// [`IamWorld::start_with_policies`] with more settings (`IAM_*`
+    /// variables) than the mail directory and the bootstrap admin.
+    pub async fn start_configured(policies: Policies, settings: &[(&str, &str)]) -> Self {
         let mut service = TestService::start::<iam_migration::Migrator>(
             &iam_svc::SERVICE,
             &[EventsExchange::Iam, EventsExchange::IamSecurity],
@@ -60,12 +66,13 @@ impl IamWorld {
         let mail_dir = std::env::temp_dir().join(format!("iam-mail-{}", uuid::Uuid::now_v7()));
         let clock = Arc::new(TestClock(Mutex::new(Utc::now().trunc_subsecs(6))));
         let mail_dir_text = mail_dir.to_string_lossy().into_owned();
-        let settings = IamSettings::from_source(&EnvSource::from_pairs([
+        let mut pairs = vec![
             ("IAM_MAIL_DIR", mail_dir_text.as_str()),
             ("IAM_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL),
             ("IAM_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
-        ]))
-        .expect("settings");
+        ];
+        pairs.extend_from_slice(settings);
+        let settings = IamSettings::from_source(&EnvSource::from_pairs(pairs)).expect("settings");
         let started = iam_svc::start_with(
             service.runtime.clone(),
             settings,
