@@ -57,17 +57,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A retried checkout is the same checkout: cart-svc resends the bytes it
+//! signed first, and orders-svc compares their [`SnapshotDigest`] with the
+//! one stored with the order of that checkout key.
+//!
 //! Every refusal is a [`SnapshotError`] naming the request field
 //! (`snapshot`, `signature`, `idempotency_key` or a path inside the
 //! snapshot) with its intended status: `INVALID_ARGUMENT`, or
 //! `FAILED_PRECONDITION` for an expired snapshot. It implements the
 //! platform's `ServiceError`, so a handler can return it as is.
 
+mod digest;
 mod error;
 mod key;
 mod signature;
 pub mod snapshot;
 
+pub use digest::{SNAPSHOT_DIGEST_LEN, SnapshotDigest};
 pub use error::SnapshotError;
 pub use key::{
     CHECKOUT_SIGNING_KEY_VAR, CHECKOUT_VERIFICATION_KEYS_VAR, DEVELOPMENT_SIGNING_KEY, InvalidKey,

@@ -7,6 +7,7 @@ use ecommerce_proto::ecommerce::orders::v1 as pb;
 use hmac::Mac as _;
 use prost::Message as _;
 
+use crate::digest::SnapshotDigest;
 use crate::error::SnapshotError;
 use crate::key::{SnapshotKey, SnapshotKeys};
 use crate::snapshot::{VerifiedCheckout, parse_snapshot};
@@ -32,6 +33,12 @@ pub struct SignedSnapshot {
 }
 
 impl SignedSnapshot {
+    /// The SHA-256 of [`Self::bytes`]: equal for a resent snapshot, unequal
+    /// for any other.
+    pub fn digest(&self) -> SnapshotDigest {
+        SnapshotDigest::of(&self.bytes)
+    }
+
     /// The PlaceOrder request carrying this snapshot.
     pub fn into_place_order_request(self) -> pb::PlaceOrderRequest {
         pb::PlaceOrderRequest {

@@ -142,6 +142,34 @@ fn the_encoding_is_deterministic_and_the_signature_is_hmac_sha256() {
     );
 }
 
+#[test]
+fn the_digest_is_sha256_of_the_signed_bytes_and_tells_checkouts_apart() {
+    let signed = sign(&snapshot(), keys().signing_key());
+    let resent = signed.clone();
+    assert_eq!(signed.digest(), resent.digest());
+    assert_eq!(signed.digest(), SnapshotDigest::of(&signed.bytes));
+    // The signature is not covered: a rotation re-signs the same checkout.
+    let other_signature = sign(&snapshot(), &SnapshotKey::from_bytes(&OTHER_KEY).unwrap());
+    assert_eq!(other_signature.digest(), signed.digest());
+    // Any other snapshot, even one only re-issued a second later, differs.
+    let mut reissued = snapshot();
+    reissued.issued_at = Some(ecommerce_proto::timestamp(now() + Duration::seconds(1)));
+    assert_ne!(
+        sign(&reissued, keys().signing_key()).digest(),
+        signed.digest()
+    );
+    // Stored and read back; a wrong length is refused, not padded.
+    let digest = signed.digest();
+    assert_eq!(SnapshotDigest::from_slice(digest.as_bytes()), Some(digest));
+    assert_eq!(SnapshotDigest::from_slice(&[0; 31]), None);
+    // FIPS 180-2 test vector, so the digest is standard SHA-256.
+    assert_eq!(
+        SnapshotDigest::of(b"abc").to_string(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert!(format!("{digest:?}").starts_with("SnapshotDigest("));
+}
+
 /// prost writes map entries in the map's iteration order; the snapshot must
 /// never grow one (nor may anything it contains).
 #[test]

@@ -24,6 +24,11 @@ impl MigratorTrait for Migrator {
                 include_str!("../sql/0002_cart_tables.up.sql"),
                 include_str!("../sql/0002_cart_tables.down.sql"),
             )),
+            Box::new(SqlMigration::new(
+                "m20261201_000003_store_checkout_attempts",
+                include_str!("../sql/0003_checkout_attempts.up.sql"),
+                include_str!("../sql/0003_checkout_attempts.down.sql"),
+            )),
         ]
     }
 }

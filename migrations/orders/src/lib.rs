@@ -7,7 +7,9 @@
 //! 2. the inbox (`processed_messages`), shared by the three consumers
 //!    (`orders.inventory-events`, `orders.payment-events`,
 //!    `orders.fulfillment-events`);
-//! 3. `orders`, `order_lines` and `order_status_history`.
+//! 3. `orders`, `order_lines` and `order_status_history`;
+//! 4. `orders.snapshot_digest`, what tells a retried checkout from another
+//!    one reusing its key.
 
 use ecommerce_db::SqlMigration;
 use ecommerce_inbox::{InboxMigration, InboxTable};
@@ -32,6 +34,11 @@ impl MigratorTrait for Migrator {
                 "m20261127_000003_create_orders_tables",
                 include_str!("../sql/0003_orders_tables.up.sql"),
                 include_str!("../sql/0003_orders_tables.down.sql"),
+            )),
+            Box::new(SqlMigration::new(
+                "m20261201_000004_add_orders_snapshot_digest",
+                include_str!("../sql/0004_orders_snapshot_digest.up.sql"),
+                include_str!("../sql/0004_orders_snapshot_digest.down.sql"),
             )),
         ]
     }

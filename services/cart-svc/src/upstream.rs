@@ -7,13 +7,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ecommerce_checkout::{SnapshotKeys, check_snapshot, sign};
+use ecommerce_checkout::{SignedSnapshot, SnapshotKeys, check_snapshot, sign};
 use ecommerce_platform::grpc::ErrorCode;
 use ecommerce_proto::ecommerce::catalog::v1 as catalog_pb;
 use ecommerce_proto::ecommerce::catalog::v1::catalog_service_client::CatalogServiceClient;
 use ecommerce_proto::ecommerce::fulfillment::v1 as fulfillment_pb;
 use ecommerce_proto::ecommerce::fulfillment::v1::fulfillment_service_client::FulfillmentServiceClient;
-use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
 use ecommerce_proto::ecommerce::orders::v1::order_service_client::OrderServiceClient;
 use tonic::transport::{Channel, Endpoint};
 use uuid::Uuid;
@@ -157,16 +156,16 @@ impl ShippingPricer for GrpcShippingPricer {
     }
 }
 
-/// The `PlaceOrderRequest` for `snapshot`: its proto form, checked as
-/// orders will check it (so cart refuses what orders would refuse, naming
-/// the snapshot field) and signed with `keys`' signing key.
-pub fn place_order_request(
+/// `snapshot` signed for PlaceOrder: its proto form, checked as orders
+/// will check it (so cart refuses what orders would refuse, naming the
+/// snapshot field) and signed with `keys`' signing key.
+pub fn sign_snapshot(
     snapshot: &CheckoutSnapshot,
     keys: &SnapshotKeys,
-) -> Result<orders_pb::PlaceOrderRequest, AppError> {
+) -> Result<SignedSnapshot, AppError> {
     let snapshot = convert::pb_snapshot(snapshot);
     check_snapshot(&snapshot)?;
-    Ok(sign(&snapshot, keys.signing_key()).into_place_order_request())
+    Ok(sign(&snapshot, keys.signing_key()))
 }
 
 /// [`OrderPlacer`] over orders' gRPC API; signs snapshots with its keys
@@ -193,13 +192,17 @@ impl GrpcOrderPlacer {
 
 #[async_trait]
 impl OrderPlacer for GrpcOrderPlacer {
+    fn sign(&self, snapshot: &CheckoutSnapshot) -> Result<SignedSnapshot, AppError> {
+        sign_snapshot(snapshot, &self.keys)
+    }
+
     async fn place_order(
         &self,
-        snapshot: &CheckoutSnapshot,
+        signed: &SignedSnapshot,
         bearer: &str,
         correlation_id: &str,
     ) -> Result<PlacedCheckout, AppError> {
-        let mut request = tonic::Request::new(place_order_request(snapshot, &self.keys)?);
+        let mut request = tonic::Request::new(signed.clone().into_place_order_request());
         let authorization = format!("Bearer {bearer}")
             .parse()
             .map_err(|_| AppError::Unauthenticated("the access token is malformed".to_owned()))?;

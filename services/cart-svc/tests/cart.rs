@@ -1,272 +1,21 @@
-//! cart-svc in-process on a fresh schema, with a fake catalog (prices), a
-//! fake fulfillment (shipping price) and a fake orders that verifies what
-//! it receives with `ecommerce_checkout::verify`; catalog events are
-//! published through an upstream catalog outbox in the test's schema (as
-//! catalog-svc would).
+//! Carts through the generated client: anonymous and signed-in carts,
+//! versions, merging, catalog flags and checkout (see `support` for the
+//! fakes and the real orders-svc in-process).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod support;
 
-use async_trait::async_trait;
-use cart_svc::app::ports::{OrderPlacer, PriceQuoter, ShippingPricer};
-use cart_svc::app::settings::CartSettings;
-use cart_svc::app::{AppError, Dependencies, PlacedCheckout};
-use cart_svc::domain::{CheckoutSnapshot, PriceQuote, QuoteStatus, Sku};
-use cart_svc::upstream::{GrpcOrderPlacer, place_order_request};
-use ecommerce_broker::EventsExchange;
-use ecommerce_checkout::{SnapshotKey, SnapshotKeys, VerifiedCheckout, verify};
-use ecommerce_events::{DecodedEvent, EventMetadata};
-use ecommerce_kernel::SystemClock;
-use ecommerce_outbox::{Outbox, OutboxTable};
+use std::sync::Arc;
+
+use cart_svc::domain::QuoteStatus;
+use cart_svc::upstream::GrpcOrderPlacer;
 use ecommerce_proto::ecommerce::cart::v1 as pb;
-use ecommerce_proto::ecommerce::cart::v1::cart_service_client::CartServiceClient;
 use ecommerce_proto::ecommerce::catalog::v1::{ProductArchived, VariantDiscontinued};
 use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
-use ecommerce_test_support::{
-    EVENT_WAIT, TestAuth, TestService, assert_standard_grpc_surface, with_bearer,
-};
-use tonic::transport::Channel;
+use ecommerce_test_support::{EVENT_WAIT, TestAuth, assert_standard_grpc_surface, with_bearer};
 use uuid::Uuid;
 
-const TEST_KEY: [u8; 32] = [9; 32];
-
-#[derive(Debug, Default)]
-struct FakeCatalog {
-    quotes: Mutex<HashMap<String, PriceQuote>>,
-}
-
-impl FakeCatalog {
-    fn set(&self, sku: &str, status: QuoteStatus, price: Option<i64>, product_id: Uuid) {
-        self.quotes.lock().unwrap().insert(
-            sku.to_owned(),
-            PriceQuote {
-                sku: sku.to_owned(),
-                status,
-                variant_id: Some(Uuid::now_v7()),
-                product_id: Some(product_id),
-                title: format!("Product {sku}"),
-                unit_price_minor: price,
-            },
-        );
-    }
-}
-
-#[async_trait]
-impl PriceQuoter for FakeCatalog {
-    async fn quote(&self, skus: &[Sku], _currency: &str) -> Result<Vec<PriceQuote>, AppError> {
-        let quotes = self.quotes.lock().unwrap();
-        Ok(skus
-            .iter()
-            .filter_map(|sku| quotes.get(sku.as_str()).cloned())
-            .collect())
-    }
-}
-
-#[derive(Debug)]
-struct FakeShipping;
-
-#[async_trait]
-impl ShippingPricer for FakeShipping {
-    async fn shipping_price(&self, _option_id: Uuid, _currency: &str) -> Result<i64, AppError> {
-        Ok(500)
-    }
-}
-
-/// Receives the request the orders adapter would send, verifies it like
-/// orders does and is idempotent on the checkout key.
-#[derive(Debug)]
-struct FakeOrders {
-    keys: SnapshotKeys,
-    placed: Mutex<Vec<(VerifiedCheckout, String)>>,
-    by_key: Mutex<HashMap<String, Uuid>>,
-}
-
-#[async_trait]
-impl OrderPlacer for FakeOrders {
-    async fn place_order(
-        &self,
-        snapshot: &CheckoutSnapshot,
-        bearer: &str,
-        _correlation_id: &str,
-    ) -> Result<PlacedCheckout, AppError> {
-        let request = place_order_request(snapshot, &self.keys)?;
-        let checkout = verify(
-            &request.snapshot,
-            &request.signature,
-            &request.idempotency_key,
-            &self.keys,
-            chrono::Utc::now(),
-        )
-        .expect("orders accepts the snapshot");
-        let order_id = *self
-            .by_key
-            .lock()
-            .unwrap()
-            .entry(request.idempotency_key.clone())
-            .or_insert_with(Uuid::now_v7);
-        self.placed
-            .lock()
-            .unwrap()
-            .push((checkout, bearer.to_owned()));
-        Ok(PlacedCheckout {
-            order_id,
-            order_status: orders_pb::OrderStatus::Pending.into(),
-        })
-    }
-}
-
-struct World {
-    service: TestService,
-    client: CartServiceClient<Channel>,
-    auth: TestAuth,
-    catalog: Arc<FakeCatalog>,
-    orders: Arc<FakeOrders>,
-    catalog_outbox: Outbox,
-}
-
-impl World {
-    async fn start() -> Self {
-        Self::start_with(TestAuth::new(), None).await
-    }
-
-    /// With `placer`, checkouts go there instead of to [`FakeOrders`].
-    async fn start_with(auth: TestAuth, placer: Option<Arc<dyn OrderPlacer>>) -> Self {
-        let mut service = TestService::start::<cart_migration::Migrator>(&cart_svc::SERVICE, &[])
-            .await
-            .unwrap();
-        let layer = auth.layer();
-        let catalog = Arc::new(FakeCatalog::default());
-        let orders = Arc::new(FakeOrders {
-            keys: SnapshotKeys::from(SnapshotKey::from_bytes(&TEST_KEY).unwrap()),
-            placed: Mutex::default(),
-            by_key: Mutex::default(),
-        });
-        let app = cart_svc::start_with(
-            &service.runtime,
-            CartSettings::default(),
-            Dependencies {
-                quoter: catalog.clone(),
-                shipping: Arc::new(FakeShipping),
-                placer: placer.unwrap_or_else(|| orders.clone()),
-                clock: Arc::new(SystemClock),
-            },
-        )
-        .unwrap();
-        service
-            .serve(&cart_svc::SERVICE, move |server| {
-                cart_svc::register(server, &layer, app)
-            })
-            .await
-            .unwrap();
-        let catalog_outbox = service
-            .upstream(&OutboxTable::CATALOG, EventsExchange::Catalog)
-            .await
-            .unwrap();
-        let client = CartServiceClient::new(service.channel());
-        Self {
-            service,
-            client,
-            auth,
-            catalog,
-            orders,
-            catalog_outbox,
-        }
-    }
-
-    fn request<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
-        match token {
-            Some(token) => with_bearer(message, token),
-            None => tonic::Request::new(message),
-        }
-    }
-
-    async fn add(
-        &self,
-        token: Option<&str>,
-        cart_id: &str,
-        sku: &str,
-        quantity: i32,
-        key: &str,
-        expected_version: Option<i64>,
-    ) -> Result<pb::Cart, tonic::Status> {
-        let request = pb::AddItemRequest {
-            cart_id: cart_id.to_owned(),
-            sku: sku.to_owned(),
-            quantity,
-            idempotency_key: key.to_owned(),
-            expected_version,
-        };
-        let response = self
-            .client
-            .clone()
-            .add_item(Self::request(request, token))
-            .await?;
-        Ok(response.into_inner().cart.unwrap())
-    }
-
-    async fn get(&self, token: Option<&str>, cart_id: &str) -> Result<pb::Cart, tonic::Status> {
-        let request = pb::GetCartRequest {
-            cart_id: cart_id.to_owned(),
-        };
-        let response = self
-            .client
-            .clone()
-            .get_cart(Self::request(request, token))
-            .await?;
-        Ok(response.into_inner().cart.unwrap())
-    }
-
-    async fn checkout(
-        &self,
-        token: &str,
-        key: &str,
-        expected_version: Option<i64>,
-    ) -> Result<pb::CheckoutResponse, tonic::Status> {
-        let request = pb::CheckoutRequest {
-            cart_id: String::new(),
-            shipping_option_id: Uuid::now_v7().to_string(),
-            payment_method_token: "pm_card_visa".to_owned(),
-            idempotency_key: key.to_owned(),
-            expected_version,
-        };
-        let response = self
-            .client
-            .clone()
-            .checkout(with_bearer(request, token))
-            .await?;
-        Ok(response.into_inner())
-    }
-
-    async fn publish(&self, payload: impl Into<DecodedEvent>) {
-        self.service
-            .publish(
-                &self.catalog_outbox,
-                payload,
-                EventMetadata::new("variant", "test"),
-            )
-            .await
-            .unwrap();
-    }
-
-    /// Polls GetCart until the line of `sku` shows `reason`.
-    async fn wait_for_reason(&self, token: &str, sku: &str, reason: pb::UnavailableReason) {
-        let deadline = tokio::time::Instant::now() + EVENT_WAIT;
-        loop {
-            let cart = self.get(Some(token), "").await.unwrap();
-            let line = cart.lines.iter().find(|line| line.sku == sku).unwrap();
-            if line.unavailable_reason == reason as i32 {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{sku} never flagged"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
+use support::{World, start_orders, test_keys};
 
 #[tokio::test]
 async fn anonymous_cart_add_update_remove_with_versions_and_keys() {
@@ -535,7 +284,11 @@ async fn merge_then_checkout_signs_a_snapshot_orders_accepts() {
         assert_eq!(bearer, &token);
         assert_eq!(checkout.user_id, user_id);
         assert_eq!(checkout.cart_version, merged.version);
-        assert_eq!(checkout.checkout_key.as_str(), "checkout-1");
+        // The key is the shopper's: orders gets it scoped to them.
+        assert_eq!(
+            checkout.checkout_key.as_str(),
+            format!("{user_id}:checkout-1")
+        );
         assert_eq!(checkout.subtotal.amount_minor(), 2 * 4_950 + 2 * 500);
         assert_eq!(checkout.total.amount_minor(), 2 * 4_950 + 2 * 500 + 500);
         assert_eq!(checkout.lines.len(), 2);
@@ -627,28 +380,8 @@ async fn catalog_events_flag_lines_and_flagged_lines_refuse_checkout() {
 #[tokio::test]
 async fn checkout_places_the_order_with_the_real_orders_service() {
     let auth = TestAuth::new();
-    let mut orders = TestService::start::<orders_migration::Migrator>(
-        &orders_svc::SERVICE,
-        &[EventsExchange::Orders],
-    )
-    .await
-    .unwrap();
-    let orders_app = orders_svc::start(
-        &orders.runtime,
-        SnapshotKeys::from(SnapshotKey::from_bytes(&TEST_KEY).unwrap()),
-    )
-    .unwrap();
-    let orders_layer = auth.layer();
-    orders
-        .serve(&orders_svc::SERVICE, move |server| {
-            orders_svc::register(server, &orders_layer, orders_app)
-        })
-        .await
-        .unwrap();
-    let placer = Arc::new(GrpcOrderPlacer::from_channel(
-        orders.channel(),
-        SnapshotKeys::from(SnapshotKey::from_bytes(&TEST_KEY).unwrap()),
-    ));
+    let orders = start_orders(&auth).await;
+    let placer = Arc::new(GrpcOrderPlacer::from_channel(orders.channel(), test_keys()));
     let user_id = Uuid::now_v7();
     let token = auth.token(user_id, &[]);
     let world = World::start_with(auth, Some(placer)).await;

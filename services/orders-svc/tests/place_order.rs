@@ -209,6 +209,77 @@ async fn an_admin_may_place_a_customers_order_and_an_expired_retry_still_finds_i
     world.finish().await;
 }
 
+/// A replayed checkout key is the same checkout only with the same signed
+/// bytes: a snapshot re-signed for the key (what cart-svc did on a retry
+/// before it resent the bytes it stored) is ALREADY_EXISTS naming the key,
+/// valid or expired, and writes nothing; the original bytes still get the
+/// order.
+#[tokio::test]
+async fn a_replayed_key_with_other_snapshot_bytes_is_already_exists_naming_the_key() {
+    let world = World::start().await;
+    let customer = Uuid::now_v7();
+    let token = world.token(customer);
+    let first = snapshot(customer);
+    let request = world.signed(&first);
+    let order = world
+        .place(&token, request.clone(), "corr-first")
+        .await
+        .unwrap();
+    world.event("orders.order_placed.v1").await;
+
+    // Re-priced and re-signed under the same key: other lines, other bytes.
+    let mut repriced = snapshot_at(customer, Utc::now());
+    repriced.checkout_key = first.checkout_key.clone();
+    repriced.lines[0].quantity = 1;
+    repriced.lines[0].line_total = repriced.lines[0].unit_price.clone();
+    repriced.subtotal = repriced.lines[0].unit_price.clone();
+    repriced.total = Some(ecommerce_proto::ecommerce::common::v1::Money {
+        amount_minor: 4_950 + 500,
+        currency: "EUR".to_owned(),
+    });
+    let error = world
+        .place(&token, world.signed(&repriced), "corr-repriced")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::AlreadyExists, "{error:?}");
+    assert!(
+        error.message().starts_with("idempotency_key: "),
+        "{error:?}"
+    );
+    assert!(error.message().contains(&first.checkout_key), "{error:?}");
+
+    // The same lines re-issued later are other bytes too, and so is an
+    // expired snapshot of the key (answered with the order only for its
+    // own bytes).
+    let mut reissued = first.clone();
+    reissued.issued_at = Some(ecommerce_proto::timestamp(
+        Utc::now() + Duration::seconds(1),
+    ));
+    let error = world
+        .place(&token, world.signed(&reissued), "corr-reissued")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::AlreadyExists, "{error:?}");
+    let mut expired = snapshot_at(customer, Utc::now() - Duration::hours(1));
+    expired.checkout_key = first.checkout_key.clone();
+    let error = world
+        .place(&token, world.signed(&expired), "corr-expired")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::AlreadyExists, "{error:?}");
+
+    // The bytes the order was placed from: the same order.
+    let retried = world.place(&token, request, "corr-retry").await.unwrap();
+    assert_eq!(retried.id, order.id);
+    assert_eq!(retried.lines, order.lines);
+    assert_eq!(world.row_counts().await, [1, 1, 1, 1]);
+    world
+        .service
+        .expect_no_event("orders.order_placed.v1", QUIET)
+        .await;
+    world.finish().await;
+}
+
 #[tokio::test]
 async fn the_owner_cancels_once_and_order_canceled_carries_the_checkouts_correlation_id() {
     let world = World::start().await;

@@ -22,6 +22,10 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// FAILED_PRECONDITION about one request field (e.g. an idempotency
+    /// key already used for another operation).
+    #[error("{field}: {reason}")]
+    FailedPreconditionOn { field: &'static str, reason: String },
     #[error("{0}")]
     Aborted(String),
     /// A dependency refused the call; `code` is what its status means to
@@ -55,6 +59,7 @@ impl TransactionError for AppError {
             | Self::PermissionDenied(_)
             | Self::NotFound(_)
             | Self::FailedPrecondition(_)
+            | Self::FailedPreconditionOn { .. }
             | Self::Aborted(_)
             | Self::Upstream { .. }
             | Self::Internal(_) => None,
@@ -70,7 +75,9 @@ impl ServiceError for AppError {
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            Self::FailedPrecondition(_) | Self::FailedPreconditionOn { .. } => {
+                ErrorCode::FailedPrecondition
+            }
             Self::Aborted(_) => ErrorCode::Aborted,
             Self::Upstream { code, .. } => *code,
             Self::Store(error) => error.code(),
@@ -81,6 +88,7 @@ impl ServiceError for AppError {
     fn field(&self) -> Option<&str> {
         match self {
             Self::InvalidArgument { field, .. } => Some(field),
+            Self::FailedPreconditionOn { field, .. } => Some(field),
             Self::Snapshot(error) => ServiceError::field(error),
             Self::Unauthenticated(_)
             | Self::PermissionDenied(_)
@@ -106,7 +114,12 @@ impl From<CartError> for AppError {
             CartError::LimitExceeded(_)
             | CartError::UnavailableLines { .. }
             | CartError::Empty
-            | CartError::Pricing(_) => Self::FailedPrecondition(error.to_string()),
+            | CartError::Pricing(_)
+            | CartError::PricesChanged { .. } => Self::FailedPrecondition(error.to_string()),
+            CartError::IdempotencyKeyReused { .. } => Self::FailedPreconditionOn {
+                field: "idempotency_key",
+                reason: error.to_string(),
+            },
         }
     }
 }
@@ -153,6 +166,14 @@ mod tests {
         };
         assert_eq!(status_of(&upstream).code(), tonic::Code::Unavailable);
         assert_eq!(upstream.to_string(), "orders: down");
+        let reused = AppError::from(CartError::IdempotencyKeyReused {
+            key: "key-1".to_owned(),
+        });
+        assert_eq!(reused.field(), Some("idempotency_key"));
+        let status = status_of(&reused);
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+        assert!(status.message().starts_with("idempotency_key: "));
+        assert!(status.message().contains("key-1"));
         let moved_on = AppError::from(StoreError::conflict("version 3 moved on"));
         assert!(moved_on.is_retryable());
         assert_eq!(status_of(&moved_on).code(), tonic::Code::Aborted);

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ecommerce_db::transaction;
 use ecommerce_kernel::Clock;
+use ecommerce_platform::grpc::ErrorCode;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait as _};
 use tracing::instrument;
 use uuid::Uuid;
@@ -27,10 +28,10 @@ pub use self::error::AppError;
 use self::ports::{OrderPlacer, PriceQuoter, ShippingPricer};
 use self::settings::CartSettings;
 use crate::domain::{
-    Cart, CartId, CatalogChange, CatalogItem, CheckoutSnapshot, Owner, PricedCart, Quantity,
-    Redacted, Sku, price_cart,
+    Cart, CartId, CatalogChange, CatalogItem, CheckoutAttempt, CheckoutContent, CheckoutSnapshot,
+    KeyScope, Owner, PricedCart, Quantity, Redacted, Replay, Sku, price_cart, scoped_checkout_key,
 };
-use crate::storage::{self, StoredCheckout};
+use crate::storage;
 
 /// Who calls: a signed-in user, or an anonymous shopper. Its `Debug`
 /// hides the bearer token.
@@ -220,23 +221,45 @@ impl CartApp {
         Ok(price_cart(cart, &quotes)?)
     }
 
-    /// GetCart.
+    /// GetCart. The cart shows every price that changed since the shopper
+    /// last saw it (`price_changed`) and, having shown them, records them
+    /// as seen: Checkout charges only prices the shopper was shown.
     #[instrument(skip_all, err(level = "info"))]
     pub async fn get_cart(&self, caller: &Caller, cart: CartRef) -> Result<PricedCart, AppError> {
         let found = self.read_cart(caller, cart).await?;
-        self.price(found).await
+        let priced = self.price(found).await?;
+        let seen: Vec<(Sku, i64)> = priced
+            .price_changes()
+            .into_iter()
+            .map(|change| (change.sku, change.unit_price_minor))
+            .collect();
+        if !seen.is_empty() {
+            let (db, cart_id) = (&self.inner.db, priced.cart.id);
+            transaction!(AppError, "mark_prices_seen", db.begin(), |tx| {
+                storage::mark_prices_seen(tx, cart_id, &seen).await?;
+                Ok(())
+            })?;
+        }
+        Ok(priced)
     }
 
     /// AddItem: the SKU must be sellable now (FAILED_PRECONDITION
-    /// otherwise). A key seen before returns that cart unchanged.
+    /// otherwise). A key the same caller used before returns that cart
+    /// unchanged; keys are scoped to the caller ([`KeyScope`]), so another
+    /// caller's use of the same key is another operation.
     #[instrument(skip_all, fields(sku = command.sku.as_str()), err(level = "info"))]
     pub async fn add_item(
         &self,
         caller: &Caller,
         command: AddItem,
     ) -> Result<PricedCart, AppError> {
+        let named_cart = match command.cart {
+            CartRef::Id(id) => Some(id),
+            CartRef::Own => None,
+        };
+        let scope = KeyScope::of(caller.user_id, named_cart);
         if let Some(key) = &command.idempotency_key
-            && let Some(cart_id) = storage::find_idempotency_key(&self.inner.db, key).await?
+            && let Some(cart_id) = storage::find_idempotency_key(&self.inner.db, scope, key).await?
         {
             return self.get_cart(caller, CartRef::Id(cart_id)).await;
         }
@@ -278,7 +301,7 @@ impl CartApp {
         let db = &self.inner.db;
         let cart = transaction!(AppError, "add_item", db.begin(), |tx| {
             if let Some(key) = &command.idempotency_key
-                && let Some(cart_id) = storage::find_idempotency_key(tx, key).await?
+                && let Some(cart_id) = storage::find_idempotency_key(tx, scope, key).await?
             {
                 let existing = storage::find_cart(tx, cart_id, false)
                     .await?
@@ -303,7 +326,7 @@ impl CartApp {
             )?;
             storage::save_cart(tx, &cart, read_version).await?;
             if let Some(key) = &command.idempotency_key {
-                storage::insert_idempotency_key(tx, key, cart.id, self.now()).await?;
+                storage::insert_idempotency_key(tx, scope, key, cart.id, self.now()).await?;
             }
             Ok(cart)
         })?;
@@ -460,9 +483,21 @@ impl CartApp {
         self.price(cart).await
     }
 
-    /// Checkout: prices the cart, signs a snapshot and places the order
-    /// with orders on the shopper's behalf; then empties the cart. A retry
-    /// with the same checkout key returns the order already placed.
+    /// Checkout: prices the cart, signs a snapshot, stores it as the
+    /// attempt of the caller's idempotency key and places the order with
+    /// orders on the shopper's behalf; then takes the ordered lines out of
+    /// the cart.
+    ///
+    /// A retried checkout is the same checkout. Keys are the caller's: a
+    /// retry with the same key and the same cart (lines and shipping
+    /// option) resends the bytes stored first, without pricing again, so
+    /// orders answers with the order it placed from them; the same key with
+    /// another cart is FAILED_PRECONDITION naming `idempotency_key`. A key
+    /// whose order is recorded returns that order.
+    ///
+    /// A price that changed since the shopper last read the cart is not
+    /// charged silently: FAILED_PRECONDITION listing the lines, until
+    /// GetCart shows (and so accepts) them.
     #[instrument(skip_all, fields(checkout_key, order_id), err(level = "info"))]
     pub async fn checkout(
         &self,
@@ -480,25 +515,62 @@ impl CartApp {
                 "an anonymous cart cannot be checked out; sign in and merge it first".to_owned(),
             ));
         }
-        let checkout_key = command
+        let idempotency_key = command
             .idempotency_key
             .clone()
             .unwrap_or_else(|| cart.default_checkout_key());
-        tracing::Span::current().record("checkout_key", checkout_key.as_str());
-        if let Some(done) = storage::find_checkout(&self.inner.db, &checkout_key).await? {
-            if done.user_id != user_id {
-                return Err(AppError::FailedPrecondition(
-                    "the checkout key was already used; check out again with a new key".to_owned(),
-                ));
+        tracing::Span::current().record("checkout_key", idempotency_key.as_str());
+        let content = CheckoutContent::of(&cart, command.shipping_option_id);
+        let attempt =
+            match storage::find_checkout(&self.inner.db, user_id, &idempotency_key).await? {
+                Some(stored) => stored,
+                None => {
+                    self.store_attempt(user_id, idempotency_key, content, cart, &command)
+                        .await?
+                }
+            };
+        let signed = match attempt.replay(&content)? {
+            Replay::Placed {
+                order_id,
+                order_status,
+            } => {
+                return Ok(PlacedCheckout {
+                    order_id,
+                    order_status,
+                });
             }
-            return Ok(PlacedCheckout {
-                order_id: done.order_id,
-                order_status: done.order_status,
-            });
-        }
+            Replay::Resend(signed) => signed,
+        };
+        let placed = match self
+            .inner
+            .placer
+            .place_order(signed, bearer, &caller.correlation_id)
+            .await
+        {
+            Ok(placed) => placed,
+            Err(refused) => return Err(self.refused_attempt(&attempt, refused).await?),
+        };
+        tracing::Span::current().record("order_id", tracing::field::display(placed.order_id));
+        self.record_order(&attempt, &placed).await?;
+        Ok(placed)
+    }
+
+    /// A new checkout of `cart` under `idempotency_key`: priced, checked,
+    /// signed and stored before orders is called. Returns the attempt that
+    /// stands: this one, or a concurrent one with the same key stored
+    /// first (whose bytes are the ones to send).
+    async fn store_attempt(
+        &self,
+        user_id: Uuid,
+        idempotency_key: String,
+        content: CheckoutContent,
+        cart: Cart,
+        command: &Checkout,
+    ) -> Result<CheckoutAttempt, AppError> {
         cart.check_version(command.expected_version)?;
         let priced = self.price(cart).await?;
         priced.checkout_lines()?;
+        priced.check_prices_seen()?;
         let shipping_price = self
             .inner
             .shipping
@@ -510,31 +582,83 @@ impl CartApp {
             command.shipping_option_id,
             shipping_price,
             command.payment_method_token.clone(),
-            checkout_key.clone(),
+            scoped_checkout_key(user_id, &idempotency_key),
             self.now(),
         )?;
-        let placed = self
-            .inner
-            .placer
-            .place_order(&snapshot, bearer, &caller.correlation_id)
-            .await?;
-        tracing::Span::current().record("order_id", tracing::field::display(placed.order_id));
-        let stored = StoredCheckout {
-            checkout_key,
-            cart_id: priced.cart.id,
-            user_id,
-            cart_version: priced.cart.version,
-            order_id: placed.order_id,
-            order_status: placed.order_status,
-        };
+        let signed = self.inner.placer.sign(&snapshot)?;
+        let attempt = CheckoutAttempt::new(&snapshot, idempotency_key, content, signed);
         let db = &self.inner.db;
-        transaction!(AppError, "record_checkout", db.begin(), |tx| {
-            storage::insert_checkout(tx, &stored, self.now()).await?;
-            storage::clear_cart_at_version(tx, stored.cart_id, stored.cart_version, self.now())
-                .await?;
+        transaction!(AppError, "store_checkout_attempt", db.begin(), |tx| {
+            storage::insert_checkout_attempt(tx, &attempt, self.now()).await?;
+            storage::find_checkout(tx, attempt.user_id, &attempt.idempotency_key)
+                .await?
+                .ok_or_else(|| {
+                    AppError::internal(anyhow::anyhow!(
+                        "the checkout attempt {:?} was stored but cannot be read back",
+                        attempt.idempotency_key
+                    ))
+                })
+        })
+    }
+
+    /// What orders' refusal of `attempt` means. An attempt whose snapshot
+    /// expired was never placed when orders refuses it (orders answers an
+    /// expired snapshot it placed with the order), so it is forgotten and
+    /// the key may start again; any other refusal leaves it to be resent.
+    async fn refused_attempt(
+        &self,
+        attempt: &CheckoutAttempt,
+        refused: AppError,
+    ) -> Result<AppError, AppError> {
+        let expired_unplaced = matches!(
+            refused,
+            AppError::Upstream {
+                code: ErrorCode::FailedPrecondition,
+                ..
+            }
+        ) && attempt.has_expired(self.now());
+        if !expired_unplaced {
+            return Ok(refused);
+        }
+        let db = &self.inner.db;
+        transaction!(AppError, "forget_expired_checkout", db.begin(), |tx| {
+            storage::delete_pending_checkout(tx, attempt.user_id, &attempt.idempotency_key).await?;
             Ok(())
         })?;
-        Ok(placed)
+        Ok(AppError::FailedPrecondition(
+            "the checkout expired before the order was placed; check out again".to_owned(),
+        ))
+    }
+
+    /// Records the order orders placed for `attempt` and takes its ordered
+    /// lines out of the cart, once (a concurrent retry finds it recorded).
+    async fn record_order(
+        &self,
+        attempt: &CheckoutAttempt,
+        placed: &PlacedCheckout,
+    ) -> Result<(), AppError> {
+        let db = &self.inner.db;
+        transaction!(AppError, "record_checkout", db.begin(), |tx| {
+            let recorded = storage::record_checkout_order(
+                tx,
+                attempt.user_id,
+                &attempt.idempotency_key,
+                placed.order_id,
+                placed.order_status,
+            )
+            .await?;
+            if !recorded {
+                return Ok(());
+            }
+            let Some(mut cart) = storage::find_cart(tx, attempt.cart_id, true).await? else {
+                return Ok(());
+            };
+            let read_version = cart.version;
+            if cart.remove_ordered(&attempt.ordered_lines, self.now()) {
+                storage::save_cart(tx, &cart, Some(read_version)).await?;
+            }
+            Ok(())
+        })
     }
 
     /// A catalog change, inside the inbox's `transaction`: flags the lines

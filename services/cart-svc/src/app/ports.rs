@@ -3,6 +3,7 @@
 //! implementations live in `crate::upstream`.
 
 use async_trait::async_trait;
+use ecommerce_checkout::SignedSnapshot;
 use uuid::Uuid;
 
 use crate::app::{AppError, PlacedCheckout};
@@ -26,12 +27,17 @@ pub trait ShippingPricer: Send + Sync + std::fmt::Debug {
 /// Orders' `PlaceOrder`, on the shopper's behalf.
 #[async_trait]
 pub trait OrderPlacer: Send + Sync + std::fmt::Debug {
-    /// Places the order `snapshot` describes (signed on the way, so orders
-    /// can trust it) with the shopper's `bearer` token (orders requires
+    /// `snapshot` in the form orders verifies, checked as orders will
+    /// check it and signed, without I/O: the exact bytes a checkout
+    /// attempt stores and every retry of it resends.
+    fn sign(&self, snapshot: &CheckoutSnapshot) -> Result<SignedSnapshot, AppError>;
+
+    /// Places the order of `signed` (as [`OrderPlacer::sign`] made it,
+    /// sent as is) with the shopper's `bearer` token (orders requires
     /// caller = snapshot user) and the checkout's `correlation_id`.
     async fn place_order(
         &self,
-        snapshot: &CheckoutSnapshot,
+        signed: &SignedSnapshot,
         bearer: &str,
         correlation_id: &str,
     ) -> Result<PlacedCheckout, AppError>;

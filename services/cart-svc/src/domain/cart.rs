@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::CartError;
+use crate::domain::{CartError, OrderedLine};
 
 /// Most units of one SKU in one cart.
 pub const MAX_LINE_QUANTITY: i32 = 99;
@@ -68,6 +68,40 @@ fn line_quantity(sku: &Sku, units: i64) -> Result<Quantity, CartError> {
                 sku = sku.as_str()
             ))
         })
+}
+
+/// Whose operation an AddItem idempotency key names: the same key from two
+/// callers is two operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyScope {
+    /// A signed-in caller, whatever cart it names.
+    User(Uuid),
+    /// An anonymous caller naming an anonymous cart.
+    AnonymousCart(CartId),
+    /// An anonymous caller without a cart (AddItem creates one): the key is
+    /// all there is to tell callers apart, so it must be unguessable.
+    NewAnonymousCart,
+}
+
+impl KeyScope {
+    /// The scope of a call by `user_id` (none when anonymous) naming `cart`
+    /// (none for the caller's own, or a new, cart).
+    pub fn of(user_id: Option<Uuid>, cart: Option<CartId>) -> Self {
+        match (user_id, cart) {
+            (Some(user_id), _) => Self::User(user_id),
+            (None, Some(cart_id)) => Self::AnonymousCart(cart_id),
+            (None, None) => Self::NewAnonymousCart,
+        }
+    }
+
+    /// The stored form (`cart_idempotency_keys.scope`).
+    pub fn as_stored(&self) -> String {
+        match self {
+            Self::User(user_id) => format!("user:{user_id}"),
+            Self::AnonymousCart(cart_id) => format!("cart:{cart_id}"),
+            Self::NewAnonymousCart => "anonymous".to_owned(),
+        }
+    }
 }
 
 /// Who a cart belongs to.
@@ -320,6 +354,35 @@ impl Cart {
         }
     }
 
+    /// Takes a placed checkout's `ordered` lines out of the cart: each
+    /// line's quantity less what was ordered of its SKU, the line dropped
+    /// when nothing is left. Lines added since the checkout stay, and so do
+    /// units added to an ordered line. Returns whether the cart changed.
+    pub fn remove_ordered(&mut self, ordered: &[OrderedLine], now: DateTime<Utc>) -> bool {
+        let mut changed = false;
+        for taken in ordered {
+            let Some(index) = self.lines.iter().position(|line| line.sku == taken.sku) else {
+                continue;
+            };
+            let left =
+                i64::from(self.lines[index].quantity.get()) - i64::from(taken.quantity.get());
+            match i32::try_from(left)
+                .ok()
+                .and_then(|left| Quantity::new(left).ok())
+            {
+                Some(quantity) => self.lines[index].quantity = quantity,
+                None => {
+                    self.lines.remove(index);
+                }
+            }
+            changed = true;
+        }
+        if changed {
+            self.touch(now);
+        }
+        changed
+    }
+
     /// Flags the lines `matches` selects; returns whether any changed.
     /// Flags do not bump the version: the shopper changed nothing.
     pub fn flag_lines(
@@ -502,6 +565,61 @@ mod tests {
         assert!(cart.remove_item(&sku("A"), Some(2), now()).unwrap());
         assert!(cart.lines.is_empty());
         assert_eq!(cart.version, 3);
+    }
+
+    #[test]
+    fn a_placed_checkout_takes_out_only_what_it_ordered() {
+        let mut cart = cart();
+        cart.add_item(sku("A"), Quantity::new(2).unwrap(), item(1), None, now())
+            .unwrap();
+        cart.add_item(sku("B"), Quantity::new(1).unwrap(), item(1), None, now())
+            .unwrap();
+        let ordered = |raw: &str, quantity: i32| OrderedLine {
+            sku: sku(raw),
+            quantity: Quantity::new(quantity).unwrap(),
+        };
+        // Ordered: 2 A and 1 B. Since then: one more A, and C added.
+        cart.add_item(sku("A"), Quantity::new(1).unwrap(), item(1), None, now())
+            .unwrap();
+        cart.add_item(sku("C"), Quantity::new(4).unwrap(), item(1), None, now())
+            .unwrap();
+        let version = cart.version;
+        assert!(cart.remove_ordered(&[ordered("A", 2), ordered("B", 1)], now()));
+        let left: Vec<_> = cart
+            .lines
+            .iter()
+            .map(|line| (line.sku.as_str(), line.quantity.get()))
+            .collect();
+        assert_eq!(left, [("A", 1), ("C", 4)]);
+        assert_eq!(cart.version, version + 1);
+        // Lines already gone (removed meanwhile) change nothing.
+        assert!(!cart.remove_ordered(&[ordered("B", 1)], now()));
+        assert_eq!(cart.version, version + 1);
+        // More ordered than the line holds now: the line goes, no underflow.
+        assert!(cart.remove_ordered(&[ordered("C", 9)], now()));
+        assert_eq!(cart.lines.len(), 1);
+    }
+
+    #[test]
+    fn idempotency_keys_are_scoped_to_the_caller() {
+        let user = Uuid::from_u128(9);
+        let cart_id = CartId::generate();
+        assert_eq!(
+            KeyScope::of(Some(user), Some(cart_id)),
+            KeyScope::User(user)
+        );
+        assert_eq!(KeyScope::of(Some(user), None), KeyScope::User(user));
+        assert_eq!(
+            KeyScope::of(None, Some(cart_id)),
+            KeyScope::AnonymousCart(cart_id)
+        );
+        assert_eq!(KeyScope::of(None, None), KeyScope::NewAnonymousCart);
+        assert_eq!(KeyScope::User(user).as_stored(), format!("user:{user}"));
+        assert_eq!(
+            KeyScope::AnonymousCart(cart_id).as_stored(),
+            format!("cart:{cart_id}")
+        );
+        assert_eq!(KeyScope::NewAnonymousCart.as_stored(), "anonymous");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! What the cart rules refuse.
 
+use crate::domain::PriceChange;
+
 /// A refused cart change; each says which status it becomes in `app`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CartError {
@@ -24,4 +26,30 @@ pub enum CartError {
     /// FAILED_PRECONDITION: a line priced in another currency.
     #[error("{0}")]
     Pricing(String),
+    /// FAILED_PRECONDITION: prices moved since the shopper last read the
+    /// cart; reading it again (GetCart) shows and accepts them.
+    #[error(
+        "prices changed since the cart was last read ({}); read the cart again to accept them",
+        changes
+            .iter()
+            .map(|change| format!(
+                "{}: {} -> {} {currency}",
+                change.sku.as_str(),
+                change.seen_unit_price_minor,
+                change.unit_price_minor
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )]
+    PricesChanged {
+        /// The cart's currency; prices are in its minor units.
+        currency: String,
+        changes: Vec<PriceChange>,
+    },
+    /// FAILED_PRECONDITION naming `idempotency_key`: a checkout under this
+    /// key is stored for other cart contents.
+    #[error(
+        "the key {key:?} was used for a checkout of other cart contents; check out again with a new key"
+    )]
+    IdempotencyKeyReused { key: String },
 }

@@ -9,10 +9,14 @@ mod pricing;
 mod redacted;
 
 pub use self::cart::{
-    Cart, CartId, CartLine, CatalogChange, CatalogItem, MAX_CART_LINES, MAX_LINE_QUANTITY, Owner,
-    Quantity, Sku, UnavailableReason, parse_cart_id, parse_quantity, parse_sku,
+    Cart, CartId, CartLine, CatalogChange, CatalogItem, KeyScope, MAX_CART_LINES,
+    MAX_LINE_QUANTITY, Owner, Quantity, Sku, UnavailableReason, parse_cart_id, parse_quantity,
+    parse_sku,
 };
-pub use self::checkout::{CheckoutSnapshot, SnapshotLine};
+pub use self::checkout::{
+    AttemptState, CheckoutAttempt, CheckoutContent, CheckoutSnapshot, OrderedLine, Replay,
+    SnapshotLine, scoped_checkout_key,
+};
 pub use self::error::CartError;
-pub use self::pricing::{PriceQuote, PricedCart, PricedLine, QuoteStatus, price_cart};
+pub use self::pricing::{PriceChange, PriceQuote, PricedCart, PricedLine, QuoteStatus, price_cart};
 pub(crate) use self::redacted::Redacted;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::domain::{Cart, CartError, CartLine, UnavailableReason};
+use crate::domain::{Cart, CartError, CartLine, Sku, UnavailableReason};
 
 /// Catalog's sellability of a SKU (`ecommerce.catalog.v1.QuoteStatus`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +62,50 @@ pub struct PricedCart {
     pub subtotal_minor: i64,
 }
 
+/// A line whose price moved since the shopper last saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PriceChange {
+    pub sku: Sku,
+    /// The unit price the shopper last saw.
+    pub seen_unit_price_minor: i64,
+    /// The unit price catalog quotes now.
+    pub unit_price_minor: i64,
+}
+
 impl PricedCart {
+    /// The lines whose price changed since the shopper last saw them, with
+    /// both prices.
+    pub fn price_changes(&self) -> Vec<PriceChange> {
+        self.lines
+            .iter()
+            .filter(|line| line.price_changed)
+            .filter_map(
+                |line| match (line.line.seen_unit_price_minor, line.unit_price_minor) {
+                    (Some(seen), Some(now)) => Some(PriceChange {
+                        sku: line.line.sku.clone(),
+                        seen_unit_price_minor: seen,
+                        unit_price_minor: now,
+                    }),
+                    _ => None,
+                },
+            )
+            .collect()
+    }
+
+    /// Checkout charges only prices the shopper saw:
+    /// [`CartError::PricesChanged`] listing every line whose price moved
+    /// since the cart was last read.
+    pub fn check_prices_seen(&self) -> Result<(), CartError> {
+        let changes = self.price_changes();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        Err(CartError::PricesChanged {
+            currency: self.cart.currency.clone(),
+            changes,
+        })
+    }
+
     /// The lines to check out: all of them, all available, at least one.
     pub fn checkout_lines(&self) -> Result<&[PricedLine], CartError> {
         if self.lines.is_empty() {
@@ -194,6 +237,48 @@ mod tests {
         assert!(!priced.lines[1].price_changed);
         assert_eq!(priced.lines[0].line_total_minor, Some(240));
         assert_eq!(priced.checkout_lines().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn changed_prices_block_checkout_listing_sku_and_both_prices() {
+        let priced = price_cart(
+            cart(&[("A", 2, 100), ("B", 3, 50), ("C", 1, 70)]),
+            &[
+                quote("A", QuoteStatus::Available, Some(120)),
+                quote("B", QuoteStatus::Available, Some(50)),
+                quote("C", QuoteStatus::Available, Some(60)),
+            ],
+        )
+        .unwrap();
+        let error = priced.check_prices_seen().unwrap_err();
+        assert_eq!(
+            error,
+            CartError::PricesChanged {
+                currency: "EUR".to_owned(),
+                changes: vec![
+                    PriceChange {
+                        sku: Sku::parse("A").unwrap(),
+                        seen_unit_price_minor: 100,
+                        unit_price_minor: 120,
+                    },
+                    PriceChange {
+                        sku: Sku::parse("C").unwrap(),
+                        seen_unit_price_minor: 70,
+                        unit_price_minor: 60,
+                    },
+                ],
+            }
+        );
+        let message = error.to_string();
+        assert!(message.contains("A: 100 -> 120 EUR"), "{message}");
+        assert!(message.contains("C: 70 -> 60 EUR"), "{message}");
+        assert!(!message.contains("B:"), "{message}");
+        let unchanged = price_cart(
+            cart(&[("A", 2, 100)]),
+            &[quote("A", QuoteStatus::Available, Some(100))],
+        )
+        .unwrap();
+        assert_eq!(unchanged.check_prices_seen(), Ok(()));
     }
 
     #[test]

@@ -6,17 +6,22 @@
 pub mod entities;
 
 use chrono::{DateTime, Utc};
+use ecommerce_checkout::SignedSnapshot;
 use ecommerce_db::StoreError;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
+use serde::{Deserialize, Serialize};
 use tracing::instrument;
 use uuid::Uuid;
 
 use self::entities::{cart, cart_checkout, cart_idempotency_key, cart_line, merged_cart};
-use crate::domain::{Cart, CartId, CartLine, Owner, Quantity, Sku, UnavailableReason};
+use crate::domain::{
+    AttemptState, Cart, CartId, CartLine, CheckoutAttempt, CheckoutContent, KeyScope, OrderedLine,
+    Owner, Quantity, Sku, UnavailableReason,
+};
 
 /// A cart and its lines; `lock` takes the cart row `FOR UPDATE` first.
 #[instrument(skip_all, fields(%cart_id, lock), err)]
@@ -171,29 +176,33 @@ pub async fn delete_cart<C: ConnectionTrait>(db: &C, cart_id: CartId) -> Result<
     Ok(())
 }
 
-/// The cart an AddItem idempotency key was first used on.
+/// The cart `scope`'s AddItem idempotency key was first used on.
 pub async fn find_idempotency_key<C: ConnectionTrait>(
     db: &C,
+    scope: KeyScope,
     key: &str,
 ) -> Result<Option<CartId>, StoreError> {
-    let cart_id: Option<Uuid> = cart_idempotency_key::Entity::find_by_id(key.to_owned())
-        .select_only()
-        .column(cart_idempotency_key::Column::CartId)
-        .into_tuple()
-        .one(db)
-        .await?;
+    let cart_id: Option<Uuid> =
+        cart_idempotency_key::Entity::find_by_id((scope.as_stored(), key.to_owned()))
+            .select_only()
+            .column(cart_idempotency_key::Column::CartId)
+            .into_tuple()
+            .one(db)
+            .await?;
     Ok(cart_id.map(CartId::from_uuid))
 }
 
-/// Records an AddItem idempotency key (a concurrent duplicate is a unique
-/// violation, so its transaction rolls back).
+/// Records `scope`'s AddItem idempotency key (a concurrent duplicate is a
+/// unique violation, so its transaction rolls back).
 pub async fn insert_idempotency_key<C: ConnectionTrait>(
     db: &C,
+    scope: KeyScope,
     key: &str,
     cart_id: CartId,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let row = cart_idempotency_key::ActiveModel {
+        scope: Set(scope.as_stored()),
         idempotency_key: Set(key.to_owned()),
         cart_id: Set(cart_id.as_uuid()),
         created_at: Set(now),
@@ -234,84 +243,212 @@ pub async fn insert_merge<C: ConnectionTrait>(
     Ok(())
 }
 
-/// An order placed from a cart.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredCheckout {
-    pub checkout_key: String,
-    pub cart_id: CartId,
-    pub user_id: Uuid,
-    pub cart_version: i64,
-    pub order_id: Uuid,
-    /// `ecommerce.orders.v1.OrderStatus` when the order was placed.
-    pub order_status: i32,
+/// A line of `cart_checkouts.ordered_lines`.
+#[derive(Serialize, Deserialize)]
+struct StoredLine {
+    sku: String,
+    quantity: i32,
 }
 
+/// `user_id`'s checkout under `idempotency_key`, pending or placed.
+#[instrument(skip_all, fields(%user_id), err)]
 pub async fn find_checkout<C: ConnectionTrait>(
     db: &C,
-    checkout_key: &str,
-) -> Result<Option<StoredCheckout>, StoreError> {
-    Ok(cart_checkout::Entity::find_by_id(checkout_key.to_owned())
+    user_id: Uuid,
+    idempotency_key: &str,
+) -> Result<Option<CheckoutAttempt>, StoreError> {
+    cart_checkout::Entity::find_by_id((user_id, idempotency_key.to_owned()))
         .one(db)
         .await?
-        .map(|row| StoredCheckout {
-            checkout_key: row.checkout_key,
-            cart_id: CartId::from_uuid(row.cart_id),
-            user_id: row.user_id,
-            cart_version: row.cart_version,
-            order_id: row.order_id,
-            order_status: row.order_status,
-        }))
+        .map(attempt_from_row)
+        .transpose()
 }
 
-/// Records a placed checkout; a second record of one key is ignored.
-pub async fn insert_checkout<C: ConnectionTrait>(
+fn attempt_from_row(row: cart_checkout::Model) -> Result<CheckoutAttempt, StoreError> {
+    let corrupt = |what: &str| {
+        StoreError::internal(format!(
+            "cart_checkouts row {}/{:?} is corrupt: {what}",
+            row.user_id, row.idempotency_key
+        ))
+    };
+    let content = match &row.content_digest {
+        Some(stored) => {
+            Some(CheckoutContent::from_slice(stored).ok_or_else(|| corrupt("content_digest"))?)
+        }
+        None => None,
+    };
+    let ordered_lines = match &row.ordered_lines {
+        Some(stored) => serde_json::from_value::<Vec<StoredLine>>(stored.clone())
+            .map_err(|_| corrupt("ordered_lines"))?
+            .into_iter()
+            .map(|line| {
+                Ok(OrderedLine {
+                    sku: Sku::parse(&line.sku).map_err(|_| corrupt("ordered_lines sku"))?,
+                    quantity: Quantity::new(line.quantity)
+                        .map_err(|_| corrupt("ordered_lines quantity"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?,
+        None => Vec::new(),
+    };
+    let state = match (
+        row.order_id,
+        row.order_status,
+        &row.snapshot,
+        &row.signature,
+        row.expires_at,
+    ) {
+        (Some(order_id), Some(order_status), _, _, _) => AttemptState::Placed {
+            order_id,
+            order_status,
+        },
+        (None, None, Some(bytes), Some(signature), Some(expires_at)) => AttemptState::Pending {
+            signed: SignedSnapshot {
+                bytes: bytes.clone(),
+                signature: signature.clone(),
+                checkout_key: row.checkout_key.clone(),
+            },
+            expires_at,
+        },
+        _ => return Err(corrupt("neither pending nor placed")),
+    };
+    Ok(CheckoutAttempt {
+        user_id: row.user_id,
+        idempotency_key: row.idempotency_key,
+        checkout_key: row.checkout_key,
+        cart_id: CartId::from_uuid(row.cart_id),
+        cart_version: row.cart_version,
+        content,
+        ordered_lines,
+        state,
+    })
+}
+
+/// Stores a pending checkout attempt unless one of its user and key
+/// exists (a concurrent one waits for the first to commit, then inserts
+/// nothing): the caller reads back the one that stands.
+#[instrument(skip_all, fields(user_id = %attempt.user_id), err)]
+pub async fn insert_checkout_attempt<C: ConnectionTrait>(
     db: &C,
-    checkout: &StoredCheckout,
+    attempt: &CheckoutAttempt,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let row = cart_checkout::ActiveModel {
-        checkout_key: Set(checkout.checkout_key.clone()),
-        cart_id: Set(checkout.cart_id.as_uuid()),
-        user_id: Set(checkout.user_id),
-        cart_version: Set(checkout.cart_version),
-        order_id: Set(checkout.order_id),
-        order_status: Set(checkout.order_status),
-        created_at: Set(now),
+    let AttemptState::Pending { signed, expires_at } = &attempt.state else {
+        return Err(StoreError::internal(
+            "only a pending checkout attempt is inserted",
+        ));
     };
-    // ON CONFLICT (checkout_key) DO NOTHING: the first record stands.
+    let lines: Vec<StoredLine> = attempt
+        .ordered_lines
+        .iter()
+        .map(|line| StoredLine {
+            sku: line.sku.as_str().to_owned(),
+            quantity: line.quantity.get(),
+        })
+        .collect();
+    let ordered_lines = serde_json::to_value(lines)
+        .map_err(|error| StoreError::internal(format!("ordered_lines: {error}")))?;
+    let row = cart_checkout::ActiveModel {
+        user_id: Set(attempt.user_id),
+        idempotency_key: Set(attempt.idempotency_key.clone()),
+        checkout_key: Set(attempt.checkout_key.clone()),
+        cart_id: Set(attempt.cart_id.as_uuid()),
+        cart_version: Set(attempt.cart_version),
+        order_id: Set(None),
+        order_status: Set(None),
+        created_at: Set(now),
+        content_digest: Set(attempt.content.map(|content| content.as_bytes().to_vec())),
+        ordered_lines: Set(Some(ordered_lines)),
+        snapshot: Set(Some(signed.bytes.clone())),
+        signature: Set(Some(signed.signature.clone())),
+        expires_at: Set(Some(*expires_at)),
+    };
     cart_checkout::Entity::insert(row)
-        .on_conflict_do_nothing_on([cart_checkout::Column::CheckoutKey])
+        .on_conflict_do_nothing_on([
+            cart_checkout::Column::UserId,
+            cart_checkout::Column::IdempotencyKey,
+        ])
         .exec_without_returning(db)
         .await?;
     Ok(())
 }
 
-/// Empties a checked-out cart, unless it changed since it was priced.
-pub async fn clear_cart_at_version<C: ConnectionTrait>(
+/// Records the order orders answered a pending checkout with, and drops
+/// its snapshot (which holds the payment method token). Returns `false`
+/// when it was recorded already (by a concurrent retry), so the ordered
+/// lines leave the cart once.
+#[instrument(skip_all, fields(%user_id, %order_id), err)]
+pub async fn record_checkout_order<C: ConnectionTrait>(
     db: &C,
-    cart_id: CartId,
-    version: i64,
-    now: DateTime<Utc>,
+    user_id: Uuid,
+    idempotency_key: &str,
+    order_id: Uuid,
+    order_status: i32,
 ) -> Result<bool, StoreError> {
-    let updated = cart::Entity::update_many()
+    let updated = cart_checkout::Entity::update_many()
+        .col_expr(cart_checkout::Column::OrderId, Expr::value(order_id))
         .col_expr(
-            cart::Column::Version,
-            Expr::col(cart::Column::Version).add(1),
+            cart_checkout::Column::OrderStatus,
+            Expr::value(order_status),
         )
-        // GREATEST(now, created_at): updated_at never precedes created_at.
         .col_expr(
-            cart::Column::UpdatedAt,
-            Func::greatest([Expr::value(now), Expr::col(cart::Column::CreatedAt)]).into(),
+            cart_checkout::Column::Snapshot,
+            Expr::value(None::<Vec<u8>>),
         )
-        .filter(cart::Column::Id.eq(cart_id.as_uuid()))
-        .filter(cart::Column::Version.eq(version))
+        .col_expr(
+            cart_checkout::Column::Signature,
+            Expr::value(None::<Vec<u8>>),
+        )
+        .col_expr(
+            cart_checkout::Column::ExpiresAt,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .filter(cart_checkout::Column::UserId.eq(user_id))
+        .filter(cart_checkout::Column::IdempotencyKey.eq(idempotency_key))
+        .filter(cart_checkout::Column::OrderId.is_null())
         .exec(db)
         .await?;
-    if updated.rows_affected == 0 {
-        return Ok(false);
+    Ok(updated.rows_affected == 1)
+}
+
+/// Forgets a pending checkout (one orders refused as expired, so never
+/// placed): the key can start a new one. Returns whether one was deleted.
+#[instrument(skip_all, fields(%user_id), err)]
+pub async fn delete_pending_checkout<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    idempotency_key: &str,
+) -> Result<bool, StoreError> {
+    let deleted = cart_checkout::Entity::delete_many()
+        .filter(cart_checkout::Column::UserId.eq(user_id))
+        .filter(cart_checkout::Column::IdempotencyKey.eq(idempotency_key))
+        .filter(cart_checkout::Column::OrderId.is_null())
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected == 1)
+}
+
+/// Records that the shopper was shown `seen` (SKU, unit price) on
+/// `cart_id`'s lines, so they are no longer `price_changed`. Not a change
+/// of the cart: its version stays.
+#[instrument(skip_all, fields(%cart_id, lines = seen.len()), err)]
+pub async fn mark_prices_seen<C: ConnectionTrait>(
+    db: &C,
+    cart_id: CartId,
+    seen: &[(Sku, i64)],
+) -> Result<(), StoreError> {
+    for (sku, unit_price_minor) in seen {
+        cart_line::Entity::update_many()
+            .col_expr(
+                cart_line::Column::SeenUnitPriceMinor,
+                Expr::value(*unit_price_minor),
+            )
+            .filter(cart_line::Column::CartId.eq(cart_id.as_uuid()))
+            .filter(cart_line::Column::Sku.eq(sku.as_str()))
+            .exec(db)
+            .await?;
     }
-    delete_lines(db, cart_id).await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Flags every line of `sku` (a discontinued variant). Returns the number of lines.

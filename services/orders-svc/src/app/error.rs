@@ -22,8 +22,13 @@ pub enum OrdersError {
     PermissionDenied(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    AlreadyExists(String),
+    /// ALREADY_EXISTS naming `idempotency_key`: PlaceOrder with a checkout
+    /// key an order holds, but not that order's checkout (another user's,
+    /// or other snapshot bytes).
+    #[error(
+        "idempotency_key: the checkout key {0:?} was already used for another checkout; check out again with a new key"
+    )]
+    CheckoutKeyReused(String),
     #[error("{0}")]
     FailedPrecondition(String),
     /// A storage failure: retried, and its status, by the one policy.
@@ -47,7 +52,7 @@ impl TransactionError for OrdersError {
             | Self::Snapshot(_)
             | Self::PermissionDenied(_)
             | Self::NotFound(_)
-            | Self::AlreadyExists(_)
+            | Self::CheckoutKeyReused(_)
             | Self::FailedPrecondition(_)
             | Self::Internal(_) => None,
         }
@@ -61,7 +66,7 @@ impl ServiceError for OrdersError {
             Self::Snapshot(error) => error.code(),
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            Self::CheckoutKeyReused(_) => ErrorCode::AlreadyExists,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,
@@ -72,9 +77,9 @@ impl ServiceError for OrdersError {
         match self {
             Self::InvalidArgument(invalid) => Some(&invalid.field),
             Self::Snapshot(error) => ServiceError::field(error),
+            Self::CheckoutKeyReused(_) => Some("idempotency_key"),
             Self::PermissionDenied(_)
             | Self::NotFound(_)
-            | Self::AlreadyExists(_)
             | Self::FailedPrecondition(_)
             | Self::Store(_)
             | Self::Internal(_) => None,
@@ -143,5 +148,11 @@ mod tests {
             status: crate::domain::OrderStatus::Shipped,
         }));
         assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+
+        let reused = OrdersError::CheckoutKeyReused("checkout-1".to_owned());
+        assert_eq!(reused.field(), Some("idempotency_key"));
+        let status = status_of(&reused);
+        assert_eq!(status.code(), tonic::Code::AlreadyExists);
+        assert!(status.message().starts_with("idempotency_key: "));
     }
 }

@@ -128,8 +128,14 @@ impl OrdersApp {
     /// Idempotent on the snapshot's checkout key: the unique index and
     /// `ON CONFLICT DO NOTHING` make a retry, even a concurrent one, find
     /// the order the first call stored and return it, with no second event.
-    /// A retry whose snapshot has expired meanwhile still gets that order
-    /// (the expiry is checked last, so the key is the authentic one).
+    /// A retry is the same checkout only when it carries the same snapshot
+    /// bytes (cart-svc resends the bytes it signed first): the order keeps
+    /// their [`ecommerce_checkout::SnapshotDigest`], and other bytes under a stored key (a
+    /// re-priced snapshot, or another user's) are ALREADY_EXISTS naming
+    /// `idempotency_key`, never silently answered with an order of other
+    /// lines. A retry whose snapshot has expired meanwhile still gets that
+    /// order (the expiry is checked last, so the key and bytes are the
+    /// authentic ones).
     #[instrument(skip_all, fields(checkout_key = %signed.checkout_key, order_id), err(level = "info"))]
     pub async fn place_order(
         &self,
@@ -137,6 +143,7 @@ impl OrdersApp {
         signed: &SignedSnapshot,
     ) -> Result<Order, OrdersError> {
         let now = self.now();
+        let digest = signed.digest();
         let verified = verify(
             &signed.bytes,
             &signed.signature,
@@ -150,7 +157,13 @@ impl OrdersApp {
                 let stored =
                     orders::find_by_checkout_key(&self.inner.db, &signed.checkout_key).await?;
                 return match stored {
-                    Some(order) if order.authorize_read(context.actor).is_ok() => Ok(order),
+                    Some(order) if order.authorize_read(context.actor).is_ok() => {
+                        if order.is_replayed_by(order.user_id, &digest) {
+                            Ok(order)
+                        } else {
+                            Err(OrdersError::CheckoutKeyReused(signed.checkout_key.clone()))
+                        }
+                    }
                     _ => Err(expired.into()),
                 };
             }
@@ -164,6 +177,7 @@ impl OrdersApp {
         let order = Order::place(
             OrderId::generate(),
             checkout,
+            digest,
             context.correlation_id.clone(),
             now,
         );
@@ -182,11 +196,11 @@ impl OrdersApp {
                         "checkout key {key} conflicted but no order holds it"
                     ))
                 })?;
-            // Only a cart-svc bug reuses a key across users.
-            if existing.user_id != order.user_id {
-                return Err(OrdersError::AlreadyExists(
-                    "the checkout key was already used; check out again".to_owned(),
-                ));
+            // cart-svc scopes keys to the shopper and resends the bytes it
+            // signed first, so only another checkout lands here with other
+            // bytes or another user.
+            if !existing.is_replayed_by(order.user_id, &digest) {
+                return Err(OrdersError::CheckoutKeyReused(key.to_owned()));
             }
             Ok(existing)
         })?;

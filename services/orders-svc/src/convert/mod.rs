@@ -263,6 +263,7 @@ mod tests {
         let order = Order::place(
             OrderId::from_uuid(Uuid::from_u128(9)),
             checkout,
+            signed.digest(),
             "correlation-1".to_owned(),
             now,
         );
@@ -275,6 +276,7 @@ mod tests {
         assert_eq!(order.total.amount_minor(), 11_400);
         assert_eq!(order.currency.code(), "EUR");
         assert_eq!(order.checkout_key.as_str(), "checkout-1");
+        assert_eq!(order.snapshot_digest, Some(signed.digest()));
         assert_eq!(order.payment_method_token.expose(), "pm_card_visa");
         assert_eq!(order.correlation_id, "correlation-1");
         assert_eq!(order.created_at, now);

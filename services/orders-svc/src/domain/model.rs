@@ -2,7 +2,7 @@
 //! the state machine.
 
 use chrono::{DateTime, Utc};
-use ecommerce_checkout::{CheckoutKey, PaymentMethodToken, VerifiedCheckout};
+use ecommerce_checkout::{CheckoutKey, PaymentMethodToken, SnapshotDigest, VerifiedCheckout};
 use ecommerce_kernel::{Currency, Money};
 use uuid::Uuid;
 
@@ -46,6 +46,10 @@ pub struct Order {
     pub user_id: Uuid,
     /// At most one order per key.
     pub checkout_key: CheckoutKey,
+    /// The SHA-256 of the signed snapshot bytes the order was placed from:
+    /// a replayed key is the same checkout only with the same digest.
+    /// `None` for orders placed before digests were stored.
+    pub snapshot_digest: Option<SnapshotDigest>,
     pub cart_id: Uuid,
     pub cart_version: i64,
     /// At least one, one per SKU.
@@ -68,11 +72,13 @@ pub struct Order {
 }
 
 impl Order {
-    /// A new PENDING order from a verified checkout. Placing it emits
-    /// [`OrderEvent::placed`], in the same transaction as the insert.
+    /// A new PENDING order from a verified checkout whose signed bytes
+    /// have `snapshot_digest`. Placing it emits [`OrderEvent::placed`], in
+    /// the same transaction as the insert.
     pub fn place(
         id: OrderId,
         checkout: VerifiedCheckout,
+        snapshot_digest: SnapshotDigest,
         correlation_id: String,
         now: DateTime<Utc>,
     ) -> Self {
@@ -94,6 +100,7 @@ impl Order {
             id,
             user_id,
             checkout_key,
+            snapshot_digest: Some(snapshot_digest),
             cart_id,
             cart_version,
             lines,
@@ -113,6 +120,19 @@ impl Order {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// Whether a PlaceOrder of this order's checkout key by `user_id` with
+    /// snapshot bytes of `digest` is a retry of the checkout that placed
+    /// it (and so answered with it) rather than another checkout reusing
+    /// the key. An order stored without a digest accepts any snapshot of
+    /// its owner, as before digests were stored.
+    pub fn is_replayed_by(&self, user_id: Uuid, digest: &SnapshotDigest) -> bool {
+        self.user_id == user_id
+            && self
+                .snapshot_digest
+                .as_ref()
+                .is_none_or(|stored| stored == digest)
     }
 
     pub fn status(&self) -> OrderStatus {
@@ -147,5 +167,26 @@ impl Order {
         emit.into_iter()
             .map(|effect| OrderEvent::of(self, effect))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replayed_key_is_the_same_checkout_only_for_its_owner_and_its_bytes() {
+        let owner = Uuid::from_u128(1);
+        let mut order = crate::domain::machine::tests::order_owned_by(owner);
+        let placed_from = SnapshotDigest::of(b"checkout-1 snapshot");
+        assert!(order.is_replayed_by(owner, &placed_from));
+        // The same key, other bytes: another checkout (a re-signed retry
+        // included), refused by the caller as ALREADY_EXISTS.
+        assert!(!order.is_replayed_by(owner, &SnapshotDigest::of(b"re-priced")));
+        assert!(!order.is_replayed_by(Uuid::from_u128(2), &placed_from));
+        // Stored before digests were: its owner's retries still find it.
+        order.snapshot_digest = None;
+        assert!(order.is_replayed_by(owner, &SnapshotDigest::of(b"re-priced")));
+        assert!(!order.is_replayed_by(Uuid::from_u128(2), &placed_from));
     }
 }

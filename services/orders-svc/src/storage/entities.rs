@@ -10,6 +10,8 @@ pub mod order {
         pub id: Uuid,
         pub user_id: Uuid,
         pub checkout_key: String,
+        /// SHA-256 of the signed snapshot bytes; NULL for older orders.
+        pub snapshot_digest: Option<Vec<u8>>,
         pub cart_id: Uuid,
         pub cart_version: i64,
         pub status: String,

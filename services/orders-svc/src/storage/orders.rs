@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use ecommerce_checkout::{CheckoutKey, PaymentMethodToken};
+use ecommerce_checkout::{CheckoutKey, PaymentMethodToken, SnapshotDigest};
 use ecommerce_db::StoreError;
 use ecommerce_kernel::{Currency, Money};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
@@ -40,6 +40,9 @@ pub async fn insert_if_new<C: ConnectionTrait>(
         id: Set(new_order.id.as_uuid()),
         user_id: Set(new_order.user_id),
         checkout_key: Set(new_order.checkout_key.as_str().to_owned()),
+        snapshot_digest: Set(new_order
+            .snapshot_digest
+            .map(|digest| digest.as_bytes().to_vec())),
         cart_id: Set(new_order.cart_id),
         cart_version: Set(new_order.cart_version),
         status: Set(new_order.status().as_str().to_owned()),
@@ -373,6 +376,12 @@ fn to_order(
         id: OrderId::from_uuid(row.id),
         user_id: row.user_id,
         checkout_key: CheckoutKey::parse(&row.checkout_key).map_err(|_| corrupt("checkout key"))?,
+        snapshot_digest: match row.snapshot_digest {
+            Some(stored) => Some(
+                SnapshotDigest::from_slice(&stored).ok_or_else(|| corrupt("snapshot digest"))?,
+            ),
+            None => None,
+        },
         cart_id: row.cart_id,
         cart_version: row.cart_version,
         lines,

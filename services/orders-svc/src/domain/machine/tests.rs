@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
-use ecommerce_checkout::{CheckoutKey, PaymentMethodToken};
+use ecommerce_checkout::{CheckoutKey, PaymentMethodToken, SnapshotDigest};
 use ecommerce_kernel::{Currency, Money};
 use uuid::Uuid;
 
@@ -44,6 +44,7 @@ pub(crate) fn order_owned_by(owner: Uuid) -> Order {
         id: OrderId::from_uuid(Uuid::from_u128(9)),
         user_id: owner,
         checkout_key: CheckoutKey::parse("checkout-1").unwrap(),
+        snapshot_digest: Some(SnapshotDigest::of(b"checkout-1 snapshot")),
         cart_id: Uuid::from_u128(3),
         cart_version: 4,
         lines: vec![line("SHOE-42", 2, 4_950), line("SOCK-1", 1, 1_000)],
