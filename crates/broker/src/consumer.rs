@@ -37,6 +37,7 @@ use tokio::task::JoinSet;
 use tracing::{Instrument as _, debug, error, info, info_span, instrument, warn};
 
 use crate::connection::Broker;
+use crate::origin::EventOrigin;
 use crate::properties::{DELIVERY_COUNT_HEADER, delivery_count, from_basic_properties};
 use crate::publisher::{PreparedMessage, Publisher};
 use crate::settings::ConsumerSettings;
@@ -50,6 +51,9 @@ pub const ORIGINAL_QUEUE_HEADER: &str = "x-original-queue";
 pub const ORIGINAL_EXCHANGE_HEADER: &str = "x-original-exchange";
 /// Header of a dead-lettered copy: the routing key it was first published with.
 pub const ORIGINAL_ROUTING_KEY_HEADER: &str = "x-original-routing-key";
+/// Header of a dead-lettered copy: the broker user that first published it
+/// (the copy's own `user_id` is the consumer's, as RabbitMQ requires).
+pub const ORIGINAL_USER_ID_HEADER: &str = "x-original-user-id";
 
 /// How long shutdown waits for the broker to confirm `basic.cancel`.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -69,6 +73,9 @@ pub struct Delivery {
     /// `x-delivery-count`: how many times it was returned to the queue before
     /// this delivery (0 the first time).
     pub delivery_count: u32,
+    /// The AMQP `user_id`: the broker user that published it (RabbitMQ
+    /// refuses a publish whose `user_id` is not the connection's user).
+    pub user_id: Option<String>,
 }
 
 impl Delivery {
@@ -81,6 +88,11 @@ impl Delivery {
             routing_key: delivery.routing_key.as_str().to_owned(),
             redelivered: delivery.redelivered,
             delivery_count: delivery_count(&delivery.properties),
+            user_id: delivery
+                .properties
+                .user_id()
+                .as_ref()
+                .map(|user_id| user_id.as_str().to_owned()),
         }
     }
 }
@@ -147,6 +159,9 @@ pub struct Consumer {
 /// What every delivery task of one `run` shares.
 struct RunContext<H> {
     queue: String,
+    /// Checked before the handler: an event from the wrong exchange or user
+    /// is dead-lettered unseen.
+    origin: EventOrigin,
     dead_letter: DeadLetterRoute,
     settings: ConsumerSettings,
     handler: H,
@@ -199,6 +214,7 @@ impl Consumer {
         let (stopping_sender, stopping) = watch::channel(false);
         let context = Arc::new(RunContext {
             queue: queue.to_owned(),
+            origin: EventOrigin::from_settings(self.broker.settings()),
             dead_letter,
             settings: self.settings,
             handler,
@@ -373,6 +389,11 @@ async fn handle_delivery<H: MessageHandler>(
     );
     async move {
         let delivery_count = delivery.delivery_count;
+        if let Err(reason) = context.origin.check(&delivery) {
+            let reason = format!("refused as forged or misrouted: {reason}");
+            dead_letter(&context, &amqp_delivery, &reason).await;
+            return;
+        }
         let outcome = AssertUnwindSafe(context.handler.handle(delivery))
             .catch_unwind()
             .await
@@ -507,6 +528,9 @@ fn dead_letter_properties(
         ORIGINAL_ROUTING_KEY_HEADER.into(),
         text(delivery.routing_key.as_str()),
     );
+    if let Some(user_id) = original.user_id() {
+        headers.insert(ORIGINAL_USER_ID_HEADER.into(), text(user_id.as_str()));
+    }
     original
         .clone()
         .with_headers(headers)

@@ -39,6 +39,8 @@
 
 pub mod connection;
 pub mod consumer;
+pub mod origin;
+pub mod permissions;
 pub mod properties;
 pub mod publisher;
 mod relay_publisher;
@@ -52,6 +54,7 @@ pub use lapin;
 pub use connection::{Broker, BrokerError, BrokerState};
 pub use consumer::{Consumer, ConsumerError, Delivery, HandlerOutcome, MessageHandler};
 pub use ecommerce_platform::Backoff;
+pub use origin::EventOrigin;
 pub use publisher::{OutgoingMessage, PublishError, Publisher};
 pub use settings::{BrokerSettings, ConsumerSettings};
 pub use stream::StreamItem;

@@ -145,6 +145,9 @@ impl std::fmt::Debug for Publisher {
 
 struct PublisherInner {
     broker: Broker,
+    /// The AMQP `user_id` of every message: the connection's user, which
+    /// RabbitMQ requires it to be, so consumers can trust it.
+    user_id: Option<ShortString>,
     /// The confirm channel and the session generation it was opened on;
     /// the lock also serializes batches.
     channel: Mutex<Option<ConfirmChannel>>,
@@ -165,6 +168,7 @@ impl Publisher {
     pub(crate) fn new(broker: Broker) -> Self {
         Self {
             inner: Arc::new(PublisherInner {
+                user_id: ShortString::try_new(broker.settings().username()).ok(),
                 broker,
                 channel: Mutex::new(None),
             }),
@@ -225,7 +229,7 @@ impl Publisher {
             Err(error) => return vec![Err(error); messages.len()],
         };
 
-        let writes = issue_publishes(&channel, messages).await;
+        let writes = issue_publishes(&channel, messages, self.inner.user_id.as_ref()).await;
         let deadline = tokio::time::Instant::now() + confirm_timeout;
         let confirms = join_all(writes.into_iter().map(|write| async move {
             let confirm = write?;
@@ -333,6 +337,7 @@ impl Publisher {
 async fn issue_publishes(
     channel: &Channel,
     messages: &[PreparedMessage<'_>],
+    user_id: Option<&ShortString>,
 ) -> Vec<Result<PublisherConfirm, PublishError>> {
     let options = BasicPublishOptions {
         mandatory: true,
@@ -340,12 +345,16 @@ async fn issue_publishes(
     };
     let mut writes = Vec::with_capacity(messages.len());
     for message in messages {
+        let properties = match user_id {
+            Some(user_id) => message.properties.clone().with_user_id(user_id.clone()),
+            None => message.properties.clone(),
+        };
         let mut write = Box::pin(channel.basic_publish(
             message.exchange.clone(),
             message.routing_key.clone(),
             options,
             message.body,
-            message.properties.clone(),
+            properties,
         ));
         let first_poll = futures::poll!(write.as_mut());
         writes.push(match first_poll {

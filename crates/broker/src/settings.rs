@@ -35,6 +35,12 @@ pub const AMQP_DELIVERY_LIMIT_VAR: &str = "AMQP_DELIVERY_LIMIT";
 /// Variable holding how many times a consumer requeues a message whose
 /// handler asked for a retry before it dead-letters it.
 pub const AMQP_RETRY_BUDGET_VAR: &str = "AMQP_RETRY_BUDGET";
+/// Variable naming the broker user that publishes each service's events, as
+/// a template where `{service}` stands for the producer (`orders-svc`): with
+/// it, consumers refuse an event whose AMQP `user_id` is not its producer's.
+pub const AMQP_EVENT_PRODUCER_USER_VAR: &str = "AMQP_EVENT_PRODUCER_USER";
+/// The placeholder of [`AMQP_EVENT_PRODUCER_USER_VAR`].
+pub const SERVICE_PLACEHOLDER: &str = "{service}";
 /// Variable holding the first retry delay ceiling, in milliseconds.
 pub const AMQP_RETRY_BACKOFF_MIN_MS_VAR: &str = "AMQP_RETRY_BACKOFF_MIN_MS";
 /// Variable holding the largest retry delay, in milliseconds.
@@ -84,6 +90,9 @@ impl Default for ConsumerSettings {
 pub struct BrokerSettings {
     /// `AMQP_URL`, parsed and validated at start-up.
     pub amqp_url: SecretString,
+    /// The variable `amqp_url` came from, for messages: `AMQP_URL`, or a
+    /// service's own (`ORDERS_AMQP_URL`, see [`Self::with_amqp_url`]).
+    pub amqp_url_variable: String,
     /// `AMQP_CONNECTION_NAME`: shown by `rabbitmqctl list_connections` and the
     /// management UI; services set their own name.
     pub connection_name: String,
@@ -98,12 +107,16 @@ pub struct BrokerSettings {
     pub consumer: ConsumerSettings,
     /// Every exchange and queue name (see [`TopologyNames::from_source`]).
     pub names: TopologyNames,
+    /// `AMQP_EVENT_PRODUCER_USER`: the broker user expected to have published
+    /// each event (`{service}` replaced by its producer); `None` accepts any.
+    pub producer_user_template: Option<String>,
 }
 
 impl Default for BrokerSettings {
     fn default() -> Self {
         Self {
             amqp_url: SecretString::from(DEFAULT_AMQP_URL),
+            amqp_url_variable: AMQP_URL_VAR.to_owned(),
             connection_name: DEFAULT_CONNECTION_NAME.to_owned(),
             reconnect_backoff: Backoff::new(
                 DEFAULT_RECONNECT_BACKOFF_MIN,
@@ -114,6 +127,7 @@ impl Default for BrokerSettings {
             delivery_limit: DEFAULT_DELIVERY_LIMIT,
             consumer: ConsumerSettings::default(),
             names: TopologyNames::default(),
+            producer_user_template: None,
         }
     }
 }
@@ -168,6 +182,7 @@ impl BrokerSettings {
 
         Ok(Self {
             amqp_url,
+            amqp_url_variable: AMQP_URL_VAR.to_owned(),
             connection_name,
             reconnect_backoff: backoff(
                 source,
@@ -200,12 +215,29 @@ impl BrokerSettings {
                 )?,
             },
             names: TopologyNames::from_source(source)?,
+            producer_user_template: producer_user_template(source)?,
         })
     }
 
     /// The system topology under these names and delivery limit.
     pub fn topology(&self) -> Topology {
         Topology::system(&self.names).with_delivery_limit(self.delivery_limit)
+    }
+
+    /// The same settings logging in with `amqp_url`, read from `variable`
+    /// (a service's own URL, so each service has its own broker user).
+    pub fn with_amqp_url(
+        mut self,
+        variable: &str,
+        amqp_url: SecretString,
+    ) -> Result<Self, SettingsError> {
+        parse_amqp_url(&amqp_url).map_err(|error| match error {
+            SettingsError::Invalid { value, reason, .. } => invalid(variable, &value, reason),
+            other => other,
+        })?;
+        self.amqp_url = amqp_url;
+        self.amqp_url_variable = variable.to_owned();
+        Ok(self)
     }
 
     /// The same settings under another `connection_name`.
@@ -215,21 +247,59 @@ impl BrokerSettings {
     }
 
     /// The development defaults in these settings: RabbitMQ's `guest`
-    /// account (also what a URL without credentials logs in as).
+    /// account (also what a URL without credentials logs in as), and events
+    /// accepted from any broker user.
     pub fn development_defaults(&self) -> Vec<DevelopmentDefault> {
-        match self.amqp_uri() {
-            Ok(uri) if uri.authority.userinfo.username == "guest" => vec![DevelopmentDefault::new(
-                AMQP_URL_VAR,
+        let mut defaults = Vec::new();
+        if self.username() == "guest" {
+            defaults.push(DevelopmentDefault::new(
+                &self.amqp_url_variable,
                 "logs in to RabbitMQ as the default guest account",
-            )],
-            Ok(_) | Err(_) => Vec::new(),
+            ));
         }
+        if self.producer_user_template.is_none() {
+            defaults.push(DevelopmentDefault::new(
+                AMQP_EVENT_PRODUCER_USER_VAR,
+                "accepts events published by any broker user",
+            ));
+        }
+        defaults
+    }
+
+    /// The user `AMQP_URL` logs in as (`guest` when it names none): every
+    /// message this process publishes carries it as its AMQP `user_id`,
+    /// which RabbitMQ checks against the connection.
+    pub fn username(&self) -> String {
+        self.amqp_uri()
+            .map(|uri| uri.authority.userinfo.username)
+            .unwrap_or_default()
     }
 
     /// The parsed `AMQP_URL`.
     pub(crate) fn amqp_uri(&self) -> Result<AMQPUri, SettingsError> {
         parse_amqp_url(&self.amqp_url)
     }
+}
+
+fn producer_user_template(source: &EnvSource) -> Result<Option<String>, SettingsError> {
+    let Some(template) = source.string(AMQP_EVENT_PRODUCER_USER_VAR)? else {
+        return Ok(None);
+    };
+    let template = template.trim();
+    if template.is_empty() {
+        return Ok(None);
+    }
+    if !template.contains(SERVICE_PLACEHOLDER) {
+        return Err(invalid(
+            AMQP_EVENT_PRODUCER_USER_VAR,
+            template,
+            format!(
+                "must contain {SERVICE_PLACEHOLDER}, the producing service (e.g. `{SERVICE_PLACEHOLDER}` \
+                 for users named orders-svc, payments-svc, ...)"
+            ),
+        ));
+    }
+    Ok(Some(template.to_owned()))
 }
 
 fn parse_amqp_url(amqp_url: &SecretString) -> Result<AMQPUri, SettingsError> {

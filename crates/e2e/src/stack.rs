@@ -24,12 +24,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use ecommerce_broker::EventsExchange;
+use ecommerce_broker::permissions::BrokerPermissions;
+use ecommerce_broker::settings::{AMQP_EVENT_PRODUCER_USER_VAR, SERVICE_PLACEHOLDER};
 use ecommerce_broker::topology::TOPOLOGY_PREFIX_VAR;
 use ecommerce_platform::services;
 use ecommerce_platform::settings::ServiceInfo;
-use ecommerce_test_support::rabbitmq::{Admin, TestBroker};
+use ecommerce_test_support::rabbitmq::{Admin, TestBroker, rabbitmqctl};
 use ecommerce_test_support::{EventTap, ServingStatus, TestSchema, declare_tap, health_check};
 use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret as _;
 use tokio::process::{Child, Command};
 use tonic::transport::{Channel, Endpoint};
 use uuid::Uuid;
@@ -142,6 +145,10 @@ pub struct StackOptions {
     /// Whether the tap queue (every event of every exchange) is declared.
     /// A benchmark turns it off: nobody drains it, so it would only grow.
     pub tap: bool,
+    /// Whether each service logs in as a broker user of its own, with the
+    /// permissions of `scripts/broker-users` and producer users checked
+    /// (`AMQP_EVENT_PRODUCER_USER`), instead of the shared `guest`.
+    pub broker_users: bool,
 }
 
 impl Default for StackOptions {
@@ -151,6 +158,7 @@ impl Default for StackOptions {
             service_env: Vec::new(),
             ready_timeout: Duration::from_secs(90),
             tap: true,
+            broker_users: false,
         }
     }
 }
@@ -159,6 +167,12 @@ impl StackOptions {
     /// Adds a variable for every service.
     pub fn with_env(mut self, name: &str, value: impl Into<String>) -> Self {
         self.env.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// Each service logs in as its own broker user (see [`Self::broker_users`]).
+    pub fn with_broker_users(mut self) -> Self {
+        self.broker_users = true;
         self
     }
 
@@ -189,6 +203,8 @@ pub struct Stack {
     bin_dir: PathBuf,
     log_dir: PathBuf,
     options: StackOptions,
+    /// Each service's broker user and password, with `broker_users`.
+    broker_users: BTreeMap<Svc, (String, String)>,
 }
 
 impl Stack {
@@ -232,7 +248,11 @@ impl Stack {
             bin_dir,
             log_dir,
             options,
+            broker_users: BTreeMap::new(),
         };
+        if stack.options.broker_users {
+            stack.create_broker_users().await?;
+        }
         for service in Svc::ALL {
             let schema = TestSchema::create(service.schema_hint()).await?;
             stack.schemas.insert(service, schema);
@@ -258,6 +278,55 @@ impl Stack {
         }
         tracing::info!(run = %stack.run_id, logs = %stack.log_dir.display(), "stack ready");
         Ok(stack)
+    }
+
+    /// `<run prefix><service>`: the broker user of `service` with `broker_users`.
+    pub fn broker_user(&self, service: Svc) -> String {
+        format!("{}{}", self.broker().prefix, service.binary())
+    }
+
+    /// The AMQP URL `service` logs in with (`guest` without `broker_users`).
+    pub fn amqp_url(&self, service: Svc) -> String {
+        match self.broker_users.get(&service) {
+            Some((user, password)) => format!("amqp://{user}:{password}@127.0.0.1:5672/%2f"),
+            None => self.broker().settings.amqp_url.expose_secret().to_owned(),
+        }
+    }
+
+    /// Creates every service's broker user with the permissions of
+    /// `broker-permissions` (the same module), a few `rabbitmqctl` at a time.
+    async fn create_broker_users(&mut self) -> anyhow::Result<()> {
+        let broker = self.broker();
+        let mut commands: Vec<Vec<String>> = Vec::new();
+        let mut users = BTreeMap::new();
+        for service in Svc::ALL {
+            let user = self.broker_user(service);
+            // A test-only user on a local broker: v7 ids carry 74 random bits each.
+            let password = format!("{}{}", Uuid::now_v7().simple(), Uuid::now_v7().simple());
+            let permissions =
+                BrokerPermissions::for_service(service.binary(), broker.names(), &broker.topology);
+            commands.push(vec!["add_user".into(), user.clone(), password.clone()]);
+            commands.push(vec![
+                "set_permissions".into(),
+                "-p".into(),
+                "/".into(),
+                user.clone(),
+                permissions.configure,
+                permissions.write,
+                permissions.read,
+            ]);
+            users.insert(service, (user, password));
+        }
+        // Users first (permissions need them), then permissions.
+        for phase in [0, 1] {
+            let runs = commands.iter().skip(phase).step_by(2).map(|arguments| {
+                let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+                async move { rabbitmqctl(&arguments).await }
+            });
+            futures::future::join_all(runs).await;
+        }
+        self.broker_users = users;
+        Ok(())
     }
 
     /// The run's id, part of every schema, queue and connection name.
@@ -360,6 +429,16 @@ impl Stack {
         for (_, schema) in std::mem::take(&mut self.schemas) {
             schema.drop_schema().await?;
         }
+        let users: Vec<String> = std::mem::take(&mut self.broker_users)
+            .into_values()
+            .map(|(user, _)| user)
+            .collect();
+        futures::future::join_all(
+            users
+                .iter()
+                .map(|user| async move { rabbitmqctl(&["delete_user", user]).await }),
+        )
+        .await;
         if let Some(broker) = self.broker.take() {
             broker.finish().await;
         }
@@ -469,6 +548,14 @@ impl Stack {
             .env_remove("UNROUTED_EXCHANGE")
             .env_remove("UNROUTED_QUEUE")
             .env_remove("DEAD_LETTER_EXCHANGE");
+        if self.broker_users.contains_key(&service) {
+            command
+                .env(format!("{prefix}_AMQP_URL"), self.amqp_url(service))
+                .env(
+                    AMQP_EVENT_PRODUCER_USER_VAR,
+                    format!("{}{SERVICE_PLACEHOLDER}", broker.prefix),
+                );
+        }
         for (name, value) in &self.options.env {
             command.env(name, value);
         }
@@ -546,6 +633,11 @@ impl Drop for Stack {
         // kill_on_drop SIGKILLs the processes; the schemas' and the broker's
         // own guards then remove what the stack made.
         self.running.clear();
+        for (user, _) in std::mem::take(&mut self.broker_users).into_values() {
+            let _ = std::process::Command::new("rabbitmqctl")
+                .args(["delete_user", &user])
+                .output();
+        }
     }
 }
 

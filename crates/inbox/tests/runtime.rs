@@ -125,6 +125,7 @@ fn delivery(payload: &OrderPlaced, metadata: &EventMetadata) -> Delivery {
         exchange: "orders.events".to_owned(),
         redelivered: false,
         delivery_count: 0,
+        user_id: None,
     }
 }
 

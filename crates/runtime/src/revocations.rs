@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ecommerce_auth::{Revocation, Revocations};
-use ecommerce_broker::Delivery;
+use ecommerce_broker::{Delivery, EventOrigin};
 use ecommerce_events::DecodedEvent;
 use uuid::Uuid;
 
@@ -44,8 +44,18 @@ fn uuid(field: &str, value: &str) -> Result<Uuid, String> {
     Uuid::parse_str(value).map_err(|_| format!("`{field}` is not a UUID: {value:?}"))
 }
 
-/// Records what `delivery` revokes; logs and skips anything else.
-pub fn record(revocations: &Arc<Revocations>, delivery: &Delivery, now: DateTime<Utc>) {
+/// Records what `delivery` revokes; logs and skips anything else, and
+/// anything not from IAM's exchange and broker user (`origin`).
+pub fn record(
+    revocations: &Arc<Revocations>,
+    origin: &EventOrigin,
+    delivery: &Delivery,
+    now: DateTime<Utc>,
+) {
+    if let Err(reason) = origin.check(delivery) {
+        tracing::warn!(%reason, "a forged or misrouted message on the revocations stream ignored");
+        return;
+    }
     match revocation_of(delivery) {
         Ok(Some(revocation)) => {
             tracing::debug!(?revocation, "revocation recorded");

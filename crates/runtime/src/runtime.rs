@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use ecommerce_auth::{AuthLayer, AuthSettings, Revocations};
-use ecommerce_broker::{Broker, ConsumerQueue, EventsExchange, StreamItem, TopologyNames};
+use ecommerce_broker::{
+    Broker, ConsumerQueue, EventOrigin, EventsExchange, StreamItem, TopologyNames,
+};
 use ecommerce_inbox::{EventHandler, InboxConsumer, InboxTable};
 use ecommerce_outbox::{Outbox, OutboxPublisher, OutboxTable, Relay, RelaySettings, SchemaIds};
 use ecommerce_platform::grpc::GrpcServer;
@@ -180,11 +182,13 @@ impl ServiceRuntime {
         let broker = self.inner.broker.clone();
         let stream = self.names().revocations_stream().to_owned();
         let stopping = self.stopping();
+        let origin = EventOrigin::from_settings(broker.settings());
         let handle = tokio::spawn(async move {
             let replay = revocations.retention();
             let on_item = |item: StreamItem| match item {
                 StreamItem::Message(delivery) => {
-                    crate::revocations::record(&revocations, &delivery, chrono::Utc::now());
+                    let now = chrono::Utc::now();
+                    crate::revocations::record(&revocations, &origin, &delivery, now);
                 }
                 StreamItem::CaughtUp => {
                     replayed_sender.send_replace(true);

@@ -13,7 +13,7 @@ use crate::schemas::SchemaRegistrySettings;
 
 /// The settings of one service process: each part documents its variables
 /// (`<PREFIX>_GRPC_ADDR`, `<PREFIX>_DATABASE_URL`, `<PREFIX>_DB_SCHEMA`,
-/// `AMQP_URL`, the exchange names, `OUTBOX_RELAY_*`, ...).
+/// `<PREFIX>_AMQP_URL` or `AMQP_URL`, the exchange names, `OUTBOX_RELAY_*`, ...).
 #[derive(Clone, Debug)]
 pub struct RuntimeSettings {
     pub grpc: GrpcSettings,
@@ -39,6 +39,13 @@ impl RuntimeSettings {
         let database = DatabaseSettings::from_env(service, default_schema)
             .context("invalid database settings")?;
         let mut broker = BrokerSettings::from_env().context("invalid broker settings")?;
+        // `<PREFIX>_AMQP_URL` wins, so each service logs in as its own broker user.
+        let amqp_url_var = service.variable("AMQP_URL");
+        if let Some(url) = EnvSource::process().string(&amqp_url_var)? {
+            broker = broker
+                .with_amqp_url(&amqp_url_var, url.into())
+                .context("invalid broker settings")?;
+        }
         if std::env::var_os("AMQP_CONNECTION_NAME").is_none() {
             broker = broker.with_connection_name(service.name);
         }

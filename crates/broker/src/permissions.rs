@@ -1,0 +1,163 @@
+//! The RabbitMQ permissions of each service's own broker user.
+//!
+//! RabbitMQ grants a user three regular expressions over exchange and queue
+//! names (`rabbitmqctl set_permissions <user> <configure> <write> <read>`).
+//! Every service declares the whole topology at start-up, so each may
+//! configure every name of it and bind every queue (binding needs write on
+//! the queue and read on the exchange). Beyond that a service may
+//!
+//! - **write** (publish) only to its own events exchanges, plus the
+//!   dead-letter exchange (its consumers' DLQ copies) and `unrouted` (the
+//!   alternate exchange of its own);
+//! - **read** (consume) only its own consumer queues and the revocations stream.
+//!
+//! A service's own: the exchanges listed for it in [`publishers`], and the
+//! queues whose default name starts with its context (`inventory.…` →
+//! `inventory-svc`). Names are matched exactly (`^(a|b)$`, escaped).
+
+use crate::topology::{ConsumerQueue, EventsExchange, Topology, TopologyNames};
+
+/// The services whose broker user may publish to `exchange`.
+pub const fn publishers(exchange: EventsExchange) -> &'static [&'static str] {
+    match exchange {
+        EventsExchange::Catalog => &["catalog-svc"],
+        EventsExchange::Iam | EventsExchange::IamSecurity => &["iam-svc"],
+        EventsExchange::Inventory => &["inventory-svc"],
+        // Shared with payments, as in the system this replaces.
+        EventsExchange::Orders => &["orders-svc", "payments-svc"],
+        EventsExchange::Fulfillment => &["fulfillment-svc"],
+    }
+}
+
+/// The service that consumes `queue`: its default name's first segment plus `-svc`.
+pub fn consumer(queue: ConsumerQueue) -> String {
+    let context = queue.default_name().split('.').next().unwrap_or_default();
+    format!("{context}-svc")
+}
+
+/// One user's `configure`, `write` and `read` expressions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerPermissions {
+    pub configure: String,
+    pub write: String,
+    pub read: String,
+}
+
+impl BrokerPermissions {
+    /// What `service` (a binary name such as `orders-svc`) may do on `topology`
+    /// declared under `names`.
+    pub fn for_service(service: &str, names: &TopologyNames, topology: &Topology) -> Self {
+        let exchanges = topology
+            .exchanges
+            .iter()
+            .map(|exchange| exchange.name.as_str());
+        let queues = topology.queues.iter().map(|queue| queue.name.as_str());
+        let configure = exactly(exchanges.clone().chain(queues.clone()));
+
+        let own_exchanges = EventsExchange::ALL
+            .into_iter()
+            .filter(|exchange| publishers(*exchange).contains(&service))
+            .map(|exchange| names.exchange(exchange));
+        let write = exactly(
+            own_exchanges
+                .chain([names.dead_letter_exchange(), names.unrouted_exchange()])
+                .chain(queues),
+        );
+
+        let own_queues = ConsumerQueue::ALL
+            .into_iter()
+            .filter(|queue| consumer(*queue) == service)
+            .map(|queue| names.queue(queue));
+        let read = exactly(
+            own_queues
+                .chain([names.revocations_stream()])
+                .chain(exchanges),
+        );
+        Self {
+            configure,
+            write,
+            read,
+        }
+    }
+}
+
+/// `^(a|b|…)$` matching exactly these names.
+fn exactly<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut alternatives: Vec<String> = names.map(escape).collect();
+    alternatives.sort();
+    alternatives.dedup();
+    format!("^({})$", alternatives.join("|"))
+}
+
+fn escape(name: &str) -> String {
+    let mut escaped = String::with_capacity(name.len());
+    for character in name.chars() {
+        if "\\.^$|?*+()[]{}".contains(character) {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn permissions(service: &str) -> BrokerPermissions {
+        let names = TopologyNames::default();
+        BrokerPermissions::for_service(service, &names, &Topology::system(&names))
+    }
+
+    fn alternatives(expression: &str) -> Vec<String> {
+        expression
+            .trim_start_matches("^(")
+            .trim_end_matches(")$")
+            .split('|')
+            .map(|name| name.replace('\\', ""))
+            .collect()
+    }
+
+    #[test]
+    fn a_service_writes_only_its_own_exchanges_and_reads_only_its_own_queues() {
+        let inventory = permissions("inventory-svc");
+        let writes = alternatives(&inventory.write);
+        assert!(writes.contains(&"inventory.events".to_owned()));
+        for foreign in ["orders.events", "catalog.events", "iam.events"] {
+            assert!(!writes.contains(&foreign.to_owned()), "{foreign}");
+        }
+        assert!(writes.contains(&"dead-letter".to_owned()));
+        let reads = alternatives(&inventory.read);
+        assert!(reads.contains(&"inventory.order-events".to_owned()));
+        assert!(reads.contains(&"inventory.catalog-events".to_owned()));
+        assert!(reads.contains(&"iam.revocations".to_owned()));
+        assert!(!reads.contains(&"orders.inventory-events".to_owned()));
+        assert!(!reads.contains(&"inventory.order-events.dlq".to_owned()));
+
+        let payments = alternatives(&permissions("payments-svc").write);
+        assert!(payments.contains(&"orders.events".to_owned()));
+        assert!(!payments.contains(&"inventory.events".to_owned()));
+        let registry = permissions("schema-registry");
+        assert!(
+            !alternatives(&registry.write)
+                .iter()
+                .any(|name| name.ends_with(".events"))
+        );
+    }
+
+    #[test]
+    fn names_are_matched_exactly() {
+        let catalog = permissions("catalog-svc");
+        assert!(catalog.write.starts_with("^(") && catalog.write.ends_with(")$"));
+        assert!(catalog.write.contains("catalog\\.events"));
+        assert!(!catalog.write.contains("catalog.events"));
+        let configure = alternatives(&catalog.configure);
+        let names = TopologyNames::default();
+        let topology = Topology::system(&names);
+        assert_eq!(
+            configure.len(),
+            topology.exchanges.len() + topology.queues.len() - 1,
+            "every name once (`unrouted` is an exchange and a queue)"
+        );
+    }
+}
