@@ -13,7 +13,7 @@
 #     monitor_services, stop_services
 #
 # Env (all optional):
-#   DATABASE_URL      default postgres://postgres@127.0.0.1:5432/ecommerce
+#   DATABASE_URL      default postgres://postgres@127.0.0.1:5432/ecommerce?sslmode=disable
 #   AMQP_URL          default amqp://guest:guest@127.0.0.1:5672/%2f
 #   INFRA_WAIT_SECS   how long to wait for Postgres/RabbitMQ to start (default 90)
 #   NO_INSTALL=1      never install packages/tools; fail with a hint instead
@@ -31,7 +31,7 @@ _ECOMMERCE_LIB_SH=1
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export REPO_ROOT
 
-DEFAULT_DATABASE_URL="postgres://postgres@127.0.0.1:5432/ecommerce"
+DEFAULT_DATABASE_URL="postgres://postgres@127.0.0.1:5432/ecommerce?sslmode=disable"
 DEFAULT_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/%2f"
 
 # Admin tools (pg_ctlcluster, rabbitmqctl, ...) live in sbin on Debian.

@@ -43,8 +43,48 @@ fn url_credentials(url: &str) -> (Option<String>, bool) {
     }
 }
 
-/// The local development database.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/ecommerce";
+/// The host in `url` (empty for a Unix socket URL such as
+/// `postgres:///db?host=/run/postgresql`) and its `sslmode`, if any.
+fn url_host_and_sslmode(url: &str) -> (String, Option<String>) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (authority, query) = match rest.split_once('/') {
+        Some((authority, path)) => (authority, path.split_once('?').map(|(_, query)| query)),
+        None => match rest.split_once('?') {
+            Some((authority, query)) => (authority, Some(query)),
+            None => (rest, None),
+        },
+    };
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed
+            .split_once(']')
+            .map_or(bracketed, |(host, _)| host)
+    } else {
+        host_port
+            .split_once(':')
+            .map_or(host_port, |(host, _)| host)
+    };
+    let sslmode = query.and_then(|query| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("sslmode="))
+            .map(str::to_owned)
+    });
+    (host.to_owned(), sslmode)
+}
+
+/// Whether `host` is this machine (or a Unix socket): no network to protect.
+fn is_local_host(host: &str) -> bool {
+    host.is_empty() || host == "localhost" || host.starts_with("127.") || host == "::1"
+}
+
+/// The local development database. TLS is off on purpose: on loopback it
+/// only costs CPU (Postgres' default `prefer` would negotiate it on every
+/// connection); a remote database takes `sslmode=verify-full`.
+pub const DEFAULT_DATABASE_URL: &str =
+    "postgres://postgres@127.0.0.1:5432/ecommerce?sslmode=disable";
 
 /// Where and how a service connects.
 #[derive(Clone, Debug)]
@@ -63,9 +103,11 @@ pub struct DatabaseSettings {
 
 impl DatabaseSettings {
     /// The development defaults in these settings: a connection without a
-    /// password (the local trust authentication) or as the `postgres`
-    /// superuser, which may drop every service's schema. `service`'s own
-    /// variable and the shared one are both named.
+    /// password (the local trust authentication), as the `postgres`
+    /// superuser (which may drop every service's schema), or to another
+    /// host without verifying its certificate (`sslmode` other than
+    /// `verify-full` / `verify-ca`). `service`'s own variable and the shared
+    /// one are both named.
     pub fn development_defaults(&self, service: &ServiceInfo) -> Vec<DevelopmentDefault> {
         let variable = format!("{} or {DATABASE_URL_VAR}", service.variable("DATABASE_URL"));
         let (user, has_password) = url_credentials(self.url.expose_secret());
@@ -79,8 +121,16 @@ impl DatabaseSettings {
         }
         if user.as_deref().is_none_or(|user| user == "postgres") {
             defaults.push(DevelopmentDefault::new(
-                variable,
+                variable.clone(),
                 "connects as the postgres superuser; give the service a role of its own",
+            ));
+        }
+        let (host, sslmode) = url_host_and_sslmode(self.url.expose_secret());
+        let verified = matches!(sslmode.as_deref(), Some("verify-full" | "verify-ca"));
+        if !is_local_host(&host) && !verified {
+            defaults.push(DevelopmentDefault::new(
+                variable,
+                "connects to a remote Postgres without verifying its certificate; add sslmode=verify-full",
             ));
         }
         defaults
@@ -188,6 +238,75 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn urls_name_their_host_and_sslmode() {
+        for (url, host, sslmode) in [
+            (DEFAULT_DATABASE_URL, "127.0.0.1", Some("disable")),
+            (
+                "postgres://o:p@db.internal:5432/e?sslmode=verify-full",
+                "db.internal",
+                Some("verify-full"),
+            ),
+            ("postgres://o@[::1]:5432/e", "::1", None),
+            ("postgres:///e?host=/run/postgresql", "", None),
+            (
+                "postgres://db?application_name=x&sslmode=require",
+                "db",
+                Some("require"),
+            ),
+        ] {
+            let (found_host, found_sslmode) = url_host_and_sslmode(url);
+            assert_eq!(
+                (found_host.as_str(), found_sslmode.as_deref()),
+                (host, sslmode),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_remote_database_must_be_verified() {
+        let service = ServiceInfo {
+            name: "orders-svc",
+            env_prefix: "ORDERS",
+            default_port: 50054,
+        };
+        let reasons = |url: &str| -> Vec<&'static str> {
+            let settings = DatabaseSettings {
+                url: SecretString::from(url.to_owned()),
+                schema: "orders".to_owned(),
+                max_connections: 1,
+                acquire_timeout: Duration::from_secs(1),
+            };
+            settings
+                .development_defaults(&service)
+                .iter()
+                .map(|default| default.reason)
+                .collect()
+        };
+        let unverified = "remote Postgres without verifying";
+        for url in [
+            "postgres://orders:p@db.internal/e",
+            "postgres://orders:p@db.internal/e?sslmode=require",
+            "postgres://orders:p@10.0.0.5/e?sslmode=prefer",
+        ] {
+            assert!(
+                reasons(url)
+                    .iter()
+                    .any(|reason| reason.contains(unverified)),
+                "{url}"
+            );
+        }
+        for url in [
+            "postgres://orders:p@db.internal/e?sslmode=verify-full",
+            "postgres://orders:p@db.internal/e?sslmode=verify-ca",
+            "postgres://orders:p@127.0.0.1/e?sslmode=disable",
+            "postgres://orders:p@localhost/e",
+        ] {
+            assert!(reasons(url).is_empty(), "{url}: {:?}", reasons(url));
+        }
+    }
 
     #[test]
     fn urls_name_their_user_and_whether_a_password_is_given() {

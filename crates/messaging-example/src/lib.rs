@@ -38,7 +38,9 @@ pub fn database_url() -> String {
     std::env::var("DATABASE_URL")
         .ok()
         .filter(|url| !url.trim().is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/ecommerce".to_owned())
+        .unwrap_or_else(|| {
+            "postgres://postgres@127.0.0.1:5432/ecommerce?sslmode=disable".to_owned()
+        })
 }
 
 /// Where one run of the example lives: a schema and a topology prefix.

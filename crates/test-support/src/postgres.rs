@@ -28,7 +28,8 @@ use uuid::Uuid;
 /// Variable holding the Postgres URL tests connect to.
 pub const DATABASE_URL_VAR: &str = "DATABASE_URL";
 /// The local default: trust auth on loopback, database `ecommerce`.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/ecommerce";
+pub const DEFAULT_DATABASE_URL: &str =
+    "postgres://postgres@127.0.0.1:5432/ecommerce?sslmode=disable";
 
 /// SQLSTATE `invalid_catalog_name`: the database does not exist.
 const INVALID_CATALOG_NAME: &str = "3D000";
