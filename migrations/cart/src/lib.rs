@@ -29,6 +29,11 @@ impl MigratorTrait for Migrator {
                 include_str!("../sql/0003_checkout_attempts.up.sql"),
                 include_str!("../sql/0003_checkout_attempts.down.sql"),
             )),
+            Box::new(SqlMigration::new(
+                "m20261210_000004_limit_anonymous_carts",
+                include_str!("../sql/0004_anonymous_cart_limits.up.sql"),
+                include_str!("../sql/0004_anonymous_cart_limits.down.sql"),
+            )),
         ]
     }
 }

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::app::{AddItem, AppError, CartRef, Checkout, PlacedCheckout, RemoveItem, UpdateItem};
 use crate::domain::{
-    CartId, CheckoutSnapshot, Owner, PriceQuote, PricedCart, QuoteStatus, UnavailableReason,
-    parse_cart_id, parse_quantity, parse_sku,
+    CartId, CheckoutSnapshot, MAX_PAYMENT_METHOD_TOKEN_LEN, Owner, PriceQuote, PricedCart,
+    QuoteStatus, UnavailableReason, parse_cart_id, parse_quantity, parse_sku,
 };
 
 fn invalid(field: &str, reason: impl Into<String>) -> AppError {
@@ -103,6 +103,19 @@ impl TryFrom<pb::CheckoutRequest> for Checkout {
             .map_err(|_| invalid("shipping_option_id", "must be a UUID"))?;
         if request.payment_method_token.is_empty() {
             return Err(invalid("payment_method_token", "is required"));
+        }
+        if request.payment_method_token.len() > MAX_PAYMENT_METHOD_TOKEN_LEN
+            || !request
+                .payment_method_token
+                .bytes()
+                .all(|byte| byte.is_ascii_graphic())
+        {
+            return Err(invalid(
+                "payment_method_token",
+                format!(
+                    "must be at most {MAX_PAYMENT_METHOD_TOKEN_LEN} printable ASCII characters without spaces"
+                ),
+            ));
         }
         Ok(Self {
             cart: cart_ref(&request.cart_id, "cart_id")?,
@@ -309,11 +322,29 @@ mod tests {
                 Checkout::try_from(pb::CheckoutRequest {
                     shipping_option_id: Uuid::now_v7().to_string(),
                     payment_method_token: String::new(),
-                    ..checkout
+                    ..checkout.clone()
                 })
                 .unwrap_err()
             ),
             "payment_method_token"
         );
+        let valid = pb::CheckoutRequest {
+            shipping_option_id: Uuid::now_v7().to_string(),
+            payment_method_token: "t".repeat(MAX_PAYMENT_METHOD_TOKEN_LEN),
+            ..checkout
+        };
+        assert!(Checkout::try_from(valid.clone()).is_ok());
+        for token in [
+            "t".repeat(MAX_PAYMENT_METHOD_TOKEN_LEN + 1),
+            "pm card".to_owned(),
+            "pm_\u{e9}".to_owned(),
+        ] {
+            let error = Checkout::try_from(pb::CheckoutRequest {
+                payment_method_token: token,
+                ..valid.clone()
+            })
+            .unwrap_err();
+            assert_eq!(field(error), "payment_method_token");
+        }
     }
 }

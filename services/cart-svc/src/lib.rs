@@ -63,8 +63,8 @@ pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<CartApp> {
     start_with(runtime, settings, dependencies)
 }
 
-/// The application on `runtime`, with the catalog consumer running
-/// (stopped by the runtime's shutdown).
+/// The application on `runtime`, with the catalog consumer and the
+/// anonymous-cart cleanup timer running (stopped by the runtime's shutdown).
 pub fn start_with(
     runtime: &ServiceRuntime,
     settings: CartSettings,
@@ -76,6 +76,10 @@ pub fn start_with(
         CatalogEventsHandler::new(app.clone()),
         None,
     )?;
+    runtime.spawn_timer(
+        "anonymous cart cleanup",
+        app::cleanup::run(app.clone(), runtime.stopping()),
+    );
     Ok(app)
 }
 

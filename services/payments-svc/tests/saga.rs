@@ -172,6 +172,7 @@ async fn a_cancel_after_authorization_voids_the_payment() {
         order_id: order.id.clone(),
         user_id: order.user_id.to_string(),
         reason: "changed my mind".to_owned(),
+        ..Default::default()
     };
     let canceled_id = world.publish(&world.orders, &order, &canceled).await;
     let event = world.event("payments.payment_voided.v1").await;

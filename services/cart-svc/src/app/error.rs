@@ -1,5 +1,7 @@
 //! Every way a cart operation can fail, and its error code.
 
+use std::time::Duration;
+
 use ecommerce_checkout::SnapshotError;
 use ecommerce_db::{StoreError, TransactionError};
 use ecommerce_platform::grpc::{ErrorCode, ServiceError};
@@ -28,6 +30,12 @@ pub enum AppError {
     FailedPreconditionOn { field: &'static str, reason: String },
     #[error("{0}")]
     Aborted(String),
+    /// RESOURCE_EXHAUSTED, with a `google.rpc.RetryInfo` of `retry_after`.
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        retry_after: Duration,
+    },
     /// A dependency refused the call; `code` is what its status means to
     /// our caller (`crate::upstream` decides).
     #[error("{service}: {message}")]
@@ -61,6 +69,7 @@ impl TransactionError for AppError {
             | Self::FailedPrecondition(_)
             | Self::FailedPreconditionOn { .. }
             | Self::Aborted(_)
+            | Self::Throttled { .. }
             | Self::Upstream { .. }
             | Self::Internal(_) => None,
         }
@@ -79,6 +88,7 @@ impl ServiceError for AppError {
                 ErrorCode::FailedPrecondition
             }
             Self::Aborted(_) => ErrorCode::Aborted,
+            Self::Throttled { .. } => ErrorCode::ResourceExhausted,
             Self::Upstream { code, .. } => *code,
             Self::Store(error) => error.code(),
             Self::Internal(_) => ErrorCode::Internal,
@@ -94,6 +104,24 @@ impl ServiceError for AppError {
             | Self::PermissionDenied(_)
             | Self::NotFound(_)
             | Self::FailedPrecondition(_)
+            | Self::Aborted(_)
+            | Self::Throttled { .. }
+            | Self::Upstream { .. }
+            | Self::Store(_)
+            | Self::Internal(_) => None,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Throttled { retry_after, .. } => Some(*retry_after),
+            Self::InvalidArgument { .. }
+            | Self::Snapshot(_)
+            | Self::Unauthenticated(_)
+            | Self::PermissionDenied(_)
+            | Self::NotFound(_)
+            | Self::FailedPrecondition(_)
+            | Self::FailedPreconditionOn { .. }
             | Self::Aborted(_)
             | Self::Upstream { .. }
             | Self::Store(_)
@@ -119,6 +147,10 @@ impl From<CartError> for AppError {
             CartError::IdempotencyKeyReused { .. } => Self::FailedPreconditionOn {
                 field: "idempotency_key",
                 reason: error.to_string(),
+            },
+            CartError::TooManyAnonymousCarts { retry_after, .. } => Self::Throttled {
+                message: error.to_string(),
+                retry_after,
             },
         }
     }
@@ -174,6 +206,14 @@ mod tests {
         assert_eq!(status.code(), tonic::Code::FailedPrecondition);
         assert!(status.message().starts_with("idempotency_key: "));
         assert!(status.message().contains("key-1"));
+        let throttled = AppError::from(CartError::TooManyAnonymousCarts {
+            limit: 30,
+            retry_after: Duration::from_secs(12),
+        });
+        assert_eq!(throttled.retry_after(), Some(Duration::from_secs(12)));
+        let status = status_of(&throttled);
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert!(status.message().contains("at most 30 a minute"));
         let moved_on = AppError::from(StoreError::conflict("version 3 moved on"));
         assert!(moved_on.is_retryable());
         assert_eq!(status_of(&moved_on).code(), tonic::Code::Aborted);

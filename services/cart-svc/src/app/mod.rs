@@ -9,6 +9,7 @@
 //! [`CatalogChange`]s through [`CartApp::apply_catalog_change`], inside the
 //! inbox's transaction.
 
+pub mod cleanup;
 mod error;
 pub mod ports;
 pub mod settings;
@@ -41,6 +42,9 @@ pub struct Caller {
     /// The caller's access token, forwarded to orders at checkout.
     pub bearer: Option<String>,
     pub correlation_id: String,
+    /// The client's IP address (the gRPC peer's), which the anonymous-cart
+    /// creation limit counts by; empty when the transport does not say.
+    pub client_address: String,
 }
 
 impl fmt::Debug for Caller {
@@ -50,12 +54,14 @@ impl fmt::Debug for Caller {
             user_id,
             bearer,
             correlation_id,
+            client_address,
         } = self;
         formatter
             .debug_struct("Caller")
             .field("user_id", user_id)
             .field("bearer", &bearer.as_ref().map(|_| Redacted))
             .field("correlation_id", correlation_id)
+            .field("client_address", client_address)
             .finish()
     }
 }
@@ -185,6 +191,10 @@ impl CartApp {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.inner.db
+    }
+
+    pub fn settings(&self) -> &CartSettings {
+        &self.inner.settings
     }
 
     fn currency(&self) -> &str {
@@ -363,7 +373,69 @@ impl CartApp {
             self.currency().to_owned(),
             self.now(),
         );
+        if owner == Owner::Anonymous {
+            self.count_anonymous_creation(transaction, caller, created.id)
+                .await?;
+        }
         Ok((created, None))
+    }
+
+    /// Counts the creation of anonymous cart `cart_id` against the
+    /// caller's address, or refuses it (RESOURCE_EXHAUSTED with a retry
+    /// delay) when the address used up its creations of the last minute.
+    /// In the creating transaction, after the creations before it from the
+    /// same address committed, so a burst cannot pass on a stale count.
+    async fn count_anonymous_creation(
+        &self,
+        transaction: &DatabaseTransaction,
+        caller: &Caller,
+        cart_id: CartId,
+    ) -> Result<(), AppError> {
+        let policy = self.inner.settings.anonymous;
+        let now = self.now();
+        let address = caller.client_address.as_str();
+        storage::serialize_anonymous_creations(transaction, address).await?;
+        let recent =
+            storage::recent_anonymous_creations(transaction, address, policy.window_start(now))
+                .await?;
+        if let Err(refused) = policy.check_creation(recent, now) {
+            tracing::info!(
+                client_address = address,
+                recent = recent.count,
+                "anonymous cart creation throttled"
+            );
+            return Err(refused.into());
+        }
+        storage::record_anonymous_creation(transaction, cart_id, address, now).await?;
+        Ok(())
+    }
+
+    /// One cleanup step: deletes up to `CART_ANONYMOUS_CLEANUP_BATCH`
+    /// anonymous carts unchanged for `CART_ANONYMOUS_TTL_HOURS`, with their
+    /// lines, in one transaction. Returns how many went; fewer than the
+    /// batch means none is left.
+    #[instrument(skip_all, err)]
+    pub async fn delete_expired_anonymous_carts(&self) -> Result<u64, AppError> {
+        let before = self.inner.settings.anonymous.expired_before(self.now());
+        let limit = self.inner.settings.anonymous_cleanup_batch;
+        let db = &self.inner.db;
+        transaction!(
+            AppError,
+            "delete_expired_anonymous_carts",
+            db.begin(),
+            |tx| { Ok(storage::delete_expired_anonymous_carts(tx, before, limit).await?) }
+        )
+    }
+
+    /// Forgets anonymous-cart creations that no longer count toward the
+    /// limit. Returns how many went.
+    #[instrument(skip_all, err)]
+    pub async fn prune_anonymous_creations(&self) -> Result<u64, AppError> {
+        let before = self.inner.settings.anonymous.window_start(self.now());
+        let db = &self.inner.db;
+        transaction!(AppError, "prune_anonymous_creations", db.begin(), |tx| {
+            Ok(storage::prune_anonymous_creations(tx, before).await?)
+        })
     }
 
     /// The existing cart `cart` names, locked.
@@ -691,6 +763,7 @@ mod tests {
             user_id: Some(Uuid::from_u128(7)),
             bearer: bearer.map(str::to_owned),
             correlation_id: "corr-1".to_owned(),
+            client_address: "10.0.0.7".to_owned(),
         }
     }
 

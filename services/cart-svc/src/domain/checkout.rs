@@ -18,6 +18,11 @@ use uuid::Uuid;
 
 use crate::domain::{Cart, CartError, CartId, PricedCart, Quantity, Redacted, Sku};
 
+/// Longest `CheckoutRequest.payment_method_token`, in bytes (printable
+/// ASCII): providers' tokens are a few dozen characters; the snapshot
+/// carries it to orders and payments, so it stays small.
+pub const MAX_PAYMENT_METHOD_TOKEN_LEN: usize = 255;
+
 /// One priced line of a snapshot; amounts in the snapshot's currency.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotLine {

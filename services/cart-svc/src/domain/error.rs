@@ -1,5 +1,7 @@
 //! What the cart rules refuse.
 
+use std::time::Duration;
+
 use crate::domain::PriceChange;
 
 /// A refused cart change; each says which status it becomes in `app`.
@@ -52,4 +54,11 @@ pub enum CartError {
         "the key {key:?} was used for a checkout of other cart contents; check out again with a new key"
     )]
     IdempotencyKeyReused { key: String },
+    /// RESOURCE_EXHAUSTED with a retry delay: the client created as many
+    /// anonymous carts as it may in the window.
+    #[error(
+        "too many anonymous carts created from this address (at most {limit} a minute); retry in {} s, or sign in",
+        retry_after.as_secs()
+    )]
+    TooManyAnonymousCarts { limit: u32, retry_after: Duration },
 }

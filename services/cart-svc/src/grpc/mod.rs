@@ -45,7 +45,19 @@ fn caller<T>(request: &Request<T>) -> Caller {
         user_id: optional_caller(request).map(|caller| caller.user_id),
         bearer,
         correlation_id: correlation_id(request.metadata()),
+        client_address: client_address(request),
     }
+}
+
+/// The gRPC peer's IP address, as iam-svc's sign-in throttle takes it
+/// (`x-forwarded-for` is not read: any client can set it). An IPv4 address
+/// mapped into IPv6 counts as the IPv4 one. Empty when the transport does
+/// not say; such callers share one limit.
+fn client_address<T>(request: &Request<T>) -> String {
+    request
+        .remote_addr()
+        .map(|address| address.ip().to_canonical().to_string())
+        .unwrap_or_default()
 }
 
 fn to_status(error: impl Into<AppError>) -> Status {

@@ -139,3 +139,21 @@ pub mod cart_checkout {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod anonymous_cart_creation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "anonymous_cart_creations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub cart_id: Uuid,
+        pub client_address: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -8,19 +8,21 @@ pub mod entities;
 use chrono::{DateTime, Utc};
 use ecommerce_checkout::SignedSnapshot;
 use ecommerce_db::StoreError;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 use uuid::Uuid;
 
-use self::entities::{cart, cart_checkout, cart_idempotency_key, cart_line, merged_cart};
+use self::entities::{
+    anonymous_cart_creation, cart, cart_checkout, cart_idempotency_key, cart_line, merged_cart,
+};
 use crate::domain::{
     AttemptState, Cart, CartId, CartLine, CheckoutAttempt, CheckoutContent, KeyScope, OrderedLine,
-    Owner, Quantity, Sku, UnavailableReason,
+    Owner, Quantity, RecentCreations, Sku, UnavailableReason,
 };
 
 /// A cart and its lines; `lock` takes the cart row `FOR UPDATE` first.
@@ -483,4 +485,118 @@ pub async fn flag_lines_by_product<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(updated.rows_affected)
+}
+
+/// Advisory-lock class of [`serialize_anonymous_creations`], apart from
+/// any other lock on the same hash.
+const ANONYMOUS_CREATION_LOCK_CLASS: i32 = 0xca_0001;
+
+/// Makes concurrent anonymous-cart creations from `client_address` take
+/// turns until the caller's transaction ends, so each counts the creations
+/// the previous one committed (a transaction-scoped advisory lock; a hash
+/// collision only makes two addresses take turns too).
+pub async fn serialize_anonymous_creations<C: ConnectionTrait>(
+    db: &C,
+    client_address: &str,
+) -> Result<(), StoreError> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+        [ANONYMOUS_CREATION_LOCK_CLASS.into(), client_address.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+#[derive(FromQueryResult)]
+struct CreationCount {
+    count: i64,
+    oldest: Option<DateTime<Utc>>,
+}
+
+/// The anonymous carts `client_address` created after `since`.
+pub async fn recent_anonymous_creations<C: ConnectionTrait>(
+    db: &C,
+    client_address: &str,
+    since: DateTime<Utc>,
+) -> Result<RecentCreations, StoreError> {
+    let counted = anonymous_cart_creation::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::col(anonymous_cart_creation::Column::CartId).count(),
+            "count",
+        )
+        .column_as(
+            Expr::col(anonymous_cart_creation::Column::CreatedAt).min(),
+            "oldest",
+        )
+        .filter(anonymous_cart_creation::Column::ClientAddress.eq(client_address))
+        .filter(anonymous_cart_creation::Column::CreatedAt.gt(since))
+        .into_model::<CreationCount>()
+        .one(db)
+        .await?;
+    Ok(
+        counted.map_or_else(RecentCreations::default, |counted| RecentCreations {
+            count: u64::try_from(counted.count).unwrap_or(0),
+            oldest: counted.oldest,
+        }),
+    )
+}
+
+/// Counts the creation of anonymous cart `cart_id` by `client_address`.
+pub async fn record_anonymous_creation<C: ConnectionTrait>(
+    db: &C,
+    cart_id: CartId,
+    client_address: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let row = anonymous_cart_creation::ActiveModel {
+        cart_id: Set(cart_id.as_uuid()),
+        client_address: Set(client_address.to_owned()),
+        created_at: Set(now),
+    };
+    anonymous_cart_creation::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets creations made at or before `window_start`: only later ones
+/// count ([`recent_anonymous_creations`]).
+pub async fn prune_anonymous_creations<C: ConnectionTrait>(
+    db: &C,
+    window_start: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let deleted = anonymous_cart_creation::Entity::delete_many()
+        .filter(anonymous_cart_creation::Column::CreatedAt.lte(window_start))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
+}
+
+/// Deletes at most `limit` anonymous carts last changed before `before`,
+/// oldest first, with their lines and AddItem keys (ON DELETE CASCADE).
+/// A cart a writer holds locked is skipped (`SKIP LOCKED`): it is being
+/// changed, so it is not abandoned; a cart changed since the scan read it
+/// is checked again under the lock and kept. Returns how many went.
+#[instrument(skip_all, fields(%before, limit), err)]
+pub async fn delete_expired_anonymous_carts<C: ConnectionTrait>(
+    db: &C,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let deleted = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "DELETE FROM carts WHERE id IN (\
+                SELECT id FROM carts \
+                WHERE user_id IS NULL AND updated_at < $1 \
+                ORDER BY updated_at \
+                LIMIT $2 \
+                FOR UPDATE SKIP LOCKED)",
+            [before.into(), limit.into()],
+        ))
+        .await?;
+    Ok(deleted.rows_affected())
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cart_svc::app::ports::{OrderPlacer, PriceQuoter, ShippingPricer};
 use cart_svc::app::settings::CartSettings;
-use cart_svc::app::{AppError, Dependencies, PlacedCheckout};
+use cart_svc::app::{AppError, CartApp, Dependencies, PlacedCheckout};
 use cart_svc::domain::{CheckoutSnapshot, PriceQuote, QuoteStatus, Sku};
 use cart_svc::upstream::sign_snapshot;
 use ecommerce_broker::EventsExchange;
@@ -269,6 +269,9 @@ impl OrderPlacer for FaultyOrders {
 
 pub struct World {
     pub service: TestService,
+    /// The application behind the server, for what has no RPC (the
+    /// cleanup timer's steps).
+    pub app: CartApp,
     pub client: CartServiceClient<Channel>,
     pub auth: TestAuth,
     pub catalog: Arc<FakeCatalog>,
@@ -294,6 +297,16 @@ impl World {
         placer: Option<Arc<dyn OrderPlacer>>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        Self::start_with_settings(auth, placer, clock, CartSettings::default()).await
+    }
+
+    /// [`World::start_with_clock`] with `settings`.
+    pub async fn start_with_settings(
+        auth: TestAuth,
+        placer: Option<Arc<dyn OrderPlacer>>,
+        clock: Arc<dyn Clock>,
+        settings: CartSettings,
+    ) -> Self {
         let mut service = TestService::start::<cart_migration::Migrator>(&cart_svc::SERVICE, &[])
             .await
             .unwrap();
@@ -302,7 +315,7 @@ impl World {
         let orders = Arc::new(FakeOrders::default());
         let app = cart_svc::start_with(
             &service.runtime,
-            CartSettings::default(),
+            settings,
             Dependencies {
                 quoter: catalog.clone(),
                 shipping: Arc::new(FakeShipping),
@@ -311,9 +324,10 @@ impl World {
             },
         )
         .unwrap();
+        let served = app.clone();
         service
             .serve(&cart_svc::SERVICE, move |server| {
-                cart_svc::register(server, &layer, app)
+                cart_svc::register(server, &layer, served)
             })
             .await
             .unwrap();
@@ -324,6 +338,7 @@ impl World {
         let client = CartServiceClient::new(service.channel());
         Self {
             service,
+            app,
             client,
             auth,
             catalog,

@@ -22,6 +22,10 @@ pub const MAX_ROLE_LEN: usize = 32;
 /// Most distinct roles a user may have: enough for any real use, small
 /// enough that the access token stays small.
 pub const MAX_ROLES: usize = 16;
+/// Most entries `SetUserRolesRequest.roles` may list, duplicates included:
+/// counted before any entry is read, so a request cannot make the service
+/// validate an arbitrarily long list only to keep 16 names of it.
+pub const MAX_ROLE_ENTRIES: usize = 4 * MAX_ROLES;
 
 /// One valid role name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,12 +98,23 @@ impl RoleSet {
     /// Validates every name (as sent in `SetUserRolesRequest.roles`, or read
     /// back from storage), then sorts and deduplicates them. Duplicates are
     /// not an error; the limit applies to distinct names.
+    ///
+    /// More than [`MAX_ROLE_ENTRIES`] entries are refused before any is
+    /// validated (by the iterator's exact length, as a request's list has).
     pub fn parse<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Result<Self, RoleError> {
-        let mut roles = names
-            .into_iter()
-            .enumerate()
-            .map(|(index, name)| Role::parse_at(name.as_ref(), index))
-            .collect::<Result<Vec<Role>, RoleError>>()?;
+        let names = names.into_iter();
+        let (listed, _) = names.size_hint();
+        if listed > MAX_ROLE_ENTRIES {
+            return Err(RoleError::TooManyEntries { count: listed });
+        }
+        let mut roles = Vec::with_capacity(listed);
+        for (index, name) in names.enumerate() {
+            // An iterator whose length was not known up front.
+            if index >= MAX_ROLE_ENTRIES {
+                return Err(RoleError::TooManyEntries { count: index + 1 });
+            }
+            roles.push(Role::parse_at(name.as_ref(), index)?);
+        }
         roles.sort_unstable();
         roles.dedup();
         if roles.len() > MAX_ROLES {
@@ -172,6 +187,8 @@ pub enum RoleError {
     InvalidCharacter { index: usize, character: char },
     #[error("roles must name at most {MAX_ROLES} distinct roles, not {count}")]
     TooMany { count: usize },
+    #[error("roles must list at most {MAX_ROLE_ENTRIES} entries, not {count}")]
+    TooManyEntries { count: usize },
 }
 
 impl RoleError {
@@ -310,6 +327,31 @@ mod tests {
         assert_eq!(
             RoleSet::parse(&seventeen),
             Err(RoleError::TooMany { count: 17 })
+        );
+    }
+
+    #[test]
+    fn entries_are_counted_before_any_is_read() {
+        // 64 entries, duplicates included, are fine.
+        let duplicates = vec!["admin"; MAX_ROLE_ENTRIES];
+        assert_eq!(RoleSet::parse(&duplicates).unwrap().len(), 1);
+        // One more is refused, before the invalid first entry is looked at.
+        let mut too_many = vec!["admin"; MAX_ROLE_ENTRIES];
+        too_many.insert(0, "");
+        assert_eq!(
+            RoleSet::parse(&too_many),
+            Err(RoleError::TooManyEntries {
+                count: MAX_ROLE_ENTRIES + 1
+            })
+        );
+        assert_eq!(RoleError::TooManyEntries { count: 65 }.field(), "roles");
+        // An iterator of unknown length stops at the first entry too many.
+        let unknown_length = std::iter::repeat_n("admin", 1_000).filter(|_| true);
+        assert_eq!(
+            RoleSet::parse(unknown_length),
+            Err(RoleError::TooManyEntries {
+                count: MAX_ROLE_ENTRIES + 1
+            })
         );
     }
 

@@ -6,7 +6,7 @@ use ecommerce_events::DecodedEvent;
 use ecommerce_proto::ecommerce::inventory::v1 as inventory_pb;
 use ecommerce_proto::ecommerce::orders::v1 as pb;
 
-use super::{pb_line, pb_money, pb_short_line};
+use super::{pb_cancellation_cause, pb_line, pb_money, pb_short_line};
 use crate::domain::{OrderEvent, OrderInput, Rejection, ReservationFailure, ShortLine};
 
 impl From<&OrderEvent> for DecodedEvent {
@@ -48,6 +48,7 @@ impl From<&OrderEvent> for DecodedEvent {
                 order_id: order_id.to_string(),
                 user_id: user_id.to_string(),
                 reason: cancellation.reason.clone(),
+                cause: pb_cancellation_cause(cancellation.cause) as i32,
             }
             .into(),
         }
@@ -199,6 +200,17 @@ mod tests {
         };
         assert_eq!(rejected.reason(), pb::OrderRejectionReason::OutOfStock);
         assert_eq!(rejected.short_lines[0].available, 0);
+        let DecodedEvent::OrdersOrderCanceledV1(canceled) = DecodedEvent::from(&events[3]) else {
+            panic!("order canceled");
+        };
+        assert_eq!(
+            canceled.cause(),
+            pb::OrderCancellationCause::ReservationExpired
+        );
+        assert_eq!(
+            canceled.reason,
+            "the stock reservation expired before the order was confirmed"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::app::{DEFAULT_PAGE_SIZE, ListOrders};
 use crate::domain::{
-    CancelReason, Order, OrderId, OrderLine, OrderStatus, ShortLine, StatusChange,
+    CancelCause, CancelReason, Order, OrderId, OrderLine, OrderStatus, ShortLine, StatusChange,
 };
 
 /// PlaceOrder's signed snapshot, moved out of the message as received: the
@@ -142,6 +142,17 @@ pub fn pb_line(line: &OrderLine) -> pb::OrderLine {
     }
 }
 
+/// The cause as the API and `orders.order_canceled.v1` carry it.
+pub fn pb_cancellation_cause(cause: CancelCause) -> pb::OrderCancellationCause {
+    match cause {
+        CancelCause::Customer => pb::OrderCancellationCause::Customer,
+        CancelCause::Admin => pb::OrderCancellationCause::Admin,
+        CancelCause::PaymentFailed => pb::OrderCancellationCause::PaymentFailed,
+        CancelCause::ReservationExpired => pb::OrderCancellationCause::ReservationExpired,
+        CancelCause::ReservationReleased => pb::OrderCancellationCause::ReservationReleased,
+    }
+}
+
 pub fn pb_short_line(line: &ShortLine) -> pb::ShortLine {
     pb::ShortLine {
         sku: line.sku.clone(),
@@ -181,6 +192,12 @@ pub fn pb_order(order: &Order) -> pb::Order {
             .cancellation()
             .map(|cancellation| cancellation.reason.clone())
             .unwrap_or_default(),
+        cancellation_cause: order
+            .state
+            .cancellation()
+            .map_or(pb::OrderCancellationCause::Unspecified, |cancellation| {
+                pb_cancellation_cause(cancellation.cause)
+            }) as i32,
         correlation_id: order.correlation_id.clone(),
         created_at: Some(ecommerce_proto::timestamp(order.created_at)),
         updated_at: Some(ecommerce_proto::timestamp(order.updated_at)),
@@ -366,5 +383,19 @@ mod tests {
             assert_eq!(order_status(pb_status(status)), status);
         }
         assert_eq!(order_id("nope").unwrap_err().field, "order_id");
+    }
+
+    #[test]
+    fn every_cancel_cause_has_its_own_specified_proto_value() {
+        let values: std::collections::HashSet<_> = CancelCause::ALL
+            .into_iter()
+            .map(pb_cancellation_cause)
+            .collect();
+        assert_eq!(values.len(), CancelCause::ALL.len());
+        assert!(!values.contains(&pb::OrderCancellationCause::Unspecified));
+        assert_eq!(
+            pb_cancellation_cause(CancelCause::PaymentFailed).as_str_name(),
+            "ORDER_CANCELLATION_CAUSE_PAYMENT_FAILED"
+        );
     }
 }

@@ -7,7 +7,9 @@
 //! unset; files come in any order; the set may hold files the message never
 //! imports. [`canonicalize`] removes all of that:
 //!
-//! 1. refuse a set over the size limit, then decode it;
+//! 1. refuse a set over the size limit or with more than [`MAX_SET_FILES`]
+//!    files (counted on the wire, before any file is decoded), then decode
+//!    it;
 //! 2. keep only the file defining the message and its transitive imports
 //!    (an import missing from the set is an error);
 //! 3. clear `source_code_info` and every field's `json_name` (messages,
@@ -79,6 +81,8 @@ pub struct CanonicalSet {
 pub enum CanonicalError {
     #[error("is {size} bytes, over the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
+    #[error("holds more than {limit} files")]
+    TooManyFiles { limit: usize },
     #[error("{0}")]
     Schema(SchemaError),
 }
@@ -88,6 +92,7 @@ impl CanonicalError {
     pub fn field(&self) -> &'static str {
         match self {
             Self::TooLarge { .. }
+            | Self::TooManyFiles { .. }
             | Self::Schema(
                 SchemaError::Malformed(_)
                 | SchemaError::MissingImport { .. }
@@ -117,6 +122,53 @@ pub const MESSAGE_NAME_FIELD: &str = "message_name";
 
 const FILE_DESCRIPTOR_SET: &str = "google.protobuf.FileDescriptorSet";
 
+/// Most files one descriptor set may hold: a message with all its
+/// transitive imports needs a handful (an event of this repository, under
+/// ten); a whole large API with its dependencies a few hundred. Counted
+/// before any file is decoded, so a set of many tiny files under the byte
+/// limit cannot make the registry decode and compare them all.
+pub const MAX_SET_FILES: usize = 1000;
+
+/// The number of `file` entries (field 1) at the top level of an encoded
+/// `FileDescriptorSet`, counting no further than `limit + 1`; `None` when
+/// the bytes are not a well-formed message (decoding reports why).
+fn count_files(mut bytes: &[u8], limit: usize) -> Option<usize> {
+    const FILE_FIELD: u64 = 1;
+    let mut files = 0;
+    while !bytes.is_empty() && files <= limit {
+        let key = read_varint(&mut bytes)?;
+        let skip = match key & 0b111 {
+            0 => {
+                read_varint(&mut bytes)?;
+                0
+            }
+            1 => 8,
+            2 => usize::try_from(read_varint(&mut bytes)?).ok()?,
+            5 => 4,
+            // Groups (3, 4) and anything else: not in a descriptor set.
+            _ => return None,
+        };
+        bytes = bytes.get(skip..)?;
+        if key >> 3 == FILE_FIELD {
+            files += 1;
+        }
+    }
+    Some(files)
+}
+
+/// A base-128 varint off the front of `bytes`.
+fn read_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut value = 0_u64;
+    for (index, byte) in bytes.iter().take(10).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            *bytes = bytes.get(index + 1..)?;
+            return Some(value);
+        }
+    }
+    None
+}
+
 fn file_descriptor_set_descriptor() -> Result<MessageDescriptor, SchemaError> {
     // The global pool always holds descriptor.proto (prost-reflect builds it
     // in); the error is for completeness, never expected.
@@ -136,6 +188,11 @@ pub fn canonicalize(
         return Err(CanonicalError::TooLarge {
             size: bytes.len(),
             limit: max_bytes,
+        });
+    }
+    if count_files(bytes, MAX_SET_FILES).is_some_and(|files| files > MAX_SET_FILES) {
+        return Err(CanonicalError::TooManyFiles {
+            limit: MAX_SET_FILES,
         });
     }
     let set_descriptor = file_descriptor_set_descriptor()?;
@@ -591,6 +648,48 @@ mod tests {
         let invalid = InvalidField::from(error);
         assert_eq!(invalid.field, FILE_DESCRIPTOR_SET_FIELD);
         assert!(canonicalize(&bytes, "shop.Order", bytes.len()).is_ok());
+    }
+
+    #[test]
+    fn files_are_counted_before_any_is_decoded() {
+        let (money, order, _) = files();
+        let exact = encode(vec![money.clone(), order.clone()]);
+        assert_eq!(count_files(&exact, MAX_SET_FILES), Some(2));
+        assert!(canonicalize(&exact, "shop.Order", LIMIT).is_ok());
+
+        // MAX_SET_FILES files besides the two real ones: refused, though
+        // every extra file is garbage that decoding would refuse anyway.
+        let mut too_many = exact.clone();
+        for _ in 0..MAX_SET_FILES {
+            // Field 1, length 2, bytes that are no FileDescriptorProto.
+            too_many.extend_from_slice(&[0x0a, 0x02, 0xff, 0xff]);
+        }
+        let error = canonicalize(&too_many, "shop.Order", LIMIT).unwrap_err();
+        assert_eq!(
+            error,
+            CanonicalError::TooManyFiles {
+                limit: MAX_SET_FILES
+            }
+        );
+        assert_eq!(InvalidField::from(error).field, FILE_DESCRIPTOR_SET_FIELD);
+
+        // Exactly the limit passes the count (decoding then judges them).
+        let many: Vec<FileDescriptorProto> = (0..MAX_SET_FILES - 2)
+            .map(|index| FileDescriptorProto {
+                name: Some(format!("unused/{index}.proto")),
+                ..Default::default()
+            })
+            .chain([money, order])
+            .collect();
+        let at_limit = encode(many);
+        assert_eq!(count_files(&at_limit, MAX_SET_FILES), Some(MAX_SET_FILES));
+        let canonical = canonicalize(&at_limit, "shop.Order", LIMIT).unwrap();
+        let reference = canonicalize(&exact, "shop.Order", LIMIT).unwrap();
+        assert_eq!(canonical, reference, "unused files are dropped");
+
+        // Malformed bytes are left to the decoder, which names the problem.
+        assert_eq!(count_files(b"\xff\xff\xff", MAX_SET_FILES), None);
+        assert_eq!(count_files(&[0x0a, 0x05, 0x00], MAX_SET_FILES), None);
     }
 
     fn files_vec() -> Vec<FileDescriptorProto> {

@@ -9,6 +9,9 @@ use crate::domain::error::InvalidValue;
 
 /// Longest subject name, in bytes (Confluent's limit too).
 pub const SUBJECT_MAX_BYTES: usize = 255;
+/// Longest fully qualified message name, in bytes: far beyond any real
+/// package and message path, short enough to echo in an error or a log line.
+pub const MESSAGE_NAME_MAX_BYTES: usize = 512;
 
 /// A subject name, e.g. "orders.order_placed.v1": 1 to 255 bytes, without
 /// whitespace or control characters. Taken as given, never trimmed: a
@@ -83,6 +86,12 @@ impl MessageName {
         let name = raw.strip_prefix('.').unwrap_or(raw);
         if name.is_empty() {
             return Err(InvalidValue::new("must not be empty"));
+        }
+        if name.len() > MESSAGE_NAME_MAX_BYTES {
+            return Err(InvalidValue::new(format!(
+                "must be at most {MESSAGE_NAME_MAX_BYTES} bytes, got {}",
+                name.len()
+            )));
         }
         if name
             .chars()
@@ -320,6 +329,10 @@ mod tests {
     fn message_names_drop_a_leading_dot_and_refuse_blanks() {
         assert_eq!(MessageName::parse(".a.B").unwrap().as_str(), "a.B");
         assert_eq!(MessageName::parse("a.B").unwrap().as_str(), "a.B");
+        let longest = format!("a.{}", "B".repeat(MESSAGE_NAME_MAX_BYTES - 2));
+        assert!(MessageName::parse(&longest).is_ok());
+        assert!(MessageName::parse(&format!(".{longest}")).is_ok());
+        assert!(MessageName::parse(&format!("{longest}C")).is_err());
         for bad in ["", ".", "a. B", "a.B\n"] {
             assert!(MessageName::parse(bad).is_err(), "{bad:?}");
         }
