@@ -13,6 +13,8 @@ use prost::Message as _;
 
 const DESCRIPTOR_FILE: &str = "ecommerce_descriptor.bin";
 
+include!("redacted_messages.rs");
+
 fn main() -> Result<(), Box<dyn Error>> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
     let proto_root = manifest_dir.join("../../proto").canonicalize()?;
@@ -21,6 +23,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // A directory path makes cargo rescan the whole tree for changes.
     println!("cargo:rerun-if-changed={}", proto_root.display());
+    println!("cargo:rerun-if-changed=redacted_messages.rs");
 
     let mut proto_files = Vec::new();
     collect_proto_files(&proto_root, &mut proto_files)?;
@@ -37,13 +40,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         // No default stubs: a new RPC fails to compile until its service
         // implements it, instead of answering UNIMPLEMENTED unnoticed.
         .generate_default_stubs(false)
-        // They carry the payment method token: src/redacted.rs prints them
-        // without it, so no `{:?}` can leak it into a log.
-        .skip_debug([
-            "ecommerce.orders.v1.CheckoutSnapshot",
-            "ecommerce.orders.v1.OrderPlaced",
-            "ecommerce.cart.v1.CheckoutRequest",
-        ])
+        // They carry a password, a token or a payment method token:
+        // src/redacted.rs prints them without it, so no `{:?}` can leak a
+        // secret into a log.
+        .skip_debug(REDACTED_MESSAGES.iter().copied())
         .compile_with_config(
             prost_config,
             &proto_files,

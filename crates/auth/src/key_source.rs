@@ -6,9 +6,11 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ecommerce_platform::grpc::{ChannelTimeouts, lazy_channel};
+use ecommerce_platform::tls::ClientTlsSettings;
 use ecommerce_proto::ecommerce::iam::v1::GetJwksRequest;
 use ecommerce_proto::ecommerce::iam::v1::iam_service_client::IamServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::keys::Jwk;
 
@@ -91,10 +93,11 @@ impl KeySource for StaticKeySource {
     }
 }
 
-/// How long connecting to IAM may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long one GetJwks call may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long connecting to IAM may take, and one GetJwks call.
+const TIMEOUTS: ChannelTimeouts = ChannelTimeouts {
+    connect: Duration::from_secs(3),
+    request: Duration::from_secs(5),
+};
 
 /// Fetches keys from `ecommerce.iam.v1.IamService/GetJwks` over a lazily
 /// connected channel: building one never fails because IAM is down, and the
@@ -106,15 +109,20 @@ pub struct GrpcJwksSource {
 }
 
 impl GrpcJwksSource {
-    /// A source for IAM at `url`, e.g. `http://127.0.0.1:50052`.
+    /// A source for IAM at `url`, e.g. `http://127.0.0.1:50052`; an
+    /// `https://` URL is verified against the webpki roots (see
+    /// [`Self::with_tls`] for a private CA).
     pub fn new(url: &str) -> Result<Self, KeySourceError> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|error| {
-                KeySourceError::with_source(format!("invalid IAM URL {url:?}"), error)
-            })?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT);
-        Ok(Self::from_channel(endpoint.connect_lazy(), url))
+        Self::with_tls(url, &ClientTlsSettings::default())
+    }
+
+    /// A source for IAM at `url` over the shared channel builder: TLS for
+    /// an `https://` URL per `tls` (`GRPC_TLS_CA`, ...), plaintext for `http://`.
+    pub fn with_tls(url: &str, tls: &ClientTlsSettings) -> Result<Self, KeySourceError> {
+        let channel = lazy_channel(url, tls, TIMEOUTS).map_err(|error| {
+            KeySourceError::with_source(format!("invalid IAM URL {url:?}"), error)
+        })?;
+        Ok(Self::from_channel(channel, url))
     }
 
     /// A source over an existing channel (tests, or a channel shared with

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ecommerce_platform::run_mode::DevelopmentDefault;
 use ecommerce_platform::settings::{EnvSource, SettingsError};
+use ecommerce_platform::tls::ClientTlsSettings;
 
 use crate::cache::KeyCacheConfig;
 use crate::issuer::MAX_ACCESS_TOKEN_TTL;
@@ -50,6 +52,9 @@ pub struct AuthSettings {
     pub keys: KeyCacheConfig,
     /// `AUTH_ACCESS_TOKEN_TTL_SECS` (default 900, 1 to 900): used by iam-svc.
     pub access_token_ttl: Duration,
+    /// `GRPC_TLS_CA` (and the optional client certificate): how the JWKS
+    /// client verifies an `https://` `IAM_GRPC_URL`.
+    pub client_tls: ClientTlsSettings,
 }
 
 impl Default for AuthSettings {
@@ -61,6 +66,7 @@ impl Default for AuthSettings {
             leeway: DEFAULT_LEEWAY,
             keys: KeyCacheConfig::default(),
             access_token_ttl: MAX_ACCESS_TOKEN_TTL,
+            client_tls: ClientTlsSettings::default(),
         }
     }
 }
@@ -117,7 +123,28 @@ impl AuthSettings {
                 ..defaults.keys
             },
             access_token_ttl,
+            client_tls: ClientTlsSettings::from_source(source)?,
         })
+    }
+
+    /// The development defaults still in force, for the run mode's check
+    /// ([`ecommerce_platform::run_mode::RunMode::refuse_development_defaults`]):
+    /// an `IAM_GRPC_URL` that is not `https://` (the default
+    /// `http://127.0.0.1:50052` included) fetches the keys that decide who
+    /// is authenticated over plaintext, where anyone on the path could
+    /// substitute their own.
+    pub fn development_defaults(&self) -> Vec<DevelopmentDefault> {
+        let is_https = self
+            .iam_grpc_url
+            .parse::<http::Uri>()
+            .is_ok_and(|uri| uri.scheme_str() == Some("https"));
+        if is_https {
+            return Vec::new();
+        }
+        vec![DevelopmentDefault::new(
+            IAM_GRPC_URL_VAR,
+            "fetches the token verification keys over plaintext http; use an https:// URL",
+        )]
     }
 
     /// What a verifier built from these settings accepts.
@@ -131,9 +158,9 @@ impl AuthSettings {
     }
 
     /// A verifier fetching keys from IAM at `iam_grpc_url` (connected lazily,
-    /// so IAM need not be up yet).
+    /// so IAM need not be up yet; TLS for `https://` per `client_tls`).
     pub fn verifier(&self) -> Result<Arc<AccessTokenVerifier>, KeySourceError> {
-        let source = GrpcJwksSource::new(&self.iam_grpc_url)?;
+        let source = GrpcJwksSource::with_tls(&self.iam_grpc_url, &self.client_tls)?;
         Ok(Arc::new(AccessTokenVerifier::new(
             Arc::new(source),
             self.verifier_config(),
@@ -156,7 +183,7 @@ impl AuthSettings {
         &self,
         revocations: Arc<Revocations>,
     ) -> Result<AuthLayer, KeySourceError> {
-        let source = GrpcJwksSource::new(&self.iam_grpc_url)?;
+        let source = GrpcJwksSource::with_tls(&self.iam_grpc_url, &self.client_tls)?;
         let verifier = AccessTokenVerifier::new(Arc::new(source), self.verifier_config())
             .with_revocations(revocations);
         Ok(AuthLayer::new(Arc::new(verifier)))
@@ -212,6 +239,8 @@ fn seconds(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use ecommerce_platform::run_mode::RunMode;
 
     use super::*;
 
@@ -290,6 +319,48 @@ mod tests {
         let source = EnvSource::from_pairs([("AUTH_JWKS_REFRESH_SECS", "20")]);
         let settings = AuthSettings::from_source(&source).unwrap();
         assert_eq!(settings.keys.min_refresh_interval, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn production_refuses_an_iam_url_that_is_not_https() {
+        let defaults = AuthSettings::default().development_defaults();
+        assert_eq!(defaults.len(), 1);
+        assert_eq!(defaults[0].variable, IAM_GRPC_URL_VAR);
+        let refused = RunMode::Production
+            .refuse_development_defaults("cart-svc", &defaults)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("set IAM_GRPC_URL"), "{refused}");
+        for url in ["http://iam-svc:50052", "http://127.0.0.1:50052"] {
+            let settings =
+                AuthSettings::from_source(&EnvSource::from_pairs([(IAM_GRPC_URL_VAR, url)]))
+                    .unwrap();
+            assert_eq!(settings.development_defaults().len(), 1, "{url}");
+        }
+        let settings = AuthSettings::from_source(&EnvSource::from_pairs([(
+            IAM_GRPC_URL_VAR,
+            "https://iam-svc:50052",
+        )]))
+        .unwrap();
+        assert_eq!(settings.development_defaults(), []);
+        assert_eq!(
+            RunMode::Production.refuse_development_defaults("cart-svc", &[]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn an_unreadable_grpc_tls_ca_names_the_variable_and_the_path() {
+        let source = EnvSource::from_pairs([
+            (IAM_GRPC_URL_VAR, "https://iam-svc:50052"),
+            ("GRPC_TLS_CA", "/nonexistent/ca.pem"),
+        ]);
+        let error = AuthSettings::from_source(&source).unwrap_err();
+        assert!(
+            matches!(&error, SettingsError::Invalid { variable, value, .. }
+                if variable == "GRPC_TLS_CA" && value == "/nonexistent/ca.pem"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! The bootstrap every service uses: typed settings from the environment,
 //! telemetry (logs and OpenTelemetry traces), one gRPC server builder with
-//! reflection, health, request tracing and message limits, and graceful
-//! shutdown on SIGINT / SIGTERM.
+//! reflection, health, request tracing, message limits and TLS behind
+//! settings, the one builder of outbound channels, and graceful shutdown on
+//! SIGINT / SIGTERM.
 //!
 //! A service's `main` is one call:
 //!
@@ -23,8 +24,10 @@ pub mod services;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod trace_context;
 
 pub use backoff::Backoff;
 pub use grpc::{GrpcServer, WithMessageLimits};
 pub use settings::{GrpcSettings, ServerLimits, ServiceInfo, SettingsError, TelemetrySettings};
+pub use tls::{ClientTlsSettings, ServerTlsSettings};

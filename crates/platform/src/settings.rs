@@ -19,6 +19,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use tracing_subscriber::EnvFilter;
 
+use crate::tls::ServerTlsSettings;
+
 /// A setting that could not be read. Always names the variable.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SettingsError {
@@ -274,6 +276,9 @@ pub struct GrpcSettings {
     /// `GRPC_REQUEST_TIMEOUT_MS`, `GRPC_CONCURRENCY_LIMIT_PER_CONNECTION`,
     /// `GRPC_MAX_CONCURRENT_STREAMS`.
     pub limits: ServerLimits,
+    /// `GRPC_TLS_CERT`, `GRPC_TLS_KEY`, `GRPC_TLS_CLIENT_CA`: TLS (mutual
+    /// with the last) when set, plaintext when `None`.
+    pub tls: Option<ServerTlsSettings>,
 }
 
 impl GrpcSettings {
@@ -283,6 +288,7 @@ impl GrpcSettings {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), service.default_port),
             message_limits: MessageLimits::default(),
             limits: ServerLimits::default(),
+            tls: None,
         }
     }
 
@@ -292,6 +298,7 @@ impl GrpcSettings {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             message_limits: MessageLimits::default(),
             limits: ServerLimits::default(),
+            tls: None,
         }
     }
 
@@ -300,7 +307,8 @@ impl GrpcSettings {
         Self::from_source(service, &EnvSource::process())
     }
 
-    /// Reads the settings from `source`.
+    /// Reads the settings from `source`, reading and checking the TLS
+    /// files named (an error names the variable and the path).
     pub fn from_source(service: &ServiceInfo, source: &EnvSource) -> Result<Self, SettingsError> {
         let defaults = Self::local(service);
         let addr = source
@@ -315,6 +323,7 @@ impl GrpcSettings {
                 max_encoding_message_size: message_size(source, MAX_ENCODING_MESSAGE_SIZE_VAR)?,
             },
             limits: ServerLimits::from_source(source)?,
+            tls: ServerTlsSettings::from_source(source)?,
         })
     }
 }

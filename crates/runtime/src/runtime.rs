@@ -146,11 +146,14 @@ impl ServiceRuntime {
     /// against IAM's keys ([`AuthSettings`] from the environment) and refuses
     /// those IAM has revoked since (sign-out, new roles, account lock),
     /// learnt from the revocations stream this process follows until
-    /// [`shutdown`](Self::shutdown). Returns once the stream's recent past
+    /// [`shutdown`](Self::shutdown). In production an `IAM_GRPC_URL` that is
+    /// not `https://` stops the start. Returns once the stream's recent past
     /// is replayed (or after [`REVOCATIONS_REPLAY_TIMEOUT`], with a warning),
     /// so a restarted service never serves a token revoked while it was down.
     pub async fn auth_layer(&self) -> anyhow::Result<AuthLayer> {
         let settings = AuthSettings::from_env().context("invalid auth settings")?;
+        // The keys that decide who is authenticated: plaintext only in development.
+        self.refuse_development_defaults(&settings.development_defaults())?;
         let revocations = Arc::new(Revocations::new(settings.revocation_retention()));
         let layer = settings
             .layer_with_revocations(Arc::clone(&revocations))

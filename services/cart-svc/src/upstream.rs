@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ecommerce_checkout::{SignedSnapshot, SnapshotKeys, check_snapshot, sign};
-use ecommerce_platform::grpc::ErrorCode;
+use ecommerce_platform::grpc::{ChannelTimeouts, ErrorCode};
+use ecommerce_platform::tls::ClientTlsSettings;
 use ecommerce_proto::ecommerce::catalog::v1 as catalog_pb;
 use ecommerce_proto::ecommerce::catalog::v1::catalog_service_client::CatalogServiceClient;
 use ecommerce_proto::ecommerce::fulfillment::v1 as fulfillment_pb;
 use ecommerce_proto::ecommerce::fulfillment::v1::fulfillment_service_client::FulfillmentServiceClient;
 use ecommerce_proto::ecommerce::orders::v1::order_service_client::OrderServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::app::ports::{OrderPlacer, PriceQuoter, ShippingPricer};
@@ -30,11 +31,22 @@ pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// its slot in the server's per-connection limit, for the server's 30 s.
 pub const UPSTREAM_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The channel to a dependency at `url`, from the shared builder:
+/// plaintext for `http://`, TLS for `https://` per `tls`.
+pub fn upstream_channel(url: &str, tls: &ClientTlsSettings) -> anyhow::Result<Channel> {
+    let timeouts = ChannelTimeouts {
+        connect: UPSTREAM_CONNECT_TIMEOUT,
+        request: UPSTREAM_REQUEST_TIMEOUT,
+    };
+    Ok(ecommerce_platform::grpc::lazy_channel(url, tls, timeouts)?)
+}
+
+/// [`upstream_channel`] with the client TLS settings of the process
+/// environment (`GRPC_TLS_CA`, `GRPC_TLS_CLIENT_CERT`, `GRPC_TLS_CLIENT_KEY`):
+/// an unreadable or invalid file fails here, at start-up, naming its variable.
 fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(UPSTREAM_CONNECT_TIMEOUT)
-        .timeout(UPSTREAM_REQUEST_TIMEOUT)
-        .connect_lazy())
+    let tls = ClientTlsSettings::from_env()?;
+    upstream_channel(url, &tls)
 }
 
 /// What a dependency's status means to our caller: its own code when it
@@ -77,7 +89,8 @@ pub struct GrpcPriceQuoter {
 }
 
 impl GrpcPriceQuoter {
-    /// Connects lazily to `url` (e.g. `CATALOG_GRPC_URL`).
+    /// Connects lazily to `url` (e.g. `CATALOG_GRPC_URL`); TLS for `https://`,
+    /// trusting `GRPC_TLS_CA` when set, else the webpki roots.
     pub fn new(url: &str) -> anyhow::Result<Self> {
         Ok(Self::from_channel(lazy_channel(url)?))
     }
@@ -120,7 +133,8 @@ pub struct GrpcShippingPricer {
 }
 
 impl GrpcShippingPricer {
-    /// Connects lazily to `url` (e.g. `FULFILLMENT_GRPC_URL`).
+    /// Connects lazily to `url` (e.g. `FULFILLMENT_GRPC_URL`); TLS for `https://`,
+    /// trusting `GRPC_TLS_CA` when set, else the webpki roots.
     pub fn new(url: &str) -> anyhow::Result<Self> {
         Ok(Self {
             client: FulfillmentServiceClient::new(lazy_channel(url)?),
@@ -177,7 +191,8 @@ pub struct GrpcOrderPlacer {
 }
 
 impl GrpcOrderPlacer {
-    /// Connects lazily to `url` (e.g. `ORDERS_GRPC_URL`).
+    /// Connects lazily to `url` (e.g. `ORDERS_GRPC_URL`); TLS for `https://`,
+    /// trusting `GRPC_TLS_CA` when set, else the webpki roots.
     pub fn new(url: &str, keys: SnapshotKeys) -> anyhow::Result<Self> {
         Ok(Self::from_channel(lazy_channel(url)?, keys))
     }
@@ -229,6 +244,15 @@ impl OrderPlacer for GrpcOrderPlacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn upstream_channels_come_from_the_shared_builder() {
+        let tls = ClientTlsSettings::default();
+        upstream_channel("http://127.0.0.1:9", &tls).unwrap();
+        upstream_channel("https://catalog-svc:50051", &tls).unwrap();
+        let error = upstream_channel("catalog-svc:50051", &tls).unwrap_err();
+        assert!(error.to_string().contains("catalog-svc:50051"), "{error}");
+    }
 
     #[test]
     fn dependency_statuses_keep_their_meaning_or_become_internal() {

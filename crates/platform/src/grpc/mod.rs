@@ -4,7 +4,12 @@
 //! for `buf curl`, v1alpha for grpcurl 1.8) and `grpc.health.v1.Health`,
 //! traces every call ([`GrpcTraceLayer`]), applies the configured message size
 //! limits to every service ([`WithMessageLimits`]) and shuts down gracefully.
+//! It serves TLS when the settings carry [`ServerTlsSettings`]
+//! (`GRPC_TLS_CERT` / `GRPC_TLS_KEY`), plaintext otherwise.
+//!
+//! Outbound channels come from [`client::lazy_channel`].
 
+pub mod client;
 mod correlation;
 mod error;
 mod limits;
@@ -26,11 +31,14 @@ use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 use tower::Service;
 
+pub use self::client::{ChannelError, ChannelTimeouts, lazy_channel};
 pub use self::correlation::{CORRELATION_ID_KEYS, MAX_CORRELATION_ID_LEN, correlation_id};
 pub use self::error::{ErrorCode, INTERNAL_MESSAGE, ServiceError, status_of};
 pub use self::limits::WithMessageLimits;
 pub use self::trace::{GrpcTrace, GrpcTraceLayer, TracedBody};
 use crate::settings::{GrpcSettings, ServiceInfo};
+#[cfg(doc)]
+use crate::tls::ServerTlsSettings;
 
 /// Why the gRPC server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -218,16 +226,25 @@ impl GrpcServer {
             }
         };
 
+        let tls = self.settings.tls.as_ref();
         tracing::info!(
             service = service_name,
             addr = %local_addr,
             services = ?self.service_names,
+            tls = tls.is_some(),
+            mutual_tls = tls.is_some_and(|tls| tls.is_mutual()),
             "serving"
         );
         // Accepted sockets carry small request/response frames; Nagle would add latency.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let limits = self.settings.limits;
-        Server::builder()
+        let builder = match tls {
+            Some(tls) => Server::builder()
+                .tls_config(tls.tonic_config())
+                .map_err(GrpcServerError::Transport)?,
+            None => Server::builder(),
+        };
+        builder
             .timeout(limits.request_timeout)
             .concurrency_limit_per_connection(limits.concurrency_per_connection)
             .max_concurrent_streams(limits.max_concurrent_streams)
