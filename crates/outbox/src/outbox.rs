@@ -2,6 +2,7 @@
 //! [`OutboxTransaction`], whose `commit` wakes the in-process relay.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,6 +30,12 @@ pub struct Outbox {
     routing: Arc<Routing>,
     statements: Arc<Statements>,
     wake: Arc<Notify>,
+    /// Events written through this outbox (any transaction) since start: a
+    /// transaction from [`Outbox::begin`] wakes the relay at commit only if
+    /// it moved, so a commit that enqueued nothing costs the relay nothing.
+    enqueued: Arc<AtomicU64>,
+    /// Wake-ups sent to the relay since start (for metrics and tests).
+    wakes: Arc<AtomicU64>,
     schema_ids: SchemaIds,
 }
 
@@ -145,6 +152,8 @@ impl Outbox {
             }),
             statements: Arc::new(statements),
             wake: Arc::new(Notify::new()),
+            enqueued: Arc::new(AtomicU64::new(0)),
+            wakes: Arc::new(AtomicU64::new(0)),
             schema_ids: SchemaIds::new(),
         }
     }
@@ -191,7 +200,8 @@ impl Outbox {
     }
 
     /// Begins a transaction whose [`commit`](OutboxTransaction::commit) wakes
-    /// the relay. Use it for every transaction that enqueues events.
+    /// the relay when events were enqueued meanwhile. Use it for every
+    /// transaction that enqueues events.
     pub async fn begin<C>(&self, db: &C) -> Result<OutboxTransaction, OutboxError>
     where
         C: TransactionTrait<Transaction = DatabaseTransaction>,
@@ -203,6 +213,7 @@ impl Outbox {
         Ok(OutboxTransaction {
             transaction,
             outbox: self.clone(),
+            enqueued_at_begin: self.enqueued.load(Ordering::Acquire),
         })
     }
 
@@ -334,6 +345,7 @@ impl Outbox {
         db.execute_raw(statement)
             .await
             .map_err(|error| translate(error, &self.table, Some(metadata.id)))?;
+        self.enqueued.fetch_add(1, Ordering::AcqRel);
         Ok(metadata.id)
     }
 
@@ -354,6 +366,13 @@ impl Outbox {
         // notify_one keeps a permit when no relay waits yet, so a commit
         // that lands while the relay is busy is not lost.
         self.wake.notify_one();
+        self.wakes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times a commit (or [`notify_committed`](Self::notify_committed))
+    /// woke the relay since this outbox was built; shared by its clones.
+    pub fn wake_count(&self) -> u64 {
+        self.wakes.load(Ordering::Relaxed)
     }
 
     /// Pending and failed counts and the age of the oldest pending row.
@@ -441,6 +460,11 @@ struct EventParts {
 pub struct OutboxTransaction {
     transaction: DatabaseTransaction,
     outbox: Outbox,
+    /// The outbox's enqueue count when this began. The event may have been
+    /// written through `&*transaction`, which this type cannot see, so the
+    /// commit compares counts: another transaction's enqueue can cause a
+    /// wake that finds nothing yet, never a missed one.
+    enqueued_at_begin: u64,
 }
 
 impl OutboxTransaction {
@@ -468,9 +492,17 @@ impl OutboxTransaction {
         self.outbox.emit(&self.transaction, event, metadata).await
     }
 
-    /// Commits, then wakes the relay.
+    /// Commits, then wakes the relay if any event was enqueued since this
+    /// transaction began.
     pub async fn commit(self) -> Result<(), OutboxError> {
-        self.outbox.commit(self.transaction).await
+        self.transaction
+            .commit()
+            .await
+            .map_err(|error| translate(error, &self.outbox.table, None))?;
+        if self.outbox.enqueued.load(Ordering::Acquire) != self.enqueued_at_begin {
+            self.outbox.notify_committed();
+        }
+        Ok(())
     }
 
     /// Rolls back: nothing enqueued in it is ever published.

@@ -582,3 +582,39 @@ async fn rows_from_other_processes_are_found_by_the_poll() {
         .unwrap();
     fixture.cleanup().await;
 }
+
+#[tokio::test]
+async fn only_a_commit_that_enqueued_something_wakes_the_relay() {
+    let fixture = Fixture::new("outbox_relay_wake_only_on_enqueue").await;
+    let outbox = &fixture.outbox;
+
+    // Nothing enqueued: a consumer's transaction for an event it only records.
+    let transaction = outbox.begin(fixture.db()).await.unwrap();
+    transaction.commit().await.unwrap();
+    assert_eq!(outbox.wake_count(), 0);
+
+    // Enqueued through the transaction, and through the plain transaction it
+    // derefs to (as `Outbox::emit(&*transaction, ..)` does): each wakes once.
+    let (payload, metadata) = sample_event(1);
+    let transaction = outbox.begin(fixture.db()).await.unwrap();
+    transaction.enqueue(&payload, metadata).await.unwrap();
+    transaction.commit().await.unwrap();
+    assert_eq!(outbox.wake_count(), 1);
+    let (payload, metadata) = sample_event(2);
+    let transaction = outbox.begin(fixture.db()).await.unwrap();
+    outbox
+        .enqueue(&*transaction, &payload, metadata)
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
+    assert_eq!(outbox.wake_count(), 2);
+
+    // A rolled-back enqueue wakes nobody.
+    let (payload, metadata) = sample_event(3);
+    let transaction = outbox.begin(fixture.db()).await.unwrap();
+    transaction.enqueue(&payload, metadata).await.unwrap();
+    transaction.rollback().await.unwrap();
+    assert_eq!(outbox.wake_count(), 2);
+    assert_eq!(fixture.count("pending").await, 2);
+    fixture.cleanup().await;
+}
