@@ -150,11 +150,12 @@ pub enum ConsumerQueue {
     PaymentsInventoryEvents,
     PaymentsFulfillmentEvents,
     FulfillmentInventoryEvents,
+    FulfillmentOrderEvents,
     CartCatalogEvents,
 }
 
 impl ConsumerQueue {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::InventoryOrderEvents,
         Self::InventoryCatalogEvents,
         Self::OrdersInventoryEvents,
@@ -164,6 +165,7 @@ impl ConsumerQueue {
         Self::PaymentsInventoryEvents,
         Self::PaymentsFulfillmentEvents,
         Self::FulfillmentInventoryEvents,
+        Self::FulfillmentOrderEvents,
         Self::CartCatalogEvents,
     ];
 
@@ -179,6 +181,7 @@ impl ConsumerQueue {
             Self::PaymentsInventoryEvents => "PAYMENTS_INVENTORY_EVENTS_QUEUE",
             Self::PaymentsFulfillmentEvents => "PAYMENTS_FULFILLMENT_EVENTS_QUEUE",
             Self::FulfillmentInventoryEvents => "FULFILLMENT_INVENTORY_EVENTS_QUEUE",
+            Self::FulfillmentOrderEvents => "FULFILLMENT_ORDER_EVENTS_QUEUE",
             Self::CartCatalogEvents => "CART_CATALOG_EVENTS_QUEUE",
         }
     }
@@ -195,6 +198,7 @@ impl ConsumerQueue {
             Self::PaymentsInventoryEvents => "payments.inventory-events",
             Self::PaymentsFulfillmentEvents => "payments.fulfillment-events",
             Self::FulfillmentInventoryEvents => "fulfillment.inventory-events",
+            Self::FulfillmentOrderEvents => "fulfillment.order-events",
             Self::CartCatalogEvents => "cart.catalog-events",
         }
     }
@@ -202,9 +206,10 @@ impl ConsumerQueue {
     /// The exchange the queue is bound to.
     pub const fn source(self) -> EventsExchange {
         match self {
-            Self::InventoryOrderEvents | Self::OrdersPaymentEvents | Self::PaymentsOrderEvents => {
-                EventsExchange::Orders
-            }
+            Self::InventoryOrderEvents
+            | Self::OrdersPaymentEvents
+            | Self::PaymentsOrderEvents
+            | Self::FulfillmentOrderEvents => EventsExchange::Orders,
             Self::InventoryCatalogEvents | Self::CartCatalogEvents => EventsExchange::Catalog,
             Self::OrdersInventoryEvents
             | Self::PaymentsInventoryEvents
@@ -226,6 +231,7 @@ impl ConsumerQueue {
             Self::PaymentsOrderEvents => &["orders.#"],
             Self::PaymentsFulfillmentEvents => &["fulfillment.shipment.shipped.v1"],
             Self::FulfillmentInventoryEvents => &["inventory.stock.committed.v1"],
+            Self::FulfillmentOrderEvents => &["orders.order_placed.v1", "orders.order_canceled.v1"],
             Self::CartCatalogEvents => &["catalog.#"],
         }
     }
@@ -1016,6 +1022,16 @@ mod tests {
                 "fulfillment.inventory-events",
                 "inventory.events",
                 "inventory.stock.committed.v1",
+            ),
+            (
+                "fulfillment.order-events",
+                "orders.events",
+                "orders.order_placed.v1",
+            ),
+            (
+                "fulfillment.order-events",
+                "orders.events",
+                "orders.order_canceled.v1",
             ),
             ("cart.catalog-events", "catalog.events", "catalog.#"),
             ("unrouted", "unrouted", ""),

@@ -258,6 +258,7 @@ impl Shop {
                         reason: "e2e restock".to_owned(),
                         idempotency_key: key.clone(),
                         expected_version: None,
+                        ..Default::default()
                     },
                     &self.admin.access_token,
                 ))
@@ -558,6 +559,51 @@ impl Shop {
     /// Signs in again as `email` with `password`.
     pub async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<Session> {
         sign_in(&mut self.iam.clone(), email, password).await
+    }
+
+    /// Every shipping option, cheapest first (as fulfillment lists them).
+    pub async fn shipping_options(&self) -> anyhow::Result<Vec<fulfillment_pb::ShippingOption>> {
+        Ok(self
+            .fulfillment
+            .clone()
+            .get_shipping_options(fulfillment_pb::GetShippingOptionsRequest::default())
+            .await
+            .context("GetShippingOptions")?
+            .into_inner()
+            .shipping_options)
+    }
+
+    /// [`Shop::checkout`] with the shipping option `shipping_option_id`
+    /// instead of the shop's default one.
+    pub async fn checkout_shipping(
+        &self,
+        customer: &Session,
+        args: &CheckoutArgs,
+        shipping_option_id: &str,
+    ) -> Result<String, Status> {
+        let mut request = with_bearer(
+            cart_pb::CheckoutRequest {
+                shipping_option_id: shipping_option_id.to_owned(),
+                payment_method_token: args.payment_method_token.clone(),
+                idempotency_key: args.idempotency_key.clone(),
+                ..Default::default()
+            },
+            &customer.access_token,
+        );
+        let correlation = args
+            .correlation_id
+            .parse()
+            .map_err(|_| Status::invalid_argument("correlation id is not a header value"))?;
+        request
+            .metadata_mut()
+            .insert("x-correlation-id", correlation);
+        Ok(self
+            .cart
+            .clone()
+            .checkout(request)
+            .await?
+            .into_inner()
+            .order_id)
     }
 }
 

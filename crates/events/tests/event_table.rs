@@ -12,7 +12,7 @@ use prost_reflect::Value;
 mod support;
 
 /// The event types of the system, as the contracts promise them to consumers.
-const EXPECTED_EVENT_TYPES: [&str; 34] = [
+const EXPECTED_EVENT_TYPES: [&str; 36] = [
     "catalog.price.changed.v1",
     "catalog.product.archived.v1",
     "catalog.product.created.v1",
@@ -22,6 +22,7 @@ const EXPECTED_EVENT_TYPES: [&str; 34] = [
     "catalog.variant.created.v1",
     "catalog.variant.discontinued.v1",
     "catalog.variant.updated.v1",
+    "fulfillment.shipment.canceled.v1",
     "fulfillment.shipment.created.v1",
     "fulfillment.shipment.delivered.v1",
     "fulfillment.shipment.shipped.v1",
@@ -39,6 +40,7 @@ const EXPECTED_EVENT_TYPES: [&str; 34] = [
     "inventory.stock.reservation_failed.v1",
     "inventory.stock.reservation_released.v1",
     "inventory.stock.reserved.v1",
+    "inventory.stock.restocked.v1",
     "orders.order_canceled.v1",
     "orders.order_confirmed.v1",
     "orders.order_placed.v1",

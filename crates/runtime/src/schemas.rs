@@ -432,6 +432,6 @@ mod tests {
             .map(|domain| EventSchema::of_domain(domain).unwrap().len())
             .sum();
         assert_eq!(total, EVENT_TYPES.len());
-        assert_eq!(EVENT_TYPES.len(), 34);
+        assert_eq!(EVENT_TYPES.len(), 36);
     }
 }

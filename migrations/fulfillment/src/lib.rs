@@ -28,6 +28,11 @@ impl MigratorTrait for Migrator {
                 include_str!("../sql/0003_fulfillment_tables.up.sql"),
                 include_str!("../sql/0003_fulfillment_tables.down.sql"),
             )),
+            Box::new(SqlMigration::new(
+                "m20261201_000004_order_notes_and_canceled_shipments",
+                include_str!("../sql/0004_order_notes_and_canceled_shipments.up.sql"),
+                include_str!("../sql/0004_order_notes_and_canceled_shipments.down.sql"),
+            )),
         ]
     }
 }

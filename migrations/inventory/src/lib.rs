@@ -28,6 +28,11 @@ impl MigratorTrait for Migrator {
                 include_str!("../sql/0003_inventory_tables.up.sql"),
                 include_str!("../sql/0003_inventory_tables.down.sql"),
             )),
+            Box::new(SqlMigration::new(
+                "m20261201_000004_reservation_restocked",
+                include_str!("../sql/0004_reservation_restocked.up.sql"),
+                include_str!("../sql/0004_reservation_restocked.down.sql"),
+            )),
         ]
     }
 }

@@ -2,12 +2,13 @@
 //! `fulfillment.events`.
 //!
 //! - [`domain`]: the rules, without I/O (the shipment state machine
-//!   PENDING -> SHIPPED -> DELIVERED).
+//!   PENDING -> SHIPPED -> DELIVERED, or PENDING -> CANCELED).
 //! - [`storage`]: the tables through SeaORM (migrations:
 //!   `fulfillment-migration`, which seeds the shipping options).
 //! - [`app`]: the use cases, each in one transaction with its outbox event.
-//! - [`events`]: the inbox consumer of `fulfillment.inventory-events` (a
-//!   committed reservation opens a shipment).
+//! - [`events`]: the inbox consumers of `fulfillment.inventory-events` (a
+//!   committed reservation opens a shipment) and `fulfillment.order-events`
+//!   (an order's shipping option; a cancel cancels its shipment).
 //! - [`grpc`]: the tonic adapter ([`grpc::FulfillmentGrpc`]).
 //! - [`convert`]: every proto <-> domain conversion, for `grpc` and
 //!   `events` alike (requests, responses, the consumed and emitted events).
@@ -38,7 +39,7 @@ use ecommerce_runtime::ServiceRuntime;
 use tower::Layer as _;
 
 use crate::app::FulfillmentApp;
-use crate::events::consumers::InventoryEventsHandler;
+use crate::events::consumers::{InventoryEventsHandler, OrderEventsHandler};
 use crate::grpc::FulfillmentGrpc;
 
 /// Name, env prefix (`FULFILLMENT_GRPC_ADDR`) and default port of this
@@ -53,9 +54,11 @@ pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<FulfillmentApp> {
     start_with(runtime, Arc::new(SystemClock))
 }
 
-/// The application on `runtime`: its outbox with the relay running and the
+/// The application on `runtime`: its outbox with the relay running, the
 /// consumer of `fulfillment.inventory-events` (writing `shipment.created`
-/// through that outbox), all stopped by the runtime's shutdown.
+/// through that outbox) and the consumer of `fulfillment.order-events`
+/// (noting each order's shipping option, writing `shipment.canceled`), all
+/// stopped by the runtime's shutdown.
 /// Fulfillment has no settings of its own; only the clock is chosen.
 pub fn start_with(
     runtime: &ServiceRuntime,
@@ -67,6 +70,11 @@ pub fn start_with(
     runtime.spawn_consumer(
         ConsumerQueue::FulfillmentInventoryEvents,
         InventoryEventsHandler::new(app.clone()),
+        Some(&outbox),
+    )?;
+    runtime.spawn_consumer(
+        ConsumerQueue::FulfillmentOrderEvents,
+        OrderEventsHandler::new(app.clone()),
         Some(&outbox),
     )?;
     Ok(app)

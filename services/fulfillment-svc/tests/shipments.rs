@@ -1,16 +1,21 @@
-//! fulfillment-svc as the binary runs it (runtime, migrator, relay, the
-//! consumer, auth layer), with real Postgres and RabbitMQ: inventory's
-//! `stock.committed` is published into the topology through an upstream
-//! inventory outbox in the test's schema (as inventory-svc would), and
-//! fulfillment's events are read off RabbitMQ.
+//! fulfillment-svc as the binary runs it (runtime, migrator, relay, both
+//! consumers, auth layer), with real Postgres and RabbitMQ: orders'
+//! `order_placed` / `order_canceled` and inventory's `stock.committed` are
+//! published into the topology through upstream outboxes in the test's
+//! schema (as orders-svc and inventory-svc would), and fulfillment's events
+//! are read off RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ecommerce_broker::EventsExchange;
+use std::time::Duration;
+
+use ecommerce_broker::{Backoff, EventsExchange};
 use ecommerce_events::{DecodedEvent, EventMetadata, ReceivedEvent};
 use ecommerce_outbox::{Outbox, OutboxTable};
 use ecommerce_proto::ecommerce::fulfillment::v1 as pb;
 use ecommerce_proto::ecommerce::fulfillment::v1::fulfillment_service_client::FulfillmentServiceClient;
 use ecommerce_proto::ecommerce::inventory::v1::{StockCommitted, StockLine};
+use ecommerce_proto::ecommerce::orders::v1::{OrderCanceled, OrderPlaced};
+use ecommerce_runtime::RuntimeSettings;
 use ecommerce_test_support::{
     EVENT_WAIT, QUIET, TestAuth, TestService, assert_standard_grpc_surface, with_bearer,
 };
@@ -26,13 +31,34 @@ struct World {
     auth: TestAuth,
     admin: String,
     inventory: Outbox,
+    orders: Outbox,
 }
+
+/// The seeded options (migration 0003).
+const STANDARD: &str = "01936b2e-0000-7000-8000-000000000001";
+const EXPRESS: &str = "01936b2e-0000-7000-8000-000000000002";
 
 impl World {
     async fn start() -> Self {
-        let mut service = TestService::start::<fulfillment_migration::Migrator>(
+        Self::start_configured(|_| {}).await
+    }
+
+    /// With consumer retries slow and many enough for a commit to wait for
+    /// its order's `order_placed` (the test default dead-letters in ~50 ms).
+    async fn start_patient() -> Self {
+        Self::start_configured(|settings| {
+            settings.broker.consumer.retry_budget = 30;
+            settings.broker.consumer.retry_backoff =
+                Backoff::new(Duration::from_millis(100), Duration::from_millis(200));
+        })
+        .await
+    }
+
+    async fn start_configured(configure: impl FnOnce(&mut RuntimeSettings)) -> Self {
+        let mut service = TestService::start_configured::<fulfillment_migration::Migrator>(
             &fulfillment_svc::SERVICE,
             &[EventsExchange::Fulfillment],
+            configure,
         )
         .await
         .unwrap();
@@ -40,6 +66,10 @@ impl World {
         let app = fulfillment_svc::start(&runtime).unwrap();
         let inventory = service
             .upstream(&OutboxTable::INVENTORY, EventsExchange::Inventory)
+            .await
+            .unwrap();
+        let orders = service
+            .upstream(&OutboxTable::ORDERS, EventsExchange::Orders)
             .await
             .unwrap();
         let auth = TestAuth::new();
@@ -60,6 +90,54 @@ impl World {
             auth,
             admin,
             inventory,
+            orders,
+        }
+    }
+
+    /// Publishes orders' `order_placed` for `order_id` with the shipping
+    /// option `option_id`; returns the event's id.
+    async fn place_order(&self, order_id: &str, option_id: &str, correlation: &str) -> Uuid {
+        let placed = OrderPlaced {
+            order_id: order_id.to_owned(),
+            user_id: Uuid::now_v7().to_string(),
+            shipping_option_id: option_id.to_owned(),
+            ..Default::default()
+        };
+        let metadata = EventMetadata::new("order", order_id).with_correlation_id(correlation);
+        self.service
+            .publish(&self.orders, placed, metadata)
+            .await
+            .unwrap()
+    }
+
+    /// Publishes orders' `order_canceled` for `order_id`; returns its id.
+    async fn cancel_order(&self, order_id: &str, correlation: &str) -> Uuid {
+        let canceled = OrderCanceled {
+            order_id: order_id.to_owned(),
+            user_id: Uuid::now_v7().to_string(),
+            reason: "changed my mind".to_owned(),
+            ..Default::default()
+        };
+        let metadata = EventMetadata::new("order", order_id).with_correlation_id(correlation);
+        self.service
+            .publish(&self.orders, canceled, metadata)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the consumer has noted `order_id` (`what`: a condition
+    /// on `order_notes`).
+    async fn wait_noted(&self, order_id: &str, what: &str) {
+        let sql = format!(
+            "SELECT count(*) AS n FROM order_notes WHERE order_id = '{order_id}' AND {what}"
+        );
+        let deadline = tokio::time::Instant::now() + EVENT_WAIT;
+        while self.service.count(&sql).await == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never noted: {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -255,6 +333,7 @@ async fn a_committed_order_gets_one_shipment_that_is_shipped_then_delivered() {
     let world = World::start().await;
     let order_id = Uuid::now_v7().to_string();
     let correlation = "corr-checkout-1";
+    world.place_order(&order_id, STANDARD, correlation).await;
 
     // stock.committed -> shipment.created, caused by it, same correlation.
     let committed = world
@@ -483,6 +562,7 @@ async fn a_committed_order_gets_one_shipment_that_is_shipped_then_delivered() {
 async fn shipments_page_and_the_database_refuses_what_the_domain_refuses() {
     let world = World::start().await;
     let order_id = Uuid::now_v7().to_string();
+    world.place_order(&order_id, STANDARD, "corr-2").await;
     let committed = world
         .commit_stock(&order_id, &[("SKU-1", 1)], "corr-2")
         .await;
@@ -526,6 +606,10 @@ async fn shipments_page_and_the_database_refuses_what_the_domain_refuses() {
     // Two commits of one order published together (the consumer may run
     // them concurrently): one shipment, one event.
     let racing_order = Uuid::now_v7().to_string();
+    world
+        .place_order(&racing_order, STANDARD, "corr-race")
+        .await;
+    world.wait_noted(&racing_order, "true").await;
     let (first, second) = tokio::join!(
         world.commit_stock(&racing_order, &[("SKU-1", 1)], "corr-race"),
         world.commit_stock(&racing_order, &[("SKU-1", 1)], "corr-race"),
@@ -553,10 +637,13 @@ async fn shipments_page_and_the_database_refuses_what_the_domain_refuses() {
             "INSERT INTO shipments SELECT gen_random_uuid(), order_id, reservation_id, status, \
              shipping_option_id, shipping_option_name, shipping_price_minor, shipping_currency, \
              min_delivery_days, max_delivery_days, carrier, tracking_number, correlation_id, \
-             last_event_id, created_at, shipped_at, delivered_at, updated_at \
+             last_event_id, created_at, shipped_at, delivered_at, updated_at, canceled_at \
              FROM shipments WHERE id = '{shipment_id}'"
         ),
         "UPDATE shipping_options SET price_amount_minor = -1".to_owned(),
+        format!("UPDATE shipments SET status = 'canceled' WHERE id = '{shipment_id}'"),
+        format!("UPDATE shipments SET canceled_at = now() WHERE id = '{shipment_id}'"),
+        format!("UPDATE order_notes SET canceled_at = now() WHERE order_id = '{order_id}'"),
         "UPDATE shipping_options SET is_default = true".to_owned(),
     ] {
         let refused = db
@@ -567,5 +654,192 @@ async fn shipments_page_and_the_database_refuses_what_the_domain_refuses() {
             .await;
         assert!(refused.is_err(), "accepted: {statement}");
     }
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn a_shipment_ships_with_the_option_its_order_was_placed_with() {
+    let world = World::start_patient().await;
+    let order_id = Uuid::now_v7().to_string();
+    let correlation = "corr-express";
+
+    // The commit overtakes order_placed (another queue): no shipment yet,
+    // the commit comes again (within the test's retry budget of 2) until
+    // the order is noted.
+    let committed = world
+        .commit_stock(&order_id, &[("SKU-1", 1)], correlation)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(world.list(&order_id).await.is_empty());
+    world.place_order(&order_id, EXPRESS, correlation).await;
+    let created = world
+        .expect("fulfillment.shipment.created.v1", correlation, committed)
+        .await;
+    let DecodedEvent::FulfillmentShipmentCreatedV1(created) = created.event else {
+        panic!("not a created event");
+    };
+    assert_eq!(created.shipping_option_id, EXPRESS);
+    let shipments = world.list(&order_id).await;
+    assert_eq!(shipments.len(), 1);
+    let option = shipments[0].shipping_option.as_ref().unwrap();
+    assert_eq!(
+        (option.id.as_str(), option.name.as_str()),
+        (EXPRESS, "Express (DHL)")
+    );
+    assert_eq!(option.price.as_ref().unwrap().amount_minor, 1299);
+
+    // The order re-published with another option keeps the first.
+    world.place_order(&order_id, STANDARD, correlation).await;
+    // An option fulfillment does not offer is refused (dead-lettered):
+    // that order is never noted, so its commit never opens a shipment.
+    let unknown = Uuid::now_v7().to_string();
+    world
+        .place_order(&unknown, &Uuid::now_v7().to_string(), correlation)
+        .await;
+    let other = Uuid::now_v7().to_string();
+    world.place_order(&other, STANDARD, correlation).await;
+    world.wait_noted(&other, "true").await;
+    world
+        .wait_noted(&order_id, &format!("shipping_option_id = '{EXPRESS}'"))
+        .await;
+    assert_eq!(
+        world
+            .service
+            .count(&format!(
+                "SELECT count(*) AS n FROM order_notes WHERE order_id = '{unknown}'"
+            ))
+            .await,
+        0
+    );
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn a_cancel_cancels_the_pending_shipment_and_it_never_ships() {
+    let world = World::start().await;
+    let admin = world.admin.clone();
+    let order_id = Uuid::now_v7().to_string();
+    let correlation = "corr-cancel";
+    world.place_order(&order_id, STANDARD, correlation).await;
+    let committed = world
+        .commit_stock(&order_id, &[("SKU-1", 2)], correlation)
+        .await;
+    let created = world
+        .expect("fulfillment.shipment.created.v1", correlation, committed)
+        .await;
+    let shipment_id = created.metadata.aggregate.id.clone();
+
+    // order_canceled at CONFIRMED: the shipment is CANCELED, the event
+    // caused by the cancel.
+    let cancel = world.cancel_order(&order_id, correlation).await;
+    let canceled = world
+        .expect("fulfillment.shipment.canceled.v1", correlation, cancel)
+        .await;
+    assert_eq!(canceled.metadata.aggregate.id, shipment_id);
+    let DecodedEvent::FulfillmentShipmentCanceledV1(payload) = canceled.event else {
+        panic!("not a canceled event");
+    };
+    assert_eq!(
+        (payload.shipment_id.as_str(), payload.order_id.as_str()),
+        (shipment_id.as_str(), order_id.as_str())
+    );
+    assert_eq!(payload.reason, "changed my mind");
+    let shipments = world.list(&order_id).await;
+    assert_eq!(shipments.len(), 1);
+    assert_eq!(shipments[0].status, pb::ShipmentStatus::Canceled as i32);
+    assert!(shipments[0].canceled_at.is_some());
+    assert!(shipments[0].shipped_at.is_none());
+
+    // It never ships, nor is delivered.
+    let status = world
+        .mark_shipped(Some(&admin), &shipment_id, "DHL", "JJD1")
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+    assert!(status.message().contains("CANCELED"), "{status:?}");
+    let status = world
+        .mark_delivered(Some(&admin), &shipment_id)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+
+    // The cancel again, and a late commit: nothing.
+    world.cancel_order(&order_id, correlation).await;
+    world
+        .commit_stock(&order_id, &[("SKU-1", 2)], correlation)
+        .await;
+    world
+        .service
+        .expect_no_event("fulfillment.shipment.canceled.v1", QUIET)
+        .await;
+    world
+        .service
+        .expect_no_event("fulfillment.shipment.created.v1", QUIET)
+        .await;
+    assert_eq!(world.list(&order_id).await.len(), 1);
+
+    // A shipment that left before the cancel stays shipped.
+    let shipped_order = Uuid::now_v7().to_string();
+    world
+        .place_order(&shipped_order, STANDARD, "corr-left")
+        .await;
+    let committed = world
+        .commit_stock(&shipped_order, &[("SKU-1", 1)], "corr-left")
+        .await;
+    let created = world
+        .expect("fulfillment.shipment.created.v1", "corr-left", committed)
+        .await;
+    world
+        .mark_shipped(Some(&admin), &created.metadata.aggregate.id, "DHL", "JJD2")
+        .await
+        .unwrap();
+    world.cancel_order(&shipped_order, "corr-left").await;
+    world
+        .wait_noted(&shipped_order, "canceled_at IS NOT NULL")
+        .await;
+    world
+        .service
+        .expect_no_event("fulfillment.shipment.canceled.v1", QUIET)
+        .await;
+    assert_eq!(
+        world.list(&shipped_order).await[0].status,
+        pb::ShipmentStatus::Shipped as i32
+    );
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn a_cancel_that_overtakes_the_commit_leaves_no_shipment() {
+    let world = World::start().await;
+    // Placed, then canceled before inventory's commit reached fulfillment.
+    let order_id = Uuid::now_v7().to_string();
+    world.place_order(&order_id, STANDARD, "corr-race").await;
+    world.cancel_order(&order_id, "corr-race").await;
+    world.wait_noted(&order_id, "canceled_at IS NOT NULL").await;
+    // Canceled before even its order_placed arrived.
+    let unplaced = Uuid::now_v7().to_string();
+    world.cancel_order(&unplaced, "corr-race").await;
+    world.wait_noted(&unplaced, "canceled_at IS NOT NULL").await;
+
+    for order in [&order_id, &unplaced] {
+        world
+            .commit_stock(order, &[("SKU-1", 1)], "corr-race")
+            .await;
+    }
+    world.place_order(&unplaced, STANDARD, "corr-race").await;
+    world
+        .service
+        .expect_no_event("fulfillment.shipment.created.v1", QUIET)
+        .await;
+    for order in [&order_id, &unplaced] {
+        assert!(world.list(order).await.is_empty(), "{order}");
+    }
+    assert_eq!(
+        world
+            .service
+            .count("SELECT count(*) AS n FROM shipments")
+            .await,
+        0
+    );
     world.finish().await;
 }

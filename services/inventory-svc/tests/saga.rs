@@ -1,261 +1,26 @@
-//! inventory-svc as the binary runs it (runtime, migrator, relay, both
-//! consumers, the expiry worker, auth layer), with real Postgres and
-//! RabbitMQ: order, payment and catalog events are published into the
-//! topology through upstream outboxes in the test's schema (as orders,
-//! payments and catalog would), and inventory's events are read off RabbitMQ.
+//! inventory-svc as the binary runs it, with real Postgres and RabbitMQ
+//! (see [`support`]): catalog events, the checkout saga's reservations,
+//! admin adjustments and the database's own checks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
-use ecommerce_broker::{ConsumerQueue, EventsExchange};
-use ecommerce_events::{DecodedEvent, EventMetadata, ReceivedEvent};
-use ecommerce_kernel::SystemClock;
-use ecommerce_outbox::{Outbox, OutboxTable};
-use ecommerce_proto::ecommerce::catalog::v1::{VariantCreated, VariantDiscontinued};
+use ecommerce_broker::ConsumerQueue;
+use ecommerce_events::DecodedEvent;
+use ecommerce_proto::ecommerce::catalog::v1::VariantDiscontinued;
 use ecommerce_proto::ecommerce::inventory::v1 as pb;
-use ecommerce_proto::ecommerce::inventory::v1::inventory_service_client::InventoryServiceClient;
-use ecommerce_proto::ecommerce::orders::v1::{OrderCanceled, OrderLine, OrderPlaced};
-use ecommerce_proto::ecommerce::payments::v1::{PaymentAuthorized, PaymentFailed};
-use ecommerce_test_support::{
-    EVENT_WAIT, TestAuth, TestService, assert_standard_grpc_surface, with_bearer,
-};
-use inventory_svc::app::InventoryApp;
-use inventory_svc::app::settings::InventorySettings;
+use ecommerce_proto::ecommerce::orders::v1::OrderCanceled;
+use ecommerce_proto::ecommerce::payments::v1::PaymentFailed;
+use ecommerce_test_support::{EVENT_WAIT, QUIET, assert_standard_grpc_surface, with_bearer};
 use inventory_svc::convert::{MAX_BATCH_SKUS, MAX_RESERVE_LINES};
-use inventory_svc::domain::ReservationTtl;
 use inventory_svc::events::consumers::OrderEventsHandler;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use tonic::transport::Channel;
-use tonic_types::StatusExt as _;
 use uuid::Uuid;
 
-struct World {
-    service: TestService,
-    app: InventoryApp,
-    client: InventoryServiceClient<Channel>,
-    auth: TestAuth,
-    admin: String,
-    orders: Outbox,
-    catalog: Outbox,
-}
-
-impl World {
-    async fn start(ttl_seconds: i64) -> Self {
-        let mut service = TestService::start::<inventory_migration::Migrator>(
-            &inventory_svc::SERVICE,
-            &[EventsExchange::Inventory],
-        )
-        .await
-        .unwrap();
-        let settings = InventorySettings {
-            reservation_ttl: ReservationTtl::from_seconds(ttl_seconds).unwrap(),
-            expiry_interval: Duration::from_millis(100),
-            expiry_batch: 100,
-        };
-        let runtime = service.runtime.clone();
-        let app = inventory_svc::start_with(&runtime, settings, Arc::new(SystemClock)).unwrap();
-        // Payments' events share the orders exchange; the test publishes
-        // them through the orders outbox.
-        let orders = service
-            .upstream(&OutboxTable::ORDERS, EventsExchange::Orders)
-            .await
-            .unwrap();
-        let catalog = service
-            .upstream(&OutboxTable::CATALOG, EventsExchange::Catalog)
-            .await
-            .unwrap();
-        let auth = TestAuth::new();
-        let admin = auth.admin_token();
-        let layer = auth.layer();
-        let served = app.clone();
-        service
-            .serve(&inventory_svc::SERVICE, move |server| {
-                inventory_svc::register(server, &layer, served)
-            })
-            .await
-            .unwrap();
-        let client = InventoryServiceClient::new(service.channel());
-        Self {
-            service,
-            app,
-            client,
-            auth,
-            admin,
-            orders,
-            catalog,
-        }
-    }
-
-    /// Publishes `payload` through `outbox` as `correlation`; returns its id.
-    async fn publish(
-        &self,
-        outbox: &Outbox,
-        payload: impl Into<DecodedEvent>,
-        aggregate: (&str, &str),
-        correlation: &str,
-    ) -> Uuid {
-        let metadata =
-            EventMetadata::new(aggregate.0, aggregate.1).with_correlation_id(correlation);
-        self.service
-            .publish(outbox, payload, metadata)
-            .await
-            .unwrap()
-    }
-
-    async fn variant_created(&self, sku: &str) {
-        let created = VariantCreated {
-            variant_id: Uuid::now_v7().to_string(),
-            product_id: Uuid::now_v7().to_string(),
-            sku: sku.to_owned(),
-            version: 1,
-            ..Default::default()
-        };
-        self.publish(&self.catalog, &created, ("variant", sku), "corr-catalog")
-            .await;
-    }
-
-    /// Opens `sku` through catalog's event and adjusts it to `on_hand`.
-    async fn stock(&self, sku: &str, on_hand: i32) {
-        self.variant_created(sku).await;
-        self.wait_for_stock(sku).await;
-        self.adjust(sku, on_hand).await.unwrap();
-    }
-
-    async fn wait_for_stock(&self, sku: &str) -> pb::StockLevel {
-        let deadline = tokio::time::Instant::now() + EVENT_WAIT;
-        loop {
-            let found = self
-                .client
-                .clone()
-                .get_stock(pb::GetStockRequest {
-                    sku: sku.to_owned(),
-                })
-                .await;
-            match found {
-                Ok(response) => return response.into_inner().stock_level.unwrap(),
-                Err(status) if status.code() == tonic::Code::NotFound => {}
-                Err(status) => panic!("GetStock failed: {status}"),
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no stock for {sku}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn adjust(
-        &self,
-        sku: &str,
-        delta: i32,
-    ) -> Result<pb::AdjustStockResponse, tonic::Status> {
-        let mut request = with_bearer(
-            pb::AdjustStockRequest {
-                sku: sku.to_owned(),
-                delta,
-                reason: "receipt".to_owned(),
-                ..Default::default()
-            },
-            &self.admin,
-        );
-        request
-            .metadata_mut()
-            .insert("x-correlation-id", "corr-adjust".parse().unwrap());
-        self.client
-            .clone()
-            .adjust_stock(request)
-            .await
-            .map(tonic::Response::into_inner)
-    }
-
-    async fn get_stock(&self, sku: &str) -> pb::StockLevel {
-        self.client
-            .clone()
-            .get_stock(pb::GetStockRequest {
-                sku: sku.to_owned(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .stock_level
-            .unwrap()
-    }
-
-    async fn place_order(&self, order_id: &str, lines: &[(&str, i32)], correlation: &str) -> Uuid {
-        let placed = OrderPlaced {
-            order_id: order_id.to_owned(),
-            user_id: Uuid::now_v7().to_string(),
-            lines: lines
-                .iter()
-                .map(|(sku, quantity)| OrderLine {
-                    sku: (*sku).to_owned(),
-                    quantity: *quantity,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        };
-        self.publish(&self.orders, &placed, ("order", order_id), correlation)
-            .await
-    }
-
-    async fn authorize(&self, order_id: &str, correlation: &str) -> Uuid {
-        let authorized = PaymentAuthorized {
-            payment_id: Uuid::now_v7().to_string(),
-            order_id: order_id.to_owned(),
-            ..Default::default()
-        };
-        self.publish(
-            &self.orders,
-            &authorized,
-            ("payment", order_id),
-            correlation,
-        )
-        .await
-    }
-
-    /// The next inventory event of `event_type` (others are skipped), with
-    /// `correlation` and caused by `cause`.
-    async fn expect(&self, event_type: &str, correlation: &str, cause: Uuid) -> ReceivedEvent {
-        let event = self.service.expect_event(event_type, EVENT_WAIT).await;
-        assert_eq!(event.metadata.correlation_id.as_deref(), Some(correlation));
-        assert_eq!(
-            event.metadata.causation_id.as_deref(),
-            Some(cause.to_string().as_str())
-        );
-        event
-    }
-
-    /// Stock rows breaking an invariant, and SKUs whose `reserved` differs
-    /// from the units of its held reservations: both must be empty.
-    async fn assert_invariants(&self) {
-        let broken = self
-            .service
-            .count(
-                "SELECT count(*) AS n FROM stock_levels \
-                 WHERE on_hand < 0 OR reserved < 0 OR reserved > on_hand",
-            )
-            .await;
-        assert_eq!(broken, 0);
-        let mismatched = self
-            .service
-            .count(
-                "SELECT count(*) AS n FROM stock_levels s \
-                 WHERE s.reserved <> COALESCE((SELECT sum(l.quantity) FROM reservation_lines l \
-                   JOIN reservations r ON r.id = l.reservation_id \
-                   WHERE r.status = 'held' AND l.sku = s.sku), 0)",
-            )
-            .await;
-        assert_eq!(mismatched, 0);
-    }
-
-    async fn finish(self) {
-        self.service.finish().await.unwrap();
-    }
-}
-
-fn order_id() -> String {
-    Uuid::now_v7().to_string()
-}
+use crate::support::{World, order_id, violated_field};
 
 #[tokio::test]
 async fn catalog_events_open_and_block_stock_and_admins_adjust_it() {
@@ -547,6 +312,94 @@ async fn a_failed_payment_or_a_cancel_releases_the_reservation() {
 }
 
 #[tokio::test]
+async fn a_cancel_after_the_commit_puts_the_committed_units_back_once() {
+    let world = World::start(900).await;
+    world.stock("SKU-A", 5).await;
+    world.stock("SKU-B", 2).await;
+    let order = order_id();
+    let placed = world
+        .place_order(&order, &[("SKU-A", 2), ("SKU-B", 1)], "corr-restock")
+        .await;
+    let reserved = world
+        .expect("inventory.stock.reserved.v1", "corr-restock", placed)
+        .await;
+    let DecodedEvent::InventoryStockReservedV1(reserved) = reserved.event else {
+        panic!("not a reservation");
+    };
+    let authorized = world.authorize(&order, "corr-restock").await;
+    world
+        .expect("inventory.stock.committed.v1", "corr-restock", authorized)
+        .await;
+    let a = world.get_stock("SKU-A").await;
+    assert_eq!((a.on_hand, a.reserved), (3, 0));
+
+    // Canceled at CONFIRMED: the committed units are on hand again.
+    let cancel = world.cancel_order(&order, "corr-restock").await;
+    let restocked = world
+        .expect("inventory.stock.restocked.v1", "corr-restock", cancel)
+        .await;
+    assert_eq!(
+        restocked.metadata.aggregate.id,
+        reserved.reservation_id.as_str()
+    );
+    let DecodedEvent::InventoryStockRestockedV1(restocked) = restocked.event else {
+        panic!("not a restock");
+    };
+    assert_eq!(restocked.order_id, order);
+    assert_eq!(restocked.reason, "order_canceled");
+    let lines: Vec<(&str, i32)> = restocked
+        .lines
+        .iter()
+        .map(|line| (line.sku.as_str(), line.quantity))
+        .collect();
+    assert_eq!(lines, [("SKU-A", 2), ("SKU-B", 1)]);
+    let a = world.get_stock("SKU-A").await;
+    assert_eq!((a.on_hand, a.reserved, a.available), (5, 0, 5));
+    let b = world.get_stock("SKU-B").await;
+    assert_eq!((b.on_hand, b.available), (2, 2));
+    let reservation = world
+        .client
+        .clone()
+        .get_reservation(with_bearer(
+            pb::GetReservationRequest {
+                reservation_id: reserved.reservation_id.clone(),
+            },
+            &world.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .reservation
+        .unwrap();
+    assert_eq!(reservation.status, pb::ReservationStatus::Restocked as i32);
+
+    // The cancel re-published (a new message id): never a second restock;
+    // nor does a late authorization commit it again.
+    world.cancel_order(&order, "corr-restock").await;
+    world.authorize(&order, "corr-restock").await;
+    world
+        .service
+        .expect_no_event("inventory.stock.restocked.v1", QUIET)
+        .await;
+    let a = world.get_stock("SKU-A").await;
+    assert_eq!((a.on_hand, a.reserved), (5, 0));
+    // The ledger: adjustments minus what is still committed is on hand.
+    let off_ledger = world
+        .service
+        .count(
+            "SELECT count(*) AS n FROM stock_levels s WHERE s.on_hand <> \
+               COALESCE((SELECT sum(a.delta) FROM stock_adjustments a WHERE a.sku = s.sku), 0) \
+             - COALESCE((SELECT sum(l.quantity) FROM reservation_lines l \
+                 JOIN reservations r ON r.id = l.reservation_id \
+                 WHERE r.status = 'committed' AND l.sku = s.sku), 0)",
+        )
+        .await;
+    assert_eq!(off_ledger, 0);
+    world.assert_invariants().await;
+    world.finish().await;
+}
+
+#[tokio::test]
 async fn a_reservation_expires_after_its_ttl_and_a_late_authorization_does_not_commit() {
     let world = World::start(1).await;
     world.stock("SKU-A", 3).await;
@@ -815,15 +668,6 @@ async fn get_reservation_is_for_admins_only() {
     assert_eq!(read, reservation);
     assert_eq!(read.status, pb::ReservationStatus::Pending as i32);
     world.finish().await;
-}
-
-/// The field a refused request's `google.rpc.BadRequest` names.
-fn violated_field(status: &tonic::Status) -> String {
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    let details = status.get_error_details();
-    let violations = &details.bad_request().unwrap().field_violations;
-    assert_eq!(violations.len(), 1, "{violations:?}");
-    violations[0].field.clone()
 }
 
 #[tokio::test]

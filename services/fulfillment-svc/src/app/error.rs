@@ -47,11 +47,20 @@ impl ServiceError for AppError {
     }
 }
 
-/// For a consumer: storage failures come again, the service's refusals are
-/// dead-lettered (see [`HandlerError::from_service_error`]).
+/// For a consumer: storage failures come again, and so does a commit whose
+/// order is not noted yet (its `order_placed` is on another queue); the
+/// service's other refusals are dead-lettered (see
+/// [`HandlerError::from_service_error`]).
 impl From<AppError> for HandlerError {
     fn from(error: AppError) -> Self {
-        Self::from_service_error(error)
+        match error {
+            AppError::Domain(FulfillmentError::OrderNotPlaced { .. }) => {
+                Self::transient(error.to_string())
+            }
+            AppError::Domain(_) | AppError::NotFound(_) | AppError::Store(_) => {
+                Self::from_service_error(error)
+            }
+        }
     }
 }
 
@@ -87,6 +96,15 @@ mod tests {
         assert!(conflict.is_retryable());
         assert!(matches!(
             HandlerError::from(conflict),
+            HandlerError::Transient(_)
+        ));
+        // A commit before its order is noted comes again.
+        let not_placed = AppError::from(FulfillmentError::OrderNotPlaced {
+            order_id: crate::domain::OrderId::generate(),
+        });
+        assert_eq!(not_placed.code(), ErrorCode::Unavailable);
+        assert!(matches!(
+            HandlerError::from(not_placed),
             HandlerError::Transient(_)
         ));
         let broken = AppError::from(FulfillmentError::Inconsistent("broken".to_owned()));

@@ -28,9 +28,10 @@ use tracing::instrument;
 
 use crate::app::error::AppError;
 use crate::domain::{
-    DeliverOutcome, FulfillmentEvent, OpenOutcome, OpenShipment, OrderId, PageSize, ShipOutcome,
-    Shipment, ShipmentId, ShippingOption, Tracking, cheapest_first, mark_delivered, mark_shipped,
-    open_shipment,
+    CancelOutcome, DeliverOutcome, FulfillmentError, FulfillmentEvent, InvalidValue, NoteOutcome,
+    OpenOutcome, OpenShipment, OrderId, PageSize, ShipOutcome, Shipment, ShipmentId,
+    ShippingOption, ShippingOptionId, Tracking, cancel_shipment, cheapest_first, mark_delivered,
+    mark_shipped, note_canceled, note_placed, open_shipment,
 };
 use crate::storage::{self, Lock, StoredRow};
 
@@ -118,11 +119,90 @@ impl FulfillmentApp {
 
     // ----------------------------------------------------------- events
 
+    /// On `orders.order_placed.v1`, inside `db` (the inbox's transaction):
+    /// remembers the shipping option the order was placed with, for the
+    /// shipment its commit opens. An option fulfillment does not offer is
+    /// refused naming `shipping_option_id` (dead-lettered). Emits nothing.
+    #[instrument(skip_all, fields(%order_id, %shipping_option_id), err(level = "info"))]
+    pub async fn note_order_placed_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        order_id: OrderId,
+        shipping_option_id: ShippingOptionId,
+    ) -> Result<(), AppError> {
+        if storage::find_shipping_option(db, shipping_option_id)
+            .await?
+            .is_none()
+        {
+            return Err(FulfillmentError::from(
+                InvalidValue::new(format!(
+                    "shipping option {shipping_option_id} is not on offer"
+                ))
+                .at("shipping_option_id"),
+            )
+            .into());
+        }
+        storage::lock_order(db, order_id).await?;
+        let existing = storage::find_order_note(db, order_id).await?;
+        match note_placed(existing.as_ref(), order_id, shipping_option_id) {
+            NoteOutcome::Store(note) => storage::store_order_note(db, &note, self.now()).await?,
+            NoteOutcome::Unchanged => tracing::info!("order noted already; nothing to do"),
+        }
+        Ok(())
+    }
+
+    /// On `orders.order_canceled.v1`, inside `db` (the inbox's
+    /// transaction): remembers the cancel (so a commit arriving later opens
+    /// nothing) and cancels the order's PENDING shipment, emitting
+    /// `shipment.canceled` with `metadata(shipment id)` (causation = the
+    /// cancel). A shipment that has left already is reported and left as it
+    /// is. Returns the canceled shipment, if one was.
+    #[instrument(skip_all, fields(%order_id), err(level = "info"))]
+    pub async fn cancel_order_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        order_id: OrderId,
+        reason: &str,
+        metadata: impl FnOnce(ShipmentId) -> EventMetadata + Send,
+    ) -> Result<Option<Shipment>, AppError> {
+        storage::lock_order(db, order_id).await?;
+        let now = self.now();
+        let existing = storage::find_order_note(db, order_id).await?;
+        if let NoteOutcome::Store(note) = note_canceled(existing.as_ref(), order_id, reason, now) {
+            storage::store_order_note(db, &note, now).await?;
+        }
+        let Some(stored) = storage::find_shipment_by_order(db, order_id).await? else {
+            tracing::info!("no shipment yet; none will be opened");
+            return Ok(None);
+        };
+        match cancel_shipment(&stored.shipment, reason, now) {
+            CancelOutcome::Canceled { shipment, event } => {
+                let event_id = self
+                    .outbox
+                    .emit(db, &FulfillmentEvent::from(event), metadata(shipment.id()))
+                    .await?;
+                storage::update_shipment(db, &shipment, stored.shipment.status(), event_id).await?;
+                tracing::info!(shipment_id = %shipment.id(), "shipment canceled");
+                Ok(Some(*shipment))
+            }
+            CancelOutcome::Unchanged => Ok(None),
+            CancelOutcome::AlreadyLeft { status } => {
+                // orders refuses CancelOrder once SHIPPED, so only a
+                // MarkShipped racing the cancel gets here; payments then
+                // dead-letters the shipped event for an operator.
+                tracing::warn!(shipment_id = %stored.shipment.id(), %status, "order canceled after its shipment left; not called back");
+                Ok(None)
+            }
+        }
+    }
+
     /// On `inventory.stock.committed.v1`, inside `db` (the inbox's
-    /// transaction): opens the order's shipment with the default shipping
-    /// option and emits `shipment.created` with `metadata` (causation =
-    /// the committed event). A second commit of the same order changes and
-    /// emits nothing; `None` then.
+    /// transaction): opens the order's shipment with the shipping option
+    /// the order was placed with and emits `shipment.created` with
+    /// `metadata` (causation = the committed event). A second commit of the
+    /// same order, or the commit of an order canceled meanwhile, changes
+    /// and emits nothing; `None` then. A commit that overtook its order's
+    /// `order_placed` is [`FulfillmentError::OrderNotPlaced`]: retried.
     #[instrument(skip_all, fields(order_id = %request.order_id), err(level = "info"))]
     pub async fn open_shipment_in<C: ConnectionTrait>(
         &self,
@@ -132,13 +212,18 @@ impl FulfillmentApp {
     ) -> Result<Option<Shipment>, AppError> {
         storage::lock_order(db, request.order_id).await?;
         let existing = storage::find_shipment_by_order(db, request.order_id).await?;
-        let option = storage::default_shipping_option(db).await?;
+        let note = storage::find_order_note(db, request.order_id).await?;
+        let option = match note.as_ref().and_then(|note| note.shipping_option_id) {
+            Some(id) => storage::find_shipping_option(db, id).await?,
+            None => None,
+        };
         match open_shipment(
             existing.as_ref().map(|stored| &stored.shipment),
+            note.as_ref(),
             request,
-            &option,
+            option.as_ref(),
             self.now(),
-        ) {
+        )? {
             OpenOutcome::Opened { shipment, event } => {
                 let correlation_id = metadata.correlation_id.clone();
                 let event_id = self
@@ -152,6 +237,10 @@ impl FulfillmentApp {
             }
             OpenOutcome::AlreadyOpen => {
                 tracing::info!("the order has a shipment already; nothing to do");
+                Ok(None)
+            }
+            OpenOutcome::OrderCanceled => {
+                tracing::info!("the order was canceled before its commit; no shipment");
                 Ok(None)
             }
         }

@@ -5,12 +5,48 @@
 use ecommerce_events::DecodedEvent;
 use ecommerce_proto::ecommerce::fulfillment::v1 as pb;
 use ecommerce_proto::ecommerce::inventory::v1::StockCommitted;
+use ecommerce_proto::ecommerce::orders::v1::{OrderCanceled, OrderPlaced};
 
 use crate::convert::{at, pb_lines};
 use crate::domain::{
     FulfillmentEvent, InvalidField, OpenShipment, OrderId, Quantity, ReservationId, ShipmentId,
-    ShipmentLines, Sku,
+    ShipmentLines, ShippingOptionId, Sku,
 };
+
+/// What `orders.order_placed.v1` tells fulfillment: the order and the
+/// shipping option it was placed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlacedOrder {
+    pub order_id: OrderId,
+    pub shipping_option_id: ShippingOptionId,
+}
+
+pub fn placed_order(placed: &OrderPlaced) -> Result<PlacedOrder, InvalidField> {
+    Ok(PlacedOrder {
+        order_id: OrderId::parse(&placed.order_id).map_err(at("order_id"))?,
+        shipping_option_id: ShippingOptionId::parse(&placed.shipping_option_id)
+            .map_err(at("shipping_option_id"))?,
+    })
+}
+
+/// What `orders.order_canceled.v1` tells fulfillment: the order and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CanceledOrder {
+    pub order_id: OrderId,
+    /// The order's reason; "order canceled" when it gave none.
+    pub reason: String,
+}
+
+pub fn canceled_order(canceled: &OrderCanceled) -> Result<CanceledOrder, InvalidField> {
+    let reason = match canceled.reason.trim() {
+        "" => "order canceled".to_owned(),
+        reason => reason.to_owned(),
+    };
+    Ok(CanceledOrder {
+        order_id: OrderId::parse(&canceled.order_id).map_err(at("order_id"))?,
+        reason,
+    })
+}
 
 /// Each domain event as its generated message, so the app emits the
 /// domain's event as it is. The event type comes with the generated
@@ -35,6 +71,12 @@ impl From<&FulfillmentEvent> for DecodedEvent {
             FulfillmentEvent::Delivered(event) => pb::ShipmentDelivered {
                 shipment_id: event.shipment_id.to_string(),
                 order_id: event.order_id.to_string(),
+            }
+            .into(),
+            FulfillmentEvent::Canceled(event) => pb::ShipmentCanceled {
+                shipment_id: event.shipment_id.to_string(),
+                order_id: event.order_id.to_string(),
+                reason: event.reason.clone(),
             }
             .into(),
         }

@@ -51,6 +51,7 @@ pub fn pb_status(status: ShipmentStatus) -> pb::ShipmentStatus {
         ShipmentStatus::Pending => pb::ShipmentStatus::Pending,
         ShipmentStatus::Shipped => pb::ShipmentStatus::Shipped,
         ShipmentStatus::Delivered => pb::ShipmentStatus::Delivered,
+        ShipmentStatus::Canceled => pb::ShipmentStatus::Canceled,
     }
 }
 
@@ -72,6 +73,7 @@ pub fn pb_shipment(shipment: &Shipment) -> pb::Shipment {
         shipped_at: shipment.shipped_at().map(ecommerce_proto::timestamp),
         delivered_at: shipment.delivered_at().map(ecommerce_proto::timestamp),
         updated_at: Some(ecommerce_proto::timestamp(shipment.updated_at())),
+        canceled_at: shipment.canceled_at().map(ecommerce_proto::timestamp),
     }
 }
 

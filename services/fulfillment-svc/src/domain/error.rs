@@ -8,7 +8,7 @@ use ecommerce_kernel::ErrorCode;
 pub use ecommerce_kernel::{InvalidField, InvalidValue};
 
 use crate::domain::shipment::ShipmentStatus;
-use crate::domain::values::ShipmentId;
+use crate::domain::values::{OrderId, ShipmentId};
 
 /// Every way a fulfillment rule can refuse to act.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -35,13 +35,20 @@ pub enum FulfillmentError {
         tracking_number: String,
     },
 
+    /// A committed reservation of an order whose `orders.order_placed.v1`
+    /// fulfillment has not seen yet (the two come on different queues):
+    /// the shipping option is unknown, so the commit comes again later.
+    #[error("order {order_id} was not placed yet as far as fulfillment knows; retry later")]
+    OrderNotPlaced { order_id: OrderId },
+
     /// Stored state contradicts the rules; details for the log only.
     #[error("fulfillment state is inconsistent: {0}")]
     Inconsistent(String),
 }
 
 impl FulfillmentError {
-    /// Exhaustive, so a new variant forces a decision here. An
+    /// Exhaustive, so a new variant forces a decision here. An order not
+    /// placed yet is UNAVAILABLE: the same input succeeds later. An
     /// inconsistency is INTERNAL: stored state broke an invariant, a bug
     /// and never the caller's fault.
     pub fn code(&self) -> ErrorCode {
@@ -50,6 +57,7 @@ impl FulfillmentError {
             Self::IllegalTransition { .. } | Self::ShippedDifferently { .. } => {
                 ErrorCode::FailedPrecondition
             }
+            Self::OrderNotPlaced { .. } => ErrorCode::Unavailable,
             Self::Inconsistent(_) => ErrorCode::Internal,
         }
     }

@@ -31,12 +31,22 @@ pub struct ShipmentDelivered {
     pub order_id: OrderId,
 }
 
+/// A PENDING shipment was canceled with its order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShipmentCanceled {
+    pub shipment_id: ShipmentId,
+    pub order_id: OrderId,
+    /// The order's cancel reason.
+    pub reason: String,
+}
+
 /// Any event fulfillment emits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FulfillmentEvent {
     Created(ShipmentCreated),
     Shipped(ShipmentShipped),
     Delivered(ShipmentDelivered),
+    Canceled(ShipmentCanceled),
 }
 
 impl FulfillmentEvent {
@@ -48,7 +58,8 @@ impl FulfillmentEvent {
         match self {
             Self::Created(ShipmentCreated { shipment_id, .. })
             | Self::Shipped(ShipmentShipped { shipment_id, .. })
-            | Self::Delivered(ShipmentDelivered { shipment_id, .. }) => *shipment_id,
+            | Self::Delivered(ShipmentDelivered { shipment_id, .. })
+            | Self::Canceled(ShipmentCanceled { shipment_id, .. }) => *shipment_id,
         }
     }
 }
@@ -68,6 +79,12 @@ impl From<ShipmentShipped> for FulfillmentEvent {
 impl From<ShipmentDelivered> for FulfillmentEvent {
     fn from(event: ShipmentDelivered) -> Self {
         Self::Delivered(event)
+    }
+}
+
+impl From<ShipmentCanceled> for FulfillmentEvent {
+    fn from(event: ShipmentCanceled) -> Self {
+        Self::Canceled(event)
     }
 }
 
@@ -97,7 +114,12 @@ mod tests {
             shipment_id,
             order_id,
         });
-        for event in [created, shipped, delivered] {
+        let canceled = FulfillmentEvent::from(ShipmentCanceled {
+            shipment_id,
+            order_id,
+            reason: "changed my mind".to_owned(),
+        });
+        for event in [created, shipped, delivered, canceled] {
             assert_eq!(event.shipment_id(), shipment_id);
         }
     }

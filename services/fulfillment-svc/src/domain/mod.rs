@@ -1,5 +1,6 @@
 //! Fulfillment's rules, without I/O: validated values, shipping options and
-//! the shipment state machine (PENDING -> SHIPPED -> DELIVERED), each
+//! the shipment state machine (PENDING -> SHIPPED -> DELIVERED, or
+//! PENDING -> CANCELED), each
 //! transition returning the new state to store and the event to emit.
 //!
 //! Nothing here imports tonic, sea_orm or the generated messages:
@@ -15,10 +16,13 @@ pub mod shipping;
 pub mod values;
 
 pub use error::{FulfillmentError, InvalidField, InvalidValue};
-pub use events::{FulfillmentEvent, ShipmentCreated, ShipmentDelivered, ShipmentShipped};
+pub use events::{
+    FulfillmentEvent, ShipmentCanceled, ShipmentCreated, ShipmentDelivered, ShipmentShipped,
+};
 pub use shipment::{
-    DeliverOutcome, OpenOutcome, OpenShipment, ShipOutcome, Shipment, ShipmentLine, ShipmentLines,
-    ShipmentStatus, StoredShipment, Tracking, mark_delivered, mark_shipped, open_shipment,
+    CancelOutcome, DeliverOutcome, NoteOutcome, OpenOutcome, OpenShipment, OrderNote, ShipOutcome,
+    Shipment, ShipmentLine, ShipmentLines, ShipmentStatus, StoredShipment, Tracking,
+    cancel_shipment, mark_delivered, mark_shipped, note_canceled, note_placed, open_shipment,
 };
 pub use shipping::{ShippingOption, cheapest_first};
 pub use values::{

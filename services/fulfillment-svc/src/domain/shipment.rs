@@ -1,9 +1,15 @@
 //! The shipment of an order and its lifecycle: PENDING -> SHIPPED ->
-//! DELIVERED.
+//! DELIVERED, or PENDING -> CANCELED.
 //!
 //! - [`open_shipment`]: on `inventory.stock.committed.v1`; one shipment per
 //!   order, so a second commit of the same order (a re-publish) finds the
-//!   first and changes nothing.
+//!   first and changes nothing. It ships with the option the order was
+//!   placed with ([`OrderNote`], from `orders.order_placed.v1`); a commit
+//!   that overtook its order's `order_placed` waits for it (retried), and
+//!   an order canceled before its commit arrived never gets a shipment.
+//! - [`cancel_shipment`]: on `orders.order_canceled.v1`; PENDING only. A
+//!   shipment that has left (SHIPPED, DELIVERED) cannot be called back: the
+//!   cancel is reported, nothing changes.
 //! - [`mark_shipped`]: PENDING only; a repeat with the same carrier and
 //!   tracking number answers the shipment unchanged, another carrier or
 //!   number is refused.
@@ -21,10 +27,12 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use crate::domain::error::{FulfillmentError, InvalidValue};
-use crate::domain::events::{ShipmentCreated, ShipmentDelivered, ShipmentShipped};
+use crate::domain::events::{
+    ShipmentCanceled, ShipmentCreated, ShipmentDelivered, ShipmentShipped,
+};
 use crate::domain::shipping::ShippingOption;
 use crate::domain::values::{
-    Carrier, OrderId, Quantity, ReservationId, ShipmentId, Sku, TrackingNumber,
+    Carrier, OrderId, Quantity, ReservationId, ShipmentId, ShippingOptionId, Sku, TrackingNumber,
 };
 
 /// Where a shipment is in its lifecycle.
@@ -36,10 +44,17 @@ pub enum ShipmentStatus {
     Shipped,
     /// Received by the customer. Terminal.
     Delivered,
+    /// Its order was canceled before it shipped; it never ships. Terminal.
+    Canceled,
 }
 
 impl ShipmentStatus {
-    pub const ALL: [Self; 3] = [Self::Pending, Self::Shipped, Self::Delivered];
+    pub const ALL: [Self; 4] = [
+        Self::Pending,
+        Self::Shipped,
+        Self::Delivered,
+        Self::Canceled,
+    ];
 
     /// The stored form (`shipments_status_check`).
     pub const fn as_str(self) -> &'static str {
@@ -47,6 +62,7 @@ impl ShipmentStatus {
             Self::Pending => "pending",
             Self::Shipped => "shipped",
             Self::Delivered => "delivered",
+            Self::Canceled => "canceled",
         }
     }
 
@@ -64,6 +80,7 @@ impl fmt::Display for ShipmentStatus {
             Self::Pending => "PENDING",
             Self::Shipped => "SHIPPED",
             Self::Delivered => "DELIVERED",
+            Self::Canceled => "CANCELED",
         })
     }
 }
@@ -133,6 +150,7 @@ pub struct Shipment {
     created_at: DateTime<Utc>,
     shipped_at: Option<DateTime<Utc>>,
     delivered_at: Option<DateTime<Utc>>,
+    canceled_at: Option<DateTime<Utc>>,
     updated_at: DateTime<Utc>,
 }
 
@@ -149,6 +167,7 @@ pub struct StoredShipment {
     pub created_at: DateTime<Utc>,
     pub shipped_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
+    pub canceled_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -156,22 +175,24 @@ impl Shipment {
     /// A stored shipment, checked against the lifecycle rules (the
     /// database's `shipments_lifecycle_check` says the same).
     pub fn from_stored(stored: StoredShipment) -> Result<Self, FulfillmentError> {
+        let never_left = stored.tracking.is_none()
+            && stored.shipped_at.is_none()
+            && stored.delivered_at.is_none();
         let consistent = match stored.status {
-            ShipmentStatus::Pending => {
-                stored.tracking.is_none()
-                    && stored.shipped_at.is_none()
-                    && stored.delivered_at.is_none()
-            }
+            ShipmentStatus::Pending => never_left && stored.canceled_at.is_none(),
             ShipmentStatus::Shipped => {
                 stored.tracking.is_some()
                     && stored.shipped_at.is_some()
                     && stored.delivered_at.is_none()
+                    && stored.canceled_at.is_none()
             }
             ShipmentStatus::Delivered => {
                 stored.tracking.is_some()
                     && stored.shipped_at.is_some()
                     && stored.delivered_at.is_some()
+                    && stored.canceled_at.is_none()
             }
+            ShipmentStatus::Canceled => never_left && stored.canceled_at.is_some(),
         };
         if !consistent {
             return Err(FulfillmentError::Inconsistent(format!(
@@ -190,6 +211,7 @@ impl Shipment {
             created_at: stored.created_at,
             shipped_at: stored.shipped_at,
             delivered_at: stored.delivered_at,
+            canceled_at: stored.canceled_at,
             updated_at: stored.updated_at,
         })
     }
@@ -234,6 +256,11 @@ impl Shipment {
         self.delivered_at
     }
 
+    /// When it was canceled; set exactly when CANCELED.
+    pub fn canceled_at(&self) -> Option<DateTime<Utc>> {
+        self.canceled_at
+    }
+
     pub fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
@@ -263,19 +290,109 @@ pub enum OpenOutcome {
     },
     /// The order has a shipment already (a duplicate commit): nothing to do.
     AlreadyOpen,
+    /// The order was canceled before its stock was committed (the cancel
+    /// overtook the commit): no shipment, ever.
+    OrderCanceled,
+}
+
+/// What fulfillment knows of an order from orders' events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderNote {
+    pub order_id: OrderId,
+    /// From `orders.order_placed.v1`; `None` while only the cancel was seen.
+    pub shipping_option_id: Option<ShippingOptionId>,
+    /// From `orders.order_canceled.v1`: when, and the order's reason.
+    pub canceled: Option<(DateTime<Utc>, String)>,
+}
+
+/// What an order event changes in the order's [`OrderNote`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoteOutcome {
+    /// Store this note (insert or update).
+    Store(OrderNote),
+    /// A repeat: the note says it already.
+    Unchanged,
+}
+
+/// On `orders.order_placed.v1`: remembers the chosen option. A re-published
+/// order keeps the first option (an order's option never changes).
+pub fn note_placed(
+    existing: Option<&OrderNote>,
+    order_id: OrderId,
+    option_id: ShippingOptionId,
+) -> NoteOutcome {
+    match existing {
+        Some(note) if note.shipping_option_id.is_some() => NoteOutcome::Unchanged,
+        Some(note) => NoteOutcome::Store(OrderNote {
+            shipping_option_id: Some(option_id),
+            ..note.clone()
+        }),
+        None => NoteOutcome::Store(OrderNote {
+            order_id,
+            shipping_option_id: Some(option_id),
+            canceled: None,
+        }),
+    }
+}
+
+/// On `orders.order_canceled.v1`: remembers the cancel (the first one).
+pub fn note_canceled(
+    existing: Option<&OrderNote>,
+    order_id: OrderId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> NoteOutcome {
+    let canceled = Some((now, reason.to_owned()));
+    match existing {
+        Some(note) if note.canceled.is_some() => NoteOutcome::Unchanged,
+        Some(note) => NoteOutcome::Store(OrderNote {
+            canceled,
+            ..note.clone()
+        }),
+        None => NoteOutcome::Store(OrderNote {
+            order_id,
+            shipping_option_id: None,
+            canceled,
+        }),
+    }
 }
 
 /// Opens the order's shipment unless `existing` (the order's shipment, if
-/// any) is there already.
+/// any) is there already or the order was canceled. `note` is what
+/// orders' events said of the order; `option` the shipping option its note
+/// names, as stored (`None` when the note names none or an unknown one).
 pub fn open_shipment(
     existing: Option<&Shipment>,
+    note: Option<&OrderNote>,
     request: OpenShipment,
-    option: &ShippingOption,
+    option: Option<&ShippingOption>,
     now: DateTime<Utc>,
-) -> OpenOutcome {
+) -> Result<OpenOutcome, FulfillmentError> {
     if existing.is_some() {
-        return OpenOutcome::AlreadyOpen;
+        return Ok(OpenOutcome::AlreadyOpen);
     }
+    let Some(note) = note else {
+        return Err(FulfillmentError::OrderNotPlaced {
+            order_id: request.order_id,
+        });
+    };
+    if note.canceled.is_some() {
+        return Ok(OpenOutcome::OrderCanceled);
+    }
+    let Some(option_id) = note.shipping_option_id else {
+        return Err(FulfillmentError::OrderNotPlaced {
+            order_id: request.order_id,
+        });
+    };
+    let option = match option {
+        Some(option) if option.id() == option_id => option,
+        Some(_) | None => {
+            return Err(FulfillmentError::Inconsistent(format!(
+                "order {} ships with option {option_id}, which is not on offer",
+                request.order_id
+            )));
+        }
+    };
     let event = ShipmentCreated {
         shipment_id: request.shipment_id,
         order_id: request.order_id,
@@ -293,11 +410,54 @@ pub fn open_shipment(
         created_at: now,
         shipped_at: None,
         delivered_at: None,
+        canceled_at: None,
         updated_at: now,
     };
-    OpenOutcome::Opened {
+    Ok(OpenOutcome::Opened {
         shipment: Box::new(shipment),
         event,
+    })
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// PENDING -> CANCELED: store it, emit the event.
+    Canceled {
+        shipment: Box<Shipment>,
+        event: ShipmentCanceled,
+    },
+    /// Canceled already (a re-published cancel).
+    Unchanged,
+    /// The shipment left before the cancel arrived (a MarkShipped raced
+    /// the cancel): it cannot be called back. Nothing changes; the service
+    /// reports it.
+    AlreadyLeft { status: ShipmentStatus },
+}
+
+/// On `orders.order_canceled.v1`, for the order's shipment.
+pub fn cancel_shipment(shipment: &Shipment, reason: &str, now: DateTime<Utc>) -> CancelOutcome {
+    match shipment.status {
+        ShipmentStatus::Pending => {
+            let at = shipment.after_last_change(now);
+            let canceled = Shipment {
+                status: ShipmentStatus::Canceled,
+                canceled_at: Some(at),
+                updated_at: at,
+                ..shipment.clone()
+            };
+            CancelOutcome::Canceled {
+                shipment: Box::new(canceled),
+                event: ShipmentCanceled {
+                    shipment_id: shipment.id,
+                    order_id: shipment.order_id,
+                    reason: reason.to_owned(),
+                },
+            }
+        }
+        ShipmentStatus::Canceled => CancelOutcome::Unchanged,
+        status @ (ShipmentStatus::Shipped | ShipmentStatus::Delivered) => {
+            CancelOutcome::AlreadyLeft { status }
+        }
     }
 }
 
@@ -356,6 +516,11 @@ pub fn mark_shipped(
             status: shipment.status,
             reason: "it cannot be shipped again",
         }),
+        ShipmentStatus::Canceled => Err(FulfillmentError::IllegalTransition {
+            shipment_id: shipment.id,
+            status: shipment.status,
+            reason: "its order was canceled; it never ships",
+        }),
     }
 }
 
@@ -380,6 +545,11 @@ pub fn mark_delivered(
             shipment_id: shipment.id,
             status: shipment.status,
             reason: "mark it shipped first",
+        }),
+        ShipmentStatus::Canceled => Err(FulfillmentError::IllegalTransition {
+            shipment_id: shipment.id,
+            status: shipment.status,
+            reason: "its order was canceled; it never ships",
         }),
         ShipmentStatus::Shipped => {
             let at = shipment.after_last_change(now);
@@ -451,10 +621,28 @@ mod tests {
         }
     }
 
+    /// The note of an order placed with `option`.
+    fn placed(request: &OpenShipment, option: &ShippingOption) -> OrderNote {
+        OrderNote {
+            order_id: request.order_id,
+            shipping_option_id: Some(option.id()),
+            canceled: None,
+        }
+    }
+
     fn pending() -> Shipment {
-        match open_shipment(None, request(), &standard(), t0()) {
-            OpenOutcome::Opened { shipment, .. } => *shipment,
-            OpenOutcome::AlreadyOpen => panic!("not opened"),
+        let (request, option) = (request(), standard());
+        let note = placed(&request, &option);
+        match open_shipment(None, Some(&note), request, Some(&option), t0()) {
+            Ok(OpenOutcome::Opened { shipment, .. }) => *shipment,
+            other => panic!("not opened: {other:?}"),
+        }
+    }
+
+    fn canceled() -> Shipment {
+        match cancel_shipment(&pending(), "changed my mind", t0() + Duration::hours(1)) {
+            CancelOutcome::Canceled { shipment, .. } => *shipment,
+            other => panic!("not canceled: {other:?}"),
         }
     }
 
@@ -483,6 +671,7 @@ mod tests {
             ShipmentStatus::Pending => pending(),
             ShipmentStatus::Shipped => shipped(),
             ShipmentStatus::Delivered => delivered(),
+            ShipmentStatus::Canceled => canceled(),
         }
     }
 
@@ -520,8 +709,9 @@ mod tests {
     fn a_commit_opens_one_pending_shipment_with_its_event() {
         let request = request();
         let option = standard();
-        let OpenOutcome::Opened { shipment, event } =
-            open_shipment(None, request.clone(), &option, t0())
+        let note = placed(&request, &option);
+        let Ok(OpenOutcome::Opened { shipment, event }) =
+            open_shipment(None, Some(&note), request.clone(), Some(&option), t0())
         else {
             panic!("not opened");
         };
@@ -545,9 +735,140 @@ mod tests {
         for status in ShipmentStatus::ALL {
             let existing = in_state(status);
             assert_eq!(
-                open_shipment(Some(&existing), request.clone(), &option, t0()),
-                OpenOutcome::AlreadyOpen
+                open_shipment(
+                    Some(&existing),
+                    Some(&note),
+                    request.clone(),
+                    Some(&option),
+                    t0()
+                ),
+                Ok(OpenOutcome::AlreadyOpen)
             );
+        }
+    }
+
+    #[test]
+    fn a_commit_ships_with_the_option_the_order_was_placed_with() {
+        let request = request();
+        let express = ShippingOption::new(
+            ShippingOptionId::generate(),
+            "Express".to_owned(),
+            Money::new(1299, Currency::parse("EUR").unwrap()).unwrap(),
+            1,
+            2,
+        )
+        .unwrap();
+        let note = placed(&request, &express);
+        let Ok(OpenOutcome::Opened { shipment, event }) =
+            open_shipment(None, Some(&note), request.clone(), Some(&express), t0())
+        else {
+            panic!("not opened");
+        };
+        assert_eq!(shipment.shipping_option(), &express);
+        assert_eq!(event.shipping_option_id, express.id());
+
+        // The order's option read back as another (a bug): refused.
+        let error =
+            open_shipment(None, Some(&note), request.clone(), Some(&standard()), t0()).unwrap_err();
+        assert_eq!(error.code(), ecommerce_kernel::ErrorCode::Internal);
+        let error = open_shipment(None, Some(&note), request.clone(), None, t0()).unwrap_err();
+        assert_eq!(error.code(), ecommerce_kernel::ErrorCode::Internal);
+    }
+
+    #[test]
+    fn a_commit_before_its_order_waits_and_after_a_cancel_opens_nothing() {
+        let request = request();
+        let option = standard();
+        // Not noted at all: wait (UNAVAILABLE, the consumer retries).
+        let error = open_shipment(None, None, request.clone(), None, t0()).unwrap_err();
+        assert_eq!(
+            error,
+            FulfillmentError::OrderNotPlaced {
+                order_id: request.order_id
+            }
+        );
+        assert_eq!(error.code(), ecommerce_kernel::ErrorCode::Unavailable);
+
+        // Canceled, whether or not its order_placed was seen: no shipment.
+        let NoteOutcome::Store(canceled_only) =
+            note_canceled(None, request.order_id, "changed my mind", t0())
+        else {
+            panic!("noted");
+        };
+        assert_eq!(canceled_only.shipping_option_id, None);
+        assert_eq!(
+            open_shipment(None, Some(&canceled_only), request.clone(), None, t0()),
+            Ok(OpenOutcome::OrderCanceled)
+        );
+        let NoteOutcome::Store(both) =
+            note_placed(Some(&canceled_only), request.order_id, option.id())
+        else {
+            panic!("noted");
+        };
+        assert_eq!(both.shipping_option_id, Some(option.id()));
+        assert!(both.canceled.is_some());
+        assert_eq!(
+            open_shipment(None, Some(&both), request.clone(), Some(&option), t0()),
+            Ok(OpenOutcome::OrderCanceled)
+        );
+    }
+
+    #[test]
+    fn notes_keep_the_first_option_and_the_first_cancel() {
+        let order_id = OrderId::generate();
+        let (first, second) = (ShippingOptionId::generate(), ShippingOptionId::generate());
+        let NoteOutcome::Store(note) = note_placed(None, order_id, first) else {
+            panic!("noted");
+        };
+        assert_eq!(
+            note_placed(Some(&note), order_id, second),
+            NoteOutcome::Unchanged
+        );
+        let NoteOutcome::Store(canceled) = note_canceled(Some(&note), order_id, "first", t0())
+        else {
+            panic!("noted");
+        };
+        assert_eq!(canceled.shipping_option_id, Some(first));
+        assert_eq!(canceled.canceled, Some((t0(), "first".to_owned())));
+        assert_eq!(
+            note_canceled(Some(&canceled), order_id, "second", t0()),
+            NoteOutcome::Unchanged
+        );
+    }
+
+    #[test]
+    fn every_state_and_cancel() {
+        let at = t0() + Duration::days(5);
+        for status in ShipmentStatus::ALL {
+            let shipment = in_state(status);
+            let outcome = cancel_shipment(&shipment, "changed my mind", at);
+            match status {
+                ShipmentStatus::Pending => {
+                    let CancelOutcome::Canceled {
+                        shipment: after,
+                        event,
+                    } = outcome
+                    else {
+                        panic!("pending was not canceled: {outcome:?}");
+                    };
+                    assert_eq!(after.status(), ShipmentStatus::Canceled);
+                    assert_eq!(after.canceled_at(), Some(at));
+                    assert_eq!(after.updated_at(), at);
+                    assert_eq!(after.tracking(), None);
+                    assert_eq!(
+                        event,
+                        ShipmentCanceled {
+                            shipment_id: shipment.id(),
+                            order_id: shipment.order_id(),
+                            reason: "changed my mind".to_owned(),
+                        }
+                    );
+                }
+                ShipmentStatus::Canceled => assert_eq!(outcome, CancelOutcome::Unchanged),
+                ShipmentStatus::Shipped | ShipmentStatus::Delivered => {
+                    assert_eq!(outcome, CancelOutcome::AlreadyLeft { status });
+                }
+            }
         }
     }
 
@@ -600,6 +921,21 @@ mod tests {
                     ));
                     assert!(error.to_string().contains("DELIVERED"), "{error}");
                 }
+                ShipmentStatus::Canceled => {
+                    let error = outcome.unwrap_err();
+                    assert!(matches!(
+                        error,
+                        FulfillmentError::IllegalTransition {
+                            status: ShipmentStatus::Canceled,
+                            ..
+                        }
+                    ));
+                    assert_eq!(
+                        error.code(),
+                        ecommerce_kernel::ErrorCode::FailedPrecondition
+                    );
+                    assert!(error.to_string().contains("CANCELED"), "{error}");
+                }
             }
         }
     }
@@ -630,6 +966,10 @@ mod tests {
                     assert_eq!(event.shipment_id, shipment.id());
                 }
                 ShipmentStatus::Delivered => assert_eq!(outcome, Ok(DeliverOutcome::Unchanged)),
+                ShipmentStatus::Canceled => {
+                    let error = outcome.unwrap_err();
+                    assert!(error.to_string().contains("CANCELED"), "{error}");
+                }
             }
         }
     }
@@ -667,6 +1007,7 @@ mod tests {
                 created_at: t0(),
                 shipped_at,
                 delivered_at,
+                canceled_at: (status == ShipmentStatus::Canceled).then(t0),
                 updated_at: t0(),
             };
         let some_tracking = Some(tracking("DHL", "1"));
@@ -690,7 +1031,19 @@ mod tests {
             ))
             .is_ok()
         );
+        assert!(Shipment::from_stored(stored(ShipmentStatus::Canceled, None, None, None)).is_ok());
+        let shipped_then_canceled = StoredShipment {
+            canceled_at: at,
+            ..stored(ShipmentStatus::Shipped, some_tracking.clone(), at, None)
+        };
+        let canceled_without_when = StoredShipment {
+            canceled_at: None,
+            ..stored(ShipmentStatus::Canceled, None, None, None)
+        };
         let broken = [
+            shipped_then_canceled,
+            canceled_without_when,
+            stored(ShipmentStatus::Canceled, some_tracking.clone(), at, None),
             stored(ShipmentStatus::Pending, some_tracking.clone(), None, None),
             stored(ShipmentStatus::Pending, None, at, None),
             stored(ShipmentStatus::Shipped, None, at, None),

@@ -1,7 +1,14 @@
-//! The inbox handler of `fulfillment.inventory-events`
-//! (`inventory.stock.committed.v1` on `inventory.events`).
+//! The inbox handlers of `fulfillment.inventory-events`
+//! (`inventory.stock.committed.v1` on `inventory.events`) and
+//! `fulfillment.order-events` (`orders.order_placed.v1` and
+//! `orders.order_canceled.v1` on `orders.events`).
 //!
-//! The event is converted ([`crate::convert`]) and applied by the app in
+//! A placed order is noted with its shipping option; a canceled one is
+//! noted and its PENDING shipment canceled (`shipment.canceled`, causation
+//! = the cancel). A commit that overtook its order's `order_placed` comes
+//! again (transient) until the order is noted.
+//!
+//! The committed event is converted ([`crate::convert`]) and applied by the app in
 //! the inbox's transaction (which also records the message id): lock the
 //! order, open its shipment, emit `shipment.created` with causation = the
 //! committed event. The app emits it, rather than the handler through
@@ -17,7 +24,7 @@ use ecommerce_events::DecodedEvent;
 use ecommerce_inbox::{EventHandler, HandlerContext, HandlerError};
 
 use crate::app::FulfillmentApp;
-use crate::convert::events::open_shipment;
+use crate::convert::events::{canceled_order, open_shipment, placed_order};
 use crate::domain::FulfillmentEvent;
 
 /// `fulfillment.inventory-events`.
@@ -53,6 +60,60 @@ impl EventHandler for InventoryEventsHandler {
         self.app
             .open_shipment_in(context.transaction(), request, metadata)
             .await?;
+        Ok(())
+    }
+}
+
+/// `fulfillment.order-events`.
+pub struct OrderEventsHandler {
+    app: FulfillmentApp,
+}
+
+impl OrderEventsHandler {
+    pub fn new(app: FulfillmentApp) -> Self {
+        Self { app }
+    }
+}
+
+#[async_trait]
+impl EventHandler for OrderEventsHandler {
+    async fn handle(
+        &self,
+        context: &HandlerContext<'_>,
+        event: DecodedEvent,
+    ) -> Result<(), HandlerError> {
+        let invalid =
+            |invalid: crate::domain::InvalidField| HandlerError::permanent(invalid.to_string());
+        match event {
+            DecodedEvent::OrdersOrderPlacedV1(placed) => {
+                let placed = placed_order(&placed).map_err(invalid)?;
+                self.app
+                    .note_order_placed_in(
+                        context.transaction(),
+                        placed.order_id,
+                        placed.shipping_option_id,
+                    )
+                    .await?;
+            }
+            DecodedEvent::OrdersOrderCanceledV1(canceled) => {
+                let canceled = canceled_order(&canceled).map_err(invalid)?;
+                self.app
+                    .cancel_order_in(
+                        context.transaction(),
+                        canceled.order_id,
+                        &canceled.reason,
+                        |shipment_id| {
+                            context.follow_up_metadata(
+                                FulfillmentEvent::AGGREGATE_TYPE,
+                                shipment_id.to_string(),
+                            )
+                        },
+                    )
+                    .await?;
+            }
+            // Other order events bound by an operator: nothing to do.
+            _ => {}
+        }
         Ok(())
     }
 }

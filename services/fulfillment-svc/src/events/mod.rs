@@ -1,5 +1,6 @@
-//! What fulfillment consumes: the inbox handler of
-//! `fulfillment.inventory-events` ([`consumers`]). What it emits is the
+//! What fulfillment consumes: the inbox handlers of
+//! `fulfillment.inventory-events` and `fulfillment.order-events`
+//! ([`consumers`]). What it emits is the
 //! domain's [`FulfillmentEvent`](crate::domain::FulfillmentEvent),
 //! converted into the generated messages in
 //! [`convert::events`](crate::convert::events) and emitted by the app.

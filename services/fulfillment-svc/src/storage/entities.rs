@@ -48,6 +48,7 @@ pub mod shipment {
         pub shipped_at: Option<DateTimeUtc>,
         pub delivered_at: Option<DateTimeUtc>,
         pub updated_at: DateTimeUtc,
+        pub canceled_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -67,6 +68,26 @@ pub mod shipment_line {
         #[sea_orm(primary_key, auto_increment = false)]
         pub sku: String,
         pub quantity: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod order_note {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "order_notes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub order_id: Uuid,
+        pub shipping_option_id: Option<Uuid>,
+        pub canceled_at: Option<DateTimeUtc>,
+        pub cancel_reason: Option<String>,
+        pub updated_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,10 +8,11 @@
 //! this module sees a SeaORM type.
 //!
 //! What the domain asks of storage:
-//! - opening a shipment serializes on the order ([`lock_order`]), so two
-//!   commits of one order (a re-publish has a new message id the inbox
-//!   cannot recognise) cannot both open one; `shipments_order_id_key`
-//!   backs it up;
+//! - opening a shipment and noting an order's events serialize on the order
+//!   ([`lock_order`]), so two commits of one order (a re-publish has a new
+//!   message id the inbox cannot recognise) cannot both open one
+//!   (`shipments_order_id_key` backs it up), and a cancel and a commit of
+//!   one order (different queues) see each other's writes;
 //! - a status change is `UPDATE ... WHERE id = $1 AND status = $read` on a
 //!   row read `FOR UPDATE`; zero rows is a conflict
 //!   ([`StoreError::conflict`]), and the transaction retries.
@@ -22,7 +23,7 @@ use std::collections::HashMap;
 
 use ecommerce_db::StoreError;
 use ecommerce_kernel::{Currency, Money};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement,
@@ -30,10 +31,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::domain::{
-    Carrier, OrderId, Quantity, ReservationId, Shipment, ShipmentId, ShipmentLines, ShipmentStatus,
-    ShippingOption, ShippingOptionId, Sku, StoredShipment, Tracking, TrackingNumber,
+    Carrier, OrderId, OrderNote, Quantity, ReservationId, Shipment, ShipmentId, ShipmentLines,
+    ShipmentStatus, ShippingOption, ShippingOptionId, Sku, StoredShipment, Tracking,
+    TrackingNumber,
 };
-use crate::storage::entities::{shipment, shipment_line, shipping_option};
+use crate::storage::entities::{order_note, shipment, shipment_line, shipping_option};
 
 // ------------------------------------------------------- shipping options
 
@@ -82,16 +84,76 @@ pub async fn list_shipping_options<C: ConnectionTrait>(
         .collect()
 }
 
-/// The option a shipment gets when the order's choice is not known.
-pub async fn default_shipping_option<C: ConnectionTrait>(
+/// The shipping option `id`, if it is on offer.
+pub async fn find_shipping_option<C: ConnectionTrait>(
     db: &C,
-) -> Result<ShippingOption, StoreError> {
-    let row = shipping_option::Entity::find()
-        .filter(shipping_option::Column::IsDefault.eq(true))
+    id: ShippingOptionId,
+) -> Result<Option<ShippingOption>, StoreError> {
+    shipping_option::Entity::find_by_id(id.as_uuid())
         .one(db)
         .await?
-        .ok_or_else(|| StoreError::internal("no default shipping option is seeded"))?;
-    option_from_row(row)
+        .map(option_from_row)
+        .transpose()
+}
+
+// ------------------------------------------------------------ order notes
+
+/// What orders' events said of `order_id` (read under [`lock_order`]).
+pub async fn find_order_note<C: ConnectionTrait>(
+    db: &C,
+    order_id: OrderId,
+) -> Result<Option<OrderNote>, StoreError> {
+    let Some(row) = order_note::Entity::find_by_id(order_id.as_uuid())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let canceled = match (row.canceled_at, row.cancel_reason) {
+        (Some(at), Some(reason)) => Some((at, reason)),
+        (None, None) => None,
+        _ => {
+            return Err(StoreError::internal(format!(
+                "order note {}: canceled_at without cancel_reason",
+                row.order_id
+            )));
+        }
+    };
+    Ok(Some(OrderNote {
+        order_id: OrderId::from_uuid(row.order_id),
+        shipping_option_id: row.shipping_option_id.map(ShippingOptionId::from_uuid),
+        canceled,
+    }))
+}
+
+/// Inserts or overwrites the note of its order (the caller holds
+/// [`lock_order`], so no other writer races it).
+pub async fn store_order_note<C: ConnectionTrait>(
+    db: &C,
+    note: &OrderNote,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let row = order_note::ActiveModel {
+        order_id: Set(note.order_id.as_uuid()),
+        shipping_option_id: Set(note.shipping_option_id.map(ShippingOptionId::as_uuid)),
+        canceled_at: Set(note.canceled.as_ref().map(|(at, _)| *at)),
+        cancel_reason: Set(note.canceled.as_ref().map(|(_, reason)| reason.clone())),
+        updated_at: Set(now),
+    };
+    order_note::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(order_note::Column::OrderId)
+                .update_columns([
+                    order_note::Column::ShippingOptionId,
+                    order_note::Column::CanceledAt,
+                    order_note::Column::CancelReason,
+                    order_note::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 // -------------------------------------------------------------- shipments
@@ -168,6 +230,7 @@ fn shipment_from_row(
         created_at: row.created_at,
         shipped_at: row.shipped_at,
         delivered_at: row.delivered_at,
+        canceled_at: row.canceled_at,
         updated_at: row.updated_at,
     })
     .map_err(|error| internal(error.to_string()))?;
@@ -295,6 +358,7 @@ pub async fn insert_shipment<C: ConnectionTrait>(
         shipped_at: Set(shipment.shipped_at()),
         delivered_at: Set(shipment.delivered_at()),
         updated_at: Set(shipment.updated_at()),
+        canceled_at: Set(shipment.canceled_at()),
     };
     shipment::Entity::insert(row)
         .exec_without_returning(db)
@@ -342,6 +406,10 @@ pub async fn update_shipment<C: ConnectionTrait>(
         .col_expr(
             shipment::Column::DeliveredAt,
             Expr::value(shipment.delivered_at()),
+        )
+        .col_expr(
+            shipment::Column::CanceledAt,
+            Expr::value(shipment.canceled_at()),
         )
         .col_expr(
             shipment::Column::UpdatedAt,

@@ -54,6 +54,8 @@ impl ServiceError for AppError {
     fn field(&self) -> Option<&str> {
         match self {
             Self::Domain(InventoryError::InvalidArgument(invalid)) => Some(&invalid.field),
+            // The request field the caller re-reads and corrects.
+            Self::Domain(InventoryError::StaleOnHand { .. }) => Some("stocktake.expected_on_hand"),
             Self::Domain(_)
             | Self::NotFound(_)
             | Self::FailedPrecondition(_)

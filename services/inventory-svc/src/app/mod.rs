@@ -29,10 +29,11 @@ use tracing::instrument;
 use crate::app::error::AppError;
 use crate::app::settings::InventorySettings;
 use crate::domain::{
-    AdjustOutcome, AdjustStock, AdjustmentId, BlockOutcome, CommitOutcome, ExpireOutcome,
-    InventoryEvent, OpenOutcome, OrderId, PriorAttempt, ReleaseOutcome, ReleaseReason, Reservation,
-    ReservationId, ReservationRequest, ReserveOutcome, Sku, StockLevel, adjust_stock, block_stock,
-    commit, expire, open_stock, release, reserve,
+    AdjustOutcome, AdjustStock, AdjustmentId, BlockOutcome, CancelOutcome, CommitOutcome,
+    ExpireOutcome, InventoryEvent, OpenOutcome, OrderId, PriorAttempt, ReleaseOutcome,
+    ReleaseReason, Reservation, ReservationId, ReservationRequest, ReservationStatus,
+    ReserveOutcome, Sku, StockLevel, adjust_stock, block_stock, cancel_order, commit, expire,
+    open_stock, release, reserve,
 };
 use crate::storage::{self, Lock, NewAdjustment, StoredReservation};
 
@@ -57,7 +58,9 @@ pub struct Applied<O> {
 /// The result of AdjustStock.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Adjusted {
-    pub adjustment_id: AdjustmentId,
+    /// The recorded adjustment; `None` when a stocktake found on-hand as
+    /// counted (nothing recorded).
+    pub adjustment_id: Option<AdjustmentId>,
     pub level: StockLevel,
 }
 
@@ -254,7 +257,13 @@ impl InventoryApp {
         let outcome = commit(&stored.reservation, &levels, self.now())?;
         let (reservation, event) = match &outcome {
             CommitOutcome::Committed(transition) => {
-                store_transition(db, &transition.reservation, &transition.levels).await?;
+                store_transition(
+                    db,
+                    &transition.reservation,
+                    &transition.levels,
+                    ReservationStatus::Held,
+                )
+                .await?;
                 (
                     transition.reservation.clone(),
                     Some(transition.event.clone().into()),
@@ -262,7 +271,13 @@ impl InventoryApp {
             }
             CommitOutcome::ExpiredInstead(transition) => {
                 tracing::warn!(reservation_id = %stored.reservation.id(), "authorization after the ttl: expired instead of committed");
-                store_transition(db, &transition.reservation, &transition.levels).await?;
+                store_transition(
+                    db,
+                    &transition.reservation,
+                    &transition.levels,
+                    ReservationStatus::Held,
+                )
+                .await?;
                 (
                     transition.reservation.clone(),
                     Some(transition.event.clone().into()),
@@ -295,14 +310,26 @@ impl InventoryApp {
         let outcome = release(&stored.reservation, &levels, reason, self.now())?;
         let (reservation, event) = match &outcome {
             ReleaseOutcome::Released(transition) => {
-                store_transition(db, &transition.reservation, &transition.levels).await?;
+                store_transition(
+                    db,
+                    &transition.reservation,
+                    &transition.levels,
+                    ReservationStatus::Held,
+                )
+                .await?;
                 (
                     transition.reservation.clone(),
                     Some(transition.event.clone().into()),
                 )
             }
             ReleaseOutcome::ExpiredInstead(transition) => {
-                store_transition(db, &transition.reservation, &transition.levels).await?;
+                store_transition(
+                    db,
+                    &transition.reservation,
+                    &transition.levels,
+                    ReservationStatus::Held,
+                )
+                .await?;
                 (
                     transition.reservation.clone(),
                     Some(transition.event.clone().into()),
@@ -321,11 +348,63 @@ impl InventoryApp {
         }))
     }
 
+    /// On `orders.order_canceled.v1`: releases the order's held
+    /// reservation, or restocks its committed one (the order was canceled
+    /// at CONFIRMED, before it shipped); `None` when the order has no
+    /// reservation (it was refused).
+    #[instrument(skip_all, fields(%order_id), err(level = "info"))]
+    pub async fn cancel_order_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        order_id: OrderId,
+    ) -> Result<Option<Applied<CancelOutcome>>, AppError> {
+        let key = ReservationKey::Order(order_id);
+        let Some((stored, levels)) = self.lock_reservation(db, key).await? else {
+            return Ok(None);
+        };
+        let from = stored.reservation.status();
+        let outcome = cancel_order(&stored.reservation, &levels, self.now())?;
+        let (reservation, event) = match &outcome {
+            CancelOutcome::Release(ReleaseOutcome::Released(transition)) => {
+                store_transition(db, &transition.reservation, &transition.levels, from).await?;
+                (
+                    transition.reservation.clone(),
+                    Some(transition.event.clone().into()),
+                )
+            }
+            CancelOutcome::Release(ReleaseOutcome::ExpiredInstead(transition)) => {
+                store_transition(db, &transition.reservation, &transition.levels, from).await?;
+                (
+                    transition.reservation.clone(),
+                    Some(transition.event.clone().into()),
+                )
+            }
+            CancelOutcome::Restocked(transition) => {
+                store_transition(db, &transition.reservation, &transition.levels, from).await?;
+                tracing::info!(reservation_id = %transition.reservation.id(), "committed units restocked");
+                (
+                    transition.reservation.clone(),
+                    Some(transition.event.clone().into()),
+                )
+            }
+            CancelOutcome::Release(
+                ReleaseOutcome::Ignored(_) | ReleaseOutcome::RefusedCommitted,
+            ) => (stored.reservation, None),
+        };
+        Ok(Some(Applied {
+            outcome,
+            reservation,
+            event,
+        }))
+    }
+
     // ----------------------------------------------------- RPC writes
 
     /// AdjustStock: one transaction with its `adjustment_applied` event.
     /// Idempotent on `idempotency_key`: a retry answers the recorded
-    /// adjustment and the current level, and emits nothing.
+    /// adjustment and the current level, and emits nothing. A stocktake is
+    /// applied only to the on-hand it was counted from (ABORTED
+    /// otherwise: `InventoryError::StaleOnHand`).
     #[instrument(skip_all, fields(sku = %command.sku), err(level = "info"))]
     pub async fn adjust_stock(
         &self,
@@ -349,7 +428,7 @@ impl InventoryApp {
                             AppError::Internal(format!("adjusted SKU {} has no stock", command.sku))
                         })?;
                     return Ok(Adjusted {
-                        adjustment_id: recorded.id,
+                        adjustment_id: Some(recorded.id),
                         level,
                     });
                 }
@@ -376,12 +455,12 @@ impl InventoryApp {
                     tx.emit(&event, metadata(&event, Some(correlation_id)))
                         .await?;
                     Adjusted {
-                        adjustment_id: command.adjustment_id,
+                        adjustment_id: Some(command.adjustment_id),
                         level,
                     }
                 }
                 AdjustOutcome::Unchanged { level } => Adjusted {
-                    adjustment_id: command.adjustment_id,
+                    adjustment_id: None,
                     level,
                 },
             };
@@ -502,7 +581,13 @@ impl InventoryApp {
             let levels = storage::lock_stocks(tx, stored.reservation.lock_order()).await?;
             match expire(&stored.reservation, &levels, now)? {
                 ExpireOutcome::Expired(transition) => {
-                    store_transition(tx, &transition.reservation, &transition.levels).await?;
+                    store_transition(
+                        tx,
+                        &transition.reservation,
+                        &transition.levels,
+                        ReservationStatus::Held,
+                    )
+                    .await?;
                     tracing::info!(reservation_id = %transition.reservation.id(), order_id = %transition.reservation.order_id(), "reservation expired");
                     let event = InventoryEvent::from(transition.event);
                     let metadata = metadata(&event, stored.correlation_id.as_deref());
@@ -517,13 +602,15 @@ impl InventoryApp {
     }
 }
 
-/// A reservation whose units moved: its new status, then its stock rows.
+/// A reservation whose units moved from status `from`: its new status,
+/// then its stock rows.
 async fn store_transition<C: ConnectionTrait>(
     db: &C,
     reservation: &Reservation,
     levels: &[StockLevel],
+    from: ReservationStatus,
 ) -> Result<(), StoreError> {
-    storage::update_reservation_status(db, reservation).await?;
+    storage::update_reservation_status(db, reservation, from).await?;
     storage::update_stocks(db, levels).await
 }
 

@@ -58,6 +58,13 @@ impl From<&InventoryEvent> for DecodedEvent {
                 lines: pb_lines(&event.lines),
             }
             .into(),
+            InventoryEvent::Restocked(event) => pb::StockRestocked {
+                reservation_id: event.reservation_id.to_string(),
+                order_id: event.order_id.to_string(),
+                lines: pb_lines(&event.lines),
+                reason: event.reason.clone(),
+            }
+            .into(),
         }
     }
 }
@@ -101,7 +108,7 @@ mod tests {
     use super::*;
     use crate::domain::events::{
         StockAdjustmentApplied, StockCommitted, StockReservationExpired, StockReservationFailed,
-        StockReservationReleased, StockReserved,
+        StockReservationReleased, StockReserved, StockRestocked,
     };
     use crate::domain::{AdjustmentId, OrderId, Quantity, ReservationLine, ShortLine, Sku};
 
@@ -169,9 +176,18 @@ mod tests {
                 InventoryEvent::from(StockReservationExpired {
                     reservation_id,
                     order_id,
-                    lines,
+                    lines: lines.clone(),
                 }),
                 pb::StockReservationExpired::EVENT_TYPE,
+            ),
+            (
+                InventoryEvent::from(StockRestocked {
+                    reservation_id,
+                    order_id,
+                    lines,
+                    reason: "order_canceled".to_owned(),
+                }),
+                pb::StockRestocked::EVENT_TYPE,
             ),
         ];
         for (event, event_type) in &events {

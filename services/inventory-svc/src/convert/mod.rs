@@ -13,7 +13,7 @@ pub mod events;
 use ecommerce_proto::ecommerce::inventory::v1 as pb;
 
 use crate::domain::{
-    AdjustStock, AdjustmentId, InvalidField, InvalidValue, OrderId, Quantity, Reason,
+    AdjustStock, AdjustmentId, InvalidField, InvalidValue, OnHandCount, OrderId, Quantity, Reason,
     ReleaseReason, Reservation, ReservationId, ReservationLine, ReservationLines,
     ReservationRequest, ReservationStatus, ReservationTtl, ShortLine, Sku, StockChange, StockLevel,
     StockStatus,
@@ -50,6 +50,7 @@ pub fn pb_reservation_status(status: ReservationStatus) -> pb::ReservationStatus
         ReservationStatus::Committed => pb::ReservationStatus::Committed,
         ReservationStatus::Released => pb::ReservationStatus::Released,
         ReservationStatus::Expired => pb::ReservationStatus::Expired,
+        ReservationStatus::Restocked => pb::ReservationStatus::Restocked,
     }
 }
 
@@ -150,7 +151,7 @@ impl TryFrom<pb::AdjustStockRequest> for AdjustRequest {
         let command = AdjustStock {
             adjustment_id: AdjustmentId::generate(),
             sku: sku(&request.sku, "sku")?,
-            change: StockChange::delta(request.delta).map_err(at("delta"))?,
+            change: stock_change(request.delta, request.stocktake)?,
             reason: Reason::parse(&request.reason).map_err(at("reason"))?,
             expected_version: request.expected_version,
         };
@@ -160,6 +161,24 @@ impl TryFrom<pb::AdjustStockRequest> for AdjustRequest {
             idempotency_key: (!key.is_empty()).then(|| key.to_owned()),
         })
     }
+}
+
+/// `delta`, or with `stocktake` a count (`delta` must then be 0).
+fn stock_change(delta: i32, stocktake: Option<pb::Stocktake>) -> Result<StockChange, InvalidField> {
+    let Some(stocktake) = stocktake else {
+        return StockChange::delta(delta).map_err(at("delta"));
+    };
+    if delta != 0 {
+        return Err(InvalidValue::new("must be 0 with a stocktake").at("delta"));
+    }
+    let count = |value: Option<i32>, field: &'static str| {
+        let units = value.ok_or_else(|| InvalidValue::new("is required").at(field))?;
+        OnHandCount::new(units).map_err(at(field))
+    };
+    Ok(StockChange::SetOnHand {
+        counted: count(stocktake.counted_on_hand, "stocktake.counted_on_hand")?,
+        expected: count(stocktake.expected_on_hand, "stocktake.expected_on_hand")?,
+    })
 }
 
 impl TryFrom<pb::ReserveStockRequest> for ReservationRequest {
@@ -300,6 +319,7 @@ mod tests {
             reason: "damaged".to_owned(),
             idempotency_key: " key-1 ".to_owned(),
             expected_version: Some(3),
+            stocktake: None,
         })
         .unwrap();
         assert_eq!(adjust.command.change, StockChange::Delta(-2));

@@ -60,6 +60,17 @@ pub enum InventoryError {
         current: i64,
     },
 
+    /// A stocktake's `expected_on_hand` is not the stock's current on-hand:
+    /// the count was taken against another level.
+    #[error(
+        "stock of SKU {sku} has {current} on hand, not the {expected} the stocktake expected; re-read it, reconcile the count and retry"
+    )]
+    StaleOnHand {
+        sku: Sku,
+        expected: i32,
+        current: i32,
+    },
+
     /// Stored or supplied state contradicts the rules, e.g. a reservation
     /// line whose SKU has fewer reserved units than the line holds. The
     /// details are for the log only.
@@ -69,7 +80,9 @@ pub enum InventoryError {
 
 impl InventoryError {
     /// Exhaustive, so a new variant forces a decision here. A stale
-    /// version is ABORTED (re-read and try again); an inconsistency is
+    /// version or on-hand is ABORTED (re-read, then redo the
+    /// read-modify-write: gRPC's code for a concurrency conflict the client
+    /// resolves at a higher level); an inconsistency is
     /// INTERNAL: stored state broke an invariant the database should have
     /// enforced, a bug and never the caller's fault.
     pub fn code(&self) -> ErrorCode {
@@ -77,7 +90,7 @@ impl InventoryError {
             Self::InvalidArgument(_) | Self::OnHandOverflow { .. } => ErrorCode::InvalidArgument,
             Self::UnknownSku { .. } => ErrorCode::NotFound,
             Self::BelowReserved { .. } => ErrorCode::FailedPrecondition,
-            Self::StaleVersion { .. } => ErrorCode::Aborted,
+            Self::StaleVersion { .. } | Self::StaleOnHand { .. } => ErrorCode::Aborted,
             Self::Inconsistent(_) => ErrorCode::Internal,
         }
     }

@@ -67,6 +67,17 @@ pub struct StockReservationExpired {
     pub lines: Vec<ReservationLine>,
 }
 
+/// A committed reservation's units went back into on-hand stock: its order
+/// was canceled before it shipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StockRestocked {
+    pub reservation_id: ReservationId,
+    pub order_id: OrderId,
+    pub lines: Vec<ReservationLine>,
+    /// "order_canceled".
+    pub reason: String,
+}
+
 /// Any event inventory emits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InventoryEvent {
@@ -76,6 +87,7 @@ pub enum InventoryEvent {
     Committed(StockCommitted),
     Released(StockReservationReleased),
     Expired(StockReservationExpired),
+    Restocked(StockRestocked),
 }
 
 /// The envelope aggregate of an event, as the proto file's header states
@@ -95,7 +107,8 @@ impl InventoryEvent {
             Self::Reserved(StockReserved { reservation_id, .. })
             | Self::Committed(StockCommitted { reservation_id, .. })
             | Self::Released(StockReservationReleased { reservation_id, .. })
-            | Self::Expired(StockReservationExpired { reservation_id, .. }) => {
+            | Self::Expired(StockReservationExpired { reservation_id, .. })
+            | Self::Restocked(StockRestocked { reservation_id, .. }) => {
                 ("reservation", reservation_id.to_string())
             }
         };
@@ -122,6 +135,7 @@ into_event!(
     StockCommitted => Committed,
     StockReservationReleased => Released,
     StockReservationExpired => Expired,
+    StockRestocked => Restocked,
 );
 
 #[cfg(test)]
@@ -182,7 +196,13 @@ mod tests {
             InventoryEvent::from(StockReservationExpired {
                 reservation_id,
                 order_id,
+                lines: lines.clone(),
+            }),
+            InventoryEvent::from(StockRestocked {
+                reservation_id,
+                order_id,
                 lines,
+                reason: "order_canceled".to_owned(),
             }),
         ];
         for event in by_reservation {

@@ -23,13 +23,13 @@ use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use crate::domain::error::InventoryError;
 use crate::domain::events::InventoryEvent;
 use crate::domain::reservation::{
-    CommitOutcome, ExpireOutcome, PriorAttempt, ReleaseOutcome, ReleaseReason, Reservation,
-    ReservationFailure, ReservationLines, ReservationRequest, ReservationStatus, ReserveOutcome,
-    commit, expire, release, reserve,
+    CancelOutcome, CommitOutcome, ExpireOutcome, PriorAttempt, ReleaseOutcome, ReleaseReason,
+    Reservation, ReservationFailure, ReservationLines, ReservationRequest, ReservationStatus,
+    ReserveOutcome, cancel_order, commit, expire, release, reserve,
 };
 use crate::domain::stock::{
-    AdjustOutcome, AdjustStock, BlockOutcome, OpenOutcome, StockChange, StockLevel, StockStatus,
-    adjust_stock, block_stock, open_stock,
+    AdjustOutcome, AdjustStock, BlockOutcome, OnHandCount, OpenOutcome, StockChange, StockLevel,
+    StockStatus, adjust_stock, block_stock, open_stock,
 };
 use crate::domain::values::{
     AdjustmentId, OrderId, Quantity, Reason, ReservationId, ReservationTtl, Sku,
@@ -72,6 +72,7 @@ struct Counters {
     expired: u64,
     too_late: u64,
     refused_release: u64,
+    restocked: u64,
     adjusted: u64,
     adjust_refused: u64,
 }
@@ -88,6 +89,9 @@ struct World {
     committed: BTreeMap<Sku, i64>,
     events: Vec<InventoryEvent>,
     counters: Counters,
+    /// Whether orders are canceled (half the seeds, so that committed
+    /// reservations also live long enough for the release refusals).
+    cancels: bool,
 }
 
 impl World {
@@ -103,6 +107,7 @@ impl World {
             committed: BTreeMap::new(),
             events: Vec::new(),
             counters: Counters::default(),
+            cancels: seed % 2 == 0,
         }
     }
 
@@ -147,6 +152,7 @@ impl World {
             50..=64 => self.commit(),
             65..=74 => self.release(),
             75..=84 => self.expire_due(),
+            85..=86 if self.cancels => self.cancel(),
             _ => self.tick(),
         }
         self.check();
@@ -197,7 +203,18 @@ impl World {
     fn adjust(&mut self) {
         let sku = self.random_sku();
         let change = if self.rng.percent(25) {
-            StockChange::set_on_hand(self.rng.between(0, 15) as i32).unwrap()
+            // Mostly a count of the current level, sometimes of another
+            // (a receipt raced the count).
+            let current = self.levels.get(&sku).map_or(0, StockLevel::on_hand);
+            let expected = if self.rng.percent(80) {
+                current
+            } else {
+                self.rng.between(0, 15) as i32
+            };
+            StockChange::SetOnHand {
+                counted: OnHandCount::new(self.rng.between(0, 15) as i32).unwrap(),
+                expected: OnHandCount::new(expected).unwrap(),
+            }
         } else {
             let delta = self.rng.between(-8, 12) as i32;
             match StockChange::delta(delta) {
@@ -236,6 +253,13 @@ impl World {
                 ..
             }) => {
                 assert!(on_hand_after < i64::from(reserved));
+                self.counters.adjust_refused += 1;
+            }
+            Err(InventoryError::StaleOnHand {
+                expected, current, ..
+            }) => {
+                assert_ne!(expected, current);
+                assert_eq!(before.map(|level| level.on_hand()), Some(current));
                 self.counters.adjust_refused += 1;
             }
             Err(other) => panic!("unexpected adjustment error {other}"),
@@ -337,10 +361,11 @@ impl World {
 
     fn save(&mut self, reservation: Reservation) {
         let previous = self.reservations.get(&reservation.order_id()).unwrap();
-        assert_eq!(
-            previous.status(),
-            ReservationStatus::Held,
-            "only a held reservation changes"
+        let from_to = (previous.status(), reservation.status());
+        assert!(
+            previous.status() == ReservationStatus::Held
+                || from_to == (ReservationStatus::Committed, ReservationStatus::Restocked),
+            "only a held reservation changes, or a committed one is restocked: {from_to:?}"
         );
         assert!(reservation.status().is_terminal());
         self.reservations
@@ -381,7 +406,9 @@ impl World {
                 assert_eq!(status, reservation.status());
                 assert!(matches!(
                     status,
-                    ReservationStatus::Released | ReservationStatus::Expired
+                    ReservationStatus::Released
+                        | ReservationStatus::Expired
+                        | ReservationStatus::Restocked
                 ));
                 self.counters.too_late += 1;
             }
@@ -411,11 +438,66 @@ impl World {
             }
             ReleaseOutcome::Ignored(_) => assert!(matches!(
                 reservation.status(),
-                ReservationStatus::Released | ReservationStatus::Expired
+                ReservationStatus::Released
+                    | ReservationStatus::Expired
+                    | ReservationStatus::Restocked
             )),
             ReleaseOutcome::RefusedCommitted => {
                 assert_eq!(reservation.status(), ReservationStatus::Committed);
                 self.counters.refused_release += 1;
+            }
+        }
+    }
+
+    /// `orders.order_canceled.v1`: releases a held reservation, restocks a
+    /// committed one.
+    fn cancel(&mut self) {
+        // Mostly a committed order (canceled at CONFIRMED), which random
+        // picks would rarely reach.
+        let committed: Vec<Reservation> = self
+            .reservations
+            .values()
+            .filter(|reservation| reservation.status() == ReservationStatus::Committed)
+            .cloned()
+            .collect();
+        let picked = if !committed.is_empty() && self.rng.percent(75) {
+            let index = self.rng.below(committed.len() as u64) as usize;
+            Some(committed[index].clone())
+        } else {
+            self.random_reservation()
+        };
+        let Some(reservation) = picked else {
+            return;
+        };
+        let locked = self.locked(reservation.lock_order());
+        match cancel_order(&reservation, &locked, self.now).unwrap() {
+            CancelOutcome::Restocked(transition) => {
+                assert_eq!(reservation.status(), ReservationStatus::Committed);
+                for line in reservation.lines().as_slice() {
+                    *self.committed.entry(line.sku.clone()).or_default() -=
+                        i64::from(line.quantity.get());
+                }
+                self.finish(transition.reservation, transition.levels, transition.event);
+                self.counters.restocked += 1;
+            }
+            CancelOutcome::Release(ReleaseOutcome::Released(transition)) => {
+                assert!(!reservation.is_due(self.now));
+                self.finish(transition.reservation, transition.levels, transition.event);
+                self.counters.released += 1;
+            }
+            CancelOutcome::Release(ReleaseOutcome::ExpiredInstead(transition)) => {
+                assert!(reservation.is_due(self.now));
+                self.finish(transition.reservation, transition.levels, transition.event);
+                self.counters.expired_instead += 1;
+            }
+            CancelOutcome::Release(ReleaseOutcome::Ignored(_)) => assert!(matches!(
+                reservation.status(),
+                ReservationStatus::Released
+                    | ReservationStatus::Expired
+                    | ReservationStatus::Restocked
+            )),
+            CancelOutcome::Release(ReleaseOutcome::RefusedCommitted) => {
+                panic!("a cancel never refuses a committed reservation")
             }
         }
     }
@@ -478,6 +560,13 @@ impl World {
             ReleaseOutcome::Ignored(_) | ReleaseOutcome::RefusedCommitted => {}
             other => panic!("a repeated release acted: {other:?}"),
         }
+        // A repeated cancel acts only on a commit (which it restocks).
+        if reservation.status() != ReservationStatus::Committed {
+            match cancel_order(&reservation, &locked, self.now).unwrap() {
+                CancelOutcome::Release(ReleaseOutcome::Ignored(_)) => {}
+                other => panic!("a repeated cancel acted: {other:?}"),
+            }
+        }
         match expire(&reservation, &locked, self.now + Duration::days(1)).unwrap() {
             ExpireOutcome::Ignored(_) => {}
             other => panic!("a repeated expiry acted: {other:?}"),
@@ -524,6 +613,7 @@ impl World {
     fn check_events(&self) {
         let mut outcomes: BTreeMap<OrderId, usize> = BTreeMap::new();
         let mut endings: BTreeMap<OrderId, usize> = BTreeMap::new();
+        let mut restocks: BTreeMap<OrderId, usize> = BTreeMap::new();
         for event in &self.events {
             match event {
                 InventoryEvent::Reserved(reserved) => {
@@ -541,6 +631,9 @@ impl World {
                 InventoryEvent::Expired(ended) => {
                     *endings.entry(ended.order_id).or_default() += 1;
                 }
+                InventoryEvent::Restocked(restocked) => {
+                    *restocks.entry(restocked.order_id).or_default() += 1;
+                }
                 InventoryEvent::AdjustmentApplied(adjusted) => assert_ne!(adjusted.delta, 0),
             }
         }
@@ -552,6 +645,16 @@ impl World {
                 .get(order_id)
                 .is_some_and(|reservation| reservation.status().is_terminal());
             assert_eq!(ended, usize::from(terminal), "order {order_id}");
+            // Restocked at most once, and only what was committed.
+            let restocked = self
+                .reservations
+                .get(order_id)
+                .is_some_and(|reservation| reservation.status() == ReservationStatus::Restocked);
+            assert_eq!(
+                restocks.get(order_id).copied().unwrap_or_default(),
+                usize::from(restocked),
+                "order {order_id}"
+            );
         }
     }
 }
@@ -559,7 +662,7 @@ impl World {
 #[test]
 fn random_operation_sequences_never_break_the_invariants() {
     let mut totals = Counters::default();
-    for seed in 1..=40_u64 {
+    for seed in 1..=80_u64 {
         let mut world = World::new(seed);
         for _ in 0..1_500 {
             world.step();
@@ -582,6 +685,7 @@ fn random_operation_sequences_never_break_the_invariants() {
         totals.expired += counters.expired;
         totals.too_late += counters.too_late;
         totals.refused_release += counters.refused_release;
+        totals.restocked += counters.restocked;
         totals.adjusted += counters.adjusted;
         totals.adjust_refused += counters.adjust_refused;
     }
@@ -596,6 +700,7 @@ fn random_operation_sequences_never_break_the_invariants() {
         ("expired", totals.expired),
         ("too late", totals.too_late),
         ("refused release", totals.refused_release),
+        ("restocked", totals.restocked),
         ("adjusted", totals.adjusted),
         ("adjustment refused", totals.adjust_refused),
     ] {

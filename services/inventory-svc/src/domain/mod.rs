@@ -1,6 +1,6 @@
 //! Inventory's rules, without I/O: validated values, stock levels and
 //! their invariants, adjustments, and reservations with a TTL (reserve all
-//! lines or none, commit, release, expire), each returning the new state to
+//! lines or none, commit, release, expire, restock), each returning the new state to
 //! store and the event to emit.
 //!
 //! Nothing here imports tonic, sea_orm or the generated messages:
@@ -23,13 +23,13 @@ mod invariant_tests;
 pub use error::{InvalidField, InvalidValue, InventoryError};
 pub use events::InventoryEvent;
 pub use reservation::{
-    CommitOutcome, ExpireOutcome, FailureReason, IgnoredBecause, PriorAttempt, ReleaseOutcome,
-    ReleaseReason, Reservation, ReservationFailure, ReservationLine, ReservationLines,
-    ReservationRequest, ReservationStatus, ReserveOutcome, ShortLine, Transition, commit, expire,
-    release, reserve,
+    CancelOutcome, CommitOutcome, ExpireOutcome, FailureReason, IgnoredBecause, PriorAttempt,
+    ReleaseOutcome, ReleaseReason, Reservation, ReservationFailure, ReservationLine,
+    ReservationLines, ReservationRequest, ReservationStatus, ReserveOutcome, ShortLine, Transition,
+    cancel_order, commit, expire, release, reserve,
 };
 pub use stock::{
-    AdjustOutcome, AdjustStock, BlockOutcome, OpenOutcome, StockChange, StockLevel, StockStatus,
-    adjust_stock, block_stock, open_stock,
+    AdjustOutcome, AdjustStock, BlockOutcome, OnHandCount, OpenOutcome, StockChange, StockLevel,
+    StockStatus, adjust_stock, block_stock, open_stock,
 };
 pub use values::{AdjustmentId, OrderId, Quantity, Reason, ReservationId, ReservationTtl, Sku};

@@ -8,16 +8,25 @@
 //!
 //! # Lifecycle
 //!
-//! `HELD -> COMMITTED | RELEASED | EXPIRED`, all three terminal (the proto
-//! calls HELD `RESERVATION_STATUS_PENDING`).
+//! `HELD -> COMMITTED | RELEASED | EXPIRED`, then `COMMITTED -> RESTOCKED`
+//! when the order is canceled before it ships; RELEASED, EXPIRED and
+//! RESTOCKED are terminal (the proto calls HELD `RESERVATION_STATUS_PENDING`).
 //!
-//! | status    | commit (authorized)  | release (failed / canceled) | expire (worker) |
-//! |-----------|----------------------|-----------------------------|-----------------|
-//! | HELD, TTL left   | COMMITTED, `committed` | RELEASED, `released` | ignored (not due) |
-//! | HELD, TTL passed | EXPIRED, `expired` (never commits) | EXPIRED, `expired` | EXPIRED, `expired` |
-//! | COMMITTED | ignored (repeat)     | refused (units left stock)  | ignored |
-//! | RELEASED  | too late, no event   | ignored (repeat)            | ignored |
-//! | EXPIRED   | too late, no event   | ignored                     | ignored (repeat) |
+//! | status    | commit (authorized)  | release (failed / operator) | order canceled | expire (worker) |
+//! |-----------|----------------------|-----------------------------|----------------|-----------------|
+//! | HELD, TTL left   | COMMITTED, `committed` | RELEASED, `released` | as release | ignored (not due) |
+//! | HELD, TTL passed | EXPIRED, `expired` (never commits) | EXPIRED, `expired` | as release | EXPIRED, `expired` |
+//! | COMMITTED | ignored (repeat)     | refused (units left stock)  | RESTOCKED, `restocked` | ignored |
+//! | RELEASED  | too late, no event   | ignored (repeat)            | ignored | ignored |
+//! | EXPIRED   | too late, no event   | ignored                     | ignored | ignored (repeat) |
+//! | RESTOCKED | too late, no event   | ignored                     | ignored (repeat) | ignored |
+//!
+//! Restocking puts the committed units back into on-hand stock (`on_hand
+//! += q`; reserved is untouched, the units were no longer held): orders
+//! accepts CancelOrder until the order ships, and a canceled order's goods
+//! are still in the warehouse (fulfillment cancels the shipment on the same
+//! event). Only `orders.order_canceled.v1` restocks, and only once: the
+//! status change is the guard against a re-published cancel.
 //!
 //! The TTL is the truth, whoever looks first: once `now >= expires_at` a
 //! held reservation expires, whether the expiry worker, a late
@@ -58,7 +67,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::error::{InvalidValue, InventoryError};
 use crate::domain::events::{
     StockCommitted, StockReservationExpired, StockReservationFailed, StockReservationReleased,
-    StockReserved,
+    StockReserved, StockRestocked,
 };
 use crate::domain::stock::{StockLevel, StockStatus};
 use crate::domain::values::{OrderId, Quantity, Reason, ReservationId, ReservationTtl, Sku};
@@ -75,10 +84,19 @@ pub enum ReservationStatus {
     Released,
     /// Units returned because the TTL ran out.
     Expired,
+    /// Committed units put back into on-hand stock: the order was canceled
+    /// before it shipped.
+    Restocked,
 }
 
 impl ReservationStatus {
-    pub const ALL: [Self; 4] = [Self::Held, Self::Committed, Self::Released, Self::Expired];
+    pub const ALL: [Self; 5] = [
+        Self::Held,
+        Self::Committed,
+        Self::Released,
+        Self::Expired,
+        Self::Restocked,
+    ];
 
     /// The stored form (`reservations.status`).
     pub const fn as_str(self) -> &'static str {
@@ -87,6 +105,7 @@ impl ReservationStatus {
             Self::Committed => "committed",
             Self::Released => "released",
             Self::Expired => "expired",
+            Self::Restocked => "restocked",
         }
     }
 
@@ -103,6 +122,7 @@ impl ReservationStatus {
             Self::Committed => "COMMITTED",
             Self::Released => "RELEASED",
             Self::Expired => "EXPIRED",
+            Self::Restocked => "RESTOCKED",
         }
     }
 
@@ -392,6 +412,7 @@ pub enum IgnoredBecause {
     AlreadyCommitted,
     AlreadyReleased,
     AlreadyExpired,
+    AlreadyRestocked,
     /// The expiry worker found a held reservation whose TTL has not run out
     /// (clock skew between its query and this check).
     NotDue,
@@ -551,9 +572,9 @@ pub fn commit(
         ReservationStatus::Committed => {
             Ok(CommitOutcome::Ignored(IgnoredBecause::AlreadyCommitted))
         }
-        status @ (ReservationStatus::Released | ReservationStatus::Expired) => {
-            Ok(CommitOutcome::TooLate { status })
-        }
+        status @ (ReservationStatus::Released
+        | ReservationStatus::Expired
+        | ReservationStatus::Restocked) => Ok(CommitOutcome::TooLate { status }),
     }
 }
 
@@ -587,11 +608,11 @@ pub enum ReleaseOutcome {
     /// The TTL had passed: expired instead (the proto's ReleaseReservation
     /// answers EXPIRED then), with the expired event.
     ExpiredInstead(Transition<StockReservationExpired>),
-    /// Released or expired already.
+    /// Released, expired or restocked already.
     Ignored(IgnoredBecause),
     /// Committed: its units left stock and cannot come back by a release.
-    /// FAILED_PRECONDITION for the RPC; for `order_canceled` after the
-    /// commit, a warning (restocking is an AdjustStock).
+    /// FAILED_PRECONDITION for the RPC; `order_canceled` restocks instead
+    /// ([`cancel_order`]).
     RefusedCommitted,
 }
 
@@ -623,6 +644,53 @@ pub fn release(
         ReservationStatus::Committed => Ok(ReleaseOutcome::RefusedCommitted),
         ReservationStatus::Released => Ok(ReleaseOutcome::Ignored(IgnoredBecause::AlreadyReleased)),
         ReservationStatus::Expired => Ok(ReleaseOutcome::Ignored(IgnoredBecause::AlreadyExpired)),
+        ReservationStatus::Restocked => {
+            Ok(ReleaseOutcome::Ignored(IgnoredBecause::AlreadyRestocked))
+        }
+    }
+}
+
+/// The result of [`cancel_order`] (on `orders.order_canceled.v1`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// Not committed yet: what [`release`] does with the reason
+    /// `order_canceled` (never [`ReleaseOutcome::RefusedCommitted`]).
+    Release(ReleaseOutcome),
+    /// Committed: the units are back in on-hand stock (`on_hand += q` per
+    /// line), the reservation is RESTOCKED.
+    Restocked(Transition<StockRestocked>),
+}
+
+/// Undoes whatever the reservation of a canceled order still holds: a held
+/// reservation is released, a committed one restocked.
+pub fn cancel_order(
+    reservation: &Reservation,
+    levels: &[StockLevel],
+    now: DateTime<Utc>,
+) -> Result<CancelOutcome, InventoryError> {
+    let reason = ReleaseReason::OrderCanceled;
+    match reservation.status {
+        ReservationStatus::Committed => {
+            let changed = move_units(reservation, levels, UnitsGo::BackOnHand, now)?;
+            let restocked = reservation.with_status(ReservationStatus::Restocked, now);
+            let event = StockRestocked {
+                reservation_id: restocked.id,
+                order_id: restocked.order_id,
+                lines: restocked.lines.to_vec(),
+                reason: reason.as_str().to_owned(),
+            };
+            Ok(CancelOutcome::Restocked(Transition {
+                reservation: restocked,
+                levels: changed,
+                event,
+            }))
+        }
+        ReservationStatus::Held
+        | ReservationStatus::Released
+        | ReservationStatus::Expired
+        | ReservationStatus::Restocked => {
+            release(reservation, levels, &reason, now).map(CancelOutcome::Release)
+        }
     }
 }
 
@@ -649,6 +717,9 @@ pub fn expire(
         }
         ReservationStatus::Released => Ok(ExpireOutcome::Ignored(IgnoredBecause::AlreadyReleased)),
         ReservationStatus::Expired => Ok(ExpireOutcome::Ignored(IgnoredBecause::AlreadyExpired)),
+        ReservationStatus::Restocked => {
+            Ok(ExpireOutcome::Ignored(IgnoredBecause::AlreadyRestocked))
+        }
     }
 }
 
@@ -671,13 +742,15 @@ fn expire_now(
     })
 }
 
-/// Where a held reservation's units go when it ends.
+/// Where a reservation's units go when it ends (or, committed, is undone).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum UnitsGo {
     /// Committed: they leave on-hand stock.
     OutOfStock,
     /// Released or expired: they are available again.
     BackToAvailable,
+    /// Restocked: committed units, no longer reserved, return to on-hand.
+    BackOnHand,
 }
 
 fn move_units(
@@ -696,6 +769,17 @@ fn move_units(
             ))
         })?;
         let quantity = i64::from(line.quantity.get());
+        if destination == UnitsGo::BackOnHand {
+            // `changed` refuses an on-hand past i32::MAX as an
+            // inconsistency: the units fitted before they were committed.
+            changed.push(level.changed(
+                i64::from(level.on_hand()) + quantity,
+                i64::from(level.reserved()),
+                level.status(),
+                now,
+            )?);
+            continue;
+        }
         if i64::from(level.reserved()) < quantity {
             // The held units are counted in `reserved`; fewer means a
             // write bypassed these rules.
@@ -708,7 +792,7 @@ fn move_units(
         }
         let on_hand = match destination {
             UnitsGo::OutOfStock => i64::from(level.on_hand()) - quantity,
-            UnitsGo::BackToAvailable => i64::from(level.on_hand()),
+            UnitsGo::BackToAvailable | UnitsGo::BackOnHand => i64::from(level.on_hand()),
         };
         changed.push(level.changed(
             on_hand,

@@ -259,9 +259,15 @@ pub fn block_stock(
 pub enum StockChange {
     /// Receive (positive) or remove (negative) units; never 0.
     Delta(i32),
-    /// Set on-hand to a counted value (a cycle count); at least 0. Emitted
-    /// as the delta it amounts to, since the event carries a delta.
-    SetOnHand(i32),
+    /// A stocktake: set on-hand to the `counted` units, provided on-hand is
+    /// still the `expected` units the count started from (optimistic
+    /// concurrency on the value itself: a receipt or a commit since the
+    /// count makes it [`InventoryError::StaleOnHand`]). Emitted as the delta
+    /// it amounts to, since the event carries a delta.
+    SetOnHand {
+        counted: OnHandCount,
+        expected: OnHandCount,
+    },
 }
 
 impl StockChange {
@@ -271,14 +277,24 @@ impl StockChange {
         }
         Ok(Self::Delta(delta))
     }
+}
 
-    pub fn set_on_hand(on_hand: i32) -> Result<Self, InvalidValue> {
-        if on_hand < 0 {
+/// A number of on-hand units as a stocktake states it: at least 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OnHandCount(i32);
+
+impl OnHandCount {
+    pub fn new(units: i32) -> Result<Self, InvalidValue> {
+        if units < 0 {
             return Err(InvalidValue::new(format!(
-                "must not be negative, got {on_hand}"
+                "must not be negative, got {units}"
             )));
         }
-        Ok(Self::SetOnHand(on_hand))
+        Ok(Self(units))
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
     }
 }
 
@@ -304,7 +320,8 @@ pub enum AdjustOutcome {
         event: StockAdjustmentApplied,
     },
     /// A count equal to the current on-hand: nothing changes, nothing is
-    /// emitted (an event with delta 0 would tell consumers nothing).
+    /// recorded or emitted (an event with delta 0 would tell consumers
+    /// nothing).
     Unchanged { level: StockLevel },
 }
 
@@ -339,7 +356,16 @@ pub fn adjust_stock(
     }
     let on_hand_after = match command.change {
         StockChange::Delta(delta) => i64::from(level.on_hand) + i64::from(delta),
-        StockChange::SetOnHand(on_hand) => i64::from(on_hand),
+        StockChange::SetOnHand { counted, expected } => {
+            if expected.get() != level.on_hand {
+                return Err(InventoryError::StaleOnHand {
+                    sku: level.sku.clone(),
+                    expected: expected.get(),
+                    current: level.on_hand,
+                });
+            }
+            i64::from(counted.get())
+        }
     };
     if on_hand_after < i64::from(level.reserved) {
         return Err(InventoryError::BelowReserved {
@@ -397,6 +423,14 @@ pub(crate) mod tests {
 
     pub(crate) fn stock_of(raw: &str, on_hand: i32, reserved: i32) -> StockLevel {
         StockLevel::from_stored(sku(raw), on_hand, reserved, StockStatus::Active, 1, t0()).unwrap()
+    }
+
+    /// A stocktake of `counted` units started from `expected` on hand.
+    fn count(counted: i32, expected: i32) -> StockChange {
+        StockChange::SetOnHand {
+            counted: OnHandCount::new(counted).unwrap(),
+            expected: OnHandCount::new(expected).unwrap(),
+        }
     }
 
     fn adjustment(raw_sku: &str, change: StockChange) -> AdjustStock {
@@ -497,11 +531,8 @@ pub(crate) mod tests {
     fn changes_are_validated() {
         assert_eq!(StockChange::delta(-3).unwrap(), StockChange::Delta(-3));
         assert!(StockChange::delta(0).is_err());
-        assert_eq!(
-            StockChange::set_on_hand(0).unwrap(),
-            StockChange::SetOnHand(0)
-        );
-        assert!(StockChange::set_on_hand(-1).is_err());
+        assert_eq!(OnHandCount::new(0).unwrap().get(), 0);
+        assert!(OnHandCount::new(-1).is_err());
     }
 
     #[test]
@@ -550,14 +581,7 @@ pub(crate) mod tests {
             }
         );
         assert_eq!(error.code(), ErrorCode::FailedPrecondition);
-        assert!(
-            adjust_stock(
-                Some(&before),
-                &adjustment("A", StockChange::SetOnHand(1)),
-                t0()
-            )
-            .is_err()
-        );
+        assert!(adjust_stock(Some(&before), &adjustment("A", count(1, 5)), t0()).is_err());
         let empty = stock_of("A", 0, 0);
         assert!(matches!(
             adjust_stock(
@@ -578,36 +602,50 @@ pub(crate) mod tests {
     #[test]
     fn counts_become_deltas_and_equal_counts_change_nothing() {
         let before = stock_of("A", 5, 2);
-        let AdjustOutcome::Applied { level, event } = adjust_stock(
-            Some(&before),
-            &adjustment("A", StockChange::SetOnHand(9)),
-            t0(),
-        )
-        .unwrap() else {
+        let AdjustOutcome::Applied { level, event } =
+            adjust_stock(Some(&before), &adjustment("A", count(9, 5)), t0()).unwrap()
+        else {
             panic!("a different count applies");
         };
         assert_eq!(level.on_hand(), 9);
         assert_eq!(event.delta, 4);
         let extreme = stock_of("A", i32::MAX, 0);
-        let AdjustOutcome::Applied { event, .. } = adjust_stock(
-            Some(&extreme),
-            &adjustment("A", StockChange::SetOnHand(0)),
-            t0(),
-        )
-        .unwrap() else {
+        let AdjustOutcome::Applied { event, .. } =
+            adjust_stock(Some(&extreme), &adjustment("A", count(0, i32::MAX)), t0()).unwrap()
+        else {
             panic!("a count to zero applies");
         };
         assert_eq!(event.delta, -i32::MAX);
 
         assert_eq!(
-            adjust_stock(
-                Some(&before),
-                &adjustment("A", StockChange::SetOnHand(5)),
-                t0()
-            )
-            .unwrap(),
+            adjust_stock(Some(&before), &adjustment("A", count(5, 5)), t0()).unwrap(),
             AdjustOutcome::Unchanged { level: before }
         );
+    }
+
+    #[test]
+    fn a_count_from_another_on_hand_is_aborted_and_changes_nothing() {
+        let before = stock_of("A", 5, 2);
+        let error = adjust_stock(Some(&before), &adjustment("A", count(9, 4)), t0()).unwrap_err();
+        assert_eq!(
+            error,
+            InventoryError::StaleOnHand {
+                sku: sku("A"),
+                expected: 4,
+                current: 5
+            }
+        );
+        assert_eq!(error.code(), ErrorCode::Aborted);
+        // Checked before the count's own rules: a stale count below the
+        // reserved units is still stale.
+        assert!(matches!(
+            adjust_stock(Some(&before), &adjustment("A", count(0, 6)), t0()),
+            Err(InventoryError::StaleOnHand { .. })
+        ));
+        assert!(matches!(
+            adjust_stock(Some(&before), &adjustment("A", count(1, 5)), t0()),
+            Err(InventoryError::BelowReserved { .. })
+        ));
     }
 
     #[test]

@@ -63,9 +63,11 @@ impl EventHandler for OrderEventsHandler {
                     .map_or_else(|| no_reservation(context), |applied| applied.event)
             }
             DecodedEvent::OrdersOrderCanceledV1(order) => {
-                let key = ReservationKey::Order(order_id(&order.order_id).map_err(invalid)?);
+                // Held: released; committed (canceled at CONFIRMED):
+                // restocked.
+                let order_id = order_id(&order.order_id).map_err(invalid)?;
                 self.app
-                    .release_in(db, key, &ReleaseReason::OrderCanceled)
+                    .cancel_order_in(db, order_id)
                     .await?
                     .map_or_else(|| no_reservation(context), |applied| applied.event)
             }

@@ -95,7 +95,10 @@ impl InventoryService for InventoryGrpc {
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::AdjustStockResponse {
-            adjustment_id: adjusted.adjustment_id.to_string(),
+            adjustment_id: adjusted
+                .adjustment_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
             stock_level: Some(pb_stock_level(&adjusted.level)),
         }))
     }

@@ -403,11 +403,13 @@ pub async fn insert_reservation<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Moves a held reservation to `reservation`'s (terminal) status; zero rows
-/// (it left `held` meanwhile) is a conflict to retry.
+/// Moves a reservation read in status `from` (held, or committed for a
+/// restock) to `reservation`'s status; zero rows (it left `from`
+/// meanwhile) is a conflict to retry.
 pub async fn update_reservation_status<C: ConnectionTrait>(
     db: &C,
     reservation: &Reservation,
+    from: ReservationStatus,
 ) -> Result<(), StoreError> {
     let updated = reservation::Entity::update_many()
         .col_expr(
@@ -419,12 +421,12 @@ pub async fn update_reservation_status<C: ConnectionTrait>(
             Expr::value(reservation.updated_at()),
         )
         .filter(reservation::Column::Id.eq(reservation.id().as_uuid()))
-        .filter(reservation::Column::Status.eq(ReservationStatus::Held.as_str()))
+        .filter(reservation::Column::Status.eq(from.as_str()))
         .exec(db)
         .await?;
     if updated.rows_affected != 1 {
         return Err(StoreError::conflict(format!(
-            "reservation {} is no longer held",
+            "reservation {} is no longer {from}",
             reservation.id()
         )));
     }

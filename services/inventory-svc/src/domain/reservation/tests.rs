@@ -469,12 +469,13 @@ fn every_status_and_operation() {
         Committed,
         Released,
         Expired,
+        Restocked,
         Ignored(IgnoredBecause),
         TooLate,
         Refused,
     }
     use IgnoredBecause::*;
-    use ReservationStatus::{Committed, Expired, Held, Released};
+    use ReservationStatus::{Committed, Expired, Held, Released, Restocked};
     let (held_reservation, held_levels) = held();
     let stored_in = |status: ReservationStatus| -> (Reservation, Vec<StockLevel>) {
         // The levels are as they would be once the reservation reached
@@ -500,23 +501,43 @@ fn every_status_and_operation() {
                 ExpireOutcome::Expired(t) => (t.reservation, t.levels),
                 other => panic!("{other:?}"),
             },
+            Restocked => {
+                let CommitOutcome::Committed(committed) =
+                    commit(&held_reservation, &held_levels, t0()).unwrap()
+                else {
+                    panic!("commits");
+                };
+                match cancel_order(&committed.reservation, &committed.levels, t0()).unwrap() {
+                    CancelOutcome::Restocked(t) => (t.reservation, t.levels),
+                    other => panic!("{other:?}"),
+                }
+            }
         }
     };
     let table = [
-        // (status, TTL passed, commit, release, expire)
+        // (status, TTL passed, commit, release, order canceled, expire)
         (
             Held,
             false,
             Kind::Committed,
             Kind::Released,
+            Kind::Released,
             Kind::Ignored(NotDue),
         ),
-        (Held, true, Kind::Expired, Kind::Expired, Kind::Expired),
+        (
+            Held,
+            true,
+            Kind::Expired,
+            Kind::Expired,
+            Kind::Expired,
+            Kind::Expired,
+        ),
         (
             Committed,
             false,
             Kind::Ignored(AlreadyCommitted),
             Kind::Refused,
+            Kind::Restocked,
             Kind::Ignored(AlreadyCommitted),
         ),
         (
@@ -524,6 +545,7 @@ fn every_status_and_operation() {
             true,
             Kind::Ignored(AlreadyCommitted),
             Kind::Refused,
+            Kind::Restocked,
             Kind::Ignored(AlreadyCommitted),
         ),
         (
@@ -532,11 +554,13 @@ fn every_status_and_operation() {
             Kind::TooLate,
             Kind::Ignored(AlreadyReleased),
             Kind::Ignored(AlreadyReleased),
+            Kind::Ignored(AlreadyReleased),
         ),
         (
             Released,
             true,
             Kind::TooLate,
+            Kind::Ignored(AlreadyReleased),
             Kind::Ignored(AlreadyReleased),
             Kind::Ignored(AlreadyReleased),
         ),
@@ -546,6 +570,7 @@ fn every_status_and_operation() {
             Kind::TooLate,
             Kind::Ignored(AlreadyExpired),
             Kind::Ignored(AlreadyExpired),
+            Kind::Ignored(AlreadyExpired),
         ),
         (
             Expired,
@@ -553,10 +578,27 @@ fn every_status_and_operation() {
             Kind::TooLate,
             Kind::Ignored(AlreadyExpired),
             Kind::Ignored(AlreadyExpired),
+            Kind::Ignored(AlreadyExpired),
+        ),
+        (
+            Restocked,
+            false,
+            Kind::TooLate,
+            Kind::Ignored(AlreadyRestocked),
+            Kind::Ignored(AlreadyRestocked),
+            Kind::Ignored(AlreadyRestocked),
+        ),
+        (
+            Restocked,
+            true,
+            Kind::TooLate,
+            Kind::Ignored(AlreadyRestocked),
+            Kind::Ignored(AlreadyRestocked),
+            Kind::Ignored(AlreadyRestocked),
         ),
     ];
     assert_eq!(table.len(), ReservationStatus::ALL.len() * 2);
-    for (status, ttl_passed, on_commit, on_release, on_expire) in table {
+    for (status, ttl_passed, on_commit, on_release, on_cancel, on_expire) in table {
         let (reservation, levels) = stored_in(status);
         let now = if ttl_passed {
             at_expiry() + Duration::days(1)
@@ -579,6 +621,13 @@ fn every_status_and_operation() {
                 ReleaseOutcome::Ignored(because) => Kind::Ignored(because),
                 ReleaseOutcome::RefusedCommitted => Kind::Refused,
             };
+        let canceled = match cancel_order(&reservation, &levels, now).unwrap() {
+            CancelOutcome::Restocked(_) => Kind::Restocked,
+            CancelOutcome::Release(ReleaseOutcome::Released(_)) => Kind::Released,
+            CancelOutcome::Release(ReleaseOutcome::ExpiredInstead(_)) => Kind::Expired,
+            CancelOutcome::Release(ReleaseOutcome::Ignored(because)) => Kind::Ignored(because),
+            CancelOutcome::Release(ReleaseOutcome::RefusedCommitted) => Kind::Refused,
+        };
         let expired = match expire(&reservation, &levels, now).unwrap() {
             ExpireOutcome::Expired(_) => Kind::Expired,
             ExpireOutcome::Ignored(because) => Kind::Ignored(because),
@@ -586,6 +635,7 @@ fn every_status_and_operation() {
         let context = format!("{status} ttl_passed={ttl_passed}");
         assert_eq!(committed, on_commit, "commit, {context}");
         assert_eq!(released, on_release, "release, {context}");
+        assert_eq!(canceled, on_cancel, "order canceled, {context}");
         assert_eq!(expired, on_expire, "expire, {context}");
     }
 }
@@ -652,5 +702,44 @@ fn blocked_stock_keeps_its_reservations() {
             .levels
             .iter()
             .all(|level| level.status() == StockStatus::Blocked)
+    );
+}
+
+#[test]
+fn a_cancel_after_the_commit_puts_the_units_back_once() {
+    let (reservation, levels) = held();
+    let CommitOutcome::Committed(committed) = commit(&reservation, &levels, t0()).unwrap() else {
+        panic!("commits");
+    };
+    assert_eq!(counts(&committed.levels), [("A", 3, 0), ("B", 2, 0)]);
+    let later = t0() + Duration::days(3);
+    let CancelOutcome::Restocked(restocked) =
+        cancel_order(&committed.reservation, &committed.levels, later).unwrap()
+    else {
+        panic!("restocks a committed reservation");
+    };
+    assert_eq!(counts(&restocked.levels), [("A", 5, 0), ("B", 3, 0)]);
+    assert_eq!(restocked.reservation.status(), ReservationStatus::Restocked);
+    assert_eq!(restocked.reservation.updated_at(), later);
+    assert_eq!(
+        restocked.event,
+        StockRestocked {
+            reservation_id: reservation.id(),
+            order_id: reservation.order_id(),
+            lines: reservation.lines().to_vec(),
+            reason: "order_canceled".to_owned(),
+        }
+    );
+    // Again (a re-published cancel): nothing.
+    assert_eq!(
+        cancel_order(&restocked.reservation, &restocked.levels, later).unwrap(),
+        CancelOutcome::Release(ReleaseOutcome::Ignored(IgnoredBecause::AlreadyRestocked))
+    );
+    // A missing level is an inconsistency, never a silent skip.
+    assert_eq!(
+        cancel_order(&committed.reservation, &committed.levels[..1], later)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Internal
     );
 }
