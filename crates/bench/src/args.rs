@@ -14,7 +14,9 @@ usage: relay-bench relay [--events M] [--clients N] [--relays R] [--duration SEC
 
 relay     measures the commit limit, the outbox write cost, the broker's
           confirmed-publish limit, the relay's throughput, and the latency
-          at an open-loop load; prints a table, then one JSON line (last)
+          at open-loop loads (a fraction of the relay rate, the same fraction
+          of the write capacity, a low load); prints a table, then one JSON
+          line (last)
 cleanup   drops what a run named ID left behind (schema, topology)
 
   --events M          outbox rows pre-filled for the relay drain (default 50000)
@@ -23,8 +25,11 @@ cleanup   drops what a run named ID left behind (schema, topology)
   --duration SECS     length of each timed phase (default 10)
   --batch-size B      relay batch and publish window (default: RelaySettings, 256)
   --poll-ms MS        relay fallback poll interval (default: RelaySettings, 250)
-  --load-fraction F   offered load as a fraction of the measured relay rate (default 0.5)
-  --offered-load N    offered load in events/s instead (one latency run, no fraction)
+  --load-fraction F   offered load as a fraction of the measured relay rate (default 0.5);
+                      the same fraction of the write capacity (outbox enqueue txn/s)
+                      is measured too (one run when within 5 %)
+  --offered-load N    offered load in events/s instead of the relay fraction (no
+                      floor run; the write-capacity run stays)
   --consumer-concurrency N  handlers the latency consumer runs at once
                       (default: the broker crate's ConsumerSettings, 1)
   --run-id ID         names the schema t_bench_ID_* and the topology bench-ID.*

@@ -13,10 +13,11 @@
 //! 4. relay drain: M pending rows, R relays, time until all are published;
 //!    then the broker crate's consumer runtime taking those M messages;
 //! 5. latency: an open-loop producer at a fraction of the measured relay
-//!    rate, one event per transaction, relays and a consumer running. When
-//!    the write path is the machine's bottleneck (fewer outbox transactions
-//!    per second than the relay publishes), also at the same fraction of
-//!    that, and at a low load (the floor); lowest load first.
+//!    rate, one event per transaction, relays and a consumer running; also
+//!    at the same fraction of the measured write capacity (outbox enqueue
+//!    transactions/s: below the relay's when the write path is the
+//!    machine's bottleneck, above it otherwise; one run when within 5 %),
+//!    and at a low load (the floor); lowest load first.
 //!
 //! Before each phase the run waits for Postgres and RabbitMQ to go quiet,
 //! and it reports per phase which process group used how much CPU (this
@@ -210,11 +211,15 @@ async fn run_phases(
 
     // When the machine cannot even commit that many outbox transactions
     // (the write path, not the relay, is its bottleneck), the brief's load
-    // measures a queue in front of the database. Measure also at the same
-    // fraction of the real bottleneck, and at a low load (the floor: what
-    // the relay path costs when nothing queues). Lowest load first, so an
-    // overloaded run's aftermath cannot spill into the others.
-    let mut lower_plans = Vec::new();
+    // measures a queue in front of the database. So the same fraction of
+    // the measured write capacity (outbox enqueue transactions/s) is always
+    // measured too, below or above the brief's load (the same run when
+    // within 5 % of it), and a low load (the floor: what the relay path
+    // costs when nothing queues). Lowest load first, so an overloaded
+    // run's aftermath cannot spill into the others.
+    let write_load_per_second = enqueues.per_second * args.load_fraction;
+    let write_basis = format!("{} x outbox_enqueue_txn_per_s", args.load_fraction);
+    let mut plans = vec![brief_plan];
     if args.offered_load.is_none() {
         let bottleneck = drain.per_second.min(enqueues.per_second);
         let label = if enqueues.per_second < drain.per_second {
@@ -222,29 +227,32 @@ async fn run_phases(
         } else {
             "relay_events_per_s"
         };
-        lower_plans.push(plan(
+        plans.push(plan(
             format!("{LOW_LOAD_FRACTION} x {label}"),
             bottleneck * LOW_LOAD_FRACTION,
         ));
-        if bottleneck * args.load_fraction < 0.95 * brief_plan.offered_per_second {
+    }
+    let brief_offered = plans[0].offered_per_second;
+    let write_basis = if (write_load_per_second - brief_offered).abs() > 0.05 * brief_offered {
+        if enqueues.per_second < drain.per_second {
             progress!(
                 "  the write path is the bottleneck ({:.0} outbox txn/s < {:.0} relay events/s)",
                 enqueues.per_second,
                 drain.per_second
             );
-            lower_plans.push(plan(
-                format!("{} x {label}", args.load_fraction),
-                bottleneck * args.load_fraction,
-            ));
         }
-    }
-    let runs = lower_plans.len() + 1;
+        plans.push(plan(write_basis.clone(), write_load_per_second));
+        write_basis
+    } else {
+        plans[0].basis.clone()
+    };
+    let brief_basis = plans[0].basis.clone();
+    plans.sort_by(|a, b| a.offered_per_second.total_cmp(&b.offered_per_second));
+    let runs = plans.len();
     let mut lower_loads = Vec::new();
-    for (index, plan) in lower_plans
-        .iter()
-        .chain(std::iter::once(&brief_plan))
-        .enumerate()
-    {
+    let mut higher_loads = Vec::new();
+    let mut brief = None;
+    for (index, plan) in plans.iter().enumerate() {
         env.settle().await;
         progress!(
             "[5/5] latency {}/{runs} at {}: {:.0} events/s",
@@ -256,12 +264,23 @@ async fn run_phases(
             .await
             .with_context(|| format!("latency phase at {}", plan.basis))?;
         report_latency(&measured);
-        lower_loads.push(measured);
+        if plan.basis == brief_basis {
+            brief = Some(measured);
+        } else if brief.is_none() {
+            lower_loads.push(measured);
+        } else {
+            higher_loads.push(measured);
+        }
     }
-    let latency = lower_loads.pop().context("no latency run")?;
+    let latency = brief.context("no latency run at the brief's load")?;
     // Highest load first in the report.
     lower_loads.reverse();
 
+    let write_load = report::WriteLoad {
+        fraction: args.load_fraction,
+        capacity_per_second: enqueues.per_second,
+        basis: write_basis,
+    };
     Ok(report::Report {
         args: args.clone(),
         schema: env.schema_name.clone(),
@@ -273,6 +292,8 @@ async fn run_phases(
         consumer_drain,
         latency,
         lower_loads,
+        higher_loads,
+        write_load,
         background_cores: 0.0,
     })
 }

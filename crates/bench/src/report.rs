@@ -29,8 +29,22 @@ pub struct Report {
     /// machine's real bottleneck when that is the write path rather than
     /// the relay, and a low load (the floor).
     pub lower_loads: Vec<LatencyResult>,
+    /// The same measurement at higher loads (the write-capacity load when
+    /// the relay, not the write path, is the bottleneck), lowest first.
+    pub higher_loads: Vec<LatencyResult>,
+    /// Which run measured the load fraction of the write capacity.
+    pub write_load: WriteLoad,
     /// Cores other processes used just before the run.
     pub background_cores: f64,
+}
+
+/// The latency at the load fraction of the measured write capacity
+/// (outbox enqueue transactions/s): which run measured it.
+pub struct WriteLoad {
+    pub fraction: f64,
+    pub capacity_per_second: f64,
+    /// The run's basis (the brief's own when both loads are within 5 %).
+    pub basis: String,
 }
 
 fn ratio(value: f64, baseline: f64) -> f64 {
@@ -75,6 +89,37 @@ fn latency_headline(latency: &LatencyResult) -> Value {
 }
 
 impl Report {
+    /// The run at the write-capacity load.
+    fn write_load_run(&self) -> &LatencyResult {
+        std::iter::once(&self.latency)
+            .chain(&self.lower_loads)
+            .chain(&self.higher_loads)
+            .find(|run| run.basis == self.write_load.basis)
+            .unwrap_or(&self.latency)
+    }
+
+    fn write_load_json(&self) -> Value {
+        let run = self.write_load_run();
+        let (published_met, handled_met) = latency_targets(run);
+        json!({
+            "load_fraction": self.write_load.fraction,
+            "outbox_enqueue_txn_per_s": round1(self.write_load.capacity_per_second),
+            "basis": run.basis,
+            "same_run_as_brief_load": run.basis == self.latency.basis,
+            "overloaded": run.overloaded(),
+            "offered_load_per_s": round1(run.offered_per_second),
+            "achieved_load_per_s": round1(run.achieved_per_second),
+            "commit_to_published_p50_ms": round3(run.commit_to_published.p50_us as f64 / 1000.0),
+            "commit_to_published_p99_ms": round3(run.commit_to_published.p99_us as f64 / 1000.0),
+            "commit_to_handled_p50_ms": round3(run.commit_to_handled.p50_us as f64 / 1000.0),
+            "commit_to_handled_p99_ms": round3(run.commit_to_handled.p99_us as f64 / 1000.0),
+            "targets_met": {
+                "commit_to_published_p99_le_5ms": published_met,
+                "commit_to_handled_p99_le_30ms": handled_met,
+            },
+        })
+    }
+
     fn enqueue_ratio(&self) -> f64 {
         ratio(self.enqueues.per_second, self.raw_inserts.per_second)
     }
@@ -105,7 +150,7 @@ impl Report {
         if let Some(object) = targets.as_object_mut() {
             object.insert("all".to_owned(), json!(all_met));
         }
-        json!({
+        let mut report = json!({
             "bench": "relay",
             "run_id": self.args.run_id,
             "quick": self.args.quick,
@@ -136,6 +181,7 @@ impl Report {
             "commit_to_handled_p99_ms": round3(handled_p99),
             "targets_met": targets,
             "latency_at_lower_loads": self.lower_loads.iter().map(latency_headline).collect::<Vec<_>>(),
+            "latency_at_higher_loads": self.higher_loads.iter().map(latency_headline).collect::<Vec<_>>(),
             "phases": {
                 "raw_insert": self.raw_inserts.to_json(),
                 "outbox_enqueue": self.enqueues.to_json(),
@@ -147,7 +193,25 @@ impl Report {
             },
             "method": method(),
             "schema": self.schema,
-        })
+        });
+        let write_run = self.write_load_run();
+        if let Some(object) = report.as_object_mut() {
+            for (key, value) in [
+                (
+                    "write_load_per_s",
+                    json!(round1(write_run.offered_per_second)),
+                ),
+                (
+                    "write_load_commit_to_handled_p99_ms",
+                    json!(round3(Self::p99_ms(&write_run.commit_to_handled))),
+                ),
+                ("write_load_overloaded", json!(write_run.overloaded())),
+                ("latency_at_write_load", self.write_load_json()),
+            ] {
+                object.insert(key.to_owned(), value);
+            }
+        }
+        report
     }
 
     pub fn print(&self) {
@@ -243,7 +307,7 @@ impl Report {
                 self.enqueues.per_second
             );
         }
-        for lower in &self.lower_loads {
+        for lower in self.higher_loads.iter().chain(&self.lower_loads) {
             println!("  {}", "-".repeat(92));
             print_latency(&line, lower);
             let (published_met, handled_met) = latency_targets(lower);
@@ -253,6 +317,29 @@ impl Report {
                 if handled_met { "met" } else { "MISSED" }
             );
         }
+        println!("  {}", "-".repeat(92));
+        let write_run = self.write_load_run();
+        line(
+            "commit -> handled p99 at write load",
+            format!("{:.2} ms", Self::p99_ms(&write_run.commit_to_handled)),
+            format!(
+                "{} x {:.0} outbox txn/s = {:.0} events/s{}; commit -> published p99 {:.2} ms{}",
+                self.write_load.fraction,
+                self.write_load.capacity_per_second,
+                write_run.offered_per_second,
+                if write_run.basis == self.latency.basis {
+                    " (the brief's run)"
+                } else {
+                    ""
+                },
+                Self::p99_ms(&write_run.commit_to_published),
+                if write_run.overloaded() {
+                    " OVERLOADED"
+                } else {
+                    ""
+                }
+            ),
+        );
         println!();
         println!("  targets");
         if let Some(targets) = json.get("targets_met").and_then(Value::as_object) {
@@ -357,7 +444,8 @@ fn method() -> Value {
         "insert_to_published_db_clock": "published_at - created_at of the row, both clock_timestamp() on the database: an upper bound of commit_to_published free of client scheduling",
         "latency_load": "open loop: event k is due at start + k / offered_load_per_s whatever earlier events did; one event per transaction through Outbox::begin (its commit wakes the relays in-process); the first warmup_s is not measured",
         "consumer_drain": "the broker crate's consumer runtime (its default settings unless --consumer-concurrency) acking, with a no-op handler, the M messages the relay drain left on the bound queue",
-        "targets": "the latency targets are evaluated on the brief's load (top level); latency_at_lower_loads carries the same targets at lower loads",
+        "targets": "the latency targets are evaluated on the brief's load (top level); latency_at_lower_loads / latency_at_higher_loads / latency_at_write_load carry the same targets at the other loads",
+        "write_load": "open loop at load_fraction x outbox_enqueue_txn_per_s (the write capacity measured in phase 2, relay stopped): write_load_commit_to_handled_p99_ms; one run with the brief's load when the two are within 5 %, else a run of its own, below (write path the bottleneck) or above (relay the bottleneck) the brief's",
         "cpu": "cores_used per process group from /proc (utime+stime incl. reaped children); postgres = this run's backends (by application_name), postgres_shared = Postgres' own processes and ended backends, other = the rest of the machine",
     })
 }

@@ -1,8 +1,11 @@
-//! Driving checkouts: the outcome listener (orders' confirmed / rejected /
+//! Driving sagas: the outcome listener (orders' confirmed / rejected /
 //! canceled events off a queue of our own), the closed loop (capacity) and
-//! the open loop (latency at a given load).
+//! the open loop (latency at a given load). A saga starts with cart-svc's
+//! Checkout (scope `full`) or with a signed snapshot sent straight to
+//! orders-svc's PlaceOrder (scope `place`, see [`Placer`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -13,12 +16,21 @@ use ecommerce_broker::lapin::options::{
 };
 use ecommerce_broker::lapin::types::FieldTable;
 use ecommerce_broker::lapin::{Connection, ConnectionProperties};
-use ecommerce_e2e::{CheckoutArgs, Session, Shop, Stack};
+use ecommerce_checkout::{DEFAULT_SNAPSHOT_TTL, SnapshotKeys, sign};
+use ecommerce_e2e::shop::{CARD_OK, CURRENCY};
+use ecommerce_e2e::{CheckoutArgs, Session, Shop, Stack, Svc};
+use ecommerce_proto::ecommerce::common::v1::Money;
+use ecommerce_proto::ecommerce::fulfillment::v1::GetShippingOptionsRequest;
+use ecommerce_proto::ecommerce::fulfillment::v1::fulfillment_service_client::FulfillmentServiceClient;
+use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
+use ecommerce_test_support::with_bearer;
 use futures::StreamExt as _;
 use secrecy::ExposeSecret as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
+use uuid::Uuid;
 
+use super::args::Scope;
 use crate::measure::Summary;
 
 /// How a saga ended, as orders-svc announced it.
@@ -43,6 +55,9 @@ pub struct Outcomes {
     connection: Connection,
     queue: String,
     waiters: Waiters,
+    /// Every delivery the queue made to us: RabbitMQ's delivery counters
+    /// count them too, and they are not the system's.
+    received: Arc<AtomicU64>,
     listener: tokio::task::JoinHandle<()>,
 }
 
@@ -96,11 +111,14 @@ impl Outcomes {
             .await
             .with_context(|| format!("consume {queue}"))?;
         let waiters: Waiters = Arc::default();
+        let received = Arc::new(AtomicU64::new(0));
         let listener = tokio::spawn({
             let waiters = Arc::clone(&waiters);
+            let received = Arc::clone(&received);
             async move {
                 while let Some(Ok(delivery)) = deliveries.next().await {
                     let at = Instant::now();
+                    received.fetch_add(1, Ordering::Relaxed);
                     let outcome = match delivery.routing_key.as_str() {
                         CONFIRMED => Outcome::Confirmed,
                         REJECTED => Outcome::Rejected,
@@ -123,8 +141,14 @@ impl Outcomes {
             connection,
             queue,
             waiters,
+            received,
             listener,
         })
+    }
+
+    /// Deliveries our outcome queue made to us so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
     }
 
     fn register(&self, correlation_id: &str) -> oneshot::Receiver<(Outcome, Instant)> {
@@ -186,12 +210,26 @@ pub async fn checkout_saga(
     timeout: Duration,
 ) -> Saga {
     let args = CheckoutArgs::default();
-    let ended = outcomes.register(&args.correlation_id);
+    awaited_saga(outcomes, &args.correlation_id, timeout, async {
+        shop.checkout(customer, &args).await.map(drop)
+    })
+    .await
+}
+
+/// Registers `correlation_id`, makes the call that starts the saga, then
+/// waits for the saga's end event.
+async fn awaited_saga(
+    outcomes: &Outcomes,
+    correlation_id: &str,
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<(), tonic::Status>>,
+) -> Saga {
+    let ended = outcomes.register(correlation_id);
     let started = Instant::now();
-    let called = shop.checkout(customer, &args).await;
+    let called = call.await;
     let checkout_rpc = started.elapsed();
     if let Err(status) = called {
-        outcomes.forget(&args.correlation_id);
+        outcomes.forget(correlation_id);
         return Saga {
             started,
             checkout_rpc,
@@ -205,7 +243,7 @@ pub async fn checkout_saga(
     let ended = match tokio::time::timeout(timeout, ended).await {
         Ok(Ok(ended)) => Ok(ended),
         _ => {
-            outcomes.forget(&args.correlation_id);
+            outcomes.forget(correlation_id);
             Err(SagaError::TimedOut)
         }
     };
@@ -213,6 +251,124 @@ pub async fn checkout_saga(
         started,
         checkout_rpc,
         ended,
+    }
+}
+
+/// Scope `place`: builds and signs checkout snapshots as cart-svc would
+/// (one unit of the customer's SKU at its catalog price, the shipping
+/// option checkouts choose at its price, a good card), with the key the
+/// services read from `CHECKOUT_SIGNING_KEY` (the development key when
+/// unset; the services inherit this process' environment), and sends them
+/// to orders-svc's PlaceOrder as the customer, with the saga's
+/// `x-correlation-id`. Neither cart-svc nor catalog-svc is on the path.
+pub struct Placer {
+    keys: SnapshotKeys,
+    orders: orders_pb::order_service_client::OrderServiceClient<tonic::transport::Channel>,
+    shipping_option_id: String,
+    shipping_price_minor: i64,
+    price_minor: i64,
+    /// Per SKU: (variant id, product id) as the snapshot names them;
+    /// orders-svc stores them, the saga goes by the SKU.
+    ids: HashMap<String, (String, String)>,
+}
+
+impl Placer {
+    pub async fn new(
+        stack: &Stack,
+        shop: &Shop,
+        skus: &[String],
+        price_minor: i64,
+    ) -> anyhow::Result<Self> {
+        let keys = SnapshotKeys::from_env().context("the checkout signing key")?;
+        let options = FulfillmentServiceClient::new(stack.channel(Svc::Fulfillment))
+            .get_shipping_options(GetShippingOptionsRequest::default())
+            .await
+            .context("GetShippingOptions")?
+            .into_inner()
+            .shipping_options;
+        let option = options
+            .iter()
+            .find(|option| option.id == shop.shipping_option_id())
+            .context("the shop's shipping option is gone")?;
+        let shipping_price_minor = option.price.as_ref().map_or(0, |price| price.amount_minor);
+        let ids = skus
+            .iter()
+            .map(|sku| {
+                (
+                    sku.clone(),
+                    (Uuid::now_v7().to_string(), Uuid::now_v7().to_string()),
+                )
+            })
+            .collect();
+        Ok(Self {
+            keys,
+            orders: shop.orders_client(),
+            shipping_option_id: shop.shipping_option_id().to_owned(),
+            shipping_price_minor,
+            price_minor,
+            ids,
+        })
+    }
+
+    /// The signed PlaceOrder request of one unit of `sku` for `customer`,
+    /// under a new checkout key (`<user id>:<key>`, as cart-svc derives it).
+    fn request(&self, customer: &Session, sku: &str) -> orders_pb::PlaceOrderRequest {
+        let eur = |amount_minor| {
+            Some(Money {
+                amount_minor,
+                currency: CURRENCY.to_owned(),
+            })
+        };
+        let (variant_id, product_id) = self.ids.get(sku).cloned().unwrap_or_default();
+        let now = chrono::Utc::now();
+        let snapshot = orders_pb::CheckoutSnapshot {
+            cart_id: Uuid::now_v7().to_string(),
+            cart_version: 1,
+            user_id: customer.user_id.clone(),
+            lines: vec![orders_pb::CheckoutLine {
+                sku: sku.to_owned(),
+                variant_id,
+                product_id,
+                title: format!("Product {sku}"),
+                quantity: 1,
+                unit_price: eur(self.price_minor),
+                line_total: eur(self.price_minor),
+            }],
+            subtotal: eur(self.price_minor),
+            shipping_option_id: self.shipping_option_id.clone(),
+            shipping_price: eur(self.shipping_price_minor),
+            total: eur(self.price_minor + self.shipping_price_minor),
+            currency: CURRENCY.to_owned(),
+            issued_at: Some(ecommerce_proto::timestamp(now)),
+            expires_at: Some(ecommerce_proto::timestamp(now + DEFAULT_SNAPSHOT_TTL)),
+            payment_method_token: CARD_OK.to_owned(),
+            checkout_key: format!("{}:{}", customer.user_id, Uuid::now_v7()),
+        };
+        sign(&snapshot, self.keys.signing_key()).into_place_order_request()
+    }
+
+    /// PlaceOrder of one unit of `sku`, then the wait for its end event.
+    pub async fn place_order_saga(
+        &self,
+        customer: &Session,
+        sku: &str,
+        outcomes: &Outcomes,
+        timeout: Duration,
+    ) -> Saga {
+        let correlation_id = format!("bench-{}", Uuid::now_v7().simple());
+        let request = self.request(customer, sku);
+        let mut orders = self.orders.clone();
+        awaited_saga(outcomes, &correlation_id, timeout, async {
+            let mut request = with_bearer(request, &customer.access_token);
+            let correlation = correlation_id
+                .parse()
+                .map_err(|_| tonic::Status::invalid_argument("correlation id"))?;
+            request
+                .metadata_mut()
+                .insert("x-correlation-id", correlation);
+            orders.place_order(request).await.map(drop)
+        })
+        .await
     }
 }
 
@@ -276,7 +432,7 @@ impl Tally {
             Err(SagaError::TimedOut) => self.timed_out += 1,
             Err(SagaError::Checkout(error)) => {
                 self.checkout_errors += 1;
-                self.last_error = Some(format!("Checkout {error}"));
+                self.last_error = Some(format!("Checkout/PlaceOrder {error}"));
             }
         }
     }
@@ -301,11 +457,34 @@ pub struct Shoppers {
     pub shop: Shop,
     pub customers: Vec<Session>,
     pub skus: Vec<String>,
+    /// Scope `place`: the snapshot signer; `None` for scope `full`.
+    pub placer: Option<Arc<Placer>>,
 }
 
 impl Shoppers {
     fn sku(&self, client: usize) -> &str {
         &self.skus[client % self.skus.len()]
+    }
+
+    fn scope(&self) -> Scope {
+        if self.placer.is_some() {
+            Scope::Place
+        } else {
+            Scope::Full
+        }
+    }
+
+    /// One saga of `client`: Checkout of its (filled) cart, or PlaceOrder.
+    async fn saga(&self, client: usize, outcomes: &Outcomes, timeout: Duration) -> Saga {
+        let customer = &self.customers[client];
+        match &self.placer {
+            Some(placer) => {
+                placer
+                    .place_order_saga(customer, self.sku(client), outcomes, timeout)
+                    .await
+            }
+            None => checkout_saga(&self.shop, customer, outcomes, timeout).await,
+        }
     }
 
     async fn add_item(&self, client: usize) -> Result<Duration, String> {
@@ -354,25 +533,21 @@ pub async fn closed_loop(
         tasks.spawn(async move {
             let mut tally = Tally::default();
             while Instant::now() < window.end {
-                match shoppers.add_item(client).await {
-                    Ok(took) => {
-                        if window.contains(Instant::now()) {
-                            tally.add_item_us.push(micros(took));
+                if shoppers.scope() == Scope::Full {
+                    match shoppers.add_item(client).await {
+                        Ok(took) => {
+                            if window.contains(Instant::now()) {
+                                tally.add_item_us.push(micros(took));
+                            }
+                        }
+                        Err(error) => {
+                            tally.add_item_failed(error);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
                         }
                     }
-                    Err(error) => {
-                        tally.add_item_failed(error);
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
                 }
-                let saga = checkout_saga(
-                    &shoppers.shop,
-                    &shoppers.customers[client],
-                    &outcomes,
-                    timeout,
-                )
-                .await;
+                let saga = shoppers.saga(client, &outcomes, timeout).await;
                 // Counted when it ends inside the window (a throughput);
                 // failures when they started inside it.
                 let counted = match saga.confirmed_at() {
@@ -396,8 +571,12 @@ pub async fn closed_loop(
     Ok(tally)
 }
 
-/// Fills every customer's cart (one item), before an open loop.
+/// Fills every customer's cart (one item), before an open loop (scope
+/// `full`; nothing to do for scope `place`).
 pub async fn fill_carts(shoppers: &Shoppers) -> anyhow::Result<()> {
+    if shoppers.scope() == Scope::Place {
+        return Ok(());
+    }
     let mut fills = JoinSet::new();
     for client in 0..shoppers.customers.len() {
         let shoppers = shoppers.clone();
@@ -443,13 +622,7 @@ pub async fn open_loop(
         let idle_sender = idle_sender.clone();
         tasks.spawn(async move {
             let mut tally = Tally::default();
-            let saga = checkout_saga(
-                &shoppers.shop,
-                &shoppers.customers[client],
-                &outcomes,
-                timeout,
-            )
-            .await;
+            let saga = shoppers.saga(client, &outcomes, timeout).await;
             let measured = window.contains(due);
             if measured {
                 tally.record(&saga, due);
@@ -457,6 +630,10 @@ pub async fn open_loop(
                     tally.late_starts += 1;
                 }
                 tally.max_start_lag_us = micros(lag);
+            }
+            if shoppers.scope() == Scope::Place {
+                let _ = idle_sender.send(client);
+                return tally;
             }
             // The next saga of this customer needs a filled cart.
             match shoppers.add_item(client).await {

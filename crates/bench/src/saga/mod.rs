@@ -6,36 +6,46 @@
 //!    private schemas and topology, each service's Postgres connections
 //!    tagged `application_name=saga-<service>` so their backends' CPU is
 //!    told apart), N customers signed up, K SKUs with a huge stock;
-//! 2. raw inserts: N clients `BEGIN; INSERT; COMMIT` (`writes::raw_inserts`
+//! 2. idle: the stack's CPU (services, their Postgres backends, Postgres'
+//!    own processes, RabbitMQ) with no traffic, and the counters below;
+//! 3. raw inserts: N clients `BEGIN; INSERT; COMMIT` (`writes::raw_inserts`
 //!    of relay-bench, on a schema of its own): the commit limit;
-//! 3. capacity: the N customers in a closed loop AddItem -> Checkout ->
-//!    `orders.order_confirmed.v1` -> next; a saga is the Checkout call's
-//!    start to that event reaching a queue of our own; sagas/s, the
-//!    transactions Postgres committed meanwhile, CPU per process;
-//! 4. latency: an open loop starting checkouts at F x the measured sagas/s.
+//! 4. capacity: the N customers in a closed loop, saga after saga; a saga
+//!    is (scope `full`) AddItem, not timed, then the Checkout call's start
+//!    to `orders.order_confirmed.v1` reaching a queue of our own, or (scope
+//!    `place`) a signed snapshot sent straight to orders-svc's PlaceOrder
+//!    to that event; sagas/s, and per saga: the transactions Postgres
+//!    committed, the statements it ran (`pg_stat_statements`, when
+//!    preloaded), RabbitMQ's deliveries, the stack's CPU, by process too
+//!    (see [`counters`]);
+//! 5. latency: an open loop starting sagas at F x the measured sagas/s.
 //!
 //! Progress on stderr; a table, then one JSON line (last) on stdout.
 
 pub mod args;
+pub mod counters;
 pub mod load;
 pub mod report;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use ecommerce_e2e::{Shop, Stack, StackOptions, Svc};
 use ecommerce_test_support::database_url;
 use futures::{StreamExt as _, TryStreamExt as _};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use secrecy::ExposeSecret as _;
 
 use crate::env::{self, BenchEnv, Resources};
 use crate::measure::{self, CpuSnapshot};
 use crate::progress;
 use crate::writes;
 
-use self::args::{Command, SagaArgs};
-use self::load::{Outcomes, Shoppers, Tally, Window};
-use self::report::{PhaseCost, Report};
+use self::args::{Command, SagaArgs, Scope};
+use self::counters::{Probes, RabbitCounters, RabbitSpan, WorkDelta};
+use self::load::{Outcomes, Placer, Shoppers, Tally, Window};
+use self::report::{IdleCost, PhaseCost, Report};
 
 /// The services' knobs passed through from the environment (and reported).
 const KNOBS: [&str; 4] = [
@@ -62,6 +72,15 @@ const fn postgres_group(service: Svc) -> &'static str {
         Svc::Cart => "postgres:cart",
         Svc::Fulfillment => "postgres:fulfillment",
     }
+}
+
+/// The CPU groups of the stack: each service process, its Postgres
+/// backends, Postgres' own processes (and ended backends), RabbitMQ.
+pub fn stack_groups() -> Vec<&'static str> {
+    let mut groups: Vec<&'static str> = Svc::ALL.iter().map(|service| service.binary()).collect();
+    groups.extend(Svc::ALL.iter().map(|service| postgres_group(*service)));
+    groups.extend(["postgres_shared", "rabbitmq"]);
+    groups
 }
 
 /// `application_name` of a service's Postgres connections.
@@ -100,13 +119,15 @@ async fn run(args: SagaArgs) -> anyhow::Result<()> {
     measure::group_child_processes(&binaries);
     let mut resources = Resources::new(&args.run_id)?;
     progress!(
-        "run {}: clients={} skus={} warmup={:.1}s duration={:.1}s load-fraction={}{}",
+        "run {}: scope={} clients={} skus={} warmup={:.1}s duration={:.1}s load-fraction={} idle={:.1}s{}",
         args.run_id,
+        args.scope.name(),
         args.clients,
         args.skus,
         args.warmup.as_secs_f64(),
         args.duration.as_secs_f64(),
         args.load_fraction,
+        args.idle.as_secs_f64(),
         if args.quick { " (quick)" } else { "" }
     );
     let outcome = tokio::select! {
@@ -197,10 +218,19 @@ async fn with_shop(
         .customers(args.clients, 2)
         .await
         .context("signing up the customers")?;
+    let placer = match args.scope {
+        Scope::Full => None,
+        Scope::Place => Some(Arc::new(
+            Placer::new(stack, &shop, &skus, PRICE_MINOR)
+                .await
+                .context("preparing the signed snapshots")?,
+        )),
+    };
     let shoppers = Shoppers {
         shop,
         customers,
         skus,
+        placer,
     };
     let outcomes = Arc::new(Outcomes::listen(stack).await?);
     let outcome = phases(args, stack, resources, &shoppers, &outcomes).await;
@@ -222,9 +252,46 @@ async fn phases(
         .map(|service| (application_name(*service), postgres_group(*service)))
         .collect();
     let stats_db = stack.db(Svc::Orders).clone();
+    let amqp_url = stack.broker().settings.amqp_url.expose_secret().to_owned();
+    let schemas: Vec<String> = Svc::ALL
+        .iter()
+        .map(|service| stack.schema(*service).to_owned())
+        .collect();
+    let probes = Arc::new(Probes::find(&stats_db, &amqp_url, schemas).await);
+    let sampler = |window: Window, schema: String| {
+        tokio::spawn(sample(
+            window,
+            stats_db.clone(),
+            schema,
+            named.clone(),
+            Arc::clone(&probes),
+            Arc::clone(outcomes),
+        ))
+    };
+
+    let idle = if args.idle.is_zero() {
+        progress!("[1/4] idle: skipped (--idle-secs 0)");
+        None
+    } else {
+        progress!(
+            "[1/4] idle: the stack's CPU with no traffic, {:.1} s",
+            args.idle.as_secs_f64()
+        );
+        env::settle().await;
+        let window = Window::after(Duration::from_secs(1), args.idle);
+        let idle = sampler(window, "saga-bench idle".to_owned())
+            .await?
+            .context("sampling the idle stack")?
+            .idle_cost(args.idle);
+        progress!(
+            "  {:.1} % of one core (services, their Postgres backends, Postgres, RabbitMQ)",
+            idle.cpu_pct()
+        );
+        Some(idle)
+    };
 
     progress!(
-        "[1/3] raw inserts: {} clients, {:.1} s",
+        "[2/4] raw inserts: {} clients, {:.1} s",
         args.clients,
         args.duration.as_secs_f64()
     );
@@ -242,24 +309,23 @@ async fn phases(
     progress!("  {:.0} commits/s", raw_inserts.per_second);
 
     progress!(
-        "[2/3] capacity: {} customers in a closed loop, {:.1} s (+{:.1} s warmup)",
+        "[3/4] capacity: {} customers in a closed loop ({}), {:.1} s (+{:.1} s warmup)",
         args.clients,
+        match args.scope {
+            Scope::Full => "AddItem -> Checkout -> CONFIRMED",
+            Scope::Place => "signed PlaceOrder -> CONFIRMED",
+        },
         args.duration.as_secs_f64(),
         args.warmup.as_secs_f64()
     );
     env::settle().await;
     let window = Window::after(args.warmup, args.duration);
-    let sampler = tokio::spawn(sample(
-        window,
-        stats_db.clone(),
-        bench_schema.clone(),
-        named.clone(),
-    ));
+    let sampled = sampler(window, bench_schema.clone());
     let capacity = load::closed_loop(shoppers, outcomes, window, args.saga_timeout).await?;
-    let capacity_cost = sampler
+    let capacity_cost = sampled
         .await?
-        .context("sampling Postgres' counters")?
-        .cost(capacity.confirmed);
+        .context("sampling the counters")?
+        .cost(capacity.confirmed, args.duration);
     let sagas_per_s = capacity.confirmed as f64 / args.duration.as_secs_f64();
     report_phase("closed loop", &capacity, sagas_per_s);
     if capacity.confirmed == 0 {
@@ -275,7 +341,7 @@ async fn phases(
 
     let rate = sagas_per_s * args.load_fraction;
     progress!(
-        "[3/3] latency: open loop at {} x {sagas_per_s:.1} = {rate:.1} checkouts/s, {:.1} s (+{:.1} s warmup)",
+        "[4/4] latency: open loop at {} x {sagas_per_s:.1} = {rate:.1} sagas/s, {:.1} s (+{:.1} s warmup)",
         args.load_fraction,
         args.duration.as_secs_f64(),
         args.warmup.as_secs_f64()
@@ -283,12 +349,12 @@ async fn phases(
     env::settle().await;
     load::fill_carts(shoppers).await?;
     let window = Window::after(args.warmup, args.duration);
-    let sampler = tokio::spawn(sample(window, stats_db, bench_schema, named));
+    let sampled = sampler(window, bench_schema);
     let at_load = load::open_loop(shoppers, outcomes, rate, window, args.saga_timeout).await?;
-    let at_load_cost = sampler
+    let at_load_cost = sampled
         .await?
-        .context("sampling Postgres' counters")?
-        .cost(at_load.confirmed);
+        .context("sampling the counters")?
+        .cost(at_load.confirmed, args.duration);
     let achieved = at_load.confirmed as f64 / args.duration.as_secs_f64();
     report_phase("open loop", &at_load, achieved);
 
@@ -303,6 +369,7 @@ async fn phases(
         achieved_per_s: achieved,
         at_load,
         at_load_cost,
+        idle,
         background_cores: 0.0,
         knobs: Vec::new(),
     })
@@ -355,40 +422,101 @@ struct Sampled {
     after: PgCounters,
     cpu_before: CpuSnapshot,
     cpu_after: CpuSnapshot,
+    work: WorkDelta,
 }
 
 impl Sampled {
-    fn cost(&self, sagas: u64) -> PhaseCost {
+    fn stack_cores(&self) -> f64 {
+        stack_groups()
+            .iter()
+            .map(|group| self.cpu_after.group_cores_since(&self.cpu_before, group))
+            .sum()
+    }
+
+    fn cost(self, sagas: u64, window: Duration) -> PhaseCost {
         PhaseCost {
             commits: self.after.commits - self.before.commits,
             rollbacks: self.after.rollbacks - self.before.rollbacks,
             write_transactions: self.after.next_xid - self.before.next_xid,
             cpu: self.cpu_after.since(&self.cpu_before, sagas),
+            stack_cores: self.stack_cores(),
+            window_s: window.as_secs_f64(),
+            work: self.work,
             sagas,
+        }
+    }
+
+    fn idle_cost(self, window: Duration) -> IdleCost {
+        IdleCost {
+            stack_cores: self.stack_cores(),
+            cpu: self.cpu_after.since(&self.cpu_before, 0),
+            window_s: window.as_secs_f64(),
+            commits: self.after.commits - self.before.commits,
+            write_transactions: self.after.next_xid - self.before.next_xid,
+            work: self.work,
         }
     }
 }
 
 /// Takes Postgres' counters and the CPU snapshot at the window's start and
-/// end (the backends classified just before each).
+/// end (the backends classified just before each), and RabbitMQ's counters
+/// just after each. `rabbitmqctl` runs an Erlang VM (`beam.smp`, which the
+/// CPU accounting would count as RabbitMQ's while it lives), so a reading
+/// never spans a CPU snapshot: the first one ends before the window does
+/// (else the end waits for it), the second starts after it. Once reaped,
+/// the CLI's CPU is saga-bench's (`bench`, not the stack's).
 async fn sample(
     window: Window,
     db: DatabaseConnection,
     schema: String,
     named: Vec<(String, &'static str)>,
+    probes: Arc<Probes>,
+    outcomes: Arc<Outcomes>,
 ) -> anyhow::Result<Sampled> {
     tokio::time::sleep_until(window.start.into()).await;
     measure::classify_postgres_backends_with(&db, &schema, &named).await?;
     let cpu_before = CpuSnapshot::take();
     let before = pg_counters(&db).await?;
+    let work_before = probes.postgres(&db).await?;
+    let first_reading = tokio::spawn({
+        let probes = Arc::clone(&probes);
+        let outcomes = Arc::clone(&outcomes);
+        async move {
+            let counters = probes.rabbit().await;
+            (counters, outcomes.received())
+        }
+    });
     tokio::time::sleep_until(window.end.into()).await;
+    let (rabbit_before, own_before) = first_reading.await?;
     measure::classify_postgres_backends_with(&db, &schema, &named).await?;
     let cpu_after = CpuSnapshot::take();
     let after = pg_counters(&db).await?;
+    let work_after = probes.postgres(&db).await?;
+    let rabbit_after = probes.rabbit().await;
+    let own_after = outcomes.received();
+    let rabbit = rabbit_span(rabbit_before, rabbit_after, own_after - own_before);
     Ok(Sampled {
         before,
         after,
         cpu_before,
         cpu_after,
+        work: WorkDelta::new(
+            window.end.duration_since(window.start),
+            rabbit,
+            work_before,
+            work_after,
+        ),
+    })
+}
+
+fn rabbit_span(
+    before: Result<RabbitCounters, String>,
+    after: Result<RabbitCounters, String>,
+    own_deliveries: u64,
+) -> Result<RabbitSpan, String> {
+    Ok(RabbitSpan {
+        before: before?,
+        after: after?,
+        own_deliveries,
     })
 }
