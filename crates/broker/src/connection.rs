@@ -413,7 +413,8 @@ impl Supervisor {
                 .create_channel()
                 .await
                 .map_err(BrokerError::Channel)?;
-            topology::declare(&channel, &self.topology).await?;
+            let kept = topology::queues_to_keep(&connection, &self.topology).await;
+            topology::declare_keeping(&channel, &self.topology, &kept).await?;
             if let Err(error) = channel.close(200, "topology declared".into()).await {
                 debug!(%error, "could not close the topology channel");
             }

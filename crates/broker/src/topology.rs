@@ -19,6 +19,7 @@
 //!   instance of every service reads it from the start of its retention, so
 //!   a restarted process still knows what was revoked while it was down.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use ecommerce_events::Event as _;
@@ -39,6 +40,9 @@ pub const DEFAULT_DELIVERY_LIMIT: u32 = 10;
 
 /// Suffix of every dead-letter queue: `inventory.order-events.dlq`.
 pub const DEAD_LETTER_QUEUE_SUFFIX: &str = ".dlq";
+
+/// `x-max-length` of the `unrouted` queue (overflow drops the oldest).
+pub const UNROUTED_MAX_LENGTH: u32 = 100_000;
 
 /// Variable naming the alternate exchange that catches unroutable messages.
 pub const UNROUTED_EXCHANGE_VAR: &str = "UNROUTED_EXCHANGE";
@@ -220,8 +224,58 @@ impl ConsumerQueue {
         }
     }
 
-    /// The binding keys (event type patterns) on [`Self::source`].
+    /// The binding keys on [`Self::source`]: exactly the event types the
+    /// consumer acts on (DESIGN's topology table). Every delivery costs a
+    /// quorum-queue write, a consumer transaction and an inbox row, so an
+    /// event delivered only to be ignored is pure waste; each service tests
+    /// that its handler acts on exactly these.
     pub const fn binding_keys(self) -> &'static [&'static str] {
+        match self {
+            Self::InventoryOrderEvents => &[
+                "orders.order_placed.v1",
+                "orders.order_canceled.v1",
+                "payments.payment_authorized.v1",
+                "payments.payment_failed.v1",
+            ],
+            Self::InventoryCatalogEvents => &[
+                "catalog.variant.created.v1",
+                "catalog.variant.discontinued.v1",
+            ],
+            Self::OrdersInventoryEvents => &[
+                "inventory.stock.reserved.v1",
+                "inventory.stock.reservation_failed.v1",
+                "inventory.stock.committed.v1",
+                "inventory.stock.reservation_released.v1",
+                "inventory.stock.reservation_expired.v1",
+            ],
+            Self::PaymentsInventoryEvents => &[
+                "inventory.stock.reserved.v1",
+                "inventory.stock.reservation_failed.v1",
+                "inventory.stock.reservation_released.v1",
+                "inventory.stock.reservation_expired.v1",
+            ],
+            Self::OrdersPaymentEvents => &[
+                "payments.payment_authorized.v1",
+                "payments.payment_failed.v1",
+            ],
+            Self::OrdersFulfillmentEvents => &[
+                "fulfillment.shipment.shipped.v1",
+                "fulfillment.shipment.delivered.v1",
+            ],
+            Self::PaymentsOrderEvents => &["orders.order_placed.v1", "orders.order_canceled.v1"],
+            Self::PaymentsFulfillmentEvents => &["fulfillment.shipment.shipped.v1"],
+            Self::FulfillmentInventoryEvents => &["inventory.stock.committed.v1"],
+            Self::FulfillmentOrderEvents => &["orders.order_placed.v1", "orders.order_canceled.v1"],
+            Self::CartCatalogEvents => &[
+                "catalog.product.archived.v1",
+                "catalog.variant.discontinued.v1",
+            ],
+        }
+    }
+
+    /// The broad patterns the queue was bound with before the bindings
+    /// became exact: [`declare`] removes them from an existing broker.
+    pub const fn obsolete_binding_keys(self) -> &'static [&'static str] {
         match self {
             Self::InventoryOrderEvents => &["orders.#", "payments.#"],
             Self::InventoryCatalogEvents => &["catalog.variant.#"],
@@ -229,10 +283,10 @@ impl ConsumerQueue {
             Self::OrdersPaymentEvents => &["payments.#"],
             Self::OrdersFulfillmentEvents => &["fulfillment.shipment.#"],
             Self::PaymentsOrderEvents => &["orders.#"],
-            Self::PaymentsFulfillmentEvents => &["fulfillment.shipment.shipped.v1"],
-            Self::FulfillmentInventoryEvents => &["inventory.stock.committed.v1"],
-            Self::FulfillmentOrderEvents => &["orders.order_placed.v1", "orders.order_canceled.v1"],
             Self::CartCatalogEvents => &["catalog.#"],
+            Self::PaymentsFulfillmentEvents
+            | Self::FulfillmentInventoryEvents
+            | Self::FulfillmentOrderEvents => &[],
         }
     }
 
@@ -461,6 +515,12 @@ pub struct QueueDeclaration {
     /// `x-delivery-limit`: returns after which the broker dead-letters a message.
     pub delivery_limit: Option<u32>,
     pub dead_letter: Option<DeadLetterRoute>,
+    /// `x-max-length`, with `x-overflow: drop-head`.
+    pub max_length: Option<u32>,
+    /// When the queue already exists with other arguments (created before
+    /// an argument was added), use it as it is and warn, instead of
+    /// refusing to start: see [`queues_to_keep`].
+    pub keep_existing: bool,
 }
 
 impl QueueDeclaration {
@@ -471,6 +531,8 @@ impl QueueDeclaration {
             kind: QueueKind::Quorum,
             delivery_limit: None,
             dead_letter: None,
+            max_length: None,
+            keep_existing: false,
         }
     }
 
@@ -483,6 +545,8 @@ impl QueueDeclaration {
             },
             delivery_limit: None,
             dead_letter: None,
+            max_length: None,
+            keep_existing: false,
         }
     }
 
@@ -509,6 +573,16 @@ impl QueueDeclaration {
                 AMQPValue::LongLongInt(i64::from(delivery_limit)),
             );
         }
+        if let Some(max_length) = self.max_length {
+            arguments.insert(
+                "x-max-length".into(),
+                AMQPValue::LongLongInt(i64::from(max_length)),
+            );
+            arguments.insert(
+                "x-overflow".into(),
+                AMQPValue::LongString(LongString::from("drop-head")),
+            );
+        }
         if let Some(route) = &self.dead_letter {
             arguments.insert(
                 "x-dead-letter-exchange".into(),
@@ -531,12 +605,16 @@ pub struct BindingDeclaration {
     pub routing_key: String,
 }
 
-/// Exchanges, queues and bindings, declared in that order.
+/// Exchanges, queues and bindings, declared in that order; then the
+/// obsolete bindings are removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Topology {
     pub exchanges: Vec<ExchangeDeclaration>,
     pub queues: Vec<QueueDeclaration>,
     pub bindings: Vec<BindingDeclaration>,
+    /// Bindings an earlier version declared and this one must not keep
+    /// (unbinding a missing binding is a no-op for the broker).
+    pub obsolete_bindings: Vec<BindingDeclaration>,
 }
 
 impl Topology {
@@ -564,9 +642,12 @@ impl Topology {
             });
         }
 
-        topology
-            .queues
-            .push(QueueDeclaration::quorum(names.unrouted_queue()));
+        // Capped: nobody consumes it, and a misrouting producer must not
+        // fill the broker's disk. The oldest are dropped first.
+        let mut unrouted = QueueDeclaration::quorum(names.unrouted_queue());
+        unrouted.max_length = Some(UNROUTED_MAX_LENGTH);
+        unrouted.keep_existing = true;
+        topology.queues.push(unrouted);
         topology.bindings.push(BindingDeclaration {
             exchange: names.unrouted_exchange().to_owned(),
             queue: names.unrouted_queue().to_owned(),
@@ -580,6 +661,8 @@ impl Topology {
             topology.queues.push(QueueDeclaration {
                 name: queue_name.clone(),
                 kind: QueueKind::Quorum,
+                max_length: None,
+                keep_existing: false,
                 delivery_limit: Some(DEFAULT_DELIVERY_LIMIT),
                 dead_letter: Some(DeadLetterRoute {
                     exchange: names.dead_letter_exchange().to_owned(),
@@ -591,6 +674,13 @@ impl Topology {
                 .push(QueueDeclaration::quorum(dead_letter_queue.clone()));
             for routing_key in queue.binding_keys() {
                 topology.bindings.push(BindingDeclaration {
+                    exchange: names.exchange(queue.source()).to_owned(),
+                    queue: queue_name.clone(),
+                    routing_key: (*routing_key).to_owned(),
+                });
+            }
+            for routing_key in queue.obsolete_binding_keys() {
+                topology.obsolete_bindings.push(BindingDeclaration {
                     exchange: names.exchange(queue.source()).to_owned(),
                     queue: queue_name.clone(),
                     routing_key: (*routing_key).to_owned(),
@@ -704,6 +794,60 @@ fn short_string(
 /// arguments on an existing queue or exchange are refused (`PRECONDITION_FAILED`).
 #[instrument(skip_all, fields(exchanges = topology.exchanges.len(), queues = topology.queues.len(), bindings = topology.bindings.len()), err)]
 pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), TopologyError> {
+    declare_keeping(channel, topology, &HashSet::new()).await
+}
+
+/// The queues marked [`QueueDeclaration::keep_existing`] that exist with
+/// other arguments than `topology` gives them (each tried on a throwaway
+/// channel, since a refused declaration closes its channel): pass them to
+/// [`declare_keeping`], which then uses them as they are. One warning each,
+/// with the remedy.
+pub async fn queues_to_keep(
+    connection: &lapin::Connection,
+    topology: &Topology,
+) -> HashSet<String> {
+    let mut kept = HashSet::new();
+    for queue in topology.queues.iter().filter(|queue| queue.keep_existing) {
+        let Ok(name) = ShortString::try_new(queue.name.as_str()) else {
+            continue;
+        };
+        let Ok(channel) = connection.create_channel().await else {
+            continue;
+        };
+        let options = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        match channel
+            .queue_declare(name, options, queue.arguments())
+            .await
+        {
+            Ok(_) => {
+                let _ = channel.close(200, "queue checked".into()).await;
+            }
+            Err(error) => {
+                tracing::warn!(
+                    queue = %queue.name,
+                    %error,
+                    "the queue exists with other arguments (an older version declared it); \
+                     using it as it is: delete it (`rabbitmqctl delete_queue {}`) to get the new ones",
+                    queue.name
+                );
+                kept.insert(queue.name.clone());
+            }
+        }
+    }
+    kept
+}
+
+/// [`declare`], declaring the queues named in `kept` passively (they exist
+/// and keep their arguments).
+#[instrument(skip_all, fields(kept = kept.len()), err)]
+pub async fn declare_keeping(
+    channel: &Channel,
+    topology: &Topology,
+    kept: &HashSet<String>,
+) -> Result<(), TopologyError> {
     for exchange in &topology.exchanges {
         let object = || TopologyObject::Exchange(exchange.name.clone());
         let options = ExchangeDeclareOptions {
@@ -725,16 +869,19 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), Topol
     }
     for queue in &topology.queues {
         let object = || TopologyObject::Queue(queue.name.clone());
+        let passive = kept.contains(&queue.name);
         let options = QueueDeclareOptions {
             durable: true,
+            passive,
             ..QueueDeclareOptions::default()
         };
+        let arguments = if passive {
+            FieldTable::default()
+        } else {
+            queue.arguments()
+        };
         channel
-            .queue_declare(
-                short_string(&queue.name, object)?,
-                options,
-                queue.arguments(),
-            )
+            .queue_declare(short_string(&queue.name, object)?, options, arguments)
             .await
             .map_err(|source| TopologyError::Declare {
                 object: Box::new(object()),
@@ -753,6 +900,25 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), Topol
                 short_string(&binding.exchange, object)?,
                 short_string(&binding.routing_key, object)?,
                 QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|source| TopologyError::Declare {
+                object: Box::new(object()),
+                source,
+            })?;
+    }
+    for binding in &topology.obsolete_bindings {
+        let object = || TopologyObject::Binding {
+            exchange: binding.exchange.clone(),
+            queue: binding.queue.clone(),
+            routing_key: binding.routing_key.clone(),
+        };
+        channel
+            .queue_unbind(
+                short_string(&binding.queue, object)?,
+                short_string(&binding.exchange, object)?,
+                short_string(&binding.routing_key, object)?,
                 FieldTable::default(),
             )
             .await
@@ -988,73 +1154,117 @@ mod tests {
                 )
             })
             .collect();
-        let expected: BTreeSet<(&str, &str, &str)> = [
-            ("inventory.order-events", "orders.events", "orders.#"),
-            ("inventory.order-events", "orders.events", "payments.#"),
+        // DESIGN's topology table, one row per queue: exactly the types acted on.
+        let table: [(&str, &str, &[&str]); 14] = [
+            (
+                "inventory.order-events",
+                "orders.events",
+                &[
+                    "orders.order_placed.v1",
+                    "orders.order_canceled.v1",
+                    "payments.payment_authorized.v1",
+                    "payments.payment_failed.v1",
+                ],
+            ),
             (
                 "inventory.catalog-events",
                 "catalog.events",
-                "catalog.variant.#",
+                &[
+                    "catalog.variant.created.v1",
+                    "catalog.variant.discontinued.v1",
+                ],
             ),
             (
                 "orders.inventory-events",
                 "inventory.events",
-                "inventory.stock.#",
+                &[
+                    "inventory.stock.reserved.v1",
+                    "inventory.stock.reservation_failed.v1",
+                    "inventory.stock.committed.v1",
+                    "inventory.stock.reservation_released.v1",
+                    "inventory.stock.reservation_expired.v1",
+                ],
             ),
-            ("orders.payment-events", "orders.events", "payments.#"),
+            (
+                "orders.payment-events",
+                "orders.events",
+                &[
+                    "payments.payment_authorized.v1",
+                    "payments.payment_failed.v1",
+                ],
+            ),
             (
                 "orders.fulfillment-events",
                 "fulfillment.events",
-                "fulfillment.shipment.#",
+                &[
+                    "fulfillment.shipment.shipped.v1",
+                    "fulfillment.shipment.delivered.v1",
+                ],
             ),
-            ("payments.order-events", "orders.events", "orders.#"),
+            (
+                "payments.order-events",
+                "orders.events",
+                &["orders.order_placed.v1", "orders.order_canceled.v1"],
+            ),
             (
                 "payments.inventory-events",
                 "inventory.events",
-                "inventory.stock.#",
+                &[
+                    "inventory.stock.reserved.v1",
+                    "inventory.stock.reservation_failed.v1",
+                    "inventory.stock.reservation_released.v1",
+                    "inventory.stock.reservation_expired.v1",
+                ],
             ),
             (
                 "payments.fulfillment-events",
                 "fulfillment.events",
-                "fulfillment.shipment.shipped.v1",
+                &["fulfillment.shipment.shipped.v1"],
             ),
             (
                 "fulfillment.inventory-events",
                 "inventory.events",
-                "inventory.stock.committed.v1",
+                &["inventory.stock.committed.v1"],
             ),
             (
                 "fulfillment.order-events",
                 "orders.events",
-                "orders.order_placed.v1",
+                &["orders.order_placed.v1", "orders.order_canceled.v1"],
             ),
             (
-                "fulfillment.order-events",
-                "orders.events",
-                "orders.order_canceled.v1",
+                "cart.catalog-events",
+                "catalog.events",
+                &[
+                    "catalog.product.archived.v1",
+                    "catalog.variant.discontinued.v1",
+                ],
             ),
-            ("cart.catalog-events", "catalog.events", "catalog.#"),
-            ("unrouted", "unrouted", ""),
-            ("iam.revocations", "iam.events", "iam.user.signed_out.v1"),
+            ("unrouted", "unrouted", &[""]),
             (
                 "iam.revocations",
                 "iam.events",
-                "iam.user.access_synchronized.v1",
+                &["iam.user.signed_out.v1", "iam.user.access_synchronized.v1"],
             ),
             (
                 "iam.revocations",
                 "iam.security-events",
-                "iam.security.account_locked.v1",
+                &["iam.security.account_locked.v1"],
             ),
-        ]
-        .into_iter()
-        .chain(ConsumerQueue::ALL.iter().map(|queue| {
-            let dlq = queue.default_name();
-            // Leaked only in this test, to build `&'static str` tuples.
-            let dlq: &'static str = Box::leak(format!("{dlq}.dlq").into_boxed_str());
-            (dlq, "dead-letter", dlq)
-        }))
-        .collect();
+        ];
+        let expected: BTreeSet<(&str, &str, &str)> = table
+            .iter()
+            .flat_map(|(queue, exchange, types)| {
+                types
+                    .iter()
+                    .map(move |event_type| (*queue, *exchange, *event_type))
+            })
+            .chain(ConsumerQueue::ALL.iter().map(|queue| {
+                let dlq = queue.default_name();
+                // Leaked only in this test, to build `&'static str` tuples.
+                let dlq: &'static str = Box::leak(format!("{dlq}.dlq").into_boxed_str());
+                (dlq, "dead-letter", dlq)
+            }))
+            .collect();
         assert_eq!(bindings, expected);
         assert_eq!(topology.queues.len(), 2 + 2 * ConsumerQueue::ALL.len());
         assert_eq!(topology.exchanges.len(), 2 + EventsExchange::ALL.len());

@@ -255,7 +255,7 @@ async fn graceful_shutdown_finishes_the_in_flight_handler_and_takes_nothing_new(
     };
     let consumer = RunningConsumer::spawn(test.broker.consumer(), &queue, handler);
     let batch: Vec<_> = (0..3)
-        .map(|_| test_message(&catalog, "catalog.price.changed.v1", b"reprice"))
+        .map(|_| test_message(&catalog, "catalog.product.archived.v1", b"archived"))
         .collect();
     let results = test.broker.publisher().publish_batch(&batch).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -301,7 +301,7 @@ async fn a_panicking_handler_counts_as_a_retry() {
         .publisher()
         .publish(&test_message(
             &inventory,
-            "inventory.stock.committed.v1",
+            "inventory.stock.reserved.v1",
             b"x",
         ))
         .await
@@ -361,7 +361,7 @@ async fn handlers_run_concurrently_up_to_the_configured_limit() {
         handler,
     );
     let batch: Vec<_> = (0..12)
-        .map(|_| test_message(&orders, "payments.payment_captured.v1", b"p"))
+        .map(|_| test_message(&orders, "payments.payment_authorized.v1", b"p"))
         .collect();
     let results = test.broker.publisher().publish_batch(&batch).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");

@@ -37,7 +37,7 @@ pub use self::reflection::{
 pub use self::server::{TestServer, spawn_service, spawn_service_with_settings};
 pub use self::service::TestService;
 pub use self::surface::assert_standard_grpc_surface;
-pub use self::tap::{EventTap, declare_tap};
+pub use self::tap::{EventTap, assert_binds_exactly_what_it_handles, declare_tap};
 
 /// How long a test waits for an event a service should publish (a relay
 /// poll, a broker hop and a consumer's transaction, on a loaded CI box).

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use ecommerce_broker::EventsExchange;
 use ecommerce_broker::lapin::message::BasicGetMessage;
 use ecommerce_broker::properties::from_basic_properties;
 use ecommerce_broker::topology::{BindingDeclaration, QueueDeclaration, Topology, TopologyNames};
-use ecommerce_events::ReceivedEvent;
+use ecommerce_broker::{ConsumerQueue, EventsExchange};
+use ecommerce_events::{DecodedEvent, EVENT_TYPES, ReceivedEvent};
 
 use crate::rabbitmq::Admin;
 
@@ -113,4 +113,38 @@ fn decode(message: &BasicGetMessage) -> ReceivedEvent {
         "x-schema-id header and envelope registry id disagree"
     );
     received
+}
+
+/// Checks that a consumer acts on exactly the event types `queue` is bound
+/// to: `acts_on` is the consumer's own classification (e.g. orders'
+/// `saga_input(event).is_some()`), asked for every event type published to
+/// the queue's exchange, each with an empty payload. A binding to a type the
+/// consumer ignores costs a delivery and a transaction for nothing; a type it
+/// acts on but is not bound to would never reach it.
+pub fn assert_binds_exactly_what_it_handles(
+    queue: ConsumerQueue,
+    acts_on: impl Fn(DecodedEvent) -> bool,
+) {
+    let names = TopologyNames::default();
+    let source = names.exchange(queue.source());
+    let mut handled: Vec<&str> = EVENT_TYPES
+        .iter()
+        .map(|info| info.event_type)
+        .filter(|event_type| names.exchange_for(event_type) == Some(source))
+        .filter(|event_type| {
+            let event = DecodedEvent::decode_payload(event_type, &[])
+                .and_then(Result::ok)
+                .unwrap_or_else(|| panic!("{event_type} decodes from an empty payload"));
+            acts_on(event)
+        })
+        .collect();
+    handled.sort_unstable();
+    let mut bound: Vec<&str> = queue.binding_keys().to_vec();
+    bound.sort_unstable();
+    assert_eq!(
+        handled,
+        bound,
+        "{} should be bound to exactly the types its consumer acts on",
+        queue.default_name()
+    );
 }

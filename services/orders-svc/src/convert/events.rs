@@ -157,6 +157,19 @@ mod tests {
     use crate::domain::{Cancellation, OrderEffect};
 
     #[test]
+    fn orders_queues_are_bound_to_exactly_the_events_the_saga_follows() {
+        for queue in [
+            ecommerce_broker::ConsumerQueue::OrdersInventoryEvents,
+            ecommerce_broker::ConsumerQueue::OrdersPaymentEvents,
+            ecommerce_broker::ConsumerQueue::OrdersFulfillmentEvents,
+        ] {
+            ecommerce_test_support::assert_binds_exactly_what_it_handles(queue, |event| {
+                saga_input(event).is_some()
+            });
+        }
+    }
+
+    #[test]
     fn each_order_event_becomes_its_payload() {
         let order = order_owned_by(Uuid::from_u128(0xb));
         let rejection = Rejection {

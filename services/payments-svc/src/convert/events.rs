@@ -154,6 +154,19 @@ mod tests {
     use super::*;
     use crate::domain::{ProviderReference, VoidReason};
 
+    #[test]
+    fn payments_queues_are_bound_to_exactly_the_events_payments_acts_on() {
+        for queue in [
+            ecommerce_broker::ConsumerQueue::PaymentsOrderEvents,
+            ecommerce_broker::ConsumerQueue::PaymentsInventoryEvents,
+            ecommerce_broker::ConsumerQueue::PaymentsFulfillmentEvents,
+        ] {
+            ecommerce_test_support::assert_binds_exactly_what_it_handles(queue, |event| {
+                saga_input(event).is_some()
+            });
+        }
+    }
+
     fn placed(order_id: OrderId) -> orders_pb::OrderPlaced {
         orders_pb::OrderPlaced {
             order_id: order_id.to_string(),
