@@ -889,46 +889,51 @@ pub async fn declare_keeping(
             })?;
     }
     for binding in &topology.bindings {
-        let object = || TopologyObject::Binding {
-            exchange: binding.exchange.clone(),
-            queue: binding.queue.clone(),
-            routing_key: binding.routing_key.clone(),
-        };
+        let (queue, exchange, routing_key, object) = binding_names(binding)?;
         channel
             .queue_bind(
-                short_string(&binding.queue, object)?,
-                short_string(&binding.exchange, object)?,
-                short_string(&binding.routing_key, object)?,
+                queue,
+                exchange,
+                routing_key,
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
             .await
             .map_err(|source| TopologyError::Declare {
-                object: Box::new(object()),
+                object: Box::new(object),
                 source,
             })?;
     }
     for binding in &topology.obsolete_bindings {
-        let object = || TopologyObject::Binding {
-            exchange: binding.exchange.clone(),
-            queue: binding.queue.clone(),
-            routing_key: binding.routing_key.clone(),
-        };
+        let (queue, exchange, routing_key, object) = binding_names(binding)?;
         channel
-            .queue_unbind(
-                short_string(&binding.queue, object)?,
-                short_string(&binding.exchange, object)?,
-                short_string(&binding.routing_key, object)?,
-                FieldTable::default(),
-            )
+            .queue_unbind(queue, exchange, routing_key, FieldTable::default())
             .await
             .map_err(|source| TopologyError::Declare {
-                object: Box::new(object()),
+                object: Box::new(object),
                 source,
             })?;
     }
     debug!("topology declared");
     Ok(())
+}
+
+/// A binding's queue, exchange and key as AMQP names, and the binding as
+/// the object an error names.
+fn binding_names(
+    binding: &BindingDeclaration,
+) -> Result<(ShortString, ShortString, ShortString, TopologyObject), TopologyError> {
+    let object = || TopologyObject::Binding {
+        exchange: binding.exchange.clone(),
+        queue: binding.queue.clone(),
+        routing_key: binding.routing_key.clone(),
+    };
+    Ok((
+        short_string(&binding.queue, object)?,
+        short_string(&binding.exchange, object)?,
+        short_string(&binding.routing_key, object)?,
+        object(),
+    ))
 }
 
 /// Deletes every queue (with its messages) and every exchange of `topology`.

@@ -327,30 +327,8 @@ impl Shop {
         customer: &Session,
         args: &CheckoutArgs,
     ) -> Result<String, Status> {
-        let mut request = with_bearer(
-            cart_pb::CheckoutRequest {
-                cart_id: String::new(),
-                shipping_option_id: self.shipping_option_id.clone(),
-                payment_method_token: args.payment_method_token.clone(),
-                idempotency_key: args.idempotency_key.clone(),
-                expected_version: None,
-            },
-            &customer.access_token,
-        );
-        let correlation = args
-            .correlation_id
-            .parse()
-            .map_err(|_| Status::invalid_argument("correlation id is not a header value"))?;
-        request
-            .metadata_mut()
-            .insert("x-correlation-id", correlation);
-        Ok(self
-            .cart
-            .clone()
-            .checkout(request)
-            .await?
-            .into_inner()
-            .order_id)
+        self.checkout_shipping(customer, args, &self.shipping_option_id)
+            .await
     }
 
     /// Adds `quantity` of `sku` and checks out with a good card.
