@@ -16,14 +16,7 @@ use ecommerce_auth::{AuthError, AuthSettings, GrpcJwksSource, Jwk, KeySource};
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::{EnvSource, GrpcSettings};
 use ecommerce_platform::tls::ClientTlsSettings;
-use ecommerce_proto::ecommerce::iam::v1::iam_service_server::{IamService, IamServiceServer};
-use ecommerce_proto::ecommerce::iam::v1::{
-    GetCurrentUserRequest, GetCurrentUserResponse, GetJwksRequest, GetJwksResponse,
-    RefreshSessionRequest, RefreshSessionResponse, ResendVerificationEmailRequest,
-    ResendVerificationEmailResponse, SetUserRolesRequest, SetUserRolesResponse, SignInRequest,
-    SignInResponse, SignOutRequest, SignOutResponse, SignUpRequest, SignUpResponse,
-    UpdateProfileRequest, UpdateProfileResponse, VerifyEmailRequest, VerifyEmailResponse,
-};
+use ecommerce_proto::ecommerce::iam::v1::iam_service_server::IamServiceServer;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
@@ -31,84 +24,10 @@ use rcgen::{
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use common::TestKey;
-
-/// Answers GetJwks with its keys; nothing else is called.
-struct JwksOnly {
-    keys: Vec<Jwk>,
-}
-
-#[tonic::async_trait]
-impl IamService for JwksOnly {
-    async fn get_jwks(
-        &self,
-        _: Request<GetJwksRequest>,
-    ) -> Result<Response<GetJwksResponse>, Status> {
-        Ok(Response::new(GetJwksResponse {
-            keys: self.keys.iter().cloned().map(Into::into).collect(),
-        }))
-    }
-
-    async fn sign_up(&self, _: Request<SignUpRequest>) -> Result<Response<SignUpResponse>, Status> {
-        Err(Status::unimplemented("SignUp"))
-    }
-
-    async fn sign_in(&self, _: Request<SignInRequest>) -> Result<Response<SignInResponse>, Status> {
-        Err(Status::unimplemented("SignIn"))
-    }
-
-    async fn sign_out(
-        &self,
-        _: Request<SignOutRequest>,
-    ) -> Result<Response<SignOutResponse>, Status> {
-        Err(Status::unimplemented("SignOut"))
-    }
-
-    async fn verify_email(
-        &self,
-        _: Request<VerifyEmailRequest>,
-    ) -> Result<Response<VerifyEmailResponse>, Status> {
-        Err(Status::unimplemented("VerifyEmail"))
-    }
-
-    async fn resend_verification_email(
-        &self,
-        _: Request<ResendVerificationEmailRequest>,
-    ) -> Result<Response<ResendVerificationEmailResponse>, Status> {
-        Err(Status::unimplemented("ResendVerificationEmail"))
-    }
-
-    async fn update_profile(
-        &self,
-        _: Request<UpdateProfileRequest>,
-    ) -> Result<Response<UpdateProfileResponse>, Status> {
-        Err(Status::unimplemented("UpdateProfile"))
-    }
-
-    async fn get_current_user(
-        &self,
-        _: Request<GetCurrentUserRequest>,
-    ) -> Result<Response<GetCurrentUserResponse>, Status> {
-        Err(Status::unimplemented("GetCurrentUser"))
-    }
-
-    async fn refresh_session(
-        &self,
-        _: Request<RefreshSessionRequest>,
-    ) -> Result<Response<RefreshSessionResponse>, Status> {
-        Err(Status::unimplemented("RefreshSession"))
-    }
-
-    async fn set_user_roles(
-        &self,
-        _: Request<SetUserRolesRequest>,
-    ) -> Result<Response<SetUserRolesResponse>, Status> {
-        Err(Status::unimplemented("SetUserRoles"))
-    }
-}
+use common::iam_stub::Stub;
 
 /// A CA and a server certificate for 127.0.0.1 it signed, as PEM files.
 struct TestPki {
@@ -168,8 +87,12 @@ async fn spawn_tls_iam(pki: &TestPki, keys: Vec<Jwk>) -> (SocketAddr, oneshot::S
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = GrpcServer::new(&ecommerce_platform::services::IAM, &settings)
-        .add_service(IamServiceServer::new(JwksOnly { keys }));
+    let server = GrpcServer::new(&ecommerce_platform::services::IAM, &settings).add_service(
+        IamServiceServer::new(Stub {
+            jwks: keys,
+            ..Stub::default()
+        }),
+    );
     tokio::spawn(async move {
         server
             .serve_with_listener(listener, async {

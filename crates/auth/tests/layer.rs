@@ -7,23 +7,18 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use chrono::{TimeDelta, Utc};
 use ecommerce_auth::{
-    AccessTokenVerifier, AuthError, AuthLayer, GrpcJwksSource, Jwk, Role, StaticKeySource,
-    VerifierConfig, optional_caller, require_caller, require_role,
+    AccessTokenVerifier, AuthError, AuthLayer, GrpcJwksSource, StaticKeySource, VerifierConfig,
 };
 use ecommerce_platform::grpc::GrpcTraceLayer;
 use ecommerce_platform::settings::ServiceInfo;
 use ecommerce_proto::ecommerce::iam::v1::iam_service_client::IamServiceClient;
-use ecommerce_proto::ecommerce::iam::v1::iam_service_server::{IamService, IamServiceServer};
+use ecommerce_proto::ecommerce::iam::v1::iam_service_server::IamServiceServer;
 use ecommerce_proto::ecommerce::iam::v1::{
-    GetCurrentUserRequest, GetCurrentUserResponse, GetJwksRequest, GetJwksResponse,
-    RefreshSessionRequest, RefreshSessionResponse, ResendVerificationEmailRequest,
-    ResendVerificationEmailResponse, SetUserRolesRequest, SetUserRolesResponse, SignInRequest,
-    SignInResponse, SignOutRequest, SignOutResponse, SignUpRequest, SignUpResponse,
-    UpdateProfileRequest, UpdateProfileResponse, User, VerifyEmailRequest, VerifyEmailResponse,
+    GetCurrentUserRequest, SetUserRolesRequest, UpdateProfileRequest, User,
 };
 use ecommerce_test_support::{TestServer, assert_standard_grpc_surface, spawn_service};
 use serde_json::json;
@@ -31,118 +26,17 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint, Server};
-use tonic::{Code, Request, Response, Status};
+use tonic::{Code, Request, Status};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 use tower::Layer as _;
 use uuid::Uuid;
 
+use common::iam_stub::Stub;
 use common::{AUDIENCE, ISSUER, TestKey, claims, token};
 
 const IAM: ServiceInfo = ecommerce_platform::services::IAM;
 const IAM_SERVICE: &str = "ecommerce.iam.v1.IamService";
-
-/// Handlers that report who called them, and count their calls.
-#[derive(Clone, Default)]
-struct Stub {
-    calls: Arc<AtomicUsize>,
-    jwks: Vec<Jwk>,
-}
-
-#[tonic::async_trait]
-impl IamService for Stub {
-    async fn get_current_user(
-        &self,
-        request: Request<GetCurrentUserRequest>,
-    ) -> Result<Response<GetCurrentUserResponse>, Status> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        // Anonymous callers get an empty user: the test reads who arrived.
-        let user = optional_caller(&request).map_or_else(User::default, |caller| User {
-            id: caller.user_id.to_string(),
-            roles: caller.roles,
-            ..User::default()
-        });
-        Ok(Response::new(GetCurrentUserResponse { user: Some(user) }))
-    }
-
-    async fn update_profile(
-        &self,
-        request: Request<UpdateProfileRequest>,
-    ) -> Result<Response<UpdateProfileResponse>, Status> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let caller = require_caller(&request)?;
-        let _body = request.into_inner();
-        Ok(Response::new(UpdateProfileResponse {
-            user: Some(User {
-                id: caller.user_id.to_string(),
-                ..User::default()
-            }),
-        }))
-    }
-
-    async fn set_user_roles(
-        &self,
-        request: Request<SetUserRolesRequest>,
-    ) -> Result<Response<SetUserRolesResponse>, Status> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        require_role(&request, Role::ADMIN)?;
-        let body = request.into_inner();
-        Ok(Response::new(SetUserRolesResponse {
-            user: Some(User {
-                id: body.user_id,
-                roles: body.roles,
-                ..User::default()
-            }),
-        }))
-    }
-
-    async fn get_jwks(
-        &self,
-        _request: Request<GetJwksRequest>,
-    ) -> Result<Response<GetJwksResponse>, Status> {
-        Ok(Response::new(GetJwksResponse {
-            keys: self.jwks.iter().cloned().map(Into::into).collect(),
-        }))
-    }
-
-    // What the layer tests do not call answers UNIMPLEMENTED (no default
-    // stubs are generated).
-    async fn sign_up(&self, _: Request<SignUpRequest>) -> Result<Response<SignUpResponse>, Status> {
-        Err(Status::unimplemented("SignUp"))
-    }
-
-    async fn sign_in(&self, _: Request<SignInRequest>) -> Result<Response<SignInResponse>, Status> {
-        Err(Status::unimplemented("SignIn"))
-    }
-
-    async fn sign_out(
-        &self,
-        _: Request<SignOutRequest>,
-    ) -> Result<Response<SignOutResponse>, Status> {
-        Err(Status::unimplemented("SignOut"))
-    }
-
-    async fn verify_email(
-        &self,
-        _: Request<VerifyEmailRequest>,
-    ) -> Result<Response<VerifyEmailResponse>, Status> {
-        Err(Status::unimplemented("VerifyEmail"))
-    }
-
-    async fn resend_verification_email(
-        &self,
-        _: Request<ResendVerificationEmailRequest>,
-    ) -> Result<Response<ResendVerificationEmailResponse>, Status> {
-        Err(Status::unimplemented("ResendVerificationEmail"))
-    }
-
-    async fn refresh_session(
-        &self,
-        _: Request<RefreshSessionRequest>,
-    ) -> Result<Response<RefreshSessionResponse>, Status> {
-        Err(Status::unimplemented("RefreshSession"))
-    }
-}
 
 fn layer_for(key: &TestKey) -> AuthLayer {
     let source = Arc::new(StaticKeySource::new(vec![key.jwk()]));

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod iam_stub;
+
 use std::sync::Arc;
 
 use base64::Engine as _;
