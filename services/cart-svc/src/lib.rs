@@ -31,6 +31,7 @@ use ecommerce_checkout::SnapshotKeys;
 use ecommerce_kernel::SystemClock;
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::settings::ServiceInfo;
+use ecommerce_platform::tls::ClientTlsSettings;
 use ecommerce_runtime::ServiceRuntime;
 use tower::Layer as _;
 
@@ -54,10 +55,12 @@ pub fn start(runtime: &ServiceRuntime) -> anyhow::Result<CartApp> {
     let settings = CartSettings::from_env()?;
     let keys = SnapshotKeys::from_env()?;
     runtime.refuse_development_defaults(&keys.development_defaults())?;
+    // GRPC_TLS_CA and the client certificate, read (and their files checked) once.
+    let tls = ClientTlsSettings::from_env()?;
     let dependencies = Dependencies {
-        quoter: Arc::new(GrpcPriceQuoter::new(&settings.catalog_url)?),
-        shipping: Arc::new(GrpcShippingPricer::new(&settings.fulfillment_url)?),
-        placer: Arc::new(GrpcOrderPlacer::new(&settings.orders_url, keys)?),
+        quoter: Arc::new(GrpcPriceQuoter::new(&settings.catalog_url, &tls)?),
+        shipping: Arc::new(GrpcShippingPricer::new(&settings.fulfillment_url, &tls)?),
+        placer: Arc::new(GrpcOrderPlacer::new(&settings.orders_url, &tls, keys)?),
         clock: Arc::new(SystemClock),
     };
     start_with(runtime, settings, dependencies)

@@ -41,14 +41,6 @@ pub fn upstream_channel(url: &str, tls: &ClientTlsSettings) -> anyhow::Result<Ch
     Ok(ecommerce_platform::grpc::lazy_channel(url, tls, timeouts)?)
 }
 
-/// [`upstream_channel`] with the client TLS settings of the process
-/// environment (`GRPC_TLS_CA`, `GRPC_TLS_CLIENT_CERT`, `GRPC_TLS_CLIENT_KEY`):
-/// an unreadable or invalid file fails here, at start-up, naming its variable.
-fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
-    let tls = ClientTlsSettings::from_env()?;
-    upstream_channel(url, &tls)
-}
-
 /// What a dependency's status means to our caller: its own code when it
 /// means something to them, INTERNAL when we sent something wrong or the
 /// dependency broke.
@@ -89,10 +81,10 @@ pub struct GrpcPriceQuoter {
 }
 
 impl GrpcPriceQuoter {
-    /// Connects lazily to `url` (e.g. `CATALOG_GRPC_URL`); TLS for `https://`,
-    /// trusting `GRPC_TLS_CA` when set, else the webpki roots.
-    pub fn new(url: &str) -> anyhow::Result<Self> {
-        Ok(Self::from_channel(lazy_channel(url)?))
+    /// Connects lazily to `url` (e.g. `CATALOG_GRPC_URL`); TLS for `https://`
+    /// per `tls`.
+    pub fn new(url: &str, tls: &ClientTlsSettings) -> anyhow::Result<Self> {
+        Ok(Self::from_channel(upstream_channel(url, tls)?))
     }
 
     pub fn from_channel(channel: Channel) -> Self {
@@ -133,11 +125,11 @@ pub struct GrpcShippingPricer {
 }
 
 impl GrpcShippingPricer {
-    /// Connects lazily to `url` (e.g. `FULFILLMENT_GRPC_URL`); TLS for `https://`,
-    /// trusting `GRPC_TLS_CA` when set, else the webpki roots.
-    pub fn new(url: &str) -> anyhow::Result<Self> {
+    /// Connects lazily to `url` (e.g. `FULFILLMENT_GRPC_URL`); TLS for
+    /// `https://` per `tls`.
+    pub fn new(url: &str, tls: &ClientTlsSettings) -> anyhow::Result<Self> {
         Ok(Self {
-            client: FulfillmentServiceClient::new(lazy_channel(url)?),
+            client: FulfillmentServiceClient::new(upstream_channel(url, tls)?),
         })
     }
 }
@@ -191,10 +183,10 @@ pub struct GrpcOrderPlacer {
 }
 
 impl GrpcOrderPlacer {
-    /// Connects lazily to `url` (e.g. `ORDERS_GRPC_URL`); TLS for `https://`,
-    /// trusting `GRPC_TLS_CA` when set, else the webpki roots.
-    pub fn new(url: &str, keys: SnapshotKeys) -> anyhow::Result<Self> {
-        Ok(Self::from_channel(lazy_channel(url)?, keys))
+    /// Connects lazily to `url` (e.g. `ORDERS_GRPC_URL`); TLS for `https://`
+    /// per `tls`.
+    pub fn new(url: &str, tls: &ClientTlsSettings, keys: SnapshotKeys) -> anyhow::Result<Self> {
+        Ok(Self::from_channel(upstream_channel(url, tls)?, keys))
     }
 
     pub fn from_channel(channel: Channel, keys: SnapshotKeys) -> Self {
