@@ -122,10 +122,32 @@ impl HandlerOutcome {
     }
 }
 
-/// Handles one delivery. Implemented for every
+/// Handles deliveries. Implemented for every
 /// `Fn(Delivery) -> impl Future<Output = HandlerOutcome>` closure.
 pub trait MessageHandler: Send + Sync + 'static {
     fn handle(&self, delivery: Delivery) -> impl Future<Output = HandlerOutcome> + Send;
+
+    /// Handles deliveries that arrived together (at most
+    /// [`ConsumerSettings::batch_size`], in queue order) and returns one
+    /// outcome per delivery, in the same order. The default handles them one
+    /// at a time, a panic counting as that delivery's `Retry`; the inbox
+    /// overrides it to apply a batch in one transaction.
+    fn handle_batch(
+        &self,
+        deliveries: Vec<Delivery>,
+    ) -> impl Future<Output = Vec<HandlerOutcome>> + Send {
+        async move {
+            let mut outcomes = Vec::with_capacity(deliveries.len());
+            for delivery in deliveries {
+                let outcome = AssertUnwindSafe(self.handle(delivery))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| HandlerOutcome::retry(panic_message(&*panic)));
+                outcomes.push(outcome);
+            }
+            outcomes
+        }
+    }
 }
 
 impl<Function, HandlerFuture> MessageHandler for Function
@@ -222,6 +244,7 @@ impl Consumer {
             stopping,
         });
         let concurrency = self.settings.concurrency.max(1);
+        let batch_size = self.settings.batch_size.max(1);
         let restart_backoff = self.broker.settings().reconnect_backoff;
         let mut in_flight: JoinSet<()> = JoinSet::new();
         let mut failed_starts: u32 = 0;
@@ -276,19 +299,23 @@ impl Consumer {
                     Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
                         report_task_end(joined);
                     }
-                    next = deliveries.next(), if has_capacity => match next {
-                        Some(Ok(delivery)) => {
-                            in_flight.spawn(handle_delivery(Arc::clone(&context), delivery));
+                    next = deliveries.next(), if has_capacity => {
+                        let (batch, stream_end) = take_batch(next, &mut deliveries, batch_size);
+                        if !batch.is_empty() {
+                            in_flight.spawn(handle_batch(Arc::clone(&context), batch));
                         }
-                        Some(Err(error)) => {
-                            warn!(%error, "consumer channel failed; resuming on the next connection");
-                            break;
+                        match stream_end {
+                            None => {}
+                            Some(StreamEnd::Failed(error)) => {
+                                warn!(%error, "consumer channel failed; resuming on the next connection");
+                                break;
+                            }
+                            Some(StreamEnd::Cancelled) => {
+                                warn!("the broker cancelled the consumer; resuming");
+                                break;
+                            }
                         }
-                        None => {
-                            warn!("the broker cancelled the consumer; resuming");
-                            break;
-                        }
-                    },
+                    }
                 }
             }
             if let Some(lost) = consuming_channel.take() {
@@ -373,57 +400,159 @@ fn report_task_end(joined: Result<(), tokio::task::JoinError>) {
     }
 }
 
-async fn handle_delivery<H: MessageHandler>(
+/// How a consumer's delivery stream ended.
+enum StreamEnd {
+    Failed(lapin::Error),
+    Cancelled,
+}
+
+/// `first` plus whatever has already arrived, up to `batch_size` deliveries,
+/// and how the stream ended if it did.
+fn take_batch(
+    first: Option<Result<AmqpDelivery, lapin::Error>>,
+    deliveries: &mut lapin::Consumer,
+    batch_size: usize,
+) -> (Vec<AmqpDelivery>, Option<StreamEnd>) {
+    let mut batch = Vec::new();
+    let mut next = first;
+    loop {
+        match next {
+            Some(Ok(delivery)) => batch.push(delivery),
+            Some(Err(error)) => return (batch, Some(StreamEnd::Failed(error))),
+            None => return (batch, Some(StreamEnd::Cancelled)),
+        }
+        if batch.len() >= batch_size {
+            return (batch, None);
+        }
+        match deliveries.next().now_or_never() {
+            Some(arrived) => next = arrived,
+            None => return (batch, None),
+        }
+    }
+}
+
+/// Checks each delivery's origin, hands the accepted ones to the handler as
+/// one batch, then settles every delivery by its outcome.
+async fn handle_batch<H: MessageHandler>(
     context: Arc<RunContext<H>>,
-    amqp_delivery: AmqpDelivery,
+    amqp_deliveries: Vec<AmqpDelivery>,
 ) {
-    let delivery = Delivery::from_amqp(&amqp_delivery, &context.queue);
     let span = info_span!(
-        "handle_delivery",
+        "handle_batch",
         queue = %context.queue,
-        message_id = %delivery.properties.message_id,
-        event_type = %delivery.properties.event_type,
-        routing_key = %delivery.routing_key,
-        delivery_count = delivery.delivery_count,
-        redelivered = delivery.redelivered,
+        size = amqp_deliveries.len(),
     );
-    async move {
-        let delivery_count = delivery.delivery_count;
-        if let Err(reason) = context.origin.check(&delivery) {
-            let reason = format!("refused as forged or misrouted: {reason}");
-            dead_letter(&context, &amqp_delivery, &reason).await;
-            return;
-        }
-        let outcome = AssertUnwindSafe(context.handler.handle(delivery))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| HandlerOutcome::retry(panic_message(&*panic)));
-        match outcome {
-            HandlerOutcome::Ack => acknowledge(&amqp_delivery).await,
-            HandlerOutcome::Retry { reason } if delivery_count >= context.settings.retry_budget => {
-                let reason = format!(
-                    "retry budget of {} exhausted: {reason}",
-                    context.settings.retry_budget
-                );
-                dead_letter(&context, &amqp_delivery, &reason).await;
-            }
-            HandlerOutcome::Retry { reason } => {
-                let delay = context.settings.retry_backoff.delay(delivery_count);
-                warn!(
-                    %reason,
-                    retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    "handler asked for a retry"
-                );
-                wait_unless_stopping(&context, delay).await;
-                requeue(&amqp_delivery).await;
-            }
-            HandlerOutcome::DeadLetter { reason } => {
-                dead_letter(&context, &amqp_delivery, &reason).await;
+    async {
+        let mut outcomes: Vec<Option<HandlerOutcome>> = vec![None; amqp_deliveries.len()];
+        let mut accepted = Vec::with_capacity(amqp_deliveries.len());
+        let mut accepted_positions = Vec::with_capacity(amqp_deliveries.len());
+        for (position, amqp_delivery) in amqp_deliveries.iter().enumerate() {
+            let delivery = Delivery::from_amqp(amqp_delivery, &context.queue);
+            match context.origin.check(&delivery) {
+                Ok(()) => {
+                    accepted.push(delivery);
+                    accepted_positions.push(position);
+                }
+                Err(reason) => {
+                    outcomes[position] = Some(HandlerOutcome::dead_letter(format!(
+                        "refused as forged or misrouted: {reason}"
+                    )));
+                }
             }
         }
+        if !accepted.is_empty() {
+            let count = accepted.len();
+            let handled = AssertUnwindSafe(context.handler.handle_batch(accepted))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| vec![HandlerOutcome::retry(panic_message(&*panic)); count]);
+            let mut handled = handled.into_iter();
+            for position in accepted_positions {
+                outcomes[position] = Some(handled.next().unwrap_or_else(|| {
+                    HandlerOutcome::retry("the handler returned no outcome for this delivery")
+                }));
+            }
+        }
+        let outcomes = outcomes
+            .into_iter()
+            .map(|outcome| outcome.unwrap_or_else(|| HandlerOutcome::retry("not handled")));
+        settle(&context, &amqp_deliveries, outcomes).await;
     }
     .instrument(span)
     .await;
+}
+
+/// Settles a batch: retries and dead-letters first, each on its own, then
+/// the acknowledgements. With one batch in flight at a time, a contiguous
+/// run of acks is one `multiple` ack of the last (every earlier tag on the
+/// channel is settled by then).
+async fn settle<H>(
+    context: &RunContext<H>,
+    amqp_deliveries: &[AmqpDelivery],
+    outcomes: impl Iterator<Item = HandlerOutcome>,
+) {
+    let mut acknowledged = Vec::new();
+    for (amqp_delivery, outcome) in amqp_deliveries.iter().zip(outcomes) {
+        let delivery_count = delivery_count(&amqp_delivery.properties);
+        let span = delivery_span(&context.queue, amqp_delivery, delivery_count);
+        async {
+            match outcome {
+                HandlerOutcome::Ack => acknowledged.push(amqp_delivery),
+                HandlerOutcome::Retry { reason }
+                    if delivery_count >= context.settings.retry_budget =>
+                {
+                    let reason = format!(
+                        "retry budget of {} exhausted: {reason}",
+                        context.settings.retry_budget
+                    );
+                    dead_letter(context, amqp_delivery, &reason).await;
+                }
+                HandlerOutcome::Retry { reason } => {
+                    let delay = context.settings.retry_backoff.delay(delivery_count);
+                    warn!(
+                        %reason,
+                        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "handler asked for a retry"
+                    );
+                    wait_unless_stopping(context, delay).await;
+                    requeue(amqp_delivery).await;
+                }
+                HandlerOutcome::DeadLetter { reason } => {
+                    dead_letter(context, amqp_delivery, &reason).await;
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+    match acknowledged.as_slice() {
+        [] => {}
+        [.., last] if context.settings.concurrency <= 1 => {
+            acknowledge(last, acknowledged.len() > 1).await;
+        }
+        each => {
+            for amqp_delivery in each {
+                acknowledge(amqp_delivery, false).await;
+            }
+        }
+    }
+}
+
+fn delivery_span(queue: &str, delivery: &AmqpDelivery, delivery_count: u32) -> tracing::Span {
+    let property = |value: Option<&ShortString>| {
+        value
+            .map(|value| value.as_str().to_owned())
+            .unwrap_or_default()
+    };
+    info_span!(
+        "settle_delivery",
+        queue = %queue,
+        message_id = %property(delivery.properties.message_id().as_ref()),
+        event_type = %property(delivery.properties.kind().as_ref()),
+        routing_key = %delivery.routing_key,
+        delivery_count,
+        redelivered = delivery.redelivered,
+    )
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -444,9 +573,11 @@ async fn wait_unless_stopping<H>(context: &RunContext<H>, delay: Duration) {
     }
 }
 
-async fn acknowledge(delivery: &AmqpDelivery) {
-    match delivery.acker.ack(BasicAckOptions::default()).await {
-        Ok(_) => debug!("message acknowledged"),
+/// Acks `delivery`; with `multiple`, every earlier unsettled delivery of
+/// the channel too.
+async fn acknowledge(delivery: &AmqpDelivery, multiple: bool) {
+    match delivery.acker.ack(BasicAckOptions { multiple }).await {
+        Ok(_) => debug!(multiple, "acknowledged"),
         // The channel is gone: the broker redelivers it, and the inbox skips it.
         Err(error) => warn!(%error, "could not acknowledge; the message will be redelivered"),
     }
@@ -491,7 +622,7 @@ async fn dead_letter<H>(context: &RunContext<H>, delivery: &AmqpDelivery, reason
                 dead_letter_queue = %context.dead_letter.routing_key,
                 "message dead-lettered"
             );
-            acknowledge(delivery).await;
+            acknowledge(delivery, false).await;
         }
         Some(Err(error)) => {
             error!(%reason, %error, "could not dead-letter the message; requeueing it");

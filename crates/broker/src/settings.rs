@@ -22,6 +22,8 @@ pub const AMQP_CONNECTION_NAME_VAR: &str = "AMQP_CONNECTION_NAME";
 pub const AMQP_PREFETCH_VAR: &str = "AMQP_PREFETCH";
 /// Variable holding how many handlers one consumer runs at once.
 pub const AMQP_CONSUMER_CONCURRENCY_VAR: &str = "AMQP_CONSUMER_CONCURRENCY";
+/// Variable holding the most deliveries one consumer hands its handler at once.
+pub const AMQP_CONSUMER_BATCH_SIZE_VAR: &str = "AMQP_CONSUMER_BATCH_SIZE";
 /// Variable holding the first reconnect delay ceiling, in milliseconds.
 pub const AMQP_RECONNECT_BACKOFF_MIN_MS_VAR: &str = "AMQP_RECONNECT_BACKOFF_MIN_MS";
 /// Variable holding the largest reconnect delay, in milliseconds.
@@ -49,6 +51,7 @@ pub const AMQP_RETRY_BACKOFF_MAX_MS_VAR: &str = "AMQP_RETRY_BACKOFF_MAX_MS";
 const DEFAULT_CONNECTION_NAME: &str = "ecommerce";
 const DEFAULT_PREFETCH: u16 = 64;
 const DEFAULT_CONSUMER_CONCURRENCY: usize = 1;
+const DEFAULT_CONSUMER_BATCH_SIZE: usize = 32;
 const DEFAULT_RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(100);
 const DEFAULT_RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,6 +68,11 @@ pub struct ConsumerSettings {
     /// `AMQP_CONSUMER_CONCURRENCY`: handlers running at once. 1 (the default)
     /// handles a queue's messages in order.
     pub concurrency: usize,
+    /// `AMQP_CONSUMER_BATCH_SIZE`: the most deliveries handed to the handler
+    /// at once. A batch is what has already arrived (prefetched) when the
+    /// consumer is free, never a wait for more; the inbox applies a batch in
+    /// one transaction. 1 turns batching off.
+    pub batch_size: usize,
     /// `AMQP_RETRY_BUDGET`: requeues allowed after a `Retry`; the delivery
     /// whose `x-delivery-count` has reached it is dead-lettered instead. Kept
     /// below the queues' delivery limit so the consumer, which knows the
@@ -79,6 +87,7 @@ impl Default for ConsumerSettings {
         Self {
             prefetch: DEFAULT_PREFETCH,
             concurrency: DEFAULT_CONSUMER_CONCURRENCY,
+            batch_size: DEFAULT_CONSUMER_BATCH_SIZE,
             retry_budget: DEFAULT_RETRY_BUDGET,
             retry_backoff: Backoff::new(DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RETRY_BACKOFF_MAX),
         }
@@ -164,6 +173,14 @@ impl BrokerSettings {
                 "must be at least 1",
             ));
         }
+        let batch_size = source.or(AMQP_CONSUMER_BATCH_SIZE_VAR, DEFAULT_CONSUMER_BATCH_SIZE)?;
+        if batch_size == 0 {
+            return Err(invalid(
+                AMQP_CONSUMER_BATCH_SIZE_VAR,
+                "0",
+                "must be at least 1 (1 handles one delivery at a time)",
+            ));
+        }
         let delivery_limit = source.or(AMQP_DELIVERY_LIMIT_VAR, DEFAULT_DELIVERY_LIMIT)?;
         if delivery_limit == 0 {
             return Err(invalid(AMQP_DELIVERY_LIMIT_VAR, "0", "must be at least 1"));
@@ -205,6 +222,7 @@ impl BrokerSettings {
             consumer: ConsumerSettings {
                 prefetch,
                 concurrency,
+                batch_size,
                 retry_budget,
                 retry_backoff: backoff(
                     source,
@@ -371,6 +389,7 @@ mod tests {
         assert_eq!(settings.connection_name, "ecommerce");
         assert_eq!(settings.consumer.prefetch, 64);
         assert_eq!(settings.consumer.concurrency, 1);
+        assert_eq!(settings.consumer.batch_size, 32);
         assert_eq!(settings.consumer.retry_budget, 5);
         assert_eq!(settings.delivery_limit, 10);
         assert_eq!(settings.confirm_timeout, Duration::from_secs(10));
@@ -391,6 +410,7 @@ mod tests {
             ("AMQP_CONNECTION_NAME", "orders-svc"),
             ("AMQP_PREFETCH", "10"),
             ("AMQP_CONSUMER_CONCURRENCY", "4"),
+            ("AMQP_CONSUMER_BATCH_SIZE", "8"),
             ("AMQP_RECONNECT_BACKOFF_MIN_MS", "50"),
             ("AMQP_RECONNECT_BACKOFF_MAX_MS", "800"),
             ("AMQP_CONNECT_TIMEOUT_MS", "1500"),
@@ -413,6 +433,7 @@ mod tests {
             ConsumerSettings {
                 prefetch: 10,
                 concurrency: 4,
+                batch_size: 8,
                 retry_budget: 3,
                 retry_backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(60)),
             }
@@ -463,6 +484,7 @@ mod tests {
         for variable in [
             "AMQP_PREFETCH",
             "AMQP_CONSUMER_CONCURRENCY",
+            "AMQP_CONSUMER_BATCH_SIZE",
             "AMQP_CONFIRM_TIMEOUT_MS",
             "AMQP_CONNECT_TIMEOUT_MS",
             "AMQP_DELIVERY_LIMIT",

@@ -1,6 +1,7 @@
 //! [`InboxConsumer`]: the broker message handler that makes an
 //! [`EventHandler`] idempotent.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -9,11 +10,13 @@ use ecommerce_broker::{Consumer, ConsumerError, Delivery, HandlerOutcome, Messag
 use ecommerce_events::{EventMetadata, ReceivedEvent, decode};
 use ecommerce_outbox::{Outbox, OutboxTransaction};
 use futures::FutureExt as _;
+use sea_orm::sea_query::ArrayType;
 use sea_orm::{
     ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
     TransactionTrait, Value,
 };
 use tracing::{Instrument as _, debug, error, info, info_span, warn};
+use uuid::Uuid;
 
 use crate::error::error_chain;
 use crate::handler::{EventHandler, HandlerContext};
@@ -49,6 +52,7 @@ pub struct InboxConsumer {
     db: DatabaseConnection,
     table: InboxTable,
     record_sql: Arc<str>,
+    record_batch_sql: Arc<str>,
     handler: Arc<dyn EventHandler>,
     outbox: Option<Outbox>,
     on_committed: Option<Arc<CommittedHook>>,
@@ -82,11 +86,13 @@ impl InboxConsumer {
         handler: impl EventHandler,
     ) -> Self {
         let record_sql = table.record_sql();
+        let record_batch_sql = table.record_batch_sql();
         Self {
             name: Arc::from(name.into()),
             db,
             table,
             record_sql: Arc::from(record_sql),
+            record_batch_sql: Arc::from(record_batch_sql),
             handler: Arc::new(handler),
             outbox: None,
             on_committed: None,
@@ -139,6 +145,14 @@ impl InboxConsumer {
                 return HandlerOutcome::dead_letter(format!("undecodable: {error}"));
             }
         };
+        let span = self.message_span(&delivery, &received);
+        self.process_received(&delivery, received)
+            .instrument(span)
+            .await
+    }
+
+    /// The span of one message's handling, continuing the producer's trace.
+    fn message_span(&self, delivery: &Delivery, received: &ReceivedEvent) -> tracing::Span {
         let metadata = &received.metadata;
         let span = info_span!(
             "inbox_handle",
@@ -150,9 +164,171 @@ impl InboxConsumer {
             delivery_count = delivery.delivery_count,
         );
         trace::continue_trace(&span, metadata.trace_context.as_ref());
-        self.process_received(&delivery, received)
-            .instrument(span)
+        span
+    }
+
+    /// Handles deliveries that arrived together; what
+    /// [`MessageHandler::handle_batch`] runs.
+    ///
+    /// The decodable ones are applied in **one** transaction: one multi-row
+    /// inbox insert, each handler in queue order (a later message sees what
+    /// an earlier one wrote), one commit (one WAL flush, one relay wake).
+    /// If any handler fails or panics, or the commit fails, the whole batch
+    /// is rolled back and every message is handled again on its own, so a
+    /// poison message is dead-lettered or retried alone and its neighbours
+    /// are applied exactly once. A deadlock is such a failure too.
+    async fn process_batch(&self, mut deliveries: Vec<Delivery>) -> Vec<HandlerOutcome> {
+        if deliveries.len() <= 1 {
+            let mut outcomes = Vec::with_capacity(1);
+            if let Some(delivery) = deliveries.pop() {
+                outcomes.push(self.process(delivery).await);
+            }
+            return outcomes;
+        }
+        let mut outcomes: Vec<Option<HandlerOutcome>> = vec![None; deliveries.len()];
+        let mut decoded = Vec::with_capacity(deliveries.len());
+        for (position, delivery) in deliveries.iter().enumerate() {
+            match decode(&delivery.properties, &delivery.body) {
+                Ok(received) => decoded.push((position, received)),
+                Err(error) => {
+                    outcomes[position] =
+                        Some(HandlerOutcome::dead_letter(format!("undecodable: {error}")));
+                }
+            }
+        }
+        let positions: Vec<usize> = decoded.iter().map(|(position, _)| *position).collect();
+        match self.apply_batch(&deliveries, decoded).await {
+            Ok(()) => {
+                for position in positions {
+                    outcomes[position] = Some(HandlerOutcome::Ack);
+                }
+            }
+            Err(reason) => {
+                info!(
+                    consumer = %self.name,
+                    size = positions.len(),
+                    %reason,
+                    "batch rolled back; handling its messages one at a time"
+                );
+                for position in positions {
+                    outcomes[position] = Some(self.process(deliveries[position].clone()).await);
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|outcome| outcome.unwrap_or_else(|| HandlerOutcome::retry("not handled")))
+            .collect()
+    }
+
+    /// Applies decoded messages (with their positions in `deliveries`) in
+    /// one transaction; `Err` means it was rolled back, with why.
+    async fn apply_batch(
+        &self,
+        deliveries: &[Delivery],
+        decoded: Vec<(usize, ReceivedEvent)>,
+    ) -> Result<(), String> {
+        let transaction = self
+            .begin()
             .await
+            .map_err(|reason| format!("cannot begin: {reason}"))?;
+        let recorded = match self.record_batch(transaction.get(), &decoded).await {
+            Ok(recorded) => recorded,
+            Err(reason) => {
+                transaction.rollback().await;
+                return Err(format!("cannot record the messages: {reason}"));
+            }
+        };
+        let mut applied = Vec::with_capacity(decoded.len());
+        for (position, received) in decoded {
+            let delivery = &deliveries[position];
+            let span = self.message_span(delivery, &received);
+            let ReceivedEvent { event, metadata } = received;
+            // Recorded now, and the first of its copies in this batch.
+            if !recorded.contains(&metadata.id)
+                || applied
+                    .iter()
+                    .any(|done: &EventMetadata| done.id == metadata.id)
+            {
+                span.in_scope(|| info!("already processed; acknowledging without handling again"));
+                continue;
+            }
+            let context = HandlerContext {
+                transaction: transaction.get(),
+                metadata: &metadata,
+                event_type: event.event_type(),
+                consumer_name: &self.name,
+                outbox: self.outbox.as_ref(),
+                delivery_count: delivery.delivery_count,
+                redelivered: delivery.redelivered,
+            };
+            let handled = AssertUnwindSafe(self.handler.handle(&context, event))
+                .catch_unwind()
+                .instrument(span)
+                .await;
+            let failure = match handled {
+                Ok(Ok(())) => None,
+                Ok(Err(handler_error)) => Some(handler_error.to_string()),
+                Err(panic) => Some(format!("handler panicked: {}", panic_message(&*panic))),
+            };
+            if let Some(failure) = failure {
+                transaction.rollback().await;
+                return Err(format!("message {}: {failure}", metadata.id));
+            }
+            applied.push(metadata);
+        }
+        transaction
+            .commit()
+            .await
+            .map_err(|reason| format!("commit failed: {reason}"))?;
+        debug!(consumer = %self.name, applied = applied.len(), "batch handled and committed");
+        if let Some(hook) = &self.on_committed {
+            for metadata in &applied {
+                hook(metadata);
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts the records of a batch in one statement; returns the ids
+    /// recorded now (the others were already there).
+    async fn record_batch(
+        &self,
+        transaction: &DatabaseTransaction,
+        decoded: &[(usize, ReceivedEvent)],
+    ) -> Result<HashSet<Uuid>, String> {
+        let array =
+            |array_type, values: Vec<Value>| Value::Array(array_type, Some(Box::new(values)));
+        let ids = decoded
+            .iter()
+            .map(|(_, received)| Value::from(received.metadata.id))
+            .collect();
+        let types = decoded
+            .iter()
+            .map(|(_, received)| Value::from(received.event.event_type()))
+            .collect();
+        let correlation_ids = decoded
+            .iter()
+            .map(|(_, received)| Value::String(received.metadata.correlation_id.clone()))
+            .collect();
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            &*self.record_batch_sql,
+            [
+                Value::from(&*self.name),
+                array(ArrayType::Uuid, ids),
+                array(ArrayType::String, types),
+                array(ArrayType::String, correlation_ids),
+            ],
+        );
+        let rows = transaction
+            .query_all_raw(statement)
+            .await
+            .map_err(|error| error_chain(&error))?;
+        rows.iter()
+            .map(|row| row.try_get::<Uuid>("", "message_id"))
+            .collect::<Result<HashSet<_>, _>>()
+            .map_err(|error| error_chain(&error))
     }
 
     async fn process_received(
@@ -266,6 +442,13 @@ impl InboxConsumer {
 impl MessageHandler for InboxConsumer {
     fn handle(&self, delivery: Delivery) -> impl Future<Output = HandlerOutcome> + Send {
         self.process(delivery)
+    }
+
+    fn handle_batch(
+        &self,
+        deliveries: Vec<Delivery>,
+    ) -> impl Future<Output = Vec<HandlerOutcome>> + Send {
+        self.process_batch(deliveries)
     }
 }
 

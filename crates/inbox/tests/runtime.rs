@@ -604,3 +604,150 @@ async fn prune_deletes_only_records_older_than_the_retention() {
     );
     fixture.cleanup().await;
 }
+
+/// Writes one `effects` row per call with its transaction id, and refuses
+/// (permanently) the orders of user `poison`.
+struct RefusePoison;
+
+#[async_trait]
+impl EventHandler for RefusePoison {
+    async fn handle(
+        &self,
+        context: &HandlerContext<'_>,
+        event: DecodedEvent,
+    ) -> Result<(), HandlerError> {
+        context
+            .transaction()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO batch_effects (message_id, txid) VALUES ($1, txid_current())",
+                [Value::from(context.message_id())],
+            ))
+            .await?;
+        match event {
+            DecodedEvent::OrdersOrderPlacedV1(order) if order.user_id == "poison" => {
+                Err(HandlerError::permanent("the order is poison"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+async fn batch_fixture(prefix: &str) -> Fixture {
+    let fixture = Fixture::new(prefix).await;
+    fixture
+        .schema
+        .db()
+        .execute_unprepared(
+            "CREATE TABLE batch_effects (message_id uuid NOT NULL, txid bigint NOT NULL)",
+        )
+        .await
+        .unwrap();
+    fixture
+}
+
+fn order_of(user_id: &str) -> Delivery {
+    let (mut payload, metadata) = order_placed();
+    payload.user_id = user_id.to_owned();
+    delivery(&payload, &metadata)
+}
+
+#[tokio::test]
+async fn a_batch_is_applied_in_one_transaction_and_acknowledged_whole() {
+    let fixture = batch_fixture("inbox_batch_one_txn").await;
+    let consumer = fixture.consumer(RefusePoison);
+    let deliveries: Vec<Delivery> = (0..20).map(|_| order_of("user-1")).collect();
+
+    let outcomes = consumer.handle_batch(deliveries.clone()).await;
+
+    assert_eq!(outcomes, vec![HandlerOutcome::Ack; 20]);
+    assert_eq!(
+        fixture.count("SELECT count(*) FROM batch_effects").await,
+        20
+    );
+    assert_eq!(
+        fixture
+            .count("SELECT count(DISTINCT txid) FROM batch_effects")
+            .await,
+        1,
+        "one transaction for the whole batch"
+    );
+    assert_eq!(fixture.processed().await, 20);
+
+    // The same batch again (a redelivery after a lost ack): nothing applied twice.
+    let outcomes = consumer.handle_batch(deliveries).await;
+    assert_eq!(outcomes, vec![HandlerOutcome::Ack; 20]);
+    assert_eq!(
+        fixture.count("SELECT count(*) FROM batch_effects").await,
+        20
+    );
+    fixture.cleanup().await;
+}
+
+#[tokio::test]
+async fn one_poison_message_in_a_batch_of_20_is_dead_lettered_alone_and_the_19_others_apply_once() {
+    let fixture = batch_fixture("inbox_batch_poison").await;
+    let consumer = fixture.consumer(RefusePoison);
+    let mut deliveries: Vec<Delivery> = (0..20).map(|_| order_of("user-1")).collect();
+    deliveries[7] = order_of("poison");
+    let poison_id = deliveries[7].properties.message_id.clone();
+
+    let outcomes = consumer.handle_batch(deliveries).await;
+
+    for (position, outcome) in outcomes.iter().enumerate() {
+        if position == 7 {
+            assert_eq!(
+                outcome,
+                &HandlerOutcome::dead_letter("the order is poison"),
+                "position {position}"
+            );
+        } else {
+            assert_eq!(outcome, &HandlerOutcome::Ack, "position {position}");
+        }
+    }
+    // What is left: the 19 others, each once, and no trace of the poison one.
+    assert_eq!(fixture.processed().await, 19);
+    assert_eq!(
+        fixture
+            .count("SELECT count(DISTINCT message_id) FROM batch_effects")
+            .await,
+        19
+    );
+    assert_eq!(
+        fixture.count("SELECT count(*) FROM batch_effects").await,
+        19
+    );
+    assert_eq!(
+        fixture
+            .count(&format!(
+                "SELECT count(*) FROM {{inbox}} WHERE message_id = '{poison_id}'"
+            ))
+            .await,
+        0
+    );
+    fixture.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_message_twice_in_one_batch_and_an_undecodable_one_are_settled_on_their_own() {
+    let fixture = batch_fixture("inbox_batch_mixed").await;
+    let consumer = fixture.consumer(RefusePoison);
+    let first = order_of("user-1");
+    let mut garbled = order_of("user-1");
+    garbled.body = Arc::from(&b"\xff\xffnot protobuf"[..]);
+    let deliveries = vec![first.clone(), garbled, first, order_of("user-2")];
+
+    let outcomes = consumer.handle_batch(deliveries).await;
+
+    assert_eq!(outcomes[0], HandlerOutcome::Ack);
+    assert!(
+        matches!(&outcomes[1], HandlerOutcome::DeadLetter { reason } if reason.starts_with("undecodable")),
+        "{:?}",
+        outcomes[1]
+    );
+    assert_eq!(outcomes[2], HandlerOutcome::Ack);
+    assert_eq!(outcomes[3], HandlerOutcome::Ack);
+    assert_eq!(fixture.count("SELECT count(*) FROM batch_effects").await, 2);
+    assert_eq!(fixture.processed().await, 2);
+    fixture.cleanup().await;
+}

@@ -30,7 +30,9 @@
 //! - a message that does not decode lands in the dead-letter queue with the
 //!   reason, and the queue goes on;
 //! - a handler that keeps failing transiently is retried, then dead-lettered;
-//!   a permanent failure is dead-lettered at once.
+//!   a permanent failure is dead-lettered at once;
+//! - a poison message among deliveries handled as one batch is dead-lettered
+//!   alone, and the others are applied exactly once.
 //!
 //! Both sides share one Postgres schema: the desk writes `example_orders`
 //! and `orders_outbox_events`, the stock keeper `example_reservations`,
@@ -240,6 +242,65 @@ async fn the_same_message_delivered_again_is_acknowledged_without_a_second_effec
             .await,
         0
     );
+
+    example.stop().await;
+    world.finish().await;
+}
+
+/// Deliveries that arrive together are applied in one transaction; a poison
+/// message among them is isolated (the batch is rolled back and handled one
+/// message at a time), so it alone is dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_poison_order_among_20_published_together_is_dead_lettered_and_the_19_others_apply_once()
+ {
+    let world = World::create("worked_batch_poison").await;
+    // All 20 in one transaction, so the relay publishes them as one batch;
+    // the 8th has nothing to reserve, which the stock keeper calls permanent.
+    let transaction = world.desk.outbox().begin(world.db()).await.unwrap();
+    let mut placed = Vec::new();
+    for position in 0..20 {
+        let quantity = if position == 7 { 0 } else { 1 };
+        placed.push(
+            world
+                .desk
+                .place_order_in(&transaction, quantity)
+                .await
+                .unwrap(),
+        );
+    }
+    transaction.commit().await.unwrap();
+    let example = world.run_example().await;
+
+    let dead_letter_queue = world.stock_dead_letter_queue();
+    let admin = &world.broker.admin;
+    assert_eq!(
+        admin
+            .wait_for_message_count(&dead_letter_queue, 1, PATIENCE)
+            .await,
+        1
+    );
+    world
+        .wait_for("the 19 others reserved", async |world: &World| {
+            world.effects().await == (19, 19, 19)
+        })
+        .await;
+    world.wait_for_stock_queue_drained().await;
+    let dead = admin.get(&dead_letter_queue).await.expect("the DLQ copy");
+    assert_eq!(decode_message(&dead).metadata.id, placed[7].event_id);
+    assert_eq!(
+        header_text(&dead, DEATH_REASON_HEADER),
+        Some(format!(
+            "order {} has nothing to reserve",
+            placed[7].order_id
+        ))
+    );
+    for (position, order) in placed.iter().enumerate() {
+        let expected = i64::from(position != 7);
+        assert_eq!(world.times_processed(order.event_id).await, expected);
+        assert_eq!(world.reservations_for(order.order_id).await, expected);
+    }
+    assert_eq!(world.inventory_outbox_events().await.len(), 19);
+    assert_eq!(admin.message_count(&dead_letter_queue).await, 0);
 
     example.stop().await;
     world.finish().await;

@@ -35,6 +35,7 @@ pub fn test_settings(prefix: &str) -> BrokerSettings {
     settings.consumer = ConsumerSettings {
         prefetch: 16,
         concurrency: 1,
+        batch_size: 8,
         retry_budget: 2,
         retry_backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(40)),
     };
