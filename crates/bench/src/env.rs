@@ -51,7 +51,9 @@ pub struct Resources {
 impl Resources {
     pub fn new(run_id: &str) -> anyhow::Result<Self> {
         let settings = broker_settings(run_id)?;
-        let topology = settings.topology();
+        let mut topology = settings.topology();
+        // Its consumers declare their retry paths; the cleanup deletes them.
+        topology.extend(topology::retry_paths(&settings.names));
         Ok(Self {
             run_id: run_id.to_owned(),
             settings,

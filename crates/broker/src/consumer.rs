@@ -38,10 +38,14 @@ use tracing::{Instrument as _, debug, error, info, info_span, instrument, warn};
 
 use crate::connection::Broker;
 use crate::origin::EventOrigin;
-use crate::properties::{DELIVERY_COUNT_HEADER, delivery_count, from_basic_properties};
+use crate::properties::{
+    DELIVERY_COUNT_HEADER, delivery_count, from_basic_properties, header_count, header_string,
+};
 use crate::publisher::{PreparedMessage, Publisher};
 use crate::settings::ConsumerSettings;
-use crate::topology::DeadLetterRoute;
+use crate::topology::{
+    self, DeadLetterRoute, RETRY_WAIT_ROUTING_KEY, retry_exchange_name, retry_path,
+};
 
 /// Header of a dead-lettered copy: why the consumer gave up on it.
 pub const DEATH_REASON_HEADER: &str = "x-death-reason";
@@ -54,6 +58,11 @@ pub const ORIGINAL_ROUTING_KEY_HEADER: &str = "x-original-routing-key";
 /// Header of a dead-lettered copy: the broker user that first published it
 /// (the copy's own `user_id` is the consumer's, as RabbitMQ requires).
 pub const ORIGINAL_USER_ID_HEADER: &str = "x-original-user-id";
+
+/// Header of a delayed-retry copy: how many delayed retries it has had.
+pub const RETRY_COUNT_HEADER: &str = "x-retry-count";
+/// Header of a delayed-retry copy: why the last attempt failed.
+pub const RETRY_REASON_HEADER: &str = "x-retry-reason";
 
 /// How long shutdown waits for the broker to confirm `basic.cancel`.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,23 +85,61 @@ pub struct Delivery {
     /// The AMQP `user_id`: the broker user that published it (RabbitMQ
     /// refuses a publish whose `user_id` is not the connection's user).
     pub user_id: Option<String>,
+    /// How many delayed retries it has had (0 unless it came back from its
+    /// queue's wait queue).
+    pub delayed_retries: u32,
 }
 
 impl Delivery {
     pub(crate) fn from_amqp(delivery: &AmqpDelivery, queue: &str) -> Self {
+        let origin = PublishedAs::of(delivery, queue);
         Self {
             body: Arc::from(delivery.data.as_slice()),
             properties: from_basic_properties(&delivery.properties),
             queue: queue.to_owned(),
-            exchange: delivery.exchange.as_str().to_owned(),
-            routing_key: delivery.routing_key.as_str().to_owned(),
+            exchange: origin.exchange,
+            routing_key: origin.routing_key,
             redelivered: delivery.redelivered,
             delivery_count: delivery_count(&delivery.properties),
-            user_id: delivery
-                .properties
-                .user_id()
-                .as_ref()
-                .map(|user_id| user_id.as_str().to_owned()),
+            user_id: origin.user_id,
+            delayed_retries: origin.delayed_retries,
+        }
+    }
+}
+
+/// How a delivery was first published. For one that came back through its
+/// queue's retry exchange (which only this queue's consumer may write to,
+/// and the broker names the exchange a delivery came through), that is what
+/// the consumer recorded in the headers when it parked the message;
+/// otherwise the delivery's own exchange, routing key and user.
+struct PublishedAs {
+    exchange: String,
+    routing_key: String,
+    user_id: Option<String>,
+    delayed_retries: u32,
+}
+
+impl PublishedAs {
+    fn of(delivery: &AmqpDelivery, queue: &str) -> Self {
+        let properties = &delivery.properties;
+        let user_id = properties
+            .user_id()
+            .as_ref()
+            .map(|user_id| user_id.as_str().to_owned());
+        if delivery.exchange.as_str() == retry_exchange_name(queue) {
+            return Self {
+                exchange: header_string(properties, ORIGINAL_EXCHANGE_HEADER).unwrap_or_default(),
+                routing_key: header_string(properties, ORIGINAL_ROUTING_KEY_HEADER)
+                    .unwrap_or_default(),
+                user_id: header_string(properties, ORIGINAL_USER_ID_HEADER),
+                delayed_retries: header_count(properties, RETRY_COUNT_HEADER),
+            };
+        }
+        Self {
+            exchange: delivery.exchange.as_str().to_owned(),
+            routing_key: delivery.routing_key.as_str().to_owned(),
+            user_id,
+            delayed_retries: 0,
         }
     }
 }
@@ -126,6 +173,13 @@ impl HandlerOutcome {
 /// `Fn(Delivery) -> impl Future<Output = HandlerOutcome>` closure.
 pub trait MessageHandler: Send + Sync + 'static {
     fn handle(&self, delivery: Delivery) -> impl Future<Output = HandlerOutcome> + Send;
+
+    /// Whether [`handle_batch`](Self::handle_batch) gains anything from
+    /// several deliveries at once (the inbox: one transaction). When it does
+    /// not (the default), the consumer hands over one delivery at a time.
+    fn handles_batches(&self) -> bool {
+        false
+    }
 
     /// Handles deliveries that arrived together (at most
     /// [`ConsumerSettings::batch_size`], in queue order) and returns one
@@ -185,6 +239,8 @@ struct RunContext<H> {
     /// is dead-lettered unseen.
     origin: EventOrigin,
     dead_letter: DeadLetterRoute,
+    /// This queue's `<queue>.retry` exchange, for delayed retries.
+    retry_exchange: String,
     settings: ConsumerSettings,
     handler: H,
     dead_letter_publisher: Publisher,
@@ -238,13 +294,18 @@ impl Consumer {
             queue: queue.to_owned(),
             origin: EventOrigin::from_settings(self.broker.settings()),
             dead_letter,
+            retry_exchange: retry_exchange_name(queue),
             settings: self.settings,
             handler,
             dead_letter_publisher: self.broker.publisher(),
             stopping,
         });
         let concurrency = self.settings.concurrency.max(1);
-        let batch_size = self.settings.batch_size.max(1);
+        let batch_size = if context.handler.handles_batches() {
+            self.settings.batch_size.max(1)
+        } else {
+            1
+        };
         let restart_backoff = self.broker.settings().reconnect_backoff;
         let mut in_flight: JoinSet<()> = JoinSet::new();
         let mut failed_starts: u32 = 0;
@@ -262,7 +323,8 @@ impl Consumer {
                 broker_closed = true;
                 break 'consume;
             };
-            let started = start_consuming(&session.connection, &queue_name, &self.settings).await;
+            let started =
+                start_consuming(&session.connection, queue, &queue_name, &self.settings).await;
             let (channel, mut deliveries) = match started {
                 Ok(started) => started,
                 Err(error) => {
@@ -354,10 +416,13 @@ impl Consumer {
 
 async fn start_consuming(
     connection: &lapin::Connection,
+    queue_name: &str,
     queue: &ShortString,
     settings: &ConsumerSettings,
-) -> Result<(Channel, lapin::Consumer), lapin::Error> {
+) -> Result<(Channel, lapin::Consumer), Box<dyn std::error::Error + Send + Sync>> {
     let channel = connection.create_channel().await?;
+    // Idempotent, and on every (re)start: the retry path is this consumer's own.
+    topology::declare(&channel, &retry_path(queue_name)).await?;
     channel
         .basic_qos(settings.prefetch, BasicQosOptions { global: false })
         .await?;
@@ -494,31 +559,23 @@ async fn settle<H>(
     let mut acknowledged = Vec::new();
     for (amqp_delivery, outcome) in amqp_deliveries.iter().zip(outcomes) {
         let delivery_count = delivery_count(&amqp_delivery.properties);
+        let published_as = PublishedAs::of(amqp_delivery, &context.queue);
         let span = delivery_span(&context.queue, amqp_delivery, delivery_count);
         async {
             match outcome {
                 HandlerOutcome::Ack => acknowledged.push(amqp_delivery),
-                HandlerOutcome::Retry { reason }
-                    if delivery_count >= context.settings.retry_budget =>
-                {
-                    let reason = format!(
-                        "retry budget of {} exhausted: {reason}",
-                        context.settings.retry_budget
-                    );
-                    dead_letter(context, amqp_delivery, &reason).await;
-                }
                 HandlerOutcome::Retry { reason } => {
-                    let delay = context.settings.retry_backoff.delay(delivery_count);
-                    warn!(
-                        %reason,
-                        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        "handler asked for a retry"
-                    );
-                    wait_unless_stopping(context, delay).await;
-                    requeue(amqp_delivery).await;
+                    retry(
+                        context,
+                        amqp_delivery,
+                        &published_as,
+                        delivery_count,
+                        &reason,
+                    )
+                    .await;
                 }
                 HandlerOutcome::DeadLetter { reason } => {
-                    dead_letter(context, amqp_delivery, &reason).await;
+                    dead_letter(context, amqp_delivery, &published_as, &reason).await;
                 }
             }
         }
@@ -535,6 +592,104 @@ async fn settle<H>(
                 acknowledge(amqp_delivery, false).await;
             }
         }
+    }
+}
+
+/// A transient failure: first the immediate retries (requeued after a
+/// short backoff, counted by the quorum queue's `x-delivery-count`), then
+/// the delayed ones (parked in the wait queue for `retry_delay`, counted in
+/// `x-retry-count`), then the DLQ.
+async fn retry<H>(
+    context: &RunContext<H>,
+    delivery: &AmqpDelivery,
+    published_as: &PublishedAs,
+    delivery_count: u32,
+    reason: &str,
+) {
+    let settings = &context.settings;
+    let immediate = published_as.delayed_retries == 0 && delivery_count < settings.retry_budget;
+    if immediate {
+        let delay = settings.retry_backoff.delay(delivery_count);
+        warn!(
+            %reason,
+            retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "handler asked for a retry"
+        );
+        wait_unless_stopping(context, delay).await;
+        requeue(delivery).await;
+    } else if published_as.delayed_retries < settings.delayed_retries {
+        park_for_retry(context, delivery, published_as, reason).await;
+    } else {
+        let reason = if settings.delayed_retries == 0 {
+            format!(
+                "retry budget of {} exhausted: {reason}",
+                settings.retry_budget
+            )
+        } else {
+            format!(
+                "retry budget of {} immediate and {} delayed retries ({} s apart) exhausted: {reason}",
+                settings.retry_budget,
+                settings.delayed_retries,
+                settings.retry_delay.as_secs_f64()
+            )
+        };
+        dead_letter(context, delivery, published_as, &reason).await;
+    }
+}
+
+/// Publishes a copy to the queue's retry exchange, to wait out the retry
+/// delay, then acks the original; the broker dead-letters the copy back to
+/// the queue when it expires. If the publish fails the message is requeued.
+async fn park_for_retry<H>(
+    context: &RunContext<H>,
+    delivery: &AmqpDelivery,
+    published_as: &PublishedAs,
+    reason: &str,
+) {
+    let exchange = ShortString::try_new(context.retry_exchange.as_str());
+    let Ok(exchange) = exchange else {
+        error!("the retry exchange is not a valid AMQP name; requeueing");
+        requeue(delivery).await;
+        return;
+    };
+    let retries = published_as.delayed_retries.saturating_add(1);
+    let delay_ms = u64::try_from(context.settings.retry_delay.as_millis()).unwrap_or(u64::MAX);
+    let mut properties = copy_properties(&delivery.properties, published_as, |headers| {
+        headers.insert(RETRY_COUNT_HEADER.into(), AMQPValue::LongUInt(retries));
+        headers.insert(
+            RETRY_REASON_HEADER.into(),
+            AMQPValue::LongString(LongString::from(reason)),
+        );
+    });
+    properties = properties.with_expiration(ShortString::from(delay_ms.to_string()));
+    let copy = PreparedMessage {
+        exchange,
+        routing_key: ShortString::from(RETRY_WAIT_ROUTING_KEY),
+        body: &delivery.data,
+        properties,
+    };
+    let published = context
+        .dead_letter_publisher
+        .publish_prepared(std::slice::from_ref(&copy))
+        .await
+        .pop();
+    match published {
+        Some(Ok(())) => {
+            warn!(
+                %reason,
+                delayed_retry = retries,
+                of = context.settings.delayed_retries,
+                retry_in_ms = delay_ms,
+                "handler asked for a retry; parked in the wait queue"
+            );
+            acknowledge(delivery, false).await;
+        }
+        Some(Err(error)) => {
+            error!(%reason, %error, "could not park the message for a delayed retry; requeueing it");
+            wait_unless_stopping(context, context.settings.retry_backoff.delay(0)).await;
+            requeue(delivery).await;
+        }
+        None => requeue(delivery).await,
     }
 }
 
@@ -595,7 +750,12 @@ async fn requeue(delivery: &AmqpDelivery) {
 }
 
 /// Publishes a copy to the DLQ with the reason, then acks the original.
-async fn dead_letter<H>(context: &RunContext<H>, delivery: &AmqpDelivery, reason: &str) {
+async fn dead_letter<H>(
+    context: &RunContext<H>,
+    delivery: &AmqpDelivery,
+    published_as: &PublishedAs,
+    reason: &str,
+) {
     let exchange = ShortString::try_new(context.dead_letter.exchange.as_str());
     let routing_key = ShortString::try_new(context.dead_letter.routing_key.as_str());
     let (Ok(exchange), Ok(routing_key)) = (exchange, routing_key) else {
@@ -608,7 +768,16 @@ async fn dead_letter<H>(context: &RunContext<H>, delivery: &AmqpDelivery, reason
         exchange,
         routing_key,
         body: &delivery.data,
-        properties: dead_letter_properties(&delivery.properties, reason, &context.queue, delivery),
+        properties: copy_properties(&delivery.properties, published_as, |headers| {
+            headers.insert(
+                DEATH_REASON_HEADER.into(),
+                AMQPValue::LongString(LongString::from(reason)),
+            );
+            headers.insert(
+                ORIGINAL_QUEUE_HEADER.into(),
+                AMQPValue::LongString(LongString::from(context.queue.as_str())),
+            );
+        }),
     };
     let published = context
         .dead_letter_publisher
@@ -633,35 +802,36 @@ async fn dead_letter<H>(context: &RunContext<H>, delivery: &AmqpDelivery, reason
     }
 }
 
-fn dead_letter_properties(
+/// The properties of a copy (dead-lettered or parked): the original's,
+/// persistent, with the original exchange, routing key and user in headers
+/// (the copy's own are the consumer's) and what `add` puts in.
+fn copy_properties(
     original: &BasicProperties,
-    reason: &str,
-    queue: &str,
-    delivery: &AmqpDelivery,
+    published_as: &PublishedAs,
+    add: impl FnOnce(&mut FieldTable),
 ) -> BasicProperties {
     let mut headers = FieldTable::default();
     if let Some(original_headers) = original.headers() {
         for (name, value) in original_headers.inner() {
-            // The DLQ counts its own deliveries.
+            // The queues count their own deliveries.
             if name.as_str() != DELIVERY_COUNT_HEADER {
                 headers.insert(name.clone(), value.clone());
             }
         }
     }
     let text = |value: &str| AMQPValue::LongString(LongString::from(value));
-    headers.insert(DEATH_REASON_HEADER.into(), text(reason));
-    headers.insert(ORIGINAL_QUEUE_HEADER.into(), text(queue));
     headers.insert(
         ORIGINAL_EXCHANGE_HEADER.into(),
-        text(delivery.exchange.as_str()),
+        text(&published_as.exchange),
     );
     headers.insert(
         ORIGINAL_ROUTING_KEY_HEADER.into(),
-        text(delivery.routing_key.as_str()),
+        text(&published_as.routing_key),
     );
-    if let Some(user_id) = original.user_id() {
-        headers.insert(ORIGINAL_USER_ID_HEADER.into(), text(user_id.as_str()));
+    if let Some(user_id) = &published_as.user_id {
+        headers.insert(ORIGINAL_USER_ID_HEADER.into(), text(user_id));
     }
+    add(&mut headers);
     original
         .clone()
         .with_headers(headers)

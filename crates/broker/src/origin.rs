@@ -114,6 +114,7 @@ mod tests {
             redelivered: false,
             delivery_count: 0,
             user_id: user_id.map(str::to_owned),
+            delayed_retries: 0,
         }
     }
 

@@ -9,13 +9,19 @@
 //! - **write** (publish) only to its own events exchanges, plus the
 //!   dead-letter exchange (its consumers' DLQ copies) and `unrouted` (the
 //!   alternate exchange of its own);
-//! - **read** (consume) only its own consumer queues and the revocations stream.
+//! - **read** (consume) only its own consumer queues and the revocations stream;
+//! - declare, bind, publish to and read the delayed-retry path of its own
+//!   queues (`<queue>.retry`, `<queue>.retry.wait`), which no other service
+//!   may touch: a delivery through it is trusted to say where it came from.
 //!
 //! A service's own: the exchanges listed for it in [`publishers`], and the
 //! queues whose default name starts with its context (`inventory.…` →
 //! `inventory-svc`). Names are matched exactly (`^(a|b)$`, escaped).
 
-use crate::topology::{ConsumerQueue, EventsExchange, Topology, TopologyNames};
+use crate::topology::{
+    ConsumerQueue, EventsExchange, Topology, TopologyNames, retry_exchange_name,
+    retry_wait_queue_name,
+};
 
 /// The services whose broker user may publish to `exchange`.
 pub const fn publishers(exchange: EventsExchange) -> &'static [&'static str] {
@@ -52,7 +58,25 @@ impl BrokerPermissions {
             .iter()
             .map(|exchange| exchange.name.as_str());
         let queues = topology.queues.iter().map(|queue| queue.name.as_str());
-        let configure = exactly(exchanges.clone().chain(queues.clone()));
+        // The delayed-retry path of each of its own queues: its alone to
+        // declare (which needs read on the wait queue and write on the
+        // exchange it dead-letters to), bind, and publish to.
+        let own_queues: Vec<&str> = ConsumerQueue::ALL
+            .into_iter()
+            .filter(|queue| consumer(*queue) == service)
+            .map(|queue| names.queue(queue))
+            .collect();
+        let retry_path: Vec<String> = own_queues
+            .iter()
+            .flat_map(|queue| [retry_exchange_name(queue), retry_wait_queue_name(queue)])
+            .collect();
+        let retry_path = retry_path.iter().map(String::as_str);
+        let configure = exactly(
+            exchanges
+                .clone()
+                .chain(queues.clone())
+                .chain(retry_path.clone()),
+        );
 
         let own_exchanges = EventsExchange::ALL
             .into_iter()
@@ -61,17 +85,17 @@ impl BrokerPermissions {
         let write = exactly(
             own_exchanges
                 .chain([names.dead_letter_exchange(), names.unrouted_exchange()])
-                .chain(queues),
+                .chain(queues)
+                .chain(retry_path.clone()),
         );
 
-        let own_queues = ConsumerQueue::ALL
-            .into_iter()
-            .filter(|queue| consumer(*queue) == service)
-            .map(|queue| names.queue(queue));
         let read = exactly(
             own_queues
+                .iter()
+                .copied()
                 .chain([names.revocations_stream()])
-                .chain(exchanges),
+                .chain(exchanges)
+                .chain(retry_path),
         );
         Self {
             configure,
@@ -143,6 +167,26 @@ mod tests {
                 .iter()
                 .any(|name| name.ends_with(".events"))
         );
+    }
+
+    #[test]
+    fn only_a_queue_s_consumer_may_touch_its_retry_path() {
+        let inventory = permissions("inventory-svc");
+        for granted in [&inventory.configure, &inventory.write, &inventory.read] {
+            let granted = alternatives(granted);
+            assert!(granted.contains(&"inventory.order-events.retry".to_owned()));
+            assert!(granted.contains(&"inventory.order-events.retry.wait".to_owned()));
+        }
+        let orders = permissions("orders-svc");
+        for granted in [&orders.configure, &orders.write, &orders.read] {
+            let granted = alternatives(granted);
+            assert!(
+                !granted
+                    .iter()
+                    .any(|name| name.starts_with("inventory.order-events.retry"))
+            );
+            assert!(granted.contains(&"orders.payment-events.retry".to_owned()));
+        }
     }
 
     #[test]

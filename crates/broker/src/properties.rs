@@ -117,13 +117,23 @@ fn header_integer(value: &AMQPValue) -> Option<i128> {
 
 /// `x-delivery-count` (0 on a first delivery, when the header is absent).
 pub(crate) fn delivery_count(basic: &BasicProperties) -> u32 {
+    header_count(basic, DELIVERY_COUNT_HEADER)
+}
+
+/// A counting header as a `u32` (0 when absent or not a number).
+pub(crate) fn header_count(basic: &BasicProperties, name: &str) -> u32 {
     basic
         .headers()
         .as_ref()
-        .and_then(|headers| headers.inner().get(DELIVERY_COUNT_HEADER))
+        .and_then(|headers| headers.inner().get(name))
         .and_then(header_integer)
         .map(|count| u32::try_from(count.max(0)).unwrap_or(u32::MAX))
         .unwrap_or(0)
+}
+
+/// A header as text (see [`header_text`]), when present.
+pub(crate) fn header_string(basic: &BasicProperties, name: &str) -> Option<String> {
+    header_text(basic.headers().as_ref()?.inner().get(name)?)
 }
 
 #[cfg(test)]

@@ -43,6 +43,10 @@ pub const AMQP_RETRY_BUDGET_VAR: &str = "AMQP_RETRY_BUDGET";
 pub const AMQP_EVENT_PRODUCER_USER_VAR: &str = "AMQP_EVENT_PRODUCER_USER";
 /// The placeholder of [`AMQP_EVENT_PRODUCER_USER_VAR`].
 pub const SERVICE_PLACEHOLDER: &str = "{service}";
+/// Variable holding how many delayed retries follow the immediate ones.
+pub const AMQP_DELAYED_RETRIES_VAR: &str = "AMQP_DELAYED_RETRIES";
+/// Variable holding how long a delayed retry waits, in milliseconds.
+pub const AMQP_RETRY_DELAY_MS_VAR: &str = "AMQP_RETRY_DELAY_MS";
 /// Variable holding the first retry delay ceiling, in milliseconds.
 pub const AMQP_RETRY_BACKOFF_MIN_MS_VAR: &str = "AMQP_RETRY_BACKOFF_MIN_MS";
 /// Variable holding the largest retry delay, in milliseconds.
@@ -57,6 +61,8 @@ const DEFAULT_RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_RETRY_BUDGET: u32 = 5;
+const DEFAULT_DELAYED_RETRIES: u32 = 10;
+const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(30);
 const DEFAULT_RETRY_BACKOFF_MIN: Duration = Duration::from_millis(200);
 const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
@@ -80,6 +86,14 @@ pub struct ConsumerSettings {
     pub retry_budget: u32,
     /// `AMQP_RETRY_BACKOFF_MIN_MS` / `_MAX_MS`: wait before requeueing a `Retry`.
     pub retry_backoff: Backoff,
+    /// `AMQP_DELAYED_RETRIES`: once the immediate retries are spent, how many
+    /// times a message still failing transiently is parked for
+    /// [`retry_delay`](Self::retry_delay) in its queue's wait queue and
+    /// delivered again, before it is dead-lettered. 0: dead-letter at once.
+    pub delayed_retries: u32,
+    /// `AMQP_RETRY_DELAY_MS`: how long each delayed retry waits. The default
+    /// 10 × 30 s rides out a five-minute outage of a dependency.
+    pub retry_delay: Duration,
 }
 
 impl Default for ConsumerSettings {
@@ -90,6 +104,8 @@ impl Default for ConsumerSettings {
             batch_size: DEFAULT_CONSUMER_BATCH_SIZE,
             retry_budget: DEFAULT_RETRY_BUDGET,
             retry_backoff: Backoff::new(DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RETRY_BACKOFF_MAX),
+            delayed_retries: DEFAULT_DELAYED_RETRIES,
+            retry_delay: DEFAULT_RETRY_DELAY,
         }
     }
 }
@@ -231,6 +247,8 @@ impl BrokerSettings {
                     AMQP_RETRY_BACKOFF_MAX_MS_VAR,
                     DEFAULT_RETRY_BACKOFF_MAX,
                 )?,
+                delayed_retries: source.or(AMQP_DELAYED_RETRIES_VAR, DEFAULT_DELAYED_RETRIES)?,
+                retry_delay: positive_millis(source, AMQP_RETRY_DELAY_MS_VAR, DEFAULT_RETRY_DELAY)?,
             },
             names: TopologyNames::from_source(source)?,
             producer_user_template: producer_user_template(source)?,
@@ -391,6 +409,8 @@ mod tests {
         assert_eq!(settings.consumer.concurrency, 1);
         assert_eq!(settings.consumer.batch_size, 32);
         assert_eq!(settings.consumer.retry_budget, 5);
+        assert_eq!(settings.consumer.delayed_retries, 10);
+        assert_eq!(settings.consumer.retry_delay, Duration::from_secs(30));
         assert_eq!(settings.delivery_limit, 10);
         assert_eq!(settings.confirm_timeout, Duration::from_secs(10));
         assert_eq!(
@@ -419,6 +439,8 @@ mod tests {
             ("AMQP_RETRY_BUDGET", "3"),
             ("AMQP_RETRY_BACKOFF_MIN_MS", "5"),
             ("AMQP_RETRY_BACKOFF_MAX_MS", "60"),
+            ("AMQP_DELAYED_RETRIES", "4"),
+            ("AMQP_RETRY_DELAY_MS", "1500"),
             ("ORDER_EVENTS_EXCHANGE", "legacy.orders"),
             ("INVENTORY_ORDER_EVENTS_QUEUE", "legacy.inventory"),
         ]);
@@ -436,6 +458,8 @@ mod tests {
                 batch_size: 8,
                 retry_budget: 3,
                 retry_backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(60)),
+                delayed_retries: 4,
+                retry_delay: Duration::from_millis(1500),
             }
         );
         assert_eq!(
@@ -485,6 +509,7 @@ mod tests {
             "AMQP_PREFETCH",
             "AMQP_CONSUMER_CONCURRENCY",
             "AMQP_CONSUMER_BATCH_SIZE",
+            "AMQP_RETRY_DELAY_MS",
             "AMQP_CONFIRM_TIMEOUT_MS",
             "AMQP_CONNECT_TIMEOUT_MS",
             "AMQP_DELIVERY_LIMIT",

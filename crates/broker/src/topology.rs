@@ -428,6 +428,75 @@ pub fn dead_letter_queue_name(queue: &str) -> String {
     format!("{queue}{DEAD_LETTER_QUEUE_SUFFIX}")
 }
 
+/// `<queue>.retry`: the direct exchange of a consumer queue's delayed
+/// retries. Only the queue's own consumer declares it and may write to it,
+/// which is why a delivery that came through it is trusted to carry its
+/// original exchange and user in headers.
+pub fn retry_exchange_name(queue: &str) -> String {
+    format!("{queue}.retry")
+}
+
+/// `<queue>.retry.wait`: where a message waits out its retry delay (its
+/// per-message TTL) before the broker dead-letters it back to `<queue>`.
+pub fn retry_wait_queue_name(queue: &str) -> String {
+    format!("{queue}.retry.wait")
+}
+
+/// The delayed-retry paths of every consumer queue under `names`: what a
+/// test or bench cleanup deletes besides [`Topology::system`] (the consumers
+/// declared them; see [`retry_path`]).
+pub fn retry_paths(names: &TopologyNames) -> Topology {
+    let mut paths = Topology::default();
+    for queue in ConsumerQueue::ALL {
+        paths.extend(retry_path(names.queue(queue)));
+    }
+    paths
+}
+
+/// The routing key that parks a message in the wait queue.
+pub const RETRY_WAIT_ROUTING_KEY: &str = "wait";
+
+/// The delayed-retry path of one consumer queue, declared by its consumer
+/// when it starts (not by every service with the rest of the topology:
+/// declaring a dead-lettering queue needs write permission on its
+/// dead-letter exchange, and only the consumer may write to this one).
+///
+/// ```text
+/// consumer ─ publish "wait", expiration = delay ─▶ <queue>.retry ─▶ <queue>.retry.wait
+///                                                      │               │ expires
+///                      <queue> ◀─ routing key <queue> ─┘◀── dead-lettered ┘
+/// ```
+pub fn retry_path(queue: &str) -> Topology {
+    let exchange = retry_exchange_name(queue);
+    let wait_queue = retry_wait_queue_name(queue);
+    let mut wait = QueueDeclaration::quorum(&wait_queue);
+    wait.dead_letter = Some(DeadLetterRoute {
+        exchange: exchange.clone(),
+        routing_key: queue.to_owned(),
+    });
+    Topology {
+        exchanges: vec![ExchangeDeclaration {
+            name: exchange.clone(),
+            exchange_type: ExchangeType::Direct,
+            alternate_exchange: None,
+        }],
+        queues: vec![wait],
+        bindings: vec![
+            BindingDeclaration {
+                exchange: exchange.clone(),
+                queue: wait_queue,
+                routing_key: RETRY_WAIT_ROUTING_KEY.to_owned(),
+            },
+            BindingDeclaration {
+                exchange,
+                queue: queue.to_owned(),
+                routing_key: queue.to_owned(),
+            },
+        ],
+        obsolete_bindings: Vec::new(),
+    }
+}
+
 fn name_or_default(
     source: &EnvSource,
     variable: &str,
@@ -618,6 +687,14 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// Adds everything `other` declares.
+    pub fn extend(&mut self, other: Topology) {
+        self.exchanges.extend(other.exchanges);
+        self.queues.extend(other.queues);
+        self.bindings.extend(other.bindings);
+        self.obsolete_bindings.extend(other.obsolete_bindings);
+    }
+
     /// The whole system: the events exchanges with their alternate exchange,
     /// every consumer queue of DESIGN's table with its DLQ, and their bindings.
     /// Consumer queues get [`DEFAULT_DELIVERY_LIMIT`]; see [`Self::with_delivery_limit`].

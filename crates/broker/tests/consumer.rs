@@ -372,3 +372,144 @@ async fn handlers_run_concurrently_up_to_the_configured_limit() {
     assert_eq!(test.admin.message_count(&queue).await, 0);
     test.finish().await;
 }
+
+/// What the handler saw of each delivery: (exchange, delayed retries, delivery count).
+type Attempts = Seen<(String, u32, u32)>;
+
+fn failing_then_acking(
+    attempts: &Attempts,
+    failures: usize,
+) -> impl Fn(Delivery) -> std::future::Ready<HandlerOutcome> + Send + Sync + 'static {
+    let attempts = Arc::clone(attempts);
+    move |delivery: Delivery| {
+        let mut attempts = attempts.lock().unwrap();
+        attempts.push((
+            delivery.exchange.clone(),
+            delivery.delayed_retries,
+            delivery.delivery_count,
+        ));
+        std::future::ready(if attempts.len() <= failures {
+            HandlerOutcome::retry("payment provider unavailable")
+        } else {
+            HandlerOutcome::Ack
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_immediate_retries_a_message_waits_in_the_wait_queue_and_is_applied_when_it_comes_back()
+ {
+    let test = TestBroker::start().await;
+    let queue = test
+        .names()
+        .queue(ConsumerQueue::PaymentsInventoryEvents)
+        .to_owned();
+    let wait_queue = ecommerce_broker::topology::retry_wait_queue_name(&queue);
+    let inventory = test.names().exchange(EventsExchange::Inventory).to_owned();
+    let mut settings = *test.broker.consumer().settings();
+    settings.delayed_retries = 3;
+    settings.retry_delay = Duration::from_millis(1500);
+    assert_eq!(settings.retry_budget, 2);
+
+    // Fails on the first delivery, its two immediate retries and the first
+    // delayed retry; the second delayed retry succeeds.
+    let attempts = Attempts::default();
+    let consumer = RunningConsumer::spawn(
+        test.broker.consumer().with_settings(settings),
+        &queue,
+        failing_then_acking(&attempts, 4),
+    );
+    let message = test_message(&inventory, "inventory.stock.reserved.v1", b"reserved");
+    test.broker.publisher().publish(&message).await.unwrap();
+
+    // After three failures it waits out the delay in the wait queue.
+    assert!(eventually(WAIT, || attempts.lock().unwrap().len() == 3).await);
+    assert_eq!(
+        test.admin
+            .wait_for_message_count(&wait_queue, 1, WAIT)
+            .await,
+        1
+    );
+    assert!(eventually(WAIT, || attempts.lock().unwrap().len() == 5).await);
+    assert_eq!(test.admin.wait_for_message_count(&queue, 0, WAIT).await, 0);
+    // The handler saw the original exchange every time, never the retry path.
+    assert_eq!(
+        *attempts.lock().unwrap(),
+        [
+            (inventory.clone(), 0, 0),
+            (inventory.clone(), 0, 1),
+            (inventory.clone(), 0, 2),
+            (inventory.clone(), 1, 0),
+            (inventory.clone(), 2, 0),
+        ]
+    );
+    consumer.stop().await.expect("clean stop");
+    assert_eq!(test.admin.message_count(&wait_queue).await, 0);
+    assert_eq!(
+        test.admin
+            .message_count(
+                &test
+                    .names()
+                    .dead_letter_queue(ConsumerQueue::PaymentsInventoryEvents)
+            )
+            .await,
+        0
+    );
+    test.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_failing_past_the_delayed_retries_is_dead_lettered_with_its_original_exchange() {
+    let test = TestBroker::start().await;
+    let queue = test
+        .names()
+        .queue(ConsumerQueue::PaymentsInventoryEvents)
+        .to_owned();
+    let dead_letter_queue = test
+        .names()
+        .dead_letter_queue(ConsumerQueue::PaymentsInventoryEvents);
+    let inventory = test.names().exchange(EventsExchange::Inventory).to_owned();
+    let mut settings = *test.broker.consumer().settings();
+    settings.delayed_retries = 2;
+    settings.retry_delay = Duration::from_millis(200);
+
+    let attempts = Attempts::default();
+    let consumer = RunningConsumer::spawn(
+        test.broker.consumer().with_settings(settings),
+        &queue,
+        failing_then_acking(&attempts, usize::MAX),
+    );
+    let message = test_message(&inventory, "inventory.stock.reserved.v1", b"reserved");
+    test.broker.publisher().publish(&message).await.unwrap();
+
+    assert_eq!(
+        test.admin
+            .wait_for_message_count(&dead_letter_queue, 1, WAIT)
+            .await,
+        1
+    );
+    // First delivery, 2 immediate and 2 delayed retries.
+    assert_eq!(attempts.lock().unwrap().len(), 5);
+    consumer.stop().await.expect("clean stop");
+    let dead = test
+        .admin
+        .get(&dead_letter_queue)
+        .await
+        .expect("the DLQ copy");
+    assert_eq!(
+        header_text(&dead, DEATH_REASON_HEADER).as_deref(),
+        Some(
+            "retry budget of 2 immediate and 2 delayed retries (0.2 s apart) exhausted: \
+             payment provider unavailable"
+        )
+    );
+    assert_eq!(
+        header_text(&dead, ORIGINAL_EXCHANGE_HEADER),
+        Some(inventory)
+    );
+    assert_eq!(
+        header_text(&dead, ORIGINAL_ROUTING_KEY_HEADER).as_deref(),
+        Some("inventory.stock.reserved.v1")
+    );
+    test.finish().await;
+}

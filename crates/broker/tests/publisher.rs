@@ -102,11 +102,11 @@ async fn a_batch_of_1000_is_confirmed_and_every_message_arrives_on_the_bound_que
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routing_key_nobody_binds_lands_in_the_unrouted_queue() {
     let test = TestBroker::start().await;
-    // No consumer queue binds the IAM exchange.
+    // No consumer queue binds sign-ins.
     let exchange = test.names().exchange(EventsExchange::Iam).to_owned();
     let publisher = test.broker.publisher();
 
-    let message = test_message(&exchange, "iam.user.registered.v1", b"lost?");
+    let message = test_message(&exchange, "iam.user.signed_in.v1", b"lost?");
     publisher
         .publish(&message)
         .await
@@ -125,7 +125,7 @@ async fn a_routing_key_nobody_binds_lands_in_the_unrouted_queue() {
         .await
         .expect("the unrouted message");
     assert_eq!(kept.delivery.data, b"lost?");
-    assert_eq!(kept.delivery.routing_key.as_str(), "iam.user.registered.v1");
+    assert_eq!(kept.delivery.routing_key.as_str(), "iam.user.signed_in.v1");
     assert_eq!(kept.delivery.exchange.as_str(), exchange);
 
     test.finish().await;

@@ -444,6 +444,10 @@ impl MessageHandler for InboxConsumer {
         self.process(delivery)
     }
 
+    fn handles_batches(&self) -> bool {
+        true
+    }
+
     fn handle_batch(
         &self,
         deliveries: Vec<Delivery>,

@@ -126,6 +126,7 @@ fn delivery(payload: &OrderPlaced, metadata: &EventMetadata) -> Delivery {
         redelivered: false,
         delivery_count: 0,
         user_id: None,
+        delayed_retries: 0,
     }
 }
 

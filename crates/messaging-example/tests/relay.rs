@@ -9,7 +9,7 @@ use ecommerce_broker::EventsExchange;
 use ecommerce_events::EventMetadata;
 use ecommerce_messaging_example::crash_point;
 use ecommerce_outbox::{Outbox, OutboxTable, Relay, RelaySettings, create_outbox_table};
-use ecommerce_proto::ecommerce::iam::v1::UserRegistered;
+use ecommerce_proto::ecommerce::iam::v1::UserSignedIn;
 use support::{ExampleProcess, PATIENCE, World};
 use uuid::Uuid;
 
@@ -161,7 +161,7 @@ async fn two_transactions_committing_in_reverse_order_are_both_published() {
 #[tokio::test]
 async fn an_event_no_queue_is_bound_to_lands_in_the_unrouted_queue_and_its_row_is_published() {
     let world = World::create("unrouted").await;
-    // Nobody consumes iam.events: its alternate exchange takes the message.
+    // Nobody consumes sign-ins: the alternate exchange takes the message.
     let names = world.broker.names().clone();
     let table = OutboxTable::IAM.in_schema(world.schema.name()).unwrap();
     create_outbox_table(world.db(), &table).await.unwrap();
@@ -185,9 +185,9 @@ async fn an_event_no_queue_is_bound_to_lands_in_the_unrouted_queue_and_its_row_i
     let event_id = outbox
         .enqueue(
             &transaction,
-            &UserRegistered {
+            &UserSignedIn {
                 user_id: Uuid::now_v7().to_string(),
-                ..UserRegistered::default()
+                ..UserSignedIn::default()
             },
             EventMetadata::new("user", "u-1"),
         )
@@ -222,7 +222,7 @@ async fn an_event_no_queue_is_bound_to_lands_in_the_unrouted_queue_and_its_row_i
     );
     assert_eq!(
         message.delivery.routing_key.as_str(),
-        "iam.user.registered.v1"
+        "iam.user.signed_in.v1"
     );
 
     stop.send(()).unwrap();

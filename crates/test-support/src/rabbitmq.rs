@@ -38,6 +38,9 @@ pub fn test_settings(prefix: &str) -> BrokerSettings {
         batch_size: 8,
         retry_budget: 2,
         retry_backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(40)),
+        // Tests that need delayed retries turn them on.
+        delayed_retries: 0,
+        retry_delay: Duration::from_millis(200),
     };
     settings
 }
@@ -52,6 +55,8 @@ pub struct TestBroker {
     pub prefix: String,
     pub settings: BrokerSettings,
     pub topology: Topology,
+    /// `topology` plus every consumer queue's retry path: what `finish` deletes.
+    owned: Topology,
     pub broker: Broker,
     pub admin: Admin,
     cleanup: TopologyCleanup,
@@ -79,8 +84,12 @@ impl TestBroker {
         let mut settings = test_settings(&prefix);
         let mut topology = settings.topology();
         customize(&mut settings, &mut topology);
+        // What the test's consumers add (each declares its queue's retry
+        // path) goes too.
+        let mut owned = topology.clone();
+        owned.extend(topology::retry_paths(&settings.names));
         // Armed before anything is declared, so a failure half-way still cleans up.
-        let cleanup = TopologyCleanup::new(&settings, &topology);
+        let cleanup = TopologyCleanup::new(&settings, &owned);
         let admin = Admin::connect(&settings, &format!("{prefix}admin")).await;
         let broker = Broker::connect(settings.clone(), topology.clone())
             .await
@@ -89,6 +98,7 @@ impl TestBroker {
             prefix,
             settings,
             topology,
+            owned,
             broker,
             admin,
             cleanup,
@@ -103,17 +113,17 @@ impl TestBroker {
     pub async fn finish(mut self) {
         self.broker.close().await;
         let channel = self.admin.channel().await;
-        topology::delete(&channel, &self.topology)
+        topology::delete(&channel, &self.owned)
             .await
             .expect("topology deleted");
-        for queue in &self.topology.queues {
+        for queue in &self.owned.queues {
             assert!(
                 !self.admin.queue_exists(&queue.name).await,
                 "queue {} left behind",
                 queue.name
             );
         }
-        for exchange in &self.topology.exchanges {
+        for exchange in &self.owned.exchanges {
             assert!(
                 !self.admin.exchange_exists(&exchange.name).await,
                 "exchange {} left behind",
