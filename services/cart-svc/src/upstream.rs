@@ -4,7 +4,8 @@
 //! converted by [`crate::convert`]; a refusal becomes
 //! [`AppError::Upstream`] with what its status means to our caller.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ecommerce_checkout::{SignedSnapshot, SnapshotKeys, check_snapshot, sign};
@@ -118,10 +119,24 @@ impl PriceQuoter for GrpcPriceQuoter {
     }
 }
 
-/// [`ShippingPricer`] over fulfillment's `GetShippingOptions`.
+/// How long checkouts reuse fulfillment's shipping options before asking
+/// again. They are seed data (no RPC changes them), so asking on every
+/// checkout was a gRPC round trip and a query for nothing; an option id
+/// not among the remembered ones is asked for at once.
+pub const SHIPPING_OPTIONS_TTL: Duration = Duration::from_secs(60);
+
+/// [`ShippingPricer`] over fulfillment's `GetShippingOptions`, remembered
+/// for [`SHIPPING_OPTIONS_TTL`].
 #[derive(Clone, Debug)]
 pub struct GrpcShippingPricer {
     client: FulfillmentServiceClient<Channel>,
+    remembered: Arc<Mutex<Option<RememberedOptions>>>,
+}
+
+#[derive(Debug)]
+struct RememberedOptions {
+    fetched_at: Instant,
+    options: Arc<[fulfillment_pb::ShippingOption]>,
 }
 
 impl GrpcShippingPricer {
@@ -130,27 +145,57 @@ impl GrpcShippingPricer {
     pub fn new(url: &str, tls: &ClientTlsSettings) -> anyhow::Result<Self> {
         Ok(Self {
             client: FulfillmentServiceClient::new(upstream_channel(url, tls)?),
+            remembered: Arc::default(),
         })
     }
-}
 
-#[async_trait]
-impl ShippingPricer for GrpcShippingPricer {
-    async fn shipping_price(&self, option_id: Uuid, currency: &str) -> Result<i64, AppError> {
-        let options = self
+    /// The remembered options while fresh.
+    fn remembered(&self) -> Option<Arc<[fulfillment_pb::ShippingOption]>> {
+        let remembered = self
+            .remembered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        remembered
+            .as_ref()
+            .filter(|remembered| remembered.fetched_at.elapsed() < SHIPPING_OPTIONS_TTL)
+            .map(|remembered| Arc::clone(&remembered.options))
+    }
+
+    async fn fetch(&self) -> Result<Arc<[fulfillment_pb::ShippingOption]>, AppError> {
+        let options: Arc<[fulfillment_pb::ShippingOption]> = self
             .client
             .clone()
             .get_shipping_options(fulfillment_pb::GetShippingOptionsRequest::default())
             .await
             .map_err(upstream("fulfillment"))?
             .into_inner()
-            .shipping_options;
-        let option = options
-            .into_iter()
-            .find(|option| option.id == option_id.to_string())
-            .ok_or_else(|| {
-                AppError::FailedPrecondition(format!("no shipping option {option_id}"))
-            })?;
+            .shipping_options
+            .into();
+        *self
+            .remembered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(RememberedOptions {
+            fetched_at: Instant::now(),
+            options: Arc::clone(&options),
+        });
+        Ok(options)
+    }
+}
+
+#[async_trait]
+impl ShippingPricer for GrpcShippingPricer {
+    async fn shipping_price(&self, option_id: Uuid, currency: &str) -> Result<i64, AppError> {
+        let wanted = option_id.to_string();
+        let find = |options: &[fulfillment_pb::ShippingOption]| {
+            options.iter().find(|option| option.id == wanted).cloned()
+        };
+        let option = match self.remembered().and_then(|options| find(&options)) {
+            Some(option) => Some(option),
+            None => find(&self.fetch().await?),
+        };
+        let option = option.ok_or_else(|| {
+            AppError::FailedPrecondition(format!("no shipping option {option_id}"))
+        })?;
         match option.price {
             Some(price) if price.currency == currency && price.amount_minor >= 0 => {
                 Ok(price.amount_minor)

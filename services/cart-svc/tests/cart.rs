@@ -179,6 +179,36 @@ async fn anonymous_cart_add_update_remove_with_versions_and_keys() {
 }
 
 #[tokio::test]
+async fn adding_an_item_quotes_each_sku_once() {
+    let world = World::start().await;
+    world.catalog.set(
+        "SHOE-42",
+        QuoteStatus::Available,
+        Some(4_950),
+        Uuid::now_v7(),
+    );
+    world
+        .catalog
+        .set("SOCK-1", QuoteStatus::Available, Some(500), Uuid::now_v7());
+    world.catalog.take_asked();
+
+    let cart = world
+        .add(None, "", "SHOE-42", 1, "key-1", None)
+        .await
+        .unwrap();
+    // The quote taken to check the SKU prices the answer too.
+    assert_eq!(world.catalog.take_asked(), [["SHOE-42"]]);
+    let cart = world
+        .add(None, &cart.id, "SOCK-1", 1, "key-2", Some(cart.version))
+        .await
+        .unwrap();
+    // The new SKU, then only the line not quoted yet.
+    assert_eq!(world.catalog.take_asked(), [["SOCK-1"], ["SHOE-42"]]);
+    assert_eq!(cart.subtotal.as_ref().unwrap().amount_minor, 5_450);
+    world.service.finish().await.unwrap();
+}
+
+#[tokio::test]
 async fn merge_then_checkout_signs_a_snapshot_orders_accepts() {
     let world = World::start().await;
     world.catalog.set(

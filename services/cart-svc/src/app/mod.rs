@@ -30,7 +30,8 @@ use self::ports::{OrderPlacer, PriceQuoter, ShippingPricer};
 use self::settings::CartSettings;
 use crate::domain::{
     Cart, CartId, CatalogChange, CatalogItem, CheckoutAttempt, CheckoutContent, CheckoutSnapshot,
-    KeyScope, Owner, PricedCart, Quantity, Redacted, Replay, Sku, price_cart, scoped_checkout_key,
+    KeyScope, Owner, PriceQuote, PricedCart, Quantity, Redacted, Replay, Sku, price_cart,
+    scoped_checkout_key,
 };
 use crate::storage;
 
@@ -226,9 +227,30 @@ impl CartApp {
 
     /// Prices `cart` with catalog's current quotes.
     async fn price(&self, cart: Cart) -> Result<PricedCart, AppError> {
-        let skus: Vec<Sku> = cart.lines.iter().map(|line| line.sku.clone()).collect();
-        let quotes = self.inner.quoter.quote(&skus, &cart.currency).await?;
-        Ok(price_cart(cart, &quotes)?)
+        self.price_with(cart, Vec::new()).await
+    }
+
+    /// Prices `cart` with `fresh` quotes (taken by this same call, in the
+    /// service's currency) and catalog's for its other SKUs: AddItem and
+    /// UpdateItem quote their SKU before writing and need not ask again.
+    async fn price_with(
+        &self,
+        cart: Cart,
+        mut fresh: Vec<PriceQuote>,
+    ) -> Result<PricedCart, AppError> {
+        if cart.currency != self.currency() {
+            fresh.clear();
+        }
+        let missing: Vec<Sku> = cart
+            .lines
+            .iter()
+            .filter(|line| !fresh.iter().any(|quote| quote.sku == line.sku.as_str()))
+            .map(|line| line.sku.clone())
+            .collect();
+        if !missing.is_empty() {
+            fresh.extend(self.inner.quoter.quote(&missing, &cart.currency).await?);
+        }
+        Ok(price_cart(cart, &fresh)?)
     }
 
     /// GetCart. The cart shows every price that changed since the shopper
@@ -340,7 +362,7 @@ impl CartApp {
             }
             Ok(cart)
         })?;
-        self.price(cart).await
+        self.price_with(cart, quotes).await
     }
 
     /// The cart to add to, locked; a new one (read version `None`) for the
@@ -468,12 +490,13 @@ impl CartApp {
         command: UpdateItem,
     ) -> Result<PricedCart, AppError> {
         // The price the shopper will see now, so `price_changed` clears.
-        let seen_price = self
+        let quotes = self
             .inner
             .quoter
             .quote(std::slice::from_ref(&command.sku), self.currency())
-            .await?
-            .into_iter()
+            .await?;
+        let seen_price = quotes
+            .iter()
             .find(|quote| quote.sku == command.sku.as_str())
             .and_then(|quote| quote.unit_price_minor);
         let db = &self.inner.db;
@@ -490,7 +513,7 @@ impl CartApp {
             storage::save_cart(tx, &cart, Some(read_version)).await?;
             Ok(cart)
         })?;
-        self.price(cart).await
+        self.price_with(cart, quotes).await
     }
 
     /// RemoveItem: an absent SKU is a no-op.

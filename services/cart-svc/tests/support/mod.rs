@@ -39,6 +39,8 @@ pub fn test_keys() -> SnapshotKeys {
 #[derive(Debug, Default)]
 pub struct FakeCatalog {
     quotes: Mutex<HashMap<String, PriceQuote>>,
+    /// The SKUs of each QuotePrices call, in order.
+    asked: Mutex<Vec<Vec<String>>>,
 }
 
 impl FakeCatalog {
@@ -55,11 +57,20 @@ impl FakeCatalog {
             },
         );
     }
+
+    /// The SKUs of each QuotePrices call since the last `take_asked`.
+    pub fn take_asked(&self) -> Vec<Vec<String>> {
+        std::mem::take(&mut *self.asked.lock().unwrap())
+    }
 }
 
 #[async_trait]
 impl PriceQuoter for FakeCatalog {
     async fn quote(&self, skus: &[Sku], _currency: &str) -> Result<Vec<PriceQuote>, AppError> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(skus.iter().map(|sku| sku.as_str().to_owned()).collect());
         let quotes = self.quotes.lock().unwrap();
         Ok(skus
             .iter()
