@@ -199,6 +199,16 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     .await
 }
 
+/// Another pool of at most `max_connections` on the service's schema (which
+/// [`connect`] created), for a part that must not wait behind the service's
+/// handlers for a connection nor hold one of theirs: the outbox relay.
+pub async fn connect_pool(
+    settings: &DatabaseSettings,
+    max_connections: u32,
+) -> Result<DatabaseConnection, DbErr> {
+    Database::connect(options(settings, max_connections, Some(&settings.schema))).await
+}
+
 /// Connects (see [`connect`]) and brings the schema up to date with `M`,
 /// whose bookkeeping table lives in the service's schema too.
 pub async fn connect_and_migrate<M: MigratorTrait>(

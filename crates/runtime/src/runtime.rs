@@ -38,6 +38,9 @@ pub struct ServiceRuntime {
 struct Inner {
     service: ServiceInfo,
     db: DatabaseConnection,
+    /// The relays' own pool (`OUTBOX_RELAY_DB_CONNECTIONS`); the service
+    /// pool when this process runs no relay.
+    relay_db: DatabaseConnection,
     schema: String,
     broker: Broker,
     relay_settings: RelaySettings,
@@ -75,6 +78,13 @@ impl ServiceRuntime {
             .await
             .with_context(|| format!("could not connect to and migrate schema {schema}"))?;
         tracing::info!(service = service.name, %schema, "database schema up to date");
+        let relay_db = if settings.roles.contains(Role::Relay) {
+            ecommerce_db::connect_pool(&settings.database, settings.relay_db_connections)
+                .await
+                .with_context(|| format!("could not open the relays' pool on schema {schema}"))?
+        } else {
+            db.clone()
+        };
         let broker = Broker::start(settings.broker.clone(), settings.broker.topology())
             .context("invalid broker settings")?;
         let (stop, _) = watch::channel(false);
@@ -82,6 +92,7 @@ impl ServiceRuntime {
             inner: Arc::new(Inner {
                 service: *service,
                 db,
+                relay_db,
                 schema,
                 broker,
                 relay_settings: settings.relay.clone(),
@@ -266,7 +277,7 @@ impl ServiceRuntime {
         }
         let publisher: Arc<dyn OutboxPublisher> = Arc::new(self.inner.broker.publisher());
         let relay = Relay::new(
-            self.inner.db.clone(),
+            self.inner.relay_db.clone(),
             outbox.clone(),
             publisher,
             self.inner.relay_settings.clone(),

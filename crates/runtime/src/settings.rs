@@ -11,6 +11,9 @@ use ecommerce_platform::{GrpcSettings, ServiceInfo};
 use crate::Roles;
 use crate::schemas::SchemaRegistrySettings;
 
+/// Variable holding the size of the relays' own database pool.
+pub const RELAY_DB_CONNECTIONS_VAR: &str = "OUTBOX_RELAY_DB_CONNECTIONS";
+
 /// The settings of one service process: each part documents its variables
 /// (`<PREFIX>_GRPC_ADDR`, `<PREFIX>_DATABASE_URL`, `<PREFIX>_DB_SCHEMA`,
 /// `<PREFIX>_AMQP_URL` or `AMQP_URL`, the exchange names, `OUTBOX_RELAY_*`, ...).
@@ -20,6 +23,10 @@ pub struct RuntimeSettings {
     pub database: DatabaseSettings,
     pub broker: BrokerSettings,
     pub relay: RelaySettings,
+    /// `OUTBOX_RELAY_DB_CONNECTIONS` (default 2): the relays' own pool, so a
+    /// relay neither waits behind the handlers for a connection nor holds
+    /// one of theirs while the broker confirms a batch.
+    pub relay_db_connections: u32,
     /// `<PREFIX>_ROLES` (a `--roles` argument wins): the parts this process
     /// runs; all of them by default.
     pub roles: Roles,
@@ -50,6 +57,10 @@ impl RuntimeSettings {
             broker = broker.with_connection_name(service.name);
         }
         let relay = RelaySettings::from_env().context("invalid outbox relay settings")?;
+        let relay_db_connections: u32 = EnvSource::process().or(RELAY_DB_CONNECTIONS_VAR, 2)?;
+        if relay_db_connections == 0 {
+            anyhow::bail!("invalid {RELAY_DB_CONNECTIONS_VAR}: must be at least 1");
+        }
         let roles_var = service.variable("ROLES");
         let roles = match EnvSource::process().string(&roles_var)? {
             Some(list) => Roles::parse(&list)
@@ -64,6 +75,7 @@ impl RuntimeSettings {
             database,
             broker,
             relay,
+            relay_db_connections,
             roles,
             registry,
             run_mode,

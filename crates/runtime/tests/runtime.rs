@@ -111,3 +111,53 @@ async fn a_spawned_consumer_handles_relayed_events_and_its_follow_ups_are_relaye
     );
     service.finish().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_relay_publishes_while_every_connection_of_the_service_pool_is_taken() {
+    let service = TestService::start_configured::<Migrator>(
+        &ecommerce_platform::ServiceInfo {
+            name: "runtime-relay-pool",
+            env_prefix: "RUNTIME_RELAY_POOL",
+            default_port: 0,
+        },
+        &[EventsExchange::Orders],
+        |settings| {
+            settings.database.max_connections = 1;
+            settings.database.acquire_timeout = Duration::from_secs(30);
+        },
+    )
+    .await
+    .unwrap();
+    let runtime = &service.runtime;
+    let orders = runtime
+        .outbox(&OutboxTable::ORDERS, EventsExchange::Orders)
+        .unwrap();
+    runtime.spawn_relay(&orders);
+
+    // The handlers' only connection is busy (a long transaction)...
+    let busy = sea_orm::TransactionTrait::begin(runtime.db())
+        .await
+        .unwrap();
+    // ...while an order commits through another connection.
+    let elsewhere = service.schema.connect(1).await.unwrap();
+    let transaction = orders.begin(&elsewhere).await.unwrap();
+    let placed = OrderPlaced {
+        order_id: "order-2".to_owned(),
+        ..Default::default()
+    };
+    let placed_id = transaction
+        .enqueue(&placed, EventMetadata::new("order", "order-2"))
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
+
+    // The relay has its own connection: it publishes without waiting for
+    // the busy one (the pool would make it wait 30 s).
+    let published = service
+        .expect_event("orders.order_placed.v1", Duration::from_secs(10))
+        .await;
+    assert_eq!(published.metadata.id, placed_id);
+    busy.rollback().await.unwrap();
+    elsewhere.close().await.unwrap();
+    service.finish().await.unwrap();
+}

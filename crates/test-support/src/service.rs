@@ -70,6 +70,7 @@ impl TestService {
                 poll_interval: Duration::from_millis(50),
                 ..RelaySettings::default()
             },
+            relay_db_connections: 1,
             roles: Roles::ALL,
             // No registry runs beside a single service under test; events
             // go out without registry ids (the e2e stack runs one).
