@@ -118,6 +118,24 @@ async fn reserved_authorized_and_committed_confirm_the_order_once() {
         .await;
     let unchanged = world.get(&token, &order.id).await.unwrap();
     assert_eq!(unchanged, confirmed);
+
+    // The one-statement locking read (lines and history aggregated as JSON)
+    // rebuilds exactly the order the plain reads do.
+    let order_id = orders_svc::domain::OrderId::parse(&order.id).unwrap();
+    let db = world.service.runtime.db();
+    let read = orders_svc::storage::orders::find_by_id(db, order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let transaction = sea_orm::TransactionTrait::begin(db).await.unwrap();
+    let locked = orders_svc::storage::orders::lock_by_id(&transaction, order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    transaction.rollback().await.unwrap();
+    assert_eq!(locked, read);
+    assert_eq!(locked.history.len(), 4);
+    assert!(!locked.lines.is_empty());
     world.finish().await;
 }
 

@@ -54,7 +54,9 @@ pub mod order {
 pub mod order_line {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    /// `Deserialize`: [`lock_by_id`](super::super::orders::lock_by_id)
+    /// reads the lines as JSON aggregated beside the order row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
     #[sea_orm(table_name = "order_lines")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -79,7 +81,8 @@ pub mod order_line {
 pub mod order_status_history {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    /// `Deserialize`: read as JSON beside the order row, like the lines.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
     #[sea_orm(table_name = "order_status_history")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]

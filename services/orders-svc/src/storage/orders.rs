@@ -8,8 +8,8 @@ use ecommerce_db::StoreError;
 use ecommerce_kernel::{Currency, Money};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TryInsertResult,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -210,15 +210,36 @@ pub async fn find_by_id<C: ConnectionTrait>(
 /// The order, its row locked until the caller's transaction ends, so the
 /// events and the CancelOrder calls about one order apply one after
 /// another, each on the state the previous one left.
+///
+/// One statement: the lines and the history come aggregated as JSON beside
+/// the locked row (each saga event locks its order, so the three queries
+/// this used to take were a tenth of the saga's statements).
 pub async fn lock_by_id<C: ConnectionTrait>(
     db: &C,
     id: OrderId,
 ) -> Result<Option<Order>, StoreError> {
-    let row = order::Entity::find_by_id(id.as_uuid())
-        .lock_exclusive()
-        .one(db)
-        .await?;
-    complete_one(db, row).await
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT o.*, \
+           (SELECT coalesce(json_agg(l ORDER BY l.line_no), '[]'::json) \
+              FROM order_lines l WHERE l.order_id = o.id) AS lines_json, \
+           (SELECT coalesce(json_agg(h ORDER BY h.seq), '[]'::json) \
+              FROM order_status_history h WHERE h.order_id = o.id) AS history_json \
+         FROM orders o WHERE o.id = $1 FOR UPDATE OF o",
+        [id.as_uuid().into()],
+    );
+    let Some(row) = db.query_one_raw(statement).await? else {
+        return Ok(None);
+    };
+    let corrupt =
+        |what: &str| StoreError::internal(format!("order {id}: stored {what} are invalid"));
+    let order = order::Model::from_query_result(&row, "")?;
+    let lines: Vec<order_line::Model> =
+        serde_json::from_value(row.try_get("", "lines_json")?).map_err(|_| corrupt("lines"))?;
+    let history: Vec<order_status_history::Model> =
+        serde_json::from_value(row.try_get("", "history_json")?)
+            .map_err(|_| corrupt("history entries"))?;
+    to_order(order, lines, history).map(Some)
 }
 
 pub async fn find_by_checkout_key<C: ConnectionTrait>(
