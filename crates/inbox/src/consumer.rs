@@ -307,9 +307,14 @@ impl InboxConsumer {
             .iter()
             .map(|(_, received)| Value::from(received.event.event_type()))
             .collect();
+        // An array element cannot be NULL here (sqlx binds `text[]` from
+        // strings only): a missing id travels as '' and the insert turns it
+        // back into NULL.
         let correlation_ids = decoded
             .iter()
-            .map(|(_, received)| Value::String(received.metadata.correlation_id.clone()))
+            .map(|(_, received)| {
+                Value::from(received.metadata.correlation_id.clone().unwrap_or_default())
+            })
             .collect();
         let statement = Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -101,13 +101,13 @@ impl InboxTable {
     }
 
     /// Records a batch of messages for one consumer (`$2`, `$3`, `$4`: arrays
-    /// of ids, types and correlation ids, in step) and returns the ids
+    /// of ids, types and correlation ids, in step; '' for no correlation id) and returns the ids
     /// recorded now; an id missing from the answer was already there. One
     /// statement whatever the batch size, so it is prepared once.
     pub(crate) fn record_batch_sql(&self) -> String {
         format!(
             "INSERT INTO {} (consumer, message_id, event_type, correlation_id) \
-             SELECT $1, message_id, event_type, correlation_id \
+             SELECT $1, message_id, event_type, NULLIF(correlation_id, '') \
              FROM unnest($2::uuid[], $3::text[], $4::text[]) \
              AS batch (message_id, event_type, correlation_id) \
              ON CONFLICT (consumer, message_id) DO NOTHING RETURNING message_id",

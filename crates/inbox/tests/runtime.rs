@@ -752,3 +752,37 @@ async fn a_message_twice_in_one_batch_and_an_undecodable_one_are_settled_on_thei
     assert_eq!(fixture.processed().await, 2);
     fixture.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_batch_of_events_without_correlation_ids_is_recorded_with_null_ones() {
+    let fixture = batch_fixture("inbox_batch_no_correlation").await;
+    let consumer = fixture.consumer(RefusePoison);
+    let deliveries: Vec<Delivery> = (0..3)
+        .map(|_| {
+            let order_id = Uuid::now_v7().to_string();
+            let payload = OrderPlaced {
+                order_id: order_id.clone(),
+                user_id: "user-1".to_owned(),
+                ..Default::default()
+            };
+            delivery(&payload, &EventMetadata::new("order", order_id))
+        })
+        .collect();
+
+    let outcomes = consumer.handle_batch(deliveries).await;
+
+    assert_eq!(outcomes, vec![HandlerOutcome::Ack; 3]);
+    assert_eq!(
+        fixture
+            .count("SELECT count(*) FROM {inbox} WHERE correlation_id IS NULL")
+            .await,
+        3
+    );
+    assert_eq!(
+        fixture
+            .count("SELECT count(DISTINCT txid) FROM batch_effects")
+            .await,
+        1
+    );
+    fixture.cleanup().await;
+}
