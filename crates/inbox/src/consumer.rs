@@ -197,7 +197,13 @@ impl InboxConsumer {
             }
         }
         let positions: Vec<usize> = decoded.iter().map(|(position, _)| *position).collect();
-        match self.apply_batch(&deliveries, decoded).await {
+        // A panic outside the handlers (a driver bug) ends the batch like a
+        // failure: its messages are handled one at a time.
+        let applied = AssertUnwindSafe(self.apply_batch(&deliveries, decoded))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(format!("panicked: {}", panic_message(&*panic))));
+        match applied {
             Ok(()) => {
                 for position in positions {
                     outcomes[position] = Some(HandlerOutcome::Ack);
