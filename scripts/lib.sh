@@ -379,7 +379,7 @@ ensure_docker_compose() {
 
 # The schema registry first: the others register their event schemas with it
 # at start-up (each waits up to SCHEMA_REGISTRY_STARTUP_TIMEOUT_MS for it).
-ALL_SERVICES=(schema-registry catalog-svc iam-svc inventory-svc orders-svc payments-svc cart-svc fulfillment-svc)
+ALL_SERVICES=(schema-registry catalog-svc iam-svc inventory-svc orders-svc payments-svc cart-svc fulfillment-svc notifications-svc)
 
 svc_prefix() {
   case "$1" in
@@ -390,6 +390,7 @@ svc_prefix() {
     payments-svc) echo PAYMENTS ;;
     cart-svc) echo CART ;;
     fulfillment-svc) echo FULFILLMENT ;;
+    notifications-svc) echo NOTIFICATIONS ;;
     schema-registry) echo SCHEMA_REGISTRY ;;
     *) return 1 ;;
   esac
@@ -404,6 +405,7 @@ svc_port() {
     payments-svc) echo 50055 ;;
     cart-svc) echo 50056 ;;
     fulfillment-svc) echo 50057 ;;
+    notifications-svc) echo 50059 ;;
     schema-registry) echo 50058 ;;
     *) return 1 ;;
   esac

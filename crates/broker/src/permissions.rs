@@ -190,6 +190,28 @@ mod tests {
     }
 
     #[test]
+    fn notifications_reads_its_three_queues_and_publishes_no_events() {
+        let notifications = permissions("notifications-svc");
+        let reads = alternatives(&notifications.read);
+        for queue in [
+            "notifications.iam-events",
+            "notifications.order-events",
+            "notifications.fulfillment-events",
+            "iam.revocations",
+        ] {
+            assert!(reads.contains(&queue.to_owned()), "{queue}");
+        }
+        assert!(!reads.contains(&"fulfillment.order-events".to_owned()));
+        assert!(
+            !alternatives(&notifications.write)
+                .iter()
+                .any(|name| name.ends_with(".events")),
+            "{}",
+            notifications.write
+        );
+    }
+
+    #[test]
     fn names_are_matched_exactly() {
         let catalog = permissions("catalog-svc");
         assert!(catalog.write.starts_with("^(") && catalog.write.ends_with(")$"));

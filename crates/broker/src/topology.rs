@@ -156,10 +156,13 @@ pub enum ConsumerQueue {
     FulfillmentInventoryEvents,
     FulfillmentOrderEvents,
     CartCatalogEvents,
+    NotificationsIamEvents,
+    NotificationsOrderEvents,
+    NotificationsFulfillmentEvents,
 }
 
 impl ConsumerQueue {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 14] = [
         Self::InventoryOrderEvents,
         Self::InventoryCatalogEvents,
         Self::OrdersInventoryEvents,
@@ -171,6 +174,9 @@ impl ConsumerQueue {
         Self::FulfillmentInventoryEvents,
         Self::FulfillmentOrderEvents,
         Self::CartCatalogEvents,
+        Self::NotificationsIamEvents,
+        Self::NotificationsOrderEvents,
+        Self::NotificationsFulfillmentEvents,
     ];
 
     /// The variable that overrides the queue name: `<CONSUMER>_<SOURCE>_EVENTS_QUEUE`.
@@ -187,6 +193,9 @@ impl ConsumerQueue {
             Self::FulfillmentInventoryEvents => "FULFILLMENT_INVENTORY_EVENTS_QUEUE",
             Self::FulfillmentOrderEvents => "FULFILLMENT_ORDER_EVENTS_QUEUE",
             Self::CartCatalogEvents => "CART_CATALOG_EVENTS_QUEUE",
+            Self::NotificationsIamEvents => "NOTIFICATIONS_IAM_EVENTS_QUEUE",
+            Self::NotificationsOrderEvents => "NOTIFICATIONS_ORDER_EVENTS_QUEUE",
+            Self::NotificationsFulfillmentEvents => "NOTIFICATIONS_FULFILLMENT_EVENTS_QUEUE",
         }
     }
 
@@ -204,6 +213,9 @@ impl ConsumerQueue {
             Self::FulfillmentInventoryEvents => "fulfillment.inventory-events",
             Self::FulfillmentOrderEvents => "fulfillment.order-events",
             Self::CartCatalogEvents => "cart.catalog-events",
+            Self::NotificationsIamEvents => "notifications.iam-events",
+            Self::NotificationsOrderEvents => "notifications.order-events",
+            Self::NotificationsFulfillmentEvents => "notifications.fulfillment-events",
         }
     }
 
@@ -213,14 +225,16 @@ impl ConsumerQueue {
             Self::InventoryOrderEvents
             | Self::OrdersPaymentEvents
             | Self::PaymentsOrderEvents
-            | Self::FulfillmentOrderEvents => EventsExchange::Orders,
+            | Self::FulfillmentOrderEvents
+            | Self::NotificationsOrderEvents => EventsExchange::Orders,
             Self::InventoryCatalogEvents | Self::CartCatalogEvents => EventsExchange::Catalog,
             Self::OrdersInventoryEvents
             | Self::PaymentsInventoryEvents
             | Self::FulfillmentInventoryEvents => EventsExchange::Inventory,
-            Self::OrdersFulfillmentEvents | Self::PaymentsFulfillmentEvents => {
-                EventsExchange::Fulfillment
-            }
+            Self::OrdersFulfillmentEvents
+            | Self::PaymentsFulfillmentEvents
+            | Self::NotificationsFulfillmentEvents => EventsExchange::Fulfillment,
+            Self::NotificationsIamEvents => EventsExchange::Iam,
         }
     }
 
@@ -270,6 +284,21 @@ impl ConsumerQueue {
                 "catalog.product.archived.v1",
                 "catalog.variant.discontinued.v1",
             ],
+            Self::NotificationsIamEvents => &[
+                "iam.user.registered.v1",
+                "iam.user.profile_updated.v1",
+                "iam.user.email_verified.v1",
+            ],
+            Self::NotificationsOrderEvents => &[
+                "orders.order_placed.v1",
+                "orders.order_confirmed.v1",
+                "orders.order_rejected.v1",
+                "orders.order_canceled.v1",
+            ],
+            Self::NotificationsFulfillmentEvents => &[
+                "fulfillment.shipment.shipped.v1",
+                "fulfillment.shipment.delivered.v1",
+            ],
         }
     }
 
@@ -286,7 +315,10 @@ impl ConsumerQueue {
             Self::CartCatalogEvents => &["catalog.#"],
             Self::PaymentsFulfillmentEvents
             | Self::FulfillmentInventoryEvents
-            | Self::FulfillmentOrderEvents => &[],
+            | Self::FulfillmentOrderEvents
+            | Self::NotificationsIamEvents
+            | Self::NotificationsOrderEvents
+            | Self::NotificationsFulfillmentEvents => &[],
         }
     }
 
@@ -1237,7 +1269,7 @@ mod tests {
             })
             .collect();
         // DESIGN's topology table, one row per queue: exactly the types acted on.
-        let table: [(&str, &str, &[&str]); 14] = [
+        let table: [(&str, &str, &[&str]); 17] = [
             (
                 "inventory.order-events",
                 "orders.events",
@@ -1319,6 +1351,33 @@ mod tests {
                 &[
                     "catalog.product.archived.v1",
                     "catalog.variant.discontinued.v1",
+                ],
+            ),
+            (
+                "notifications.iam-events",
+                "iam.events",
+                &[
+                    "iam.user.registered.v1",
+                    "iam.user.profile_updated.v1",
+                    "iam.user.email_verified.v1",
+                ],
+            ),
+            (
+                "notifications.order-events",
+                "orders.events",
+                &[
+                    "orders.order_placed.v1",
+                    "orders.order_confirmed.v1",
+                    "orders.order_rejected.v1",
+                    "orders.order_canceled.v1",
+                ],
+            ),
+            (
+                "notifications.fulfillment-events",
+                "fulfillment.events",
+                &[
+                    "fulfillment.shipment.shipped.v1",
+                    "fulfillment.shipment.delivered.v1",
                 ],
             ),
             ("unrouted", "unrouted", &[""]),

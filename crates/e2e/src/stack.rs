@@ -1,5 +1,5 @@
-//! The saga's seven services and the schema registry as real processes,
-//! isolated per stack.
+//! The saga's seven services, notifications and the schema registry as
+//! real processes, isolated per stack.
 //!
 //! Each [`Stack`] owns:
 //! - one fresh Postgres schema per service (`t_e2e_<service>_<uuid>`), handed
@@ -48,13 +48,14 @@ pub enum Svc {
     Payments,
     Cart,
     Fulfillment,
+    Notifications,
 }
 
 impl Svc {
     /// Every service the saga needs: the schema registry first (the others
     /// register their event schemas with it at start-up, so every event
     /// carries its registry id), then IAM (the others fetch its keys).
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Registry,
         Self::Iam,
         Self::Catalog,
@@ -63,6 +64,7 @@ impl Svc {
         Self::Payments,
         Self::Cart,
         Self::Fulfillment,
+        Self::Notifications,
     ];
 
     /// The service's row of the one service table.
@@ -76,6 +78,7 @@ impl Svc {
             Self::Payments => services::PAYMENTS,
             Self::Cart => services::CART,
             Self::Fulfillment => services::FULFILLMENT,
+            Self::Notifications => services::NOTIFICATIONS,
         }
     }
 
@@ -105,6 +108,9 @@ impl Svc {
             Self::Fulfillment => {
                 ecommerce::fulfillment::v1::fulfillment_service_server::SERVICE_NAME
             }
+            Self::Notifications => {
+                ecommerce::notifications::v1::notifications_service_server::SERVICE_NAME
+            }
         }
     }
 
@@ -118,6 +124,7 @@ impl Svc {
             Self::Payments => "e2e_payments",
             Self::Cart => "e2e_cart",
             Self::Fulfillment => "e2e_fulfillment",
+            Self::Notifications => "e2e_notifications",
         }
     }
 }
@@ -381,6 +388,12 @@ impl Stack {
         &self.log_dir
     }
 
+    /// Where IAM and notifications write their mails (the file mailer's
+    /// `.eml` files), as `scripts/up`'s `var/mail`.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.log_dir.join("mail")
+    }
+
     /// The last `lines` lines of `service`'s log.
     pub fn log_tail(&self, service: Svc, lines: usize) -> String {
         let text = std::fs::read_to_string(self.log_path(service)).unwrap_or_default();
@@ -516,7 +529,7 @@ impl Stack {
             // sessions a killed process left behind.
             .env("DATABASE_URL", self.schemas[&service].application_url())
             .env(format!("{prefix}_DB_SCHEMA"), self.schemas[&service].name())
-            // 8 services x 4 keeps a stack at 32 connections, so a stack and
+            // 9 services x 4 keeps a stack at 36 connections, so a stack and
             // the parallel suite fit in Postgres' default max_connections (100).
             .env(
                 format!("{prefix}_DB_MAX_CONNECTIONS"),
@@ -533,7 +546,9 @@ impl Stack {
             .env("FULFILLMENT_GRPC_URL", url(Svc::Fulfillment))
             .env("ORDERS_GRPC_URL", url(Svc::Orders))
             .env("IAM_MAILER", "file")
-            .env("IAM_MAIL_DIR", self.log_dir.join("mail"))
+            .env("IAM_MAIL_DIR", self.mail_dir())
+            .env("NOTIFICATIONS_MAILER", "file")
+            .env("NOTIFICATIONS_MAIL_DIR", self.mail_dir())
             .env(
                 "RUST_LOG",
                 std::env::var(SERVICE_LOG_VAR).unwrap_or_else(|_| "info".to_owned()),

@@ -54,9 +54,15 @@ pub const FULFILLMENT: ServiceInfo = ServiceInfo {
     default_port: 50057,
 };
 
+pub const NOTIFICATIONS: ServiceInfo = ServiceInfo {
+    name: "notifications-svc",
+    env_prefix: "NOTIFICATIONS",
+    default_port: 50059,
+};
+
 /// Every service, in start order: the schema registry first (the others
 /// register their event schemas with it at start-up).
-pub const ALL: [ServiceInfo; 8] = [
+pub const ALL: [ServiceInfo; 9] = [
     SCHEMA_REGISTRY,
     CATALOG,
     IAM,
@@ -65,6 +71,7 @@ pub const ALL: [ServiceInfo; 8] = [
     PAYMENTS,
     CART,
     FULFILLMENT,
+    NOTIFICATIONS,
 ];
 
 #[cfg(test)]
@@ -78,6 +85,6 @@ mod tests {
         let names: HashSet<_> = ALL.iter().map(|service| service.name).collect();
         let prefixes: HashSet<_> = ALL.iter().map(|service| service.env_prefix).collect();
         let ports: HashSet<_> = ALL.iter().map(|service| service.default_port).collect();
-        assert_eq!((names.len(), prefixes.len(), ports.len()), (8, 8, 8));
+        assert_eq!((names.len(), prefixes.len(), ports.len()), (9, 9, 9));
     }
 }

@@ -345,7 +345,21 @@ impl ServiceRuntime {
     /// [`stopping`](Self::stopping) completes) until the runtime shuts down;
     /// shutdown waits for it. Only with the `timers` role.
     pub fn spawn_timer(&self, name: &str, task: impl Future<Output = ()> + Send + 'static) {
-        if !self.runs(Role::Timers, name) {
+        self.spawn_task(Role::Timers, name, task);
+    }
+
+    /// Runs the service's own background `task` (which should return soon
+    /// after [`stopping`](Self::stopping) completes) until the runtime
+    /// shuts down, only when this process runs `role`; shutdown waits for
+    /// it. E.g. notifications' mail sender, the relay of its own outbox of
+    /// mails, runs with [`Role::Relay`].
+    pub fn spawn_task(
+        &self,
+        role: Role,
+        name: &str,
+        task: impl Future<Output = ()> + Send + 'static,
+    ) {
+        if !self.runs(role, name) {
             return;
         }
         let handle = tokio::spawn(task);

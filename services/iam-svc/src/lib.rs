@@ -6,7 +6,8 @@
 //! - `storage/`: the tables of `iam-migration`, through SeaORM.
 //! - `app/`: the use cases, each one transaction with its events.
 //! - `convert`: every proto <-> domain conversion, event payloads included.
-//! - `grpc/`: thin handlers; `mail/`: the `Mailer` and its implementations.
+//! - `grpc/`: thin handlers; `mail/`: the verification mail and the shared
+//!   mailer (`ecommerce-mailer`) it goes out through.
 
 pub mod app;
 mod convert;

@@ -71,6 +71,7 @@ const fn postgres_group(service: Svc) -> &'static str {
         Svc::Payments => "postgres:payments",
         Svc::Cart => "postgres:cart",
         Svc::Fulfillment => "postgres:fulfillment",
+        Svc::Notifications => "postgres:notifications",
     }
 }
 

@@ -1,67 +1,104 @@
-//! Outgoing mail: the [`Mailer`] trait, the verification mail, and two
-//! implementations chosen by `IAM_MAILER` (see [`MailSettings`]):
+//! IAM's mail: the verification mail, and the mailer it goes out through
+//! (the shared [`ecommerce_mailer`], chosen by `IAM_MAILER`; see
+//! [`MailSettings`]):
 //!
-//! - [`FileMailer`] (the default) writes each message as an `.eml` file into
-//!   `IAM_MAIL_DIR`, so development and tests need no mail server;
-//! - [`SmtpMailer`] sends it over SMTP (`IAM_SMTP_URL`).
-//!
-//! Both format messages the same way, with lettre's message builder, so a
-//! file written in development is byte for byte what SMTP would carry (but
-//! for its `Date` and `Message-ID`).
+//! - the file mailer (the default) writes each message as an `.eml` file
+//!   into `IAM_MAIL_DIR`, so development and tests need no mail server;
+//! - the SMTP mailer sends it over SMTP (`IAM_SMTP_URL`).
 //!
 //! A mail body may hold a secret (a verification token): only the recipient's
 //! domain is ever logged, never the address, the body or the token.
 
-mod file;
-mod settings;
-mod smtp;
+use std::sync::Arc;
 
-use std::fmt;
-use std::path::PathBuf;
-use std::time::SystemTime;
-
-use async_trait::async_trait;
-use lettre::Message;
-use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::{Mailbox, SinglePart};
-use uuid::Uuid;
+pub use ecommerce_mailer::{
+    DEFAULT_MAIL_DIR, DEFAULT_MAIL_FROM, FileMailer, MailAddress, MailError, MailTransport,
+    MailVars, Mailer, MailerKind, OutgoingMail, SmtpMailer,
+};
+use ecommerce_platform::settings::{EnvSource, SettingsError};
+use url::Url;
 
 use crate::domain::email::EmailAddress;
 use crate::domain::tokens::OpaqueToken;
 
-pub use self::file::FileMailer;
-pub use self::settings::{
-    DEFAULT_MAIL_DIR, DEFAULT_MAIL_FROM, MAIL_DIR_VAR, MAIL_FROM_VAR, MAILER_VAR, MailSettings,
-    MailTransport, MailerKind, SMTP_URL_VAR, VERIFY_URL_BASE_VAR,
-};
-pub use self::smtp::SmtpMailer;
+/// The env prefix of IAM's mail variables.
+pub const MAIL_ENV_PREFIX: &str = "IAM";
+/// `file` (default) or `smtp`.
+pub const MAILER_VAR: &str = "IAM_MAILER";
+/// Directory of the file mailer; [`DEFAULT_MAIL_DIR`] by default.
+pub const MAIL_DIR_VAR: &str = "IAM_MAIL_DIR";
+/// SMTP server URL, required when `IAM_MAILER=smtp`; may hold a password.
+pub const SMTP_URL_VAR: &str = "IAM_SMTP_URL";
+/// Sender mailbox; [`DEFAULT_MAIL_FROM`] by default.
+pub const MAIL_FROM_VAR: &str = "IAM_MAIL_FROM";
+/// Base of the link in verification mails; no link when unset.
+pub const VERIFY_URL_BASE_VAR: &str = "IAM_VERIFY_URL_BASE";
 
-/// Delivers mail. Implementations are shared by every request.
-#[async_trait]
-pub trait Mailer: Send + Sync + fmt::Debug {
-    /// Delivers `message`, or says why it could not.
-    async fn send(&self, message: &OutgoingMail) -> Result<(), MailError>;
+/// IAM's mail settings: the shared mailer's (`IAM_MAILER`, `IAM_MAIL_DIR`,
+/// `IAM_SMTP_URL`, `IAM_MAIL_FROM`) and the verification link's base.
+/// `Debug` never shows the SMTP URL.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// Which mailer, and its sender.
+    pub mailer: ecommerce_mailer::MailSettings,
+    /// `IAM_VERIFY_URL_BASE`: an absolute `http(s)` URL, e.g. the web shop's
+    /// verification page; verification mails link to `<base>?token=<token>`.
+    pub verify_url_base: Option<Url>,
 }
 
-/// A plain-text mail to one recipient. Body lines end in `\n` (formatting
-/// turns them into CRLF). `Debug` shows only the recipient's domain and the
-/// subject: the body may hold a token.
-#[derive(Clone, PartialEq, Eq)]
-pub struct OutgoingMail {
-    pub to: EmailAddress,
-    pub subject: String,
-    pub text_body: String,
-}
-
-impl fmt::Debug for OutgoingMail {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter
-            .debug_struct("OutgoingMail")
-            .field("to_domain", &self.to.domain())
-            .field("subject", &self.subject)
-            .field("text_body_len", &self.text_body.len())
-            .finish()
+impl MailSettings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_source(&EnvSource::process())
     }
+
+    /// Reads and validates the settings from `source`; every error names
+    /// its variable, and an SMTP URL error never shows the URL's password.
+    pub fn from_source(source: &EnvSource) -> Result<Self, SettingsError> {
+        let mailer =
+            ecommerce_mailer::MailSettings::from_source(MailVars::of(MAIL_ENV_PREFIX), source)?;
+        let verify_url_base = source
+            .opt::<Url>(VERIFY_URL_BASE_VAR)?
+            .map(validate_verify_url_base)
+            .transpose()?;
+        Ok(Self {
+            mailer,
+            verify_url_base,
+        })
+    }
+
+    /// The file mailer writing into `dir`, with the default sender and no
+    /// link in verification mails.
+    pub fn file(dir: impl Into<std::path::PathBuf>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            mailer: ecommerce_mailer::MailSettings::file(MailVars::of(MAIL_ENV_PREFIX), dir)?,
+            verify_url_base: None,
+        })
+    }
+
+    /// The mailer these settings select. Builds the SMTP transport (and its
+    /// TLS configuration) without connecting: a wrong server shows on the
+    /// first send, as an error of that send.
+    pub fn build(&self) -> Result<Arc<dyn Mailer>, MailError> {
+        self.mailer.build()
+    }
+}
+
+fn validate_verify_url_base(url: Url) -> Result<Url, SettingsError> {
+    if matches!(url.scheme(), "http" | "https") && url.host().is_some() {
+        return Ok(url);
+    }
+    Err(SettingsError::Invalid {
+        variable: VERIFY_URL_BASE_VAR.to_owned(),
+        value: url.to_string(),
+        reason: "expected an absolute http or https URL such as https://shop.example/verify-email"
+            .to_owned(),
+    })
+}
+
+/// The recipient of a mail to `email`.
+pub fn mail_address(email: &EmailAddress) -> MailAddress {
+    MailAddress::new(email.local_part(), email.domain())
 }
 
 /// The subject of the verification mail.
@@ -102,66 +139,11 @@ pub fn verification_mail(
         "\n\nThe token works once and expires soon; if it has expired, ask for a new \
          verification email.\nIf you did not sign up, ignore this email.\n",
     );
-    OutgoingMail {
-        to: to.clone(),
-        subject: VERIFICATION_SUBJECT.to_owned(),
-        text_body: body,
-    }
-}
-
-/// Why a mail was not delivered. Never contains the body.
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    #[error("the mail library refused the address: {0}")]
-    Address(lettre::address::AddressError),
-    #[error("could not build the mail: {0}")]
-    Build(lettre::error::Error),
-    #[error("could not write mail file {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the mail writing task failed: {0}")]
-    Task(tokio::task::JoinError),
-    #[error("invalid SMTP settings: {0}")]
-    SmtpSettings(lettre::transport::smtp::Error),
-    #[error("could not send mail over SMTP: {0}")]
-    Smtp(lettre::transport::smtp::Error),
-}
-
-/// Formats `mail` as an RFC 5322 message from `from`, dated `date`, with
-/// Message-ID `<message_id@from's domain>`.
-///
-/// The body is always quoted-printable: lettre would otherwise pick 7bit,
-/// quoted-printable or base64 by content, and base64 would hide the token
-/// line from anyone reading an `.eml` file. Quoted-printable leaves short
-/// ASCII lines such as the token line as they are.
-fn format_message(
-    from: &Mailbox,
-    mail: &OutgoingMail,
-    date: SystemTime,
-    message_id: Uuid,
-) -> Result<Message, MailError> {
-    let to_address =
-        lettre::Address::new(mail.to.local_part(), mail.to.domain()).map_err(MailError::Address)?;
-    let body = SinglePart::builder()
-        .header(ContentType::TEXT_PLAIN)
-        .header(ContentTransferEncoding::QuotedPrintable)
-        .body(mail.text_body.clone());
-    Message::builder()
-        .from(from.clone())
-        .to(Mailbox::new(None, to_address))
-        .subject(mail.subject.clone())
-        .date(date)
-        .message_id(Some(format!("<{message_id}@{}>", from.email.domain())))
-        .singlepart(body)
-        .map_err(MailError::Build)
+    OutgoingMail::text(mail_address(to), VERIFICATION_SUBJECT, body)
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use ecommerce_platform::settings::EnvSource;
-
     use super::*;
     use crate::domain::tokens::TokenKind;
 
@@ -187,7 +169,8 @@ pub(crate) mod tests {
     fn the_verification_mail_carries_the_token_on_its_own_line() {
         let token = verification_token();
         let mail = verification_mail(&jane(), "Jane", &token, &settings(&[]));
-        assert_eq!(mail.to, jane());
+        assert_eq!(mail.to, mail_address(&jane()));
+        assert_eq!(mail.html_body, None);
         assert_eq!(mail.subject, "Confirm your email address");
         assert!(
             mail.text_body.starts_with("Hello Jane,\n"),
@@ -247,5 +230,77 @@ pub(crate) mod tests {
         assert!(!printed.contains(token.expose()), "{printed}");
         assert!(!printed.contains("jane.doe"), "{printed}");
         assert!(printed.contains("example.com"), "{printed}");
+    }
+
+    fn invalid_variable(error: &SettingsError) -> &str {
+        match error {
+            SettingsError::Invalid { variable, .. } | SettingsError::NotUnicode { variable } => {
+                variable
+            }
+        }
+    }
+
+    #[test]
+    fn the_shared_mailer_reads_the_iam_variables() {
+        let read = settings(&[
+            (MAIL_DIR_VAR, "/tmp/iam-mail"),
+            (MAIL_FROM_VAR, "Shop <shop@example.com>"),
+            (VERIFY_URL_BASE_VAR, "https://shop.example/verify-email"),
+        ]);
+        let MailTransport::File { dir } = &read.mailer.transport else {
+            panic!("expected the file mailer, got {read:?}");
+        };
+        assert_eq!(dir, &std::path::PathBuf::from("/tmp/iam-mail"));
+        assert_eq!(read.mailer.from.email.to_string(), "shop@example.com");
+        assert_eq!(
+            read.verify_url_base.as_ref().map(Url::as_str),
+            Some("https://shop.example/verify-email")
+        );
+        let error =
+            MailSettings::from_source(&EnvSource::from_pairs([(MAILER_VAR, "smtp")])).unwrap_err();
+        assert_eq!(invalid_variable(&error), SMTP_URL_VAR);
+        let defaults = settings(&[]);
+        assert_eq!(defaults.verify_url_base, None);
+        let MailTransport::File { dir } = &defaults.mailer.transport else {
+            panic!("expected the file mailer, got {defaults:?}");
+        };
+        assert_eq!(dir, std::path::Path::new(DEFAULT_MAIL_DIR));
+    }
+
+    #[test]
+    fn the_verify_url_base_must_be_absolute_http() {
+        for url in [
+            "/verify",
+            "ftp://example.com/verify",
+            "mailto:x@example.com",
+        ] {
+            let error =
+                MailSettings::from_source(&EnvSource::from_pairs([(VERIFY_URL_BASE_VAR, url)]))
+                    .unwrap_err();
+            assert_eq!(invalid_variable(&error), VERIFY_URL_BASE_VAR, "{url}");
+        }
+        let read = settings(&[(VERIFY_URL_BASE_VAR, "http://localhost:3000/verify")]);
+        assert!(read.verify_url_base.is_some());
+    }
+
+    #[tokio::test]
+    async fn the_file_mailer_writes_the_token_line_readable_as_it_is() {
+        let temp = tempfile::tempdir().unwrap();
+        let settings = MailSettings::file(temp.path()).unwrap();
+        let token = verification_token();
+        let mail = verification_mail(&jane(), "Jane", &token, &settings);
+        settings.build().unwrap().send(&mail).await.unwrap();
+        let files: Vec<_> = std::fs::read_dir(temp.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(text.contains("To: jane.doe@example.com"), "{text}");
+        assert!(
+            text.contains("Content-Type: text/plain; charset=utf-8"),
+            "{text}"
+        );
+        assert_eq!(token_line(&text), Some(token.expose()));
     }
 }

@@ -1,4 +1,5 @@
-//! Which mailer to use and how, from `IAM_*` environment variables.
+//! Which mailer to use and how, from `<PREFIX>_*` environment variables
+//! (`IAM_MAILER` for iam-svc, `NOTIFICATIONS_MAILER` for notifications-svc).
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -11,24 +12,38 @@ use url::Url;
 
 use super::{FileMailer, MailError, Mailer, SmtpMailer};
 
-/// `file` (default) or `smtp`.
-pub const MAILER_VAR: &str = "IAM_MAILER";
-/// Directory of the file mailer; [`DEFAULT_MAIL_DIR`] by default.
-pub const MAIL_DIR_VAR: &str = "IAM_MAIL_DIR";
-/// SMTP server URL, required when `IAM_MAILER=smtp`; may hold a password.
-pub const SMTP_URL_VAR: &str = "IAM_SMTP_URL";
-/// Sender mailbox; [`DEFAULT_MAIL_FROM`] by default.
-pub const MAIL_FROM_VAR: &str = "IAM_MAIL_FROM";
-/// Base of the link in verification mails; no link when unset.
-pub const VERIFY_URL_BASE_VAR: &str = "IAM_VERIFY_URL_BASE";
-
-/// Where the file mailer writes when `IAM_MAIL_DIR` is unset, relative to
-/// the working directory.
+/// Where the file mailer writes when `<PREFIX>_MAIL_DIR` is unset, relative
+/// to the working directory.
 pub const DEFAULT_MAIL_DIR: &str = "var/mail";
-/// The sender when `IAM_MAIL_FROM` is unset.
+/// The sender when `<PREFIX>_MAIL_FROM` is unset.
 pub const DEFAULT_MAIL_FROM: &str = "ecommerce <no-reply@ecommerce.local>";
 
-/// Which [`Mailer`] `IAM_MAILER` selects.
+/// The names of one service's mail variables: `<PREFIX>_MAILER` (`file`,
+/// the default, or `smtp`), `<PREFIX>_MAIL_DIR` (the file mailer's
+/// directory, [`DEFAULT_MAIL_DIR`] by default), `<PREFIX>_SMTP_URL`
+/// (required with `smtp`; may hold a password) and `<PREFIX>_MAIL_FROM`
+/// (the sender, [`DEFAULT_MAIL_FROM`] by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailVars {
+    pub mailer: String,
+    pub mail_dir: String,
+    pub smtp_url: String,
+    pub mail_from: String,
+}
+
+impl MailVars {
+    /// The variables of the service whose env prefix is `prefix` (`IAM`).
+    pub fn of(prefix: &str) -> Self {
+        Self {
+            mailer: format!("{prefix}_MAILER"),
+            mail_dir: format!("{prefix}_MAIL_DIR"),
+            smtp_url: format!("{prefix}_SMTP_URL"),
+            mail_from: format!("{prefix}_MAIL_FROM"),
+        }
+    }
+}
+
+/// Which [`Mailer`] `<PREFIX>_MAILER` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MailerKind {
     /// [`FileMailer`]: `.eml` files in a directory; for development.
@@ -64,68 +79,67 @@ pub enum MailTransport {
 /// Mail settings. `Debug` never shows the SMTP URL.
 #[derive(Debug, Clone)]
 pub struct MailSettings {
-    /// `IAM_MAILER` with `IAM_MAIL_DIR` or `IAM_SMTP_URL`.
+    /// `<PREFIX>_MAILER` with `<PREFIX>_MAIL_DIR` or `<PREFIX>_SMTP_URL`.
     pub transport: MailTransport,
-    /// `IAM_MAIL_FROM`.
+    /// `<PREFIX>_MAIL_FROM`.
     pub from: Mailbox,
-    /// `IAM_VERIFY_URL_BASE`: an absolute `http(s)` URL, e.g. the web shop's
-    /// verification page; verification mails link to `<base>?token=<token>`.
-    pub verify_url_base: Option<Url>,
+    /// The variables these settings were read from (named in logs).
+    pub vars: MailVars,
 }
 
 impl MailSettings {
-    /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_source(&EnvSource::process())
+    /// Reads the settings named by `vars` from the process environment.
+    pub fn from_env(vars: MailVars) -> Result<Self, SettingsError> {
+        Self::from_source(vars, &EnvSource::process())
     }
 
-    /// Reads and validates the settings from `source`; every error names
-    /// its variable, and an SMTP URL error never shows the URL's password.
-    pub fn from_source(source: &EnvSource) -> Result<Self, SettingsError> {
-        let transport = match source.or(MAILER_VAR, MailerKind::File)? {
+    /// Reads and validates the settings named by `vars` from `source`;
+    /// every error names its variable, and an SMTP URL error never shows
+    /// the URL's password.
+    pub fn from_source(vars: MailVars, source: &EnvSource) -> Result<Self, SettingsError> {
+        let transport = match source.or(&vars.mailer, MailerKind::File)? {
             MailerKind::File => MailTransport::File {
-                dir: source.or(MAIL_DIR_VAR, PathBuf::from(DEFAULT_MAIL_DIR))?,
+                dir: source.or(&vars.mail_dir, PathBuf::from(DEFAULT_MAIL_DIR))?,
             },
             MailerKind::Smtp => {
-                let Some(url) = source.string(SMTP_URL_VAR)? else {
+                let Some(url) = source.string(&vars.smtp_url)? else {
                     return Err(SettingsError::Invalid {
-                        variable: SMTP_URL_VAR.to_owned(),
+                        variable: vars.smtp_url.clone(),
                         value: String::new(),
-                        reason: format!("must be set when {MAILER_VAR}=smtp"),
+                        reason: format!("must be set when {}=smtp", vars.mailer),
                     });
                 };
                 let url = SecretString::from(url);
-                validate_smtp_url(&url)?;
+                validate_smtp_url(&vars.smtp_url, &url)?;
                 MailTransport::Smtp { url }
             }
         };
         let from_text = source
-            .string(MAIL_FROM_VAR)?
+            .string(&vars.mail_from)?
             .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned());
         let from = from_text
             .trim()
             .parse::<Mailbox>()
             .map_err(|error| SettingsError::Invalid {
-                variable: MAIL_FROM_VAR.to_owned(),
+                variable: vars.mail_from.clone(),
                 value: from_text.clone(),
                 reason: format!("{error}; expected a mailbox such as {DEFAULT_MAIL_FROM}"),
             })?;
-        let verify_url_base = source
-            .opt::<Url>(VERIFY_URL_BASE_VAR)?
-            .map(validate_verify_url_base)
-            .transpose()?;
         Ok(Self {
             transport,
             from,
-            verify_url_base,
+            vars,
         })
     }
 
-    /// The file mailer writing into `dir`, with the default sender and no
-    /// link in verification mails.
-    pub fn file(dir: impl Into<PathBuf>) -> Result<Self, SettingsError> {
+    /// The file mailer writing into `dir`, with the default sender.
+    pub fn file(vars: MailVars, dir: impl Into<PathBuf>) -> Result<Self, SettingsError> {
         let dir_text = dir.into().to_string_lossy().into_owned();
-        Self::from_source(&EnvSource::from_pairs([(MAIL_DIR_VAR, dir_text.as_str())]))
+        let mail_dir = vars.mail_dir.clone();
+        Self::from_source(
+            vars,
+            &EnvSource::from_pairs([(mail_dir.as_str(), dir_text.as_str())]),
+        )
     }
 
     /// The mailer these settings select. Builds the SMTP transport (and its
@@ -136,7 +150,8 @@ impl MailSettings {
             MailTransport::File { dir } => {
                 tracing::info!(
                     dir = %dir.display(),
-                    "mail is written to files, not sent (IAM_MAILER=file)"
+                    "mail is written to files, not sent ({}=file)",
+                    self.vars.mailer
                 );
                 Ok(Arc::new(FileMailer::new(dir.clone(), self.from.clone())))
             }
@@ -152,9 +167,9 @@ impl MailSettings {
 /// Checks what lettre will need of an SMTP URL, so a typo fails at start-up
 /// naming the variable. The error shows the URL without its password, or
 /// nothing of it when it does not parse.
-fn validate_smtp_url(url: &SecretString) -> Result<(), SettingsError> {
+fn validate_smtp_url(variable: &str, url: &SecretString) -> Result<(), SettingsError> {
     let invalid = |shown: String, reason: String| SettingsError::Invalid {
-        variable: SMTP_URL_VAR.to_owned(),
+        variable: variable.to_owned(),
         value: shown,
         reason,
     };
@@ -195,7 +210,7 @@ fn validate_smtp_url(url: &SecretString) -> Result<(), SettingsError> {
 /// `scheme://host[:port]` of `url`, or `<hidden>` when it has no host: what
 /// error messages and logs may show of a URL that can hold a password (in
 /// its user info, or anywhere in a malformed one).
-pub(super) fn server_of(url: &Url) -> String {
+pub(crate) fn server_of(url: &Url) -> String {
     match (url.host_str(), url.port()) {
         (Some(host), Some(port)) if !host.is_empty() => {
             format!("{}://{host}:{port}", url.scheme())
@@ -205,24 +220,16 @@ pub(super) fn server_of(url: &Url) -> String {
     }
 }
 
-fn validate_verify_url_base(url: Url) -> Result<Url, SettingsError> {
-    if matches!(url.scheme(), "http" | "https") && url.host().is_some() {
-        return Ok(url);
-    }
-    Err(SettingsError::Invalid {
-        variable: VERIFY_URL_BASE_VAR.to_owned(),
-        value: url.to_string(),
-        reason: "expected an absolute http or https URL such as https://shop.example/verify-email"
-            .to_owned(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// IAM's variables: the names iam-svc has always read.
     fn from_pairs(pairs: &[(&str, &str)]) -> Result<MailSettings, SettingsError> {
-        MailSettings::from_source(&EnvSource::from_pairs(pairs.iter().copied()))
+        MailSettings::from_source(
+            MailVars::of("IAM"),
+            &EnvSource::from_pairs(pairs.iter().copied()),
+        )
     }
 
     fn invalid_variable(error: &SettingsError) -> &str {
@@ -245,7 +252,6 @@ mod tests {
             "ecommerce <no-reply@ecommerce.local>"
         );
         assert_eq!(settings.from.email.to_string(), "no-reply@ecommerce.local");
-        assert_eq!(settings.verify_url_base, None);
     }
 
     #[test]
@@ -254,7 +260,6 @@ mod tests {
             ("IAM_MAILER", "FILE"),
             ("IAM_MAIL_DIR", "/tmp/iam-mail"),
             ("IAM_MAIL_FROM", "Shop <shop@example.com>"),
-            ("IAM_VERIFY_URL_BASE", "https://shop.example/verify-email"),
         ])
         .unwrap();
         let MailTransport::File { dir } = &settings.transport else {
@@ -263,10 +268,6 @@ mod tests {
         assert_eq!(dir, &PathBuf::from("/tmp/iam-mail"));
         assert_eq!(settings.from.name.as_deref(), Some("Shop"));
         assert_eq!(settings.from.email.to_string(), "shop@example.com");
-        assert_eq!(
-            settings.verify_url_base.as_ref().map(Url::as_str),
-            Some("https://shop.example/verify-email")
-        );
     }
 
     #[test]
@@ -349,23 +350,28 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_sender_names_the_variable() {
-        let error = from_pairs(&[("IAM_MAIL_FROM", "no address here")]).unwrap_err();
-        assert_eq!(invalid_variable(&error), "IAM_MAIL_FROM");
+    fn another_prefix_reads_its_own_variables() {
+        let source = EnvSource::from_pairs([
+            ("NOTIFICATIONS_MAIL_DIR", "/tmp/notifications-mail"),
+            ("IAM_MAIL_DIR", "/tmp/iam-mail"),
+        ]);
+        let settings = MailSettings::from_source(MailVars::of("NOTIFICATIONS"), &source).unwrap();
+        let MailTransport::File { dir } = &settings.transport else {
+            panic!("expected the file mailer, got {settings:?}");
+        };
+        assert_eq!(dir, &PathBuf::from("/tmp/notifications-mail"));
+        let error = MailSettings::from_source(
+            MailVars::of("NOTIFICATIONS"),
+            &EnvSource::from_pairs([("NOTIFICATIONS_MAILER", "smtp")]),
+        )
+        .unwrap_err();
+        assert_eq!(invalid_variable(&error), "NOTIFICATIONS_SMTP_URL");
     }
 
     #[test]
-    fn the_verify_url_base_must_be_absolute_http() {
-        for url in [
-            "/verify",
-            "ftp://example.com/verify",
-            "mailto:x@example.com",
-        ] {
-            let error = from_pairs(&[("IAM_VERIFY_URL_BASE", url)]).unwrap_err();
-            assert_eq!(invalid_variable(&error), "IAM_VERIFY_URL_BASE", "{url}");
-        }
-        let settings = from_pairs(&[("IAM_VERIFY_URL_BASE", "http://localhost:3000/verify")]);
-        assert!(settings.unwrap().verify_url_base.is_some());
+    fn an_invalid_sender_names_the_variable() {
+        let error = from_pairs(&[("IAM_MAIL_FROM", "no address here")]).unwrap_err();
+        assert_eq!(invalid_variable(&error), "IAM_MAIL_FROM");
     }
 
     #[test]
@@ -384,7 +390,7 @@ mod tests {
 
     #[test]
     fn file_settings_point_at_the_directory() {
-        let settings = MailSettings::file("/tmp/x").unwrap();
+        let settings = MailSettings::file(MailVars::of("IAM"), "/tmp/x").unwrap();
         let MailTransport::File { dir } = &settings.transport else {
             panic!("expected the file mailer, got {settings:?}");
         };

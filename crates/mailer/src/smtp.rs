@@ -15,7 +15,8 @@ use super::{MailError, Mailer, OutgoingMail, format_message};
 
 /// How long one SMTP command may take before the send fails. Lettre's
 /// default is a minute; a verification mail is sent after the request's
-/// transaction, and the caller should not wait that long for a dead server.
+/// transaction, and neither its caller nor a sender loop should wait that
+/// long for a dead server.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends mail through an SMTP server, one connection per message.
@@ -32,7 +33,7 @@ pub struct SmtpMailer {
 
 impl SmtpMailer {
     /// A mailer for the server at `url` (see
-    /// [`MailTransport::Smtp`](super::MailTransport::Smtp) for its forms),
+    /// [`MailTransport::Smtp`](crate::MailTransport::Smtp) for its forms),
     /// sending as `from`. Does not connect.
     pub fn from_url(url: &SecretString, from: Mailbox) -> Result<Self, MailError> {
         let url = url.expose_secret().trim();
@@ -85,7 +86,7 @@ impl Mailer for SmtpMailer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mail::tests::settings;
+    use crate::tests::settings;
 
     fn from() -> Mailbox {
         settings(&[]).from

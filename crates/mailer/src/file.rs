@@ -91,12 +91,13 @@ fn write_atomically(dir: &Path, file_name: &str, contents: &[u8]) -> Result<Path
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mail::tests::{jane, settings, token_line, verification_token};
-    use crate::mail::{MailTransport, verification_mail};
+    use crate::tests::{jane, settings};
+    use crate::{MailSettings, MailTransport, MailVars};
+
+    const TOKEN_LINE: &str = "Verification token: ";
 
     fn file_mailer(dir: &Path) -> FileMailer {
-        let settings = settings(&[]);
-        FileMailer::new(dir, settings.from)
+        FileMailer::new(dir, settings(&[]).from)
     }
 
     fn eml_files(dir: &Path) -> Vec<PathBuf> {
@@ -106,6 +107,21 @@ mod tests {
             .collect();
         files.sort();
         files
+    }
+
+    fn token_line(text: &str) -> Option<&str> {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(TOKEN_LINE))
+    }
+
+    fn mail_with_token(name: &str, token: &str) -> OutgoingMail {
+        OutgoingMail::text(
+            jane(),
+            "Confirm your email address",
+            format!(
+                "Hello {name},\n\nhttps://shop.example/verify-email?token={token}\n\n{TOKEN_LINE}{token}\n"
+            ),
+        )
     }
 
     /// Splits a message into unfolded `(name, value)` headers and its body.
@@ -161,9 +177,8 @@ mod tests {
         // A directory that does not exist yet.
         let dir = temp.path().join("var").join("mail");
         let mailer = file_mailer(&dir);
-        let token = verification_token();
-        let settings = settings(&[("IAM_VERIFY_URL_BASE", "https://shop.example/verify-email")]);
-        let mail = verification_mail(&jane(), "Zoë Doe", &token, &settings);
+        let token = "vt_0123456789abcdef";
+        let mail = mail_with_token("Zoë Doe", token);
 
         mailer.send(&mail).await.unwrap();
 
@@ -211,8 +226,7 @@ mod tests {
         );
 
         // The token line is readable as written, without decoding.
-        assert_eq!(token_line(&body), Some(token.expose()));
-        assert_eq!(token_line(&text), Some(token.expose()));
+        assert_eq!(token_line(&body), Some(token));
         // Decoded, the body is the mail's text, link and non-ASCII name included.
         let decoded = decode_quoted_printable(&body);
         // Formatting ends the message with one more CRLF after the body.
@@ -220,10 +234,6 @@ mod tests {
             decoded.strip_suffix("\r\n"),
             Some(mail.text_body.replace('\n', "\r\n").as_str())
         );
-        assert!(decoded.contains(&format!(
-            "https://shop.example/verify-email?token={}",
-            token.expose()
-        )));
         assert!(decoded.starts_with("Hello Zoë Doe,"), "{decoded}");
 
         // No temporary file is left behind.
@@ -234,12 +244,9 @@ mod tests {
     async fn every_mail_gets_its_own_file_in_time_order() {
         let temp = tempfile::tempdir().unwrap();
         let mailer = file_mailer(temp.path());
-        let mut tokens = Vec::new();
-        for _ in 0..3 {
-            let token = verification_token();
-            let mail = verification_mail(&jane(), "Jane", &token, &settings(&[]));
-            mailer.send(&mail).await.unwrap();
-            tokens.push(token.expose().to_owned());
+        let tokens: Vec<String> = (0..3).map(|index| format!("token-{index}")).collect();
+        for token in &tokens {
+            mailer.send(&mail_with_token("Jane", token)).await.unwrap();
         }
         let found: Vec<String> = eml_files(temp.path())
             .iter()
@@ -252,15 +259,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_html_mail_is_written_with_both_bodies() {
+        let temp = tempfile::tempdir().unwrap();
+        let mailer = file_mailer(temp.path());
+        let mail =
+            OutgoingMail::text(jane(), "Your order", "Thank you\n").with_html("<p>Thank you</p>\n");
+        mailer.send(&mail).await.unwrap();
+        let files = eml_files(temp.path());
+        let text = fs::read_to_string(&files[0]).unwrap();
+        assert!(text.contains("multipart/alternative"), "{text}");
+        assert!(text.contains("Thank you\r\n"), "{text}");
+        assert!(text.contains("<p>Thank you</p>"), "{text}");
+    }
+
+    #[tokio::test]
     async fn an_unwritable_directory_is_an_error_naming_the_path() {
         let temp = tempfile::tempdir().unwrap();
         // A file where the directory should be.
         let blocker = temp.path().join("mail");
         fs::write(&blocker, b"not a directory").unwrap();
         let mailer = file_mailer(&blocker);
-        let mail = verification_mail(&jane(), "Jane", &verification_token(), &settings(&[]));
-        let error = mailer.send(&mail).await.unwrap_err();
+        let error = mailer
+            .send(&mail_with_token("Jane", "t"))
+            .await
+            .unwrap_err();
         assert!(matches!(error, MailError::Write { .. }), "{error:?}");
+        assert!(error.is_retryable());
         assert!(
             error.to_string().contains(&blocker.display().to_string()),
             "{error}"
@@ -269,7 +293,14 @@ mod tests {
 
     #[test]
     fn the_settings_build_a_file_mailer_for_their_directory() {
-        let settings = settings(&[("IAM_MAIL_DIR", "/tmp/iam-mail-test")]);
+        let settings = MailSettings::from_source(
+            MailVars::of("IAM"),
+            &ecommerce_platform::settings::EnvSource::from_pairs([(
+                "IAM_MAIL_DIR",
+                "/tmp/iam-mail-test",
+            )]),
+        )
+        .unwrap();
         let MailTransport::File { dir } = &settings.transport else {
             panic!("expected the file mailer");
         };

@@ -1,0 +1,4 @@
+DROP TABLE notifications;
+DROP TABLE order_lines;
+DROP TABLE orders;
+DROP TABLE contacts;
