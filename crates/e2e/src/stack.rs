@@ -67,6 +67,19 @@ impl Svc {
         Self::Notifications,
     ];
 
+    /// The checkout saga's services (and the registry), without the
+    /// downstream consumers: the scope of the saga benchmark.
+    pub const SAGA: [Self; 8] = [
+        Self::Registry,
+        Self::Iam,
+        Self::Catalog,
+        Self::Inventory,
+        Self::Orders,
+        Self::Payments,
+        Self::Cart,
+        Self::Fulfillment,
+    ];
+
     /// The service's row of the one service table.
     pub const fn info(self) -> ServiceInfo {
         match self {
@@ -156,6 +169,9 @@ pub struct StackOptions {
     /// permissions of `scripts/broker-users` and producer users checked
     /// (`AMQP_EVENT_PRODUCER_USER`), instead of the shared `guest`.
     pub broker_users: bool,
+    /// The services started: every one ([`Svc::ALL`]) by default, or only
+    /// the saga's ([`Svc::SAGA`]), e.g. for a benchmark of the saga alone.
+    pub services: &'static [Svc],
 }
 
 impl Default for StackOptions {
@@ -166,6 +182,7 @@ impl Default for StackOptions {
             ready_timeout: Duration::from_secs(90),
             tap: true,
             broker_users: false,
+            services: &Svc::ALL,
         }
     }
 }
@@ -215,11 +232,12 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts every service of [`Svc::ALL`] and waits until each answers
-    /// health SERVING.
+    /// Starts every service of [`StackOptions::services`] and waits until
+    /// each answers health SERVING.
     pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
         let bin_dir = bin_dir()?;
-        for service in Svc::ALL {
+        let services = options.services;
+        for &service in services {
             let binary = bin_dir.join(service.binary());
             if !binary.is_file() {
                 bail!(
@@ -260,7 +278,7 @@ impl Stack {
         if stack.options.broker_users {
             stack.create_broker_users().await?;
         }
-        for service in Svc::ALL {
+        for &service in services {
             let schema = TestSchema::create(service.schema_hint()).await?;
             stack.schemas.insert(service, schema);
             let addr = free_loopback_addr()?;
@@ -274,13 +292,10 @@ impl Stack {
         // registers at start-up and no event goes out without its id.
         stack.spawn(Svc::Registry)?;
         stack.wait_ready(Svc::Registry).await?;
-        for service in Svc::ALL
-            .into_iter()
-            .filter(|service| *service != Svc::Registry)
-        {
+        for &service in services.iter().filter(|service| **service != Svc::Registry) {
             stack.spawn(service)?;
         }
-        for service in Svc::ALL {
+        for &service in services {
             stack.wait_ready(service).await?;
         }
         tracing::info!(run = %stack.run_id, logs = %stack.log_dir.display(), "stack ready");
@@ -306,7 +321,7 @@ impl Stack {
         let broker = self.broker();
         let mut commands: Vec<Vec<String>> = Vec::new();
         let mut users = BTreeMap::new();
-        for service in Svc::ALL {
+        for &service in self.options.services {
             let user = self.broker_user(service);
             // A test-only user on a local broker: v7 ids carry 74 random bits each.
             let password = format!("{}{}", Uuid::now_v7().simple(), Uuid::now_v7().simple());
@@ -636,7 +651,7 @@ impl Drop for Stack {
             return;
         }
         if std::thread::panicking() {
-            for service in Svc::ALL {
+            for &service in self.options.services {
                 eprintln!(
                     "---- {} log (last 40 lines; all in {}) ----\n{}",
                     service.binary(),
