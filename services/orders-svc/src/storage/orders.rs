@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use ecommerce_checkout::{CheckoutKey, PaymentMethodToken, SnapshotDigest};
 use ecommerce_db::StoreError;
 use ecommerce_kernel::{Currency, Money};
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::ArrayType;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Statement, TryInsertResult,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TryInsertResult, Value,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -155,36 +155,82 @@ pub async fn store_transition<C: ConnectionTrait>(
         ),
         None => (None, None),
     };
-    let updated = order::Entity::update_many()
-        .col_expr(
-            order::Column::Status,
-            Expr::value(order.status().as_str().to_owned()),
-        )
-        .col_expr(
-            order::Column::RejectionFailure,
-            Expr::value(rejection_failure),
-        )
-        .col_expr(
-            order::Column::RejectionShortLines,
-            Expr::value(rejection_short_lines),
-        )
-        .col_expr(order::Column::CancelCause, Expr::value(cancel_cause))
-        .col_expr(order::Column::CancelReason, Expr::value(cancel_reason))
-        .col_expr(order::Column::UpdatedAt, Expr::value(order.updated_at))
-        .col_expr(
-            order::Column::Version,
-            Expr::col(order::Column::Version).add(1),
-        )
-        .filter(order::Column::Id.eq(order.id.as_uuid()))
-        .exec(db)
-        .await?;
-    if updated.rows_affected != 1 {
+    let entries = order.history.get(history_before..).unwrap_or_default();
+    let mut seqs = Vec::with_capacity(entries.len());
+    for offset in 0..entries.len() {
+        seqs.push(Value::from(to_i32(
+            history_before + offset,
+            "history position",
+        )?));
+    }
+    let array = |array_type, values: Vec<Value>| Value::Array(array_type, Some(Box::new(values)));
+    // One statement: the state and the new history entries together (a
+    // transition per saga event made the history insert a statement of its own).
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "WITH moved AS ( \
+           UPDATE orders SET status = $2, rejection_failure = $3, rejection_short_lines = $4, \
+             cancel_cause = $5, cancel_reason = $6, updated_at = $7, version = version + 1 \
+           WHERE id = $1 RETURNING id), \
+         recorded AS ( \
+           INSERT INTO order_status_history (order_id, seq, status, reason, changed_at) \
+           SELECT moved.id, entry.seq, entry.status, entry.reason, entry.changed_at \
+           FROM moved, unnest($8::int4[], $9::text[], $10::text[], $11::timestamptz[]) \
+             AS entry (seq, status, reason, changed_at) \
+           RETURNING 1) \
+         SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM recorded) AS recorded",
+        [
+            Value::from(order.id.as_uuid()),
+            Value::from(order.status().as_str()),
+            Value::from(rejection_failure),
+            Value::from(rejection_short_lines),
+            Value::from(cancel_cause),
+            Value::from(cancel_reason),
+            Value::from(order.updated_at),
+            array(ArrayType::Int, seqs),
+            array(
+                ArrayType::String,
+                entries
+                    .iter()
+                    .map(|change| Value::from(change.status.as_str()))
+                    .collect(),
+            ),
+            array(
+                ArrayType::String,
+                entries
+                    .iter()
+                    .map(|change| Value::from(change.reason.clone()))
+                    .collect(),
+            ),
+            array(
+                ArrayType::ChronoDateTimeUtc,
+                entries
+                    .iter()
+                    .map(|change| Value::from(change.changed_at))
+                    .collect(),
+            ),
+        ],
+    );
+    let counts = db
+        .query_one_raw(statement)
+        .await?
+        .ok_or_else(|| StoreError::internal("the transition statement returned no row"))?;
+    let moved: i64 = counts.try_get("", "moved")?;
+    let recorded: i64 = counts.try_get("", "recorded")?;
+    if moved != 1 {
         return Err(StoreError::internal(format!(
             "order {} vanished under its row lock",
             order.id
         )));
     }
-    insert_history(db, order, history_before).await
+    if usize::try_from(recorded).ok() != Some(entries.len()) {
+        return Err(StoreError::internal(format!(
+            "order {}: {recorded} of {} history entries recorded",
+            order.id,
+            entries.len()
+        )));
+    }
+    Ok(())
 }
 
 fn short_lines_json(lines: &[ShortLine]) -> Result<serde_json::Value, StoreError> {
