@@ -86,6 +86,9 @@ fn is_local_host(host: &str) -> bool {
 pub const DEFAULT_DATABASE_URL: &str =
     "postgres://postgres@127.0.0.1:5432/ecommerce?sslmode=disable";
 
+/// Each service's pool size unless `<PREFIX>_DB_MAX_CONNECTIONS` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
 /// Where and how a service connects.
 #[derive(Clone, Debug)]
 pub struct DatabaseSettings {
@@ -163,7 +166,7 @@ impl DatabaseSettings {
             reason: error.to_string(),
         })?;
         let max_connections_var = service.variable("DB_MAX_CONNECTIONS");
-        let max_connections: u32 = source.or(&max_connections_var, 10)?;
+        let max_connections: u32 = source.or(&max_connections_var, DEFAULT_MAX_CONNECTIONS)?;
         if max_connections == 0 {
             return Err(SettingsError::Invalid {
                 variable: max_connections_var,

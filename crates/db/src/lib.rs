@@ -40,8 +40,8 @@ mod table_name;
 pub mod transaction;
 
 pub use connect::{
-    DATABASE_URL_VAR, DEFAULT_DATABASE_URL, DatabaseSettings, connect, connect_and_migrate,
-    connect_pool,
+    DATABASE_URL_VAR, DEFAULT_DATABASE_URL, DEFAULT_MAX_CONNECTIONS, DatabaseSettings, connect,
+    connect_and_migrate, connect_pool,
 };
 pub use ddl::{DDL_ADVISORY_LOCK, idempotent_ddl, schema_ddl};
 pub use error::{StoreError, TransactionError};
