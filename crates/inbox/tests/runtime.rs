@@ -786,3 +786,91 @@ async fn a_batch_of_events_without_correlation_ids_is_recorded_with_null_ones() 
     );
     fixture.cleanup().await;
 }
+
+/// Locks its order's row (an upsert), waits, and records its transaction:
+/// two batches locking the same two orders in opposite order would deadlock.
+struct LockTheOrder;
+
+#[async_trait]
+impl EventHandler for LockTheOrder {
+    async fn handle(
+        &self,
+        context: &HandlerContext<'_>,
+        _event: DecodedEvent,
+    ) -> Result<(), HandlerError> {
+        context
+            .transaction()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO order_rows (order_id, touched) VALUES ($1, 1) \
+                 ON CONFLICT (order_id) DO UPDATE SET touched = order_rows.touched + 1",
+                [Value::from(context.metadata().aggregate.id.clone())],
+            ))
+            .await?;
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        context
+            .transaction()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO batch_effects (message_id, txid) VALUES ($1, txid_current())",
+                [Value::from(context.message_id())],
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+fn order_event(order_id: &str) -> Delivery {
+    let payload = OrderPlaced {
+        order_id: order_id.to_owned(),
+        ..Default::default()
+    };
+    delivery(&payload, &EventMetadata::new("order", order_id))
+}
+
+#[tokio::test]
+async fn two_batches_touching_the_same_orders_in_opposite_order_do_not_deadlock() {
+    let fixture = batch_fixture("inbox_batch_lock_order").await;
+    fixture
+        .schema
+        .db()
+        .execute_unprepared("CREATE TABLE order_rows (order_id text PRIMARY KEY, touched int)")
+        .await
+        .unwrap();
+    // Two consumers of one service (one inbox table), as orders' inventory
+    // and payment consumers.
+    let inventory_side = InboxConsumer::new(
+        "orders.inventory-events",
+        fixture.schema.db().clone(),
+        fixture.table.clone(),
+        LockTheOrder,
+    );
+    let payment_side = InboxConsumer::new(
+        "orders.payment-events",
+        fixture.schema.db().clone(),
+        fixture.table.clone(),
+        LockTheOrder,
+    );
+    let (first, second) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
+
+    let (one, other) = tokio::join!(
+        inventory_side.handle_batch(vec![order_event(&first), order_event(&second)]),
+        payment_side.handle_batch(vec![order_event(&second), order_event(&first)]),
+    );
+
+    assert_eq!(one, vec![HandlerOutcome::Ack; 2]);
+    assert_eq!(other, vec![HandlerOutcome::Ack; 2]);
+    assert_eq!(
+        fixture.count("SELECT sum(touched) FROM order_rows").await,
+        4
+    );
+    // Each batch in one transaction: neither deadlocked into the
+    // one-at-a-time fallback.
+    assert_eq!(
+        fixture
+            .count("SELECT count(DISTINCT txid) FROM batch_effects")
+            .await,
+        2
+    );
+    fixture.cleanup().await;
+}
