@@ -209,6 +209,38 @@ async fn adding_an_item_quotes_each_sku_once() {
 }
 
 #[tokio::test]
+async fn a_retried_add_answers_with_its_cart_even_once_the_sku_is_no_longer_sellable() {
+    let world = World::start().await;
+    world
+        .catalog
+        .set("HAT-7", QuoteStatus::Available, Some(1_500), Uuid::now_v7());
+    let cart = world
+        .add(None, "", "HAT-7", 1, "key-hat", None)
+        .await
+        .unwrap();
+    world
+        .catalog
+        .set("HAT-7", QuoteStatus::NotPublished, None, Uuid::now_v7());
+
+    // The retry of the same call: the cart it made, not a refusal.
+    let retried = world
+        .add(None, "", "HAT-7", 1, "key-hat", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (retried.id.as_str(), retried.version),
+        (cart.id.as_str(), 1)
+    );
+    // A new call for that SKU is refused.
+    let refused = world
+        .add(None, &cart.id, "HAT-7", 1, "key-other", Some(1))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    world.service.finish().await.unwrap();
+}
+
+#[tokio::test]
 async fn merge_then_checkout_signs_a_snapshot_orders_accepts() {
     let world = World::start().await;
     world.catalog.set(

@@ -290,44 +290,20 @@ impl CartApp {
             CartRef::Own => None,
         };
         let scope = KeyScope::of(caller.user_id, named_cart);
-        if let Some(key) = &command.idempotency_key
-            && let Some(cart_id) = storage::find_idempotency_key(&self.inner.db, scope, key).await?
-        {
-            return self.get_cart(caller, CartRef::Id(cart_id)).await;
-        }
-        let quotes = self
-            .inner
-            .quoter
-            .quote(std::slice::from_ref(&command.sku), self.currency())
-            .await?;
-        let quote = quotes
-            .iter()
-            .find(|quote| quote.sku == command.sku.as_str())
-            .ok_or_else(|| {
-                AppError::FailedPrecondition(format!(
-                    "SKU {:?} is not sellable",
-                    command.sku.as_str()
-                ))
-            })?;
-        if let Some(reason) = quote.unavailable_reason() {
-            return Err(AppError::FailedPrecondition(format!(
-                "SKU {:?} is not sellable: {}",
-                command.sku.as_str(),
-                reason.as_stored()
-            )));
-        }
-        let item = match (quote.variant_id, quote.product_id, quote.unit_price_minor) {
-            (Some(variant_id), Some(product_id), Some(unit_price_minor)) => CatalogItem {
-                variant_id,
-                product_id,
-                title: quote.title.clone(),
-                unit_price_minor,
-            },
-            _ => {
-                return Err(AppError::internal(anyhow::anyhow!(
-                    "catalog quoted {:?} available without ids or price",
-                    command.sku.as_str()
-                )));
+        // The key is looked up once, in the writing transaction below; a
+        // retry therefore quotes again (retries are rare, a lookup on every
+        // AddItem was not). Only a retry whose SKU is no longer sellable
+        // needs the key first, to answer with the cart rather than refuse.
+        let (quotes, item) = match self.sellable_item(&command.sku).await {
+            Ok(sellable) => sellable,
+            Err(refusal) => {
+                if let Some(key) = &command.idempotency_key
+                    && let Some(cart_id) =
+                        storage::find_idempotency_key(&self.inner.db, scope, key).await?
+                {
+                    return self.get_cart(caller, CartRef::Id(cart_id)).await;
+                }
+                return Err(refusal);
             }
         };
         let db = &self.inner.db;
@@ -363,6 +339,44 @@ impl CartApp {
             Ok(cart)
         })?;
         self.price_with(cart, quotes).await
+    }
+
+    /// Catalog's quote of `sku` and the line it makes; FAILED_PRECONDITION
+    /// when the SKU is not sellable now.
+    async fn sellable_item(&self, sku: &Sku) -> Result<(Vec<PriceQuote>, CatalogItem), AppError> {
+        let quotes = self
+            .inner
+            .quoter
+            .quote(std::slice::from_ref(sku), self.currency())
+            .await?;
+        let quote = quotes
+            .iter()
+            .find(|quote| quote.sku == sku.as_str())
+            .ok_or_else(|| {
+                AppError::FailedPrecondition(format!("SKU {:?} is not sellable", sku.as_str()))
+            })?;
+        if let Some(reason) = quote.unavailable_reason() {
+            return Err(AppError::FailedPrecondition(format!(
+                "SKU {:?} is not sellable: {}",
+                sku.as_str(),
+                reason.as_stored()
+            )));
+        }
+        let item = match (quote.variant_id, quote.product_id, quote.unit_price_minor) {
+            (Some(variant_id), Some(product_id), Some(unit_price_minor)) => CatalogItem {
+                variant_id,
+                product_id,
+                title: quote.title.clone(),
+                unit_price_minor,
+            },
+            _ => {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "catalog quoted {:?} available without ids or price",
+                    sku.as_str()
+                )));
+            }
+        };
+        Ok((quotes, item))
     }
 
     /// The cart to add to, locked; a new one (read version `None`) for the
