@@ -189,6 +189,14 @@ impl Relay {
             "outbox relay started"
         );
         loop {
+            // Listens for commits from before the claim on: a permit a commit
+            // left earlier is for rows this claim takes anyway, so it is
+            // spent here rather than waking an empty claim afterwards.
+            let wake = self.inner.outbox.wake();
+            let mut commits_since_claim = Box::pin(wake.notified());
+            while commits_since_claim.as_mut().enable() {
+                commits_since_claim = Box::pin(wake.notified());
+            }
             let pause = match self.relay_once().await {
                 Ok(outcome) if outcome.broker_unavailable > 0 && outcome.published == 0 => {
                     consecutive_errors = 0;
@@ -250,12 +258,11 @@ impl Relay {
                     () = std::future::ready(()) => continue,
                 }
             };
-            let wake = self.inner.outbox.wake();
             let listens_for_commits = matches!(pause, Pause::Idle);
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                () = wake.notified(), if listens_for_commits => {}
+                () = &mut commits_since_claim, if listens_for_commits => {}
                 () = tokio::time::sleep_until(wait_until.into()) => {}
             }
         }
