@@ -70,7 +70,10 @@ impl TestService {
                 poll_interval: Duration::from_millis(50),
                 ..RelaySettings::default()
             },
-            relay_db_connections: 1,
+            // One per relay a test may start (its own and `upstream` ones):
+            // relays sharing one connection queue behind each other's
+            // publishes, and an upstream event could overtake another.
+            relay_db_connections: 4,
             roles: Roles::ALL,
             // No registry runs beside a single service under test; events
             // go out without registry ids (the e2e stack runs one).
