@@ -24,6 +24,7 @@ mod id;
 mod invalid;
 mod item;
 mod money;
+mod page;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error_code::ErrorCode;
@@ -31,5 +32,6 @@ pub use id::parse_uuid;
 pub use invalid::{InvalidField, InvalidValue};
 pub use item::{Quantity, SKU_MAX_CHARS, Sku};
 pub use money::{Currency, MAX_AMOUNT_MINOR, Money, MoneyError};
+pub use page::PageSize;
 /// For [`uuid_id!`]: the services name the macro, not the crate.
 pub use uuid;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-pub use ecommerce_kernel::{Quantity, SKU_MAX_CHARS, Sku};
+pub use ecommerce_kernel::{PageSize, Quantity, SKU_MAX_CHARS, Sku};
 
 use crate::domain::error::InvalidValue;
 
@@ -121,32 +121,6 @@ impl CountryCode {
     }
 }
 
-/// Shipments per ListShipments page: 0 means the default (20), larger than
-/// 100 is capped at 100, negative is refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PageSize(u64);
-
-impl PageSize {
-    pub const DEFAULT: u64 = 20;
-    pub const MAX: u64 = 100;
-
-    pub fn parse(raw: i32) -> Result<Self, InvalidValue> {
-        let Ok(requested) = u64::try_from(raw) else {
-            return Err(InvalidValue::new(format!(
-                "must not be negative, got {raw}"
-            )));
-        };
-        Ok(Self(match requested {
-            0 => Self::DEFAULT,
-            size => size.min(Self::MAX),
-        }))
-    }
-
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -211,13 +185,5 @@ mod tests {
         for bad in ["", "D", "DEU", "D1", "ÄÖ"] {
             assert!(CountryCode::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn page_sizes_default_and_cap() {
-        assert_eq!(PageSize::parse(0).unwrap().get(), 20);
-        assert_eq!(PageSize::parse(5).unwrap().get(), 5);
-        assert_eq!(PageSize::parse(1000).unwrap().get(), 100);
-        assert!(PageSize::parse(-1).is_err());
     }
 }

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+pub use ecommerce_kernel::PageSize;
+
 use crate::domain::error::InvalidValue;
 
 /// Longest address stored (RFC 5321's path limit is 256; 320 is the usual
@@ -80,32 +82,6 @@ impl fmt::Debug for ContactEmail {
     }
 }
 
-/// Notifications per ListNotifications page: 0 means the default (20),
-/// larger than 100 is capped at 100, negative is refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PageSize(u64);
-
-impl PageSize {
-    pub const DEFAULT: u64 = 20;
-    pub const MAX: u64 = 100;
-
-    pub fn parse(raw: i32) -> Result<Self, InvalidValue> {
-        let Ok(requested) = u64::try_from(raw) else {
-            return Err(InvalidValue::new(format!(
-                "must not be negative, got {raw}"
-            )));
-        };
-        Ok(Self(match requested {
-            0 => Self::DEFAULT,
-            size => size.min(Self::MAX),
-        }))
-    }
-
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -131,14 +107,6 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(320));
         assert!(ContactEmail::parse(&long).is_err());
-    }
-
-    #[test]
-    fn page_sizes_default_and_cap() {
-        assert_eq!(PageSize::parse(0).unwrap().get(), 20);
-        assert_eq!(PageSize::parse(5).unwrap().get(), 5);
-        assert_eq!(PageSize::parse(1000).unwrap().get(), 100);
-        assert!(PageSize::parse(-1).is_err());
     }
 
     #[test]
