@@ -57,5 +57,5 @@ pub use ecommerce_platform::Backoff;
 pub use origin::EventOrigin;
 pub use publisher::{OutgoingMessage, PublishError, Publisher};
 pub use settings::{BrokerSettings, ConsumerSettings};
-pub use stream::StreamItem;
+pub use stream::{StreamError, StreamItem, StreamMessage, StreamOffset, StreamReader};
 pub use topology::{ConsumerQueue, EventsExchange, QueueKind, Topology, TopologyNames};

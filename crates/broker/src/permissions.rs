@@ -9,7 +9,8 @@
 //! - **write** (publish) only to its own events exchanges, plus the
 //!   dead-letter exchange (its consumers' DLQ copies) and `unrouted` (the
 //!   alternate exchange of its own);
-//! - **read** (consume) only its own consumer queues and the revocations stream;
+//! - **read** (consume) only its own consumer queues, the revocations stream
+//!   and, for reporting-svc, the reporting stream;
 //! - declare, bind, publish to and read the delayed-retry path of its own
 //!   queues (`<queue>.retry`, `<queue>.retry.wait`), which no other service
 //!   may touch: a delivery through it is trusted to say where it came from.
@@ -39,6 +40,16 @@ pub const fn publishers(exchange: EventsExchange) -> &'static [&'static str] {
 pub fn consumer(queue: ConsumerQueue) -> String {
     let context = queue.default_name().split('.').next().unwrap_or_default();
     format!("{context}-svc")
+}
+
+/// The streams `service` may read: every service reads the revocations
+/// stream, and reporting-svc its own.
+fn readable_streams<'a>(service: &str, names: &'a TopologyNames) -> Vec<&'a str> {
+    let mut streams = vec![names.revocations_stream()];
+    if service == "reporting-svc" {
+        streams.push(names.reporting_stream());
+    }
+    streams
 }
 
 /// One user's `configure`, `write` and `read` expressions.
@@ -93,7 +104,7 @@ impl BrokerPermissions {
             own_queues
                 .iter()
                 .copied()
-                .chain([names.revocations_stream()])
+                .chain(readable_streams(service, names))
                 .chain(exchanges)
                 .chain(retry_path),
         );
@@ -209,6 +220,32 @@ mod tests {
             "{}",
             notifications.write
         );
+    }
+
+    #[test]
+    fn only_reporting_reads_the_reporting_stream_and_it_publishes_nothing() {
+        let reporting = permissions("reporting-svc");
+        let reads = alternatives(&reporting.read);
+        assert!(
+            reads.contains(&"reporting.event-stream".to_owned()),
+            "{reads:?}"
+        );
+        assert!(reads.contains(&"iam.revocations".to_owned()), "{reads:?}");
+        assert!(!reads.contains(&"notifications.order-events".to_owned()));
+        assert!(
+            !alternatives(&reporting.write)
+                .iter()
+                .any(|name| name.ends_with(".events")),
+            "{}",
+            reporting.write
+        );
+        for other in ["orders-svc", "notifications-svc", "catalog-svc"] {
+            let reads = alternatives(&permissions(other).read);
+            assert!(
+                !reads.contains(&"reporting.event-stream".to_owned()),
+                "{other}"
+            );
+        }
     }
 
     #[test]

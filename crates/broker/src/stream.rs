@@ -6,16 +6,22 @@
 //! order, and after a lost connection attaches again the same way. So the
 //! callback sees some messages twice and must be idempotent; in exchange a
 //! restarted process rebuilds what it knew from the log alone.
+//!
+//! [`Broker::read_stream`] is the other way to read one: from an offset the
+//! reader keeps itself (reporting-svc keeps it in its database, in the
+//! transaction of what each message changed), in batches, each message with
+//! its offset. The reader attaches again after a failure, from its own offset.
 
 use std::future::Future;
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use futures::StreamExt as _;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use tracing::{debug, info, instrument, warn};
 
-use crate::connection::Broker;
+use crate::connection::{Broker, BrokerError};
 use crate::consumer::Delivery;
 
 /// Messages the broker may send ahead of the acks (streams require a limit).
@@ -128,16 +134,153 @@ async fn attach(
     queue: &ShortString,
     replay: Duration,
 ) -> Result<(lapin::Channel, lapin::Consumer), lapin::Error> {
+    // An interval such as `900s`: attach at the first chunk that recent.
+    let interval = AMQPValue::LongString(LongString::from(format!("{}s", replay.as_secs().max(1))));
+    attach_at(connection, queue, interval).await
+}
+
+/// Where [`Broker::read_stream`] attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamOffset {
+    /// The first message the stream still holds (retention may have
+    /// removed older ones).
+    First,
+    /// This offset (or the first one held after it).
+    At(u64),
+}
+
+/// A message of a stream and its offset (`x-stream-offset`).
+#[derive(Clone, Debug)]
+pub struct StreamMessage {
+    pub offset: u64,
+    pub delivery: Delivery,
+}
+
+/// Why a [`StreamReader`] stopped: attach again from your own offset.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error("could not attach to the stream: {0}")]
+    Attach(#[source] lapin::Error),
+    #[error("the stream's channel failed: {0}")]
+    Channel(#[source] lapin::Error),
+    #[error("the broker cancelled the stream consumer")]
+    Cancelled,
+    #[error("a message of the stream has no x-stream-offset")]
+    NoOffset,
+    #[error("the stream name {0:?} is not a valid AMQP short string")]
+    InvalidName(String),
+}
+
+/// One attachment to a stream, read in batches ([`Broker::read_stream`]).
+pub struct StreamReader {
+    stream: String,
+    channel: lapin::Channel,
+    deliveries: lapin::Consumer,
+}
+
+impl Broker {
+    /// Attaches to `stream` at `from` on the current connection, waiting at
+    /// most `connect_within` for one.
+    #[instrument(skip(self), err)]
+    pub async fn read_stream(
+        &self,
+        stream: &str,
+        from: StreamOffset,
+        connect_within: Duration,
+    ) -> Result<StreamReader, StreamError> {
+        let queue = ShortString::try_new(stream)
+            .map_err(|_| StreamError::InvalidName(stream.to_owned()))?;
+        let session = self.session_within(connect_within).await?;
+        let offset = match from {
+            StreamOffset::First => AMQPValue::LongString(LongString::from("first")),
+            StreamOffset::At(offset) => {
+                AMQPValue::LongLongInt(i64::try_from(offset).unwrap_or(i64::MAX))
+            }
+        };
+        let (channel, deliveries) = attach_at(&session.connection, &queue, offset)
+            .await
+            .map_err(StreamError::Attach)?;
+        info!(?from, "reading the stream");
+        Ok(StreamReader {
+            stream: stream.to_owned(),
+            channel,
+            deliveries,
+        })
+    }
+}
+
+impl StreamReader {
+    /// The next messages in log order: waits up to `idle` for the first,
+    /// then takes those that already arrived, `max` at most. Empty when
+    /// nothing came for `idle` (the reader has caught up).
+    pub async fn next_batch(
+        &mut self,
+        max: usize,
+        idle: Duration,
+    ) -> Result<Vec<StreamMessage>, StreamError> {
+        let mut batch: Vec<StreamMessage> = Vec::new();
+        let mut last_tag = None;
+        let mut next = match tokio::time::timeout(idle, self.deliveries.next()).await {
+            Ok(next) => Some(next),
+            Err(_) => return Ok(batch),
+        };
+        while let Some(arrived) = next {
+            let delivery = match arrived {
+                Some(Ok(delivery)) => delivery,
+                Some(Err(error)) => return Err(StreamError::Channel(error)),
+                None => return Err(StreamError::Cancelled),
+            };
+            let offset = stream_offset(&delivery).ok_or(StreamError::NoOffset)?;
+            last_tag = Some(delivery.delivery_tag);
+            batch.push(StreamMessage {
+                offset,
+                delivery: Delivery::from_amqp(&delivery, &self.stream),
+            });
+            if batch.len() >= max {
+                break;
+            }
+            next = self.deliveries.next().now_or_never();
+        }
+        // Acks only grant credit on a stream; one for the batch.
+        if let Some(tag) = last_tag {
+            let multiple = BasicAckOptions { multiple: true };
+            if let Err(error) = self.channel.basic_ack(tag, multiple).await {
+                return Err(StreamError::Channel(error));
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Detaches (closes the channel).
+    pub async fn close(self) {
+        let _ = self.channel.close(200, "detaching".into()).await;
+    }
+}
+
+/// The offset RabbitMQ puts on every message it delivers from a stream.
+fn stream_offset(delivery: &lapin::message::Delivery) -> Option<u64> {
+    let headers = delivery.properties.headers().as_ref()?;
+    match headers.inner().get("x-stream-offset")? {
+        AMQPValue::LongLongInt(offset) => u64::try_from(*offset).ok(),
+        AMQPValue::LongUInt(offset) => Some(u64::from(*offset)),
+        AMQPValue::LongInt(offset) => u64::try_from(*offset).ok(),
+        _ => None,
+    }
+}
+
+async fn attach_at(
+    connection: &lapin::Connection,
+    queue: &ShortString,
+    offset: AMQPValue,
+) -> Result<(lapin::Channel, lapin::Consumer), lapin::Error> {
     let channel = connection.create_channel().await?;
     channel
         .basic_qos(STREAM_PREFETCH, BasicQosOptions { global: false })
         .await?;
     let mut arguments = FieldTable::default();
-    // An interval such as `900s`: attach at the first chunk that recent.
-    arguments.insert(
-        "x-stream-offset".into(),
-        AMQPValue::LongString(LongString::from(format!("{}s", replay.as_secs().max(1)))),
-    );
+    arguments.insert("x-stream-offset".into(), offset);
     let deliveries = channel
         .basic_consume(
             queue.clone(),

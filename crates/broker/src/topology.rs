@@ -17,7 +17,11 @@
 //! - one durable stream, `iam.revocations`, bound to exactly the IAM events
 //!   that end access (sign-out, roles replaced, account locked): every
 //!   instance of every service reads it from the start of its retention, so
-//!   a restarted process still knows what was revoked while it was down.
+//!   a restarted process still knows what was revoked while it was down;
+//! - one durable stream, `reporting.event-stream`, bound to exactly the catalog,
+//!   orders, payments and inventory events reporting-svc builds its read
+//!   model from ([`REPORTING_EVENT_TYPES`]): a log it can replay from the
+//!   first offset to rebuild that model.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -63,6 +67,50 @@ pub const REVOCATION_EVENT_TYPES: [(EventsExchange, &str); 3] = [
     (EventsExchange::Iam, UserAccessSynchronized::EVENT_TYPE),
     (EventsExchange::IamSecurity, AccountLocked::EVENT_TYPE),
 ];
+/// Variable naming reporting-svc's stream (see [`REPORTING_EVENT_TYPES`]).
+pub const REPORTING_STREAM_VAR: &str = "REPORTING_EVENTS_STREAM";
+/// How long the reporting stream keeps a message (`x-max-age`): what a
+/// rebuild of the reports can replay. Part of the stream's declaration;
+/// change a running broker's with a policy (see the README).
+pub const REPORTING_STREAM_MAX_AGE: &str = "90D";
+/// The most the reporting stream keeps (`x-max-length-bytes`), whichever
+/// of age and size is reached first: 20 GiB.
+pub const REPORTING_STREAM_MAX_BYTES: u64 = 20 * 1024 * 1024 * 1024;
+/// Segment size of the reporting stream: retention drops whole segments.
+pub const REPORTING_STREAM_SEGMENT_BYTES: u64 = 100 * 1024 * 1024;
+/// The events reporting-svc reads, bound one by one to its stream.
+pub const REPORTING_EVENT_TYPES: [(EventsExchange, &str); 18] = [
+    (EventsExchange::Catalog, "catalog.product.created.v1"),
+    (EventsExchange::Catalog, "catalog.product.updated.v1"),
+    (EventsExchange::Catalog, "catalog.variant.created.v1"),
+    (EventsExchange::Catalog, "catalog.variant.discontinued.v1"),
+    (EventsExchange::Orders, "orders.order_placed.v1"),
+    (EventsExchange::Orders, "orders.order_confirmed.v1"),
+    (EventsExchange::Orders, "orders.order_rejected.v1"),
+    (EventsExchange::Orders, "orders.order_canceled.v1"),
+    (EventsExchange::Orders, "payments.payment_authorized.v1"),
+    (EventsExchange::Orders, "payments.payment_failed.v1"),
+    (EventsExchange::Orders, "payments.payment_captured.v1"),
+    (
+        EventsExchange::Inventory,
+        "inventory.stock.adjustment_applied.v1",
+    ),
+    (EventsExchange::Inventory, "inventory.stock.reserved.v1"),
+    (
+        EventsExchange::Inventory,
+        "inventory.stock.reservation_failed.v1",
+    ),
+    (EventsExchange::Inventory, "inventory.stock.committed.v1"),
+    (
+        EventsExchange::Inventory,
+        "inventory.stock.reservation_released.v1",
+    ),
+    (
+        EventsExchange::Inventory,
+        "inventory.stock.reservation_expired.v1",
+    ),
+    (EventsExchange::Inventory, "inventory.stock.restocked.v1"),
+];
 /// Variable holding a prefix put in front of every name (after the per-name
 /// variables are read), so a whole stack of processes can own a private copy
 /// of the topology on a shared broker: end-to-end tests and benchmarks.
@@ -72,6 +120,7 @@ const DEFAULT_UNROUTED_EXCHANGE: &str = "unrouted";
 const DEFAULT_UNROUTED_QUEUE: &str = "unrouted";
 const DEFAULT_DEAD_LETTER_EXCHANGE: &str = "dead-letter";
 const DEFAULT_REVOCATIONS_STREAM: &str = "iam.revocations";
+const DEFAULT_REPORTING_STREAM: &str = "reporting.event-stream";
 
 /// An exchange a bounded context publishes its events to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -337,6 +386,7 @@ pub struct TopologyNames {
     unrouted_queue: String,
     dead_letter_exchange: String,
     revocations_stream: String,
+    reporting_stream: String,
 }
 
 impl Default for TopologyNames {
@@ -348,6 +398,7 @@ impl Default for TopologyNames {
             unrouted_queue: DEFAULT_UNROUTED_QUEUE.to_owned(),
             dead_letter_exchange: DEFAULT_DEAD_LETTER_EXCHANGE.to_owned(),
             revocations_stream: DEFAULT_REVOCATIONS_STREAM.to_owned(),
+            reporting_stream: DEFAULT_REPORTING_STREAM.to_owned(),
         }
     }
 }
@@ -381,6 +432,8 @@ impl TopologyNames {
         )?;
         names.revocations_stream =
             name_or_default(source, REVOCATIONS_STREAM_VAR, &defaults.revocations_stream)?;
+        names.reporting_stream =
+            name_or_default(source, REPORTING_STREAM_VAR, &defaults.reporting_stream)?;
         match source.string(TOPOLOGY_PREFIX_VAR)? {
             Some(prefix) if !prefix.trim().is_empty() => {
                 let prefix = prefix.trim();
@@ -415,6 +468,7 @@ impl TopologyNames {
             unrouted_queue: prefixed(&self.unrouted_queue),
             dead_letter_exchange: prefixed(&self.dead_letter_exchange),
             revocations_stream: prefixed(&self.revocations_stream),
+            reporting_stream: prefixed(&self.reporting_stream),
         }
     }
 
@@ -452,6 +506,10 @@ impl TopologyNames {
 
     pub fn revocations_stream(&self) -> &str {
         &self.revocations_stream
+    }
+
+    pub fn reporting_stream(&self) -> &str {
+        &self.reporting_stream
     }
 }
 
@@ -604,8 +662,14 @@ pub enum QueueKind {
     /// A quorum queue: each message goes to one consumer and is gone once acked.
     Quorum,
     /// A stream: an append-only log every consumer reads in full, from an
-    /// offset of its choice; messages expire after `max_age` (`x-max-age`, e.g. `1h`).
-    Stream { max_age: String },
+    /// offset of its choice; messages expire after `max_age` (`x-max-age`, e.g. `1h`)
+    /// or once the stream holds more than `max_bytes` (`x-max-length-bytes`),
+    /// a segment (`x-stream-max-segment-size-bytes`) at a time.
+    Stream {
+        max_age: String,
+        max_bytes: Option<u64>,
+        segment_bytes: Option<u64>,
+    },
 }
 
 /// One durable queue.
@@ -643,6 +707,8 @@ impl QueueDeclaration {
             name: name.into(),
             kind: QueueKind::Stream {
                 max_age: max_age.into(),
+                max_bytes: None,
+                segment_bytes: None,
             },
             delivery_limit: None,
             dead_letter: None,
@@ -656,11 +722,25 @@ impl QueueDeclaration {
         let mut arguments = FieldTable::default();
         let queue_type = match &self.kind {
             QueueKind::Quorum => "quorum",
-            QueueKind::Stream { max_age } => {
+            QueueKind::Stream {
+                max_age,
+                max_bytes,
+                segment_bytes,
+            } => {
                 arguments.insert(
                     "x-max-age".into(),
                     AMQPValue::LongString(LongString::from(max_age.as_str())),
                 );
+                let sizes = [
+                    ("x-max-length-bytes", max_bytes),
+                    ("x-stream-max-segment-size-bytes", segment_bytes),
+                ];
+                for (argument, bytes) in sizes {
+                    if let Some(bytes) = bytes {
+                        let bytes = i64::try_from(*bytes).unwrap_or(i64::MAX);
+                        arguments.insert(argument.into(), AMQPValue::LongLongInt(bytes));
+                    }
+                }
                 "stream"
             }
         };
@@ -807,6 +887,23 @@ impl Topology {
             .queues
             .push(QueueDeclaration::stream(stream, REVOCATIONS_STREAM_MAX_AGE));
         for (exchange, event_type) in REVOCATION_EVENT_TYPES {
+            topology.bindings.push(BindingDeclaration {
+                exchange: names.exchange(exchange).to_owned(),
+                queue: stream.to_owned(),
+                routing_key: event_type.to_owned(),
+            });
+        }
+
+        let stream = names.reporting_stream();
+        topology.queues.push(QueueDeclaration {
+            kind: QueueKind::Stream {
+                max_age: REPORTING_STREAM_MAX_AGE.to_owned(),
+                max_bytes: Some(REPORTING_STREAM_MAX_BYTES),
+                segment_bytes: Some(REPORTING_STREAM_SEGMENT_BYTES),
+            },
+            ..QueueDeclaration::stream(stream, REPORTING_STREAM_MAX_AGE)
+        });
+        for (exchange, event_type) in REPORTING_EVENT_TYPES {
             topology.bindings.push(BindingDeclaration {
                 exchange: names.exchange(exchange).to_owned(),
                 queue: stream.to_owned(),
@@ -1091,6 +1188,45 @@ mod tests {
     }
 
     #[test]
+    fn the_reporting_stream_binds_known_event_types_on_their_own_exchange_and_keeps_them_by_age_and_size()
+     {
+        let names = TopologyNames::default().with_prefix("t.");
+        let topology = Topology::system(&names);
+        for (exchange, event_type) in REPORTING_EVENT_TYPES {
+            assert!(
+                EVENT_TYPES.iter().any(|info| info.event_type == event_type),
+                "{event_type}"
+            );
+            assert_eq!(EventsExchange::for_event_type(event_type), Some(exchange));
+            assert!(topology.bindings.contains(&BindingDeclaration {
+                exchange: names.exchange(exchange).to_owned(),
+                queue: "t.reporting.event-stream".to_owned(),
+                routing_key: event_type.to_owned(),
+            }));
+        }
+        let stream = topology
+            .queue("t.reporting.event-stream")
+            .unwrap()
+            .arguments();
+        assert_eq!(
+            argument(&stream, "x-queue-type"),
+            Some(&AMQPValue::LongString("stream".into()))
+        );
+        assert_eq!(
+            argument(&stream, "x-max-age"),
+            Some(&AMQPValue::LongString("90D".into()))
+        );
+        assert_eq!(
+            argument(&stream, "x-max-length-bytes"),
+            Some(&AMQPValue::LongLongInt(20 * 1024 * 1024 * 1024))
+        );
+        // The revocations stream keeps its declaration (redeclaring an
+        // existing queue with other arguments is refused).
+        let revocations = topology.queue("t.iam.revocations").unwrap().arguments();
+        assert_eq!(argument(&revocations, "x-max-length-bytes"), None);
+    }
+
+    #[test]
     fn default_names_are_the_historic_ones() {
         let names = TopologyNames::default();
         assert_eq!(names.exchange(EventsExchange::Catalog), "catalog.events");
@@ -1269,7 +1405,7 @@ mod tests {
             })
             .collect();
         // DESIGN's topology table, one row per queue: exactly the types acted on.
-        let table: [(&str, &str, &[&str]); 17] = [
+        let table: [(&str, &str, &[&str]); 20] = [
             (
                 "inventory.order-events",
                 "orders.events",
@@ -1391,6 +1527,42 @@ mod tests {
                 "iam.security-events",
                 &["iam.security.account_locked.v1"],
             ),
+            (
+                "reporting.event-stream",
+                "catalog.events",
+                &[
+                    "catalog.product.created.v1",
+                    "catalog.product.updated.v1",
+                    "catalog.variant.created.v1",
+                    "catalog.variant.discontinued.v1",
+                ],
+            ),
+            (
+                "reporting.event-stream",
+                "orders.events",
+                &[
+                    "orders.order_placed.v1",
+                    "orders.order_confirmed.v1",
+                    "orders.order_rejected.v1",
+                    "orders.order_canceled.v1",
+                    "payments.payment_authorized.v1",
+                    "payments.payment_failed.v1",
+                    "payments.payment_captured.v1",
+                ],
+            ),
+            (
+                "reporting.event-stream",
+                "inventory.events",
+                &[
+                    "inventory.stock.adjustment_applied.v1",
+                    "inventory.stock.reserved.v1",
+                    "inventory.stock.reservation_failed.v1",
+                    "inventory.stock.committed.v1",
+                    "inventory.stock.reservation_released.v1",
+                    "inventory.stock.reservation_expired.v1",
+                    "inventory.stock.restocked.v1",
+                ],
+            ),
         ];
         let expected: BTreeSet<(&str, &str, &str)> = table
             .iter()
@@ -1407,7 +1579,8 @@ mod tests {
             }))
             .collect();
         assert_eq!(bindings, expected);
-        assert_eq!(topology.queues.len(), 2 + 2 * ConsumerQueue::ALL.len());
+        // `unrouted`, the two streams, each consumer queue and its DLQ.
+        assert_eq!(topology.queues.len(), 3 + 2 * ConsumerQueue::ALL.len());
         assert_eq!(topology.exchanges.len(), 2 + EventsExchange::ALL.len());
     }
 

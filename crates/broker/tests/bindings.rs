@@ -62,6 +62,7 @@ async fn each_consumer_queue_receives_exactly_the_event_types_it_handles() {
         .iter()
         .flat_map(|queue| queue.binding_keys().iter().copied())
         .chain(topology::REVOCATION_EVENT_TYPES.map(|(_, event_type)| event_type))
+        .chain(topology::REPORTING_EVENT_TYPES.map(|(_, event_type)| event_type))
         .collect();
     let unbound = EVENT_TYPES
         .iter()

@@ -12,7 +12,7 @@ use ecommerce_outbox::{Outbox, OutboxTransaction};
 use futures::FutureExt as _;
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{
-    ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
     TransactionTrait, Value,
 };
 use tracing::{Instrument as _, debug, error, info, info_span, warn};
@@ -56,7 +56,6 @@ pub struct InboxConsumer {
     db: DatabaseConnection,
     table: InboxTable,
     record_sql: Arc<str>,
-    record_batch_sql: Arc<str>,
     handler: Arc<dyn EventHandler>,
     outbox: Option<Outbox>,
     on_committed: Option<Arc<CommittedHook>>,
@@ -90,13 +89,11 @@ impl InboxConsumer {
         handler: impl EventHandler,
     ) -> Self {
         let record_sql = table.record_sql();
-        let record_batch_sql = table.record_batch_sql();
         Self {
             name: Arc::from(name.into()),
             db,
             table,
             record_sql: Arc::from(record_sql),
-            record_batch_sql: Arc::from(record_batch_sql),
             handler: Arc::new(handler),
             outbox: None,
             on_committed: None,
@@ -336,42 +333,12 @@ impl InboxConsumer {
         transaction: &DatabaseTransaction,
         decoded: &[(usize, ReceivedEvent)],
     ) -> Result<HashSet<Uuid>, String> {
-        let array =
-            |array_type, values: Vec<Value>| Value::Array(array_type, Some(Box::new(values)));
-        let ids = decoded
+        let entries: Vec<(&EventMetadata, &str)> = decoded
             .iter()
-            .map(|(_, received)| Value::from(received.metadata.id))
+            .map(|(_, received)| (&received.metadata, received.event.event_type()))
             .collect();
-        let types = decoded
-            .iter()
-            .map(|(_, received)| Value::from(received.event.event_type()))
-            .collect();
-        // An array element cannot be NULL here (sqlx binds `text[]` from
-        // strings only): a missing id travels as '' and the insert turns it
-        // back into NULL.
-        let correlation_ids = decoded
-            .iter()
-            .map(|(_, received)| {
-                Value::from(received.metadata.correlation_id.clone().unwrap_or_default())
-            })
-            .collect();
-        let statement = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            &*self.record_batch_sql,
-            [
-                Value::from(&*self.name),
-                array(ArrayType::Uuid, ids),
-                array(ArrayType::String, types),
-                array(ArrayType::String, correlation_ids),
-            ],
-        );
-        let rows = transaction
-            .query_all_raw(statement)
+        record_messages(transaction, &self.table, &self.name, &entries)
             .await
-            .map_err(|error| error_chain(&error))?;
-        rows.iter()
-            .map(|row| row.try_get::<Uuid>("", "message_id"))
-            .collect::<Result<HashSet<_>, _>>()
             .map_err(|error| error_chain(&error))
     }
 
@@ -547,7 +514,49 @@ impl InboxTransaction {
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+/// Records `(metadata, event type)` of a batch for `consumer` in `table`
+/// with one statement (whatever the batch size, so it is prepared once);
+/// returns the ids recorded now: an id missing from the answer was already
+/// there.
+pub(crate) async fn record_messages(
+    transaction: &DatabaseTransaction,
+    table: &InboxTable,
+    consumer: &str,
+    entries: &[(&EventMetadata, &str)],
+) -> Result<HashSet<Uuid>, DbErr> {
+    let array = |array_type, values: Vec<Value>| Value::Array(array_type, Some(Box::new(values)));
+    let ids = entries
+        .iter()
+        .map(|(metadata, _)| Value::from(metadata.id))
+        .collect();
+    let types = entries
+        .iter()
+        .map(|(_, event_type)| Value::from(*event_type))
+        .collect();
+    // An array element cannot be NULL here (sqlx binds `text[]` from
+    // strings only): a missing id travels as '' and the insert turns it
+    // back into NULL.
+    let correlation_ids = entries
+        .iter()
+        .map(|(metadata, _)| Value::from(metadata.correlation_id.clone().unwrap_or_default()))
+        .collect();
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        table.record_batch_sql(),
+        [
+            Value::from(consumer),
+            array(ArrayType::Uuid, ids),
+            array(ArrayType::String, types),
+            array(ArrayType::String, correlation_ids),
+        ],
+    );
+    let rows = transaction.query_all_raw(statement).await?;
+    rows.iter()
+        .map(|row| row.try_get::<Uuid>("", "message_id"))
+        .collect()
+}
+
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|message| (*message).to_owned())

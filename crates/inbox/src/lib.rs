@@ -64,12 +64,16 @@
 mod consumer;
 mod error;
 mod handler;
+mod stream;
 mod table;
 mod trace;
 
 pub use consumer::InboxConsumer;
 pub use error::{HandlerError, InboxError};
 pub use handler::{EventHandler, HandlerContext};
+pub use stream::{
+    ReadProgress, STREAM_CURSORS_TABLE, StreamInbox, StreamInboxError, reset_stream_in,
+};
 pub use table::{
     DEFAULT_TABLE_NAME, InboxMigration, InboxTable, create_inbox_table, drop_inbox_table,
     prune_inbox,

@@ -60,9 +60,15 @@ pub const NOTIFICATIONS: ServiceInfo = ServiceInfo {
     default_port: 50059,
 };
 
+pub const REPORTING: ServiceInfo = ServiceInfo {
+    name: "reporting-svc",
+    env_prefix: "REPORTING",
+    default_port: 50060,
+};
+
 /// Every service, in start order: the schema registry first (the others
 /// register their event schemas with it at start-up).
-pub const ALL: [ServiceInfo; 9] = [
+pub const ALL: [ServiceInfo; 10] = [
     SCHEMA_REGISTRY,
     CATALOG,
     IAM,
@@ -72,6 +78,7 @@ pub const ALL: [ServiceInfo; 9] = [
     CART,
     FULFILLMENT,
     NOTIFICATIONS,
+    REPORTING,
 ];
 
 #[cfg(test)]
@@ -85,6 +92,6 @@ mod tests {
         let names: HashSet<_> = ALL.iter().map(|service| service.name).collect();
         let prefixes: HashSet<_> = ALL.iter().map(|service| service.env_prefix).collect();
         let ports: HashSet<_> = ALL.iter().map(|service| service.default_port).collect();
-        assert_eq!((names.len(), prefixes.len(), ports.len()), (9, 9, 9));
+        assert_eq!((names.len(), prefixes.len(), ports.len()), (10, 10, 10));
     }
 }

@@ -42,6 +42,6 @@ pub mod schemas;
 mod settings;
 
 pub use roles::{Role, Roles};
-pub use runtime::{ServiceRuntime, run};
+pub use runtime::{ServiceRuntime, run, run_once};
 pub use schemas::{REGISTRATION_HEALTH_SERVICE, SchemaRegistrySettings};
 pub use settings::RuntimeSettings;

@@ -8,7 +8,7 @@ use ecommerce_auth::{AuthLayer, AuthSettings, Revocations};
 use ecommerce_broker::{
     Broker, ConsumerQueue, EventOrigin, EventsExchange, StreamItem, TopologyNames,
 };
-use ecommerce_inbox::{EventHandler, InboxConsumer, InboxTable};
+use ecommerce_inbox::{EventHandler, InboxConsumer, InboxTable, StreamInbox};
 use ecommerce_outbox::{Outbox, OutboxPublisher, OutboxTable, Relay, RelaySettings, SchemaIds};
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::run_mode::{DevelopmentDefault, RunMode};
@@ -331,6 +331,39 @@ impl ServiceRuntime {
         Ok(())
     }
 
+    /// A reader of the stream `stream` (its configured name) through the
+    /// inbox in the service's schema, its cursor in
+    /// `<schema>.stream_cursors` (see [`StreamInbox`]), accepting each
+    /// event only from its producer's exchange (and user, when configured).
+    pub fn stream_inbox<H: EventHandler>(
+        &self,
+        stream: &str,
+        handler: H,
+    ) -> anyhow::Result<StreamInbox<H>> {
+        let table = InboxTable::new(self.inner.schema.clone())
+            .with_context(|| format!("invalid inbox table in schema {}", self.inner.schema))?;
+        let origin = EventOrigin::from_settings(self.inner.broker.settings());
+        Ok(StreamInbox::new(
+            stream,
+            self.inner.db.clone(),
+            table,
+            origin,
+            handler,
+        ))
+    }
+
+    /// Reads a stream with `inbox` until [`shutdown`](Self::shutdown).
+    /// Only with the `consumers` role.
+    pub fn spawn_stream_consumer<H: EventHandler>(&self, inbox: StreamInbox<H>) {
+        if !self.runs(Role::Consumers, &format!("reader of {}", inbox.stream())) {
+            return;
+        }
+        let broker = self.inner.broker.clone();
+        let stopping = self.stopping();
+        let handle = tokio::spawn(async move { inbox.run(&broker, stopping).await });
+        self.tasks().push(handle);
+    }
+
     /// A future that completes when [`shutdown`](Self::shutdown) begins, for
     /// the service's own background work (timers such as reservation expiry).
     pub fn stopping(&self) -> impl Future<Output = ()> + Send + 'static {
@@ -433,6 +466,46 @@ where
         );
     }
     // Flushes the spans of the shutdown itself before the process exits.
+    drop(telemetry_guard);
+    result
+}
+
+/// The `main` of a one-off command of a service (such as
+/// `reporting-svc rebuild`): telemetry, settings and the runtime as for
+/// `serve` (the schema migrated, the broker connecting), then `task`, then
+/// the shutdown. No gRPC server, and nothing in the background unless
+/// `task` spawns it.
+pub async fn run_once<M, Task, Done>(
+    service: &ServiceInfo,
+    default_schema: &str,
+    task: Task,
+) -> anyhow::Result<()>
+where
+    M: MigratorTrait,
+    Task: FnOnce(ServiceRuntime) -> Done,
+    Done: Future<Output = anyhow::Result<()>>,
+{
+    let telemetry_settings = TelemetrySettings::from_env().context("invalid telemetry settings")?;
+    let telemetry_guard = telemetry::init(service, &telemetry_settings)
+        .with_context(|| format!("could not initialise telemetry for {}", service.name))?;
+    let result = async {
+        let settings = RuntimeSettings::from_env(service, default_schema)?;
+        settings
+            .run_mode
+            .refuse_development_defaults(service.name, &settings.development_defaults(service))?;
+        let runtime = ServiceRuntime::start::<M>(service, &settings).await?;
+        let result = task(runtime.clone()).await;
+        runtime.shutdown().await;
+        result
+    }
+    .await;
+    if let Err(error) = &result {
+        tracing::error!(
+            service = service.name,
+            error = format!("{error:#}"),
+            "command failed"
+        );
+    }
     drop(telemetry_guard);
     result
 }
