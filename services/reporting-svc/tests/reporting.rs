@@ -17,7 +17,7 @@ use ecommerce_proto::ecommerce::orders::v1 as orders_pb;
 use ecommerce_proto::ecommerce::payments::v1 as payments_pb;
 use ecommerce_proto::ecommerce::reporting::v1 as pb;
 use ecommerce_proto::ecommerce::reporting::v1::reporting_service_client::ReportingServiceClient;
-use ecommerce_test_support::{TestAuth, TestService, with_bearer};
+use ecommerce_test_support::{TestAuth, TestService, assert_standard_grpc_surface, with_bearer};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
@@ -401,6 +401,11 @@ async fn the_reports_follow_the_events_and_a_rebuild_beside_the_reader_gives_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reports_are_for_admins_only_and_refuse_bad_requests_naming_the_field() {
     let world = World::start().await;
+    assert_standard_grpc_surface(
+        world.service.server.as_ref().unwrap(),
+        "ecommerce.reporting.v1.ReportingService",
+    )
+    .await;
     let mut client = world.client.clone();
     let (from, to) = around_now();
     let request = pb::GetFunnelRequest { from, to };
