@@ -35,12 +35,14 @@
 //! deployments that migrate before rolling out. `<binary> --roles grpc,relay`
 //! (or `<PREFIX>_ROLES`) runs only some parts of the service: see [`Roles`].
 
+pub mod health;
 pub mod revocations;
 mod roles;
 mod runtime;
 pub mod schemas;
 mod settings;
 
+pub use health::{BROKER_HEALTH_SERVICE, HealthSettings, OUTBOX_HEALTH_SERVICE};
 pub use roles::{Role, Roles};
 pub use runtime::{ServiceRuntime, run, run_once};
 pub use schemas::{REGISTRATION_HEALTH_SERVICE, SchemaRegistrySettings};

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::health::{self, HealthSettings, Watched};
 use crate::schemas::{
     EventSchema, REGISTRATION_HEALTH_SERVICE, SchemaRegistration, SchemaRegistrySettings,
 };
@@ -50,6 +51,10 @@ struct Inner {
     /// The registry ids every outbox of this process stamps events with.
     schema_ids: SchemaIds,
     stop: watch::Sender<bool>,
+    health: HealthSettings,
+    /// Every outbox the service made ([`ServiceRuntime::outbox`]): what the
+    /// `outbox` health entry watches.
+    outboxes: Mutex<Vec<Outbox>>,
     /// Relays and consumers, stopped together by `shutdown`.
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -101,6 +106,8 @@ impl ServiceRuntime {
                 run_mode: settings.run_mode,
                 schema_ids: SchemaIds::new(),
                 stop,
+                health: settings.health,
+                outboxes: Mutex::new(Vec::new()),
                 tasks: Mutex::new(Vec::new()),
             }),
         })
@@ -236,8 +243,54 @@ impl ServiceRuntime {
         let table = preset
             .in_schema(self.inner.schema.clone())
             .with_context(|| format!("invalid outbox table in schema {}", self.inner.schema))?;
-        Ok(Outbox::new(table, self.names().exchange(exchange))
-            .with_schema_ids(self.inner.schema_ids.clone()))
+        let outbox = Outbox::new(table, self.names().exchange(exchange))
+            .with_schema_ids(self.inner.schema_ids.clone());
+        let mut outboxes = self
+            .inner
+            .outboxes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !outboxes.iter().any(|known| known.table() == outbox.table()) {
+            outboxes.push(outbox.clone());
+        }
+        Ok(outbox)
+    }
+
+    /// Keeps `server`'s health entries honest (see [`crate::health`]): its
+    /// APIs follow the database, `broker` the broker connection, `outbox`
+    /// the oldest pending event of the outboxes made so far; until
+    /// `stopping` completes (or the runtime shuts down). Call it once the
+    /// service's outboxes exist and its APIs are added.
+    pub fn spawn_health_monitor(
+        &self,
+        server: &GrpcServer,
+        stopping: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let outboxes = self
+            .inner
+            .outboxes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let watched = Arc::new(Watched {
+            db: self.inner.db.clone(),
+            broker: self.inner.broker.clone(),
+            outboxes,
+            apis: server.service_names().to_vec(),
+        });
+        let shutdown = self.stopping();
+        let monitor = health::monitor(
+            watched,
+            self.inner.health,
+            server.health_reporter(),
+            async move {
+                tokio::select! {
+                    () = stopping => {}
+                    () = shutdown => {}
+                }
+            },
+        );
+        self.tasks().push(tokio::spawn(monitor));
     }
 
     /// Registers the schemas of the events this service emits (the event
@@ -606,22 +659,27 @@ where
     // Without the API the process still answers health and reflection, so
     // orchestrators can probe a relay- or consumer-only process the same way.
     let serves_api = settings.roles.contains(Role::Grpc);
+    // The health monitor stops when the server starts draining (which
+    // marks everything NOT_SERVING), not later with the runtime.
+    let (draining, mut drain_started) = watch::channel(false);
+    let monitored = runtime.clone();
     let register = move |server: GrpcServer| {
         report_registration(&server, registered);
-        if serves_api { register(server) } else { server }
+        let server = if serves_api { register(server) } else { server };
+        monitored.spawn_health_monitor(&server, async move {
+            let _ = drain_started.wait_for(|draining| *draining).await;
+        });
+        server
     };
     let addr = settings.grpc.addr;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("could not bind the gRPC address {addr}"))?;
-    let served = service::serve_on(
-        service,
-        &settings.grpc,
-        listener,
-        register,
-        shutdown::shutdown_signal(),
-    )
-    .await;
+    let signal = async move {
+        shutdown::shutdown_signal().await;
+        draining.send_replace(true);
+    };
+    let served = service::serve_on(service, &settings.grpc, listener, register, signal).await;
     runtime.shutdown().await;
     served
 }

@@ -9,6 +9,7 @@ use ecommerce_platform::settings::EnvSource;
 use ecommerce_platform::{GrpcSettings, ServiceInfo};
 
 use crate::Roles;
+use crate::health::HealthSettings;
 use crate::schemas::SchemaRegistrySettings;
 
 /// Variable holding the size of the relays' own database pool.
@@ -35,6 +36,9 @@ pub struct RuntimeSettings {
     pub registry: SchemaRegistrySettings,
     /// `ECOMMERCE_ENV`: whether a development default stops the start.
     pub run_mode: RunMode,
+    /// `HEALTH_CHECK_INTERVAL_MS`, `HEALTH_OUTBOX_MAX_AGE_SECS`: what
+    /// `grpc.health.v1` says about the database, the broker and the outbox.
+    pub health: HealthSettings,
 }
 
 impl RuntimeSettings {
@@ -70,6 +74,7 @@ impl RuntimeSettings {
         let registry =
             SchemaRegistrySettings::from_env().context("invalid schema registry settings")?;
         let run_mode = RunMode::from_env()?;
+        let health = HealthSettings::from_env().context("invalid health settings")?;
         Ok(Self {
             grpc,
             database,
@@ -79,6 +84,7 @@ impl RuntimeSettings {
             roles,
             registry,
             run_mode,
+            health,
         })
     }
 

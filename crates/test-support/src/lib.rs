@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod postgres;
+mod proxy;
 pub mod rabbitmq;
 mod reflection;
 mod server;
@@ -30,6 +31,7 @@ use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 pub use self::auth::{TestAuth, with_bearer};
 pub use self::postgres::{TestSchema, connect_creating_database, database_url};
+pub use self::proxy::TcpProxy;
 pub use self::reflection::{
     reflection_file_containing_symbol_v1, reflection_file_containing_symbol_v1alpha,
     reflection_list_services_v1, reflection_list_services_v1alpha,

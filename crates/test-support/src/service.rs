@@ -12,7 +12,9 @@ use ecommerce_outbox::{Outbox, OutboxTable, RelaySettings, create_outbox_table};
 use ecommerce_platform::grpc::GrpcServer;
 use ecommerce_platform::run_mode::RunMode;
 use ecommerce_platform::settings::{GrpcSettings, ServiceInfo};
-use ecommerce_runtime::{Roles, RuntimeSettings, SchemaRegistrySettings, ServiceRuntime};
+use ecommerce_runtime::{
+    HealthSettings, Roles, RuntimeSettings, SchemaRegistrySettings, ServiceRuntime,
+};
 use sea_orm_migration::MigratorTrait;
 use secrecy::SecretString;
 
@@ -79,6 +81,11 @@ impl TestService {
             // go out without registry ids (the e2e stack runs one).
             registry: SchemaRegistrySettings::disabled(),
             run_mode: RunMode::Development,
+            health: HealthSettings {
+                interval: Duration::from_millis(100),
+                database_timeout: Duration::from_millis(500),
+                ..HealthSettings::default()
+            },
         };
         configure(&mut settings);
         let runtime = ServiceRuntime::start::<M>(service, &settings).await?;
