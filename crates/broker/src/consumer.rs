@@ -38,6 +38,45 @@ use tracing::{Instrument as _, debug, error, info, info_span, instrument, warn};
 
 use crate::connection::Broker;
 use crate::origin::EventOrigin;
+
+/// Messages a consumer settled, by queue and how (`handled`: acknowledged
+/// after its handler; `retried`: a transient failure, requeued or parked for
+/// a delayed retry; `dead_lettered`: sent to the DLQ).
+static CONSUMER_MESSAGES: std::sync::LazyLock<consumer_metrics::Counters> =
+    std::sync::LazyLock::new(consumer_metrics::Counters::register);
+
+mod consumer_metrics {
+    use ecommerce_platform::metrics::prometheus::{IntCounterVec, Opts};
+    use ecommerce_platform::metrics::register;
+
+    pub(super) struct Counters {
+        pub handled: IntCounterVec,
+        pub retried: IntCounterVec,
+        pub dead_lettered: IntCounterVec,
+    }
+
+    impl Counters {
+        pub(super) fn register() -> Self {
+            let counter = |name: &str, help: &str| {
+                register(IntCounterVec::new(Opts::new(name, help), &["queue"]))
+            };
+            Self {
+                handled: counter(
+                    "consumer_handled_messages_total",
+                    "Messages a consumer handled and acknowledged, by queue.",
+                ),
+                retried: counter(
+                    "consumer_retried_messages_total",
+                    "Transient failures a consumer retried (requeued or parked for a delayed retry), by queue.",
+                ),
+                dead_lettered: counter(
+                    "consumer_dead_lettered_messages_total",
+                    "Messages a consumer sent to its dead-letter queue, by queue.",
+                ),
+            }
+        }
+    }
+}
 use crate::properties::{
     DELIVERY_COUNT_HEADER, delivery_count, from_basic_properties, header_count, header_string,
 };
@@ -563,7 +602,13 @@ async fn settle<H>(
         let span = delivery_span(&context.queue, amqp_delivery, delivery_count);
         async {
             match outcome {
-                HandlerOutcome::Ack => acknowledged.push(amqp_delivery),
+                HandlerOutcome::Ack => {
+                    CONSUMER_MESSAGES
+                        .handled
+                        .with_label_values(&[context.queue.as_str()])
+                        .inc();
+                    acknowledged.push(amqp_delivery);
+                }
                 HandlerOutcome::Retry { reason } => {
                     retry(
                         context,
@@ -617,8 +662,16 @@ async fn retry<H>(
         );
         wait_unless_stopping(context, delay).await;
         requeue(delivery).await;
+        CONSUMER_MESSAGES
+            .retried
+            .with_label_values(&[context.queue.as_str()])
+            .inc();
     } else if published_as.delayed_retries < settings.delayed_retries {
         park_for_retry(context, delivery, published_as, reason).await;
+        CONSUMER_MESSAGES
+            .retried
+            .with_label_values(&[context.queue.as_str()])
+            .inc();
     } else {
         let reason = if settings.delayed_retries == 0 {
             format!(
@@ -786,6 +839,10 @@ async fn dead_letter<H>(
         .pop();
     match published {
         Some(Ok(())) => {
+            CONSUMER_MESSAGES
+                .dead_lettered
+                .with_label_values(&[context.queue.as_str()])
+                .inc();
             warn!(
                 %reason,
                 dead_letter_queue = %context.dead_letter.routing_key,

@@ -35,6 +35,44 @@ use crate::outbox::{Outbox, OutboxBacklog};
 use crate::publisher::{OutboxPublisher, PublishFailure, RelayMessage};
 use crate::settings::{MAX_BATCH_SIZE, RelaySettings};
 use ecommerce_platform::Backoff;
+use ecommerce_platform::metrics::prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
+
+/// The relays' metrics, by outbox table (`orders.outbox`).
+struct RelayMetrics {
+    published: IntCounterVec,
+    publish_failures: IntCounterVec,
+    batch_size: HistogramVec,
+}
+
+static RELAY_METRICS: std::sync::LazyLock<RelayMetrics> = std::sync::LazyLock::new(|| {
+    use ecommerce_platform::metrics::register;
+    RelayMetrics {
+        published: register(IntCounterVec::new(
+            Opts::new(
+                "outbox_published_events_total",
+                "Events a relay published and marked published, by outbox.",
+            ),
+            &["outbox"],
+        )),
+        publish_failures: register(IntCounterVec::new(
+            Opts::new(
+                "outbox_publish_failures_total",
+                "Failed publish attempts of a relay (the rows are retried), by outbox.",
+            ),
+            &["outbox"],
+        )),
+        batch_size: register(HistogramVec::new(
+            HistogramOpts::new(
+                "outbox_relay_batch_size",
+                "Rows a relay claimed per batch, by outbox.",
+            )
+            .buckets(vec![
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
+            ]),
+            &["outbox"],
+        )),
+    }
+});
 
 /// Rows deleted per prune statement, so no delete holds locks for long.
 const PRUNE_CHUNK: i64 = 5_000;
@@ -398,6 +436,22 @@ impl Relay {
             (failures.len() + unavailable.len()) as u64,
             Ordering::Relaxed,
         );
+        let label = table.to_string();
+        let metrics = &*RELAY_METRICS;
+        metrics
+            .published
+            .with_label_values(&[label.as_str()])
+            .inc_by(outcome.published as u64);
+        metrics
+            .publish_failures
+            .with_label_values(&[label.as_str()])
+            .inc_by((failures.len() + unavailable.len()) as u64);
+        if outcome.claimed > 0 {
+            metrics
+                .batch_size
+                .with_label_values(&[label.as_str()])
+                .observe(outcome.claimed as f64);
+        }
         let span = Span::current();
         span.record("claimed", outcome.claimed);
         span.record("published", outcome.published);

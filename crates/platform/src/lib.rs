@@ -18,6 +18,7 @@
 
 pub mod backoff;
 pub mod grpc;
+pub mod metrics;
 pub mod run_mode;
 pub mod service;
 pub mod services;

@@ -12,6 +12,9 @@
 //! `outbox`, NOT_SERVING) while the API stays SERVING. The monitor checks
 //! every [`HealthSettings::interval`], logs each change, and stops when
 //! shutdown begins (the server then marks everything NOT_SERVING).
+//!
+//! Each check also refreshes the runtime's gauges (see [`crate::metrics`]):
+//! the outboxes' backlog and the database pools' connections.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +89,8 @@ impl HealthSettings {
 /// What the monitor watches.
 pub(crate) struct Watched {
     pub db: DatabaseConnection,
+    /// The relays' own pool, when the process runs relays (its gauges).
+    pub relay_db: Option<DatabaseConnection>,
     pub broker: Broker,
     pub outboxes: Vec<Outbox>,
     /// The API entries (every service the server added).
@@ -143,6 +148,10 @@ async fn check(watched: &Watched, settings: HealthSettings) -> Verdict {
         .await,
         Ok(Ok(_))
     );
+    crate::metrics::record_pool("service", &watched.db);
+    if let Some(relay_db) = &watched.relay_db {
+        crate::metrics::record_pool("relay", relay_db);
+    }
     let broker = *watched.broker.state().borrow() == BrokerState::Connected;
     let outbox = if watched.outboxes.is_empty() {
         None
@@ -155,9 +164,12 @@ async fn check(watched: &Watched, settings: HealthSettings) -> Verdict {
             let backlog =
                 tokio::time::timeout(settings.database_timeout, outbox.backlog(&watched.db)).await;
             fresh = match backlog {
-                Ok(Ok(backlog)) => backlog
-                    .oldest_pending_age
-                    .is_none_or(|age| age <= settings.outbox_max_age),
+                Ok(Ok(backlog)) => {
+                    crate::metrics::record_backlog(&outbox.table().to_string(), &backlog);
+                    backlog
+                        .oldest_pending_age
+                        .is_none_or(|age| age <= settings.outbox_max_age)
+                }
                 _ => false,
             };
         }

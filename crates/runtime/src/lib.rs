@@ -36,6 +36,7 @@
 //! (or `<PREFIX>_ROLES`) runs only some parts of the service: see [`Roles`].
 
 pub mod health;
+mod metrics;
 pub mod revocations;
 mod roles;
 mod runtime;

@@ -274,6 +274,11 @@ impl ServiceRuntime {
             .clone();
         let watched = Arc::new(Watched {
             db: self.inner.db.clone(),
+            relay_db: self
+                .inner
+                .roles
+                .contains(Role::Relay)
+                .then(|| self.inner.relay_db.clone()),
             broker: self.inner.broker.clone(),
             outboxes,
             apis: server.service_names().to_vec(),
@@ -675,6 +680,19 @@ where
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("could not bind the gRPC address {addr}"))?;
+    if let Some(metrics_addr) = settings.metrics.addr {
+        let metrics = TcpListener::bind(metrics_addr).await.with_context(|| {
+            format!(
+                "could not bind the metrics address {metrics_addr} ({})",
+                service.variable("METRICS_ADDR")
+            )
+        })?;
+        tracing::info!(service = service.name, addr = %metrics_addr, "serving /metrics");
+        let mut stopped = draining.subscribe();
+        tokio::spawn(ecommerce_platform::metrics::serve(metrics, async move {
+            let _ = stopped.wait_for(|draining| *draining).await;
+        }));
+    }
     let signal = async move {
         shutdown::shutdown_signal().await;
         draining.send_replace(true);

@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use ecommerce_broker::BrokerSettings;
 use ecommerce_db::DatabaseSettings;
 use ecommerce_outbox::RelaySettings;
+use ecommerce_platform::metrics::MetricsSettings;
 use ecommerce_platform::run_mode::{DevelopmentDefault, RunMode};
 use ecommerce_platform::settings::EnvSource;
 use ecommerce_platform::{GrpcSettings, ServiceInfo};
@@ -39,6 +40,9 @@ pub struct RuntimeSettings {
     /// `HEALTH_CHECK_INTERVAL_MS`, `HEALTH_OUTBOX_MAX_AGE_SECS`: what
     /// `grpc.health.v1` says about the database, the broker and the outbox.
     pub health: HealthSettings,
+    /// `<PREFIX>_METRICS_ADDR`: where `/metrics` is served (gRPC port + 1000
+    /// on 127.0.0.1 by default, `off` for none).
+    pub metrics: MetricsSettings,
 }
 
 impl RuntimeSettings {
@@ -75,6 +79,7 @@ impl RuntimeSettings {
             SchemaRegistrySettings::from_env().context("invalid schema registry settings")?;
         let run_mode = RunMode::from_env()?;
         let health = HealthSettings::from_env().context("invalid health settings")?;
+        let metrics = MetricsSettings::from_env(service).context("invalid metrics settings")?;
         Ok(Self {
             grpc,
             database,
@@ -85,6 +90,7 @@ impl RuntimeSettings {
             registry,
             run_mode,
             health,
+            metrics,
         })
     }
 

@@ -10,6 +10,7 @@ use ecommerce_events::ReceivedEvent;
 use ecommerce_events::{DecodedEvent, EventMetadata};
 use ecommerce_outbox::{Outbox, OutboxTable, RelaySettings, create_outbox_table};
 use ecommerce_platform::grpc::GrpcServer;
+use ecommerce_platform::metrics::MetricsSettings;
 use ecommerce_platform::run_mode::RunMode;
 use ecommerce_platform::settings::{GrpcSettings, ServiceInfo};
 use ecommerce_runtime::{
@@ -86,6 +87,9 @@ impl TestService {
                 database_timeout: Duration::from_millis(500),
                 ..HealthSettings::default()
             },
+            // Tests serve no /metrics of their own (the registry is per
+            // process; the e2e stack scrapes the service binaries).
+            metrics: MetricsSettings { addr: None },
         };
         configure(&mut settings);
         let runtime = ServiceRuntime::start::<M>(service, &settings).await?;

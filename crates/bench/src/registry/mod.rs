@@ -176,6 +176,8 @@ fn registry_launch(
         std::env::var(ecommerce_e2e::stack::SERVICE_LOG_VAR).unwrap_or_else(|_| "warn".to_owned());
     let env = vec![
         (format!("{ENV_PREFIX}_GRPC_ADDR"), addr.to_string()),
+        // Beside a running stack the default metrics port may be taken.
+        (format!("{ENV_PREFIX}_METRICS_ADDR"), "off".to_owned()),
         // Tagged with the schema: its backends are told apart in the CPU
         // figures, and dropping the schema ends its sessions.
         ("DATABASE_URL".to_owned(), schema.application_url()),

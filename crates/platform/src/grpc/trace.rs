@@ -154,6 +154,8 @@ struct CallRecord {
     span: Span,
     started: Instant,
     quiet: bool,
+    service: String,
+    method: String,
 }
 
 impl CallRecord {
@@ -197,12 +199,16 @@ impl CallRecord {
             span,
             started: Instant::now(),
             quiet,
+            service: service.to_owned(),
+            method: method.to_owned(),
         }
     }
 
     fn finish(self, code: Code) {
+        let elapsed = self.started.elapsed();
+        crate::metrics::record_grpc_call(&self.service, &self.method, code, elapsed);
         // Microsecond precision; more digits are noise in a log line.
-        let latency_ms = (self.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        let latency_ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
         let status = code as i32;
         self.span.record("rpc.grpc.status_code", status);
         let server_error = is_server_error(code);
