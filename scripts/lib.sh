@@ -375,11 +375,24 @@ ensure_docker_compose() {
   fi
 }
 
+# promtool (Debian's `prometheus` package, whose daemon is not started here):
+# the metrics test lints every service's /metrics with `promtool check metrics`,
+# and CI checks deploy/prometheus.yml with `promtool check config`.
+ensure_promtool() {
+  have promtool && return 0
+  apt_install prometheus
+  hash -r
+  # The package may start its own daemon where an init system runs; the
+  # tools are all we want.
+  if have systemctl; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+  have promtool || die "promtool is still missing after installing Debian's prometheus package"
+}
+
 # ---------------------------------------------------------------- services
 
 # The schema registry first: the others register their event schemas with it
 # at start-up (each waits up to SCHEMA_REGISTRY_STARTUP_TIMEOUT_MS for it).
-ALL_SERVICES=(schema-registry catalog-svc iam-svc inventory-svc orders-svc payments-svc cart-svc fulfillment-svc notifications-svc)
+ALL_SERVICES=(schema-registry catalog-svc iam-svc inventory-svc orders-svc payments-svc cart-svc fulfillment-svc notifications-svc reporting-svc)
 
 svc_prefix() {
   case "$1" in
@@ -391,6 +404,7 @@ svc_prefix() {
     cart-svc) echo CART ;;
     fulfillment-svc) echo FULFILLMENT ;;
     notifications-svc) echo NOTIFICATIONS ;;
+    reporting-svc) echo REPORTING ;;
     schema-registry) echo SCHEMA_REGISTRY ;;
     *) return 1 ;;
   esac
@@ -406,6 +420,7 @@ svc_port() {
     cart-svc) echo 50056 ;;
     fulfillment-svc) echo 50057 ;;
     notifications-svc) echo 50059 ;;
+    reporting-svc) echo 50060 ;;
     schema-registry) echo 50058 ;;
     *) return 1 ;;
   esac

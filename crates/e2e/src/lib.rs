@@ -12,5 +12,5 @@
 pub mod shop;
 pub mod stack;
 
-pub use shop::{CheckoutArgs, Session, Shop};
+pub use shop::{CheckoutArgs, SellableSku, Session, Shop};
 pub use stack::{Stack, StackOptions, Svc};

@@ -108,10 +108,8 @@ pub struct Shop {
 impl Shop {
     /// Connects to `stack` and signs in as the bootstrap admin.
     pub async fn open(stack: &Stack) -> anyhow::Result<Self> {
-        let mut iam = IamServiceClient::new(stack.channel(Svc::Iam));
-        let admin = sign_in(&mut iam, ADMIN_EMAIL, ADMIN_PASSWORD)
-            .await
-            .context("the bootstrap admin cannot sign in")?;
+        let iam = IamServiceClient::new(stack.channel(Svc::Iam));
+        let admin = admin_session(stack).await?;
         let mut fulfillment = FulfillmentServiceClient::new(stack.channel(Svc::Fulfillment));
         let options = fulfillment
             .get_shipping_options(fulfillment_pb::GetShippingOptionsRequest::default())
@@ -142,18 +140,7 @@ impl Shop {
 
     /// Signs up a new customer with a unique email and signs them in.
     pub async fn customer(&self) -> anyhow::Result<Session> {
-        let email = format!("shopper-{}@example.com", Uuid::now_v7().simple());
-        let password = format!("correct horse {}", Uuid::now_v7().simple());
-        let mut iam = self.iam.clone();
-        iam.sign_up(iam_pb::SignUpRequest {
-            email: email.clone(),
-            password: password.clone(),
-            name: "E2E Shopper".to_owned(),
-            ..Default::default()
-        })
-        .await
-        .context("SignUp")?;
-        sign_in(&mut iam, &email, &password).await
+        sign_up(&mut self.iam.clone()).await
     }
 
     /// `count` customers, signed up `concurrency` at a time.
@@ -173,6 +160,11 @@ impl Shop {
     /// EUR, whose stock inventory opened (from catalog's event) and the
     /// admin raised to `on_hand`. Returns the SKU.
     pub async fn sellable_sku(&self, price_minor: i64, on_hand: i32) -> anyhow::Result<String> {
+        Ok(self.sellable(price_minor, on_hand).await?.sku)
+    }
+
+    /// [`Shop::sellable_sku`], returning the catalog's ids and title too.
+    pub async fn sellable(&self, price_minor: i64, on_hand: i32) -> anyhow::Result<SellableSku> {
         let sku = format!("E2E-{}", Uuid::now_v7().simple()).to_uppercase();
         let token = &self.admin.access_token;
         let mut catalog = self.catalog.clone();
@@ -210,7 +202,7 @@ impl Shop {
         catalog
             .set_price(with_bearer(
                 catalog_pb::SetPriceRequest {
-                    variant_id: variant.id,
+                    variant_id: variant.id.clone(),
                     price: Some(Money {
                         amount_minor: price_minor,
                         currency: CURRENCY.to_owned(),
@@ -225,7 +217,7 @@ impl Shop {
         catalog
             .publish_product(with_bearer(
                 catalog_pb::PublishProductRequest {
-                    product_id: product.id,
+                    product_id: product.id.clone(),
                     expected_version: None,
                 },
                 token,
@@ -235,7 +227,62 @@ impl Shop {
         if on_hand > 0 {
             self.adjust_stock(&sku, on_hand).await?;
         }
-        Ok(sku)
+        Ok(SellableSku {
+            sku,
+            product_id: product.id,
+            variant_id: variant.id,
+            title: product.title,
+        })
+    }
+
+    /// UpdateProduct of the product's title, as the admin.
+    pub async fn rename_product(
+        &self,
+        product_id: &str,
+        title: &str,
+    ) -> anyhow::Result<catalog_pb::Product> {
+        self.catalog
+            .clone()
+            .update_product(with_bearer(
+                catalog_pb::UpdateProductRequest {
+                    product: Some(catalog_pb::Product {
+                        id: product_id.to_owned(),
+                        title: title.to_owned(),
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["title".to_owned()],
+                    }),
+                    expected_version: None,
+                },
+                &self.admin.access_token,
+            ))
+            .await
+            .context("UpdateProduct")?
+            .into_inner()
+            .product
+            .context("UpdateProduct returned no product")
+    }
+
+    /// DiscontinueVariant as the admin.
+    pub async fn discontinue_variant(
+        &self,
+        variant_id: &str,
+    ) -> anyhow::Result<catalog_pb::Variant> {
+        self.catalog
+            .clone()
+            .discontinue_variant(with_bearer(
+                catalog_pb::DiscontinueVariantRequest {
+                    variant_id: variant_id.to_owned(),
+                    expected_version: None,
+                },
+                &self.admin.access_token,
+            ))
+            .await
+            .context("DiscontinueVariant")?
+            .into_inner()
+            .variant
+            .context("DiscontinueVariant returned no variant")
     }
 
     /// AdjustStock by `delta`, waiting (up to 30 s) for inventory to open
@@ -583,6 +630,46 @@ impl Shop {
             .into_inner()
             .order_id)
     }
+}
+
+/// A SKU put on sale by [`Shop::sellable`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SellableSku {
+    pub sku: String,
+    pub product_id: String,
+    pub variant_id: String,
+    /// The product's title when it was created.
+    pub title: String,
+}
+
+/// The bootstrap admin signed in to `stack`'s iam-svc; unlike
+/// [`Shop::open`], needs no other service (a stack of IAM alone will do).
+pub async fn admin_session(stack: &Stack) -> anyhow::Result<Session> {
+    let mut iam = IamServiceClient::new(stack.channel(Svc::Iam));
+    sign_in(&mut iam, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .context("the bootstrap admin cannot sign in")
+}
+
+/// A new customer signed up and signed in to `stack`'s iam-svc, as
+/// [`Shop::customer`] without the rest of the shop.
+pub async fn new_customer(stack: &Stack) -> anyhow::Result<Session> {
+    sign_up(&mut IamServiceClient::new(stack.channel(Svc::Iam))).await
+}
+
+/// Signs up a customer with a unique email and signs them in.
+async fn sign_up(iam: &mut IamServiceClient<Channel>) -> anyhow::Result<Session> {
+    let email = format!("shopper-{}@example.com", Uuid::now_v7().simple());
+    let password = format!("correct horse {}", Uuid::now_v7().simple());
+    iam.sign_up(iam_pb::SignUpRequest {
+        email: email.clone(),
+        password: password.clone(),
+        name: "E2E Shopper".to_owned(),
+        ..Default::default()
+    })
+    .await
+    .context("SignUp")?;
+    sign_in(iam, &email, &password).await
 }
 
 /// How often the `wait_for_*` helpers ask again.

@@ -1,5 +1,5 @@
-//! The saga's seven services, notifications and the schema registry as
-//! real processes, isolated per stack.
+//! The saga's seven services, the downstream consumers (notifications,
+//! reporting) and the schema registry as real processes, isolated per stack.
 //!
 //! Each [`Stack`] owns:
 //! - one fresh Postgres schema per service (`t_e2e_<service>_<uuid>`), handed
@@ -49,13 +49,14 @@ pub enum Svc {
     Cart,
     Fulfillment,
     Notifications,
+    Reporting,
 }
 
 impl Svc {
     /// Every service the saga needs: the schema registry first (the others
     /// register their event schemas with it at start-up, so every event
     /// carries its registry id), then IAM (the others fetch its keys).
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Registry,
         Self::Iam,
         Self::Catalog,
@@ -65,6 +66,7 @@ impl Svc {
         Self::Cart,
         Self::Fulfillment,
         Self::Notifications,
+        Self::Reporting,
     ];
 
     /// The checkout saga's services (and the registry), without the
@@ -92,6 +94,7 @@ impl Svc {
             Self::Cart => services::CART,
             Self::Fulfillment => services::FULFILLMENT,
             Self::Notifications => services::NOTIFICATIONS,
+            Self::Reporting => services::REPORTING,
         }
     }
 
@@ -124,6 +127,7 @@ impl Svc {
             Self::Notifications => {
                 ecommerce::notifications::v1::notifications_service_server::SERVICE_NAME
             }
+            Self::Reporting => ecommerce::reporting::v1::reporting_service_server::SERVICE_NAME,
         }
     }
 
@@ -138,6 +142,7 @@ impl Svc {
             Self::Cart => "e2e_cart",
             Self::Fulfillment => "e2e_fulfillment",
             Self::Notifications => "e2e_notifications",
+            Self::Reporting => "e2e_reporting",
         }
     }
 }
@@ -152,6 +157,16 @@ pub const SERVICE_LOG_VAR: &str = "E2E_SERVICE_LOG";
 /// Each service's pool size unless `<PREFIX>_DB_MAX_CONNECTIONS` is set
 /// through [`StackOptions`].
 pub const DEFAULT_DB_MAX_CONNECTIONS: &str = "4";
+
+/// The variables through which services find each other, and whom each
+/// names.
+const UPSTREAM_URL_VARS: [(&str, Svc); 5] = [
+    ("IAM_GRPC_URL", Svc::Iam),
+    ("SCHEMA_REGISTRY_URL", Svc::Registry),
+    ("CATALOG_GRPC_URL", Svc::Catalog),
+    ("FULFILLMENT_GRPC_URL", Svc::Fulfillment),
+    ("ORDERS_GRPC_URL", Svc::Orders),
+];
 
 /// How a stack is started.
 #[derive(Clone, Debug)]
@@ -170,7 +185,10 @@ pub struct StackOptions {
     /// (`AMQP_EVENT_PRODUCER_USER`), instead of the shared `guest`.
     pub broker_users: bool,
     /// The services started: every one ([`Svc::ALL`]) by default, or only
-    /// the saga's ([`Svc::SAGA`]), e.g. for a benchmark of the saga alone.
+    /// the saga's ([`Svc::SAGA`]), e.g. for a benchmark of the saga alone,
+    /// or any list holding [`Svc::Registry`] (e.g. the registry, IAM and
+    /// one service whose requests a test checks); a service left out is
+    /// not dialed by the others (its URL variable is unset).
     pub services: &'static [Svc],
 }
 
@@ -211,6 +229,8 @@ impl StackOptions {
 struct Running {
     child: Child,
     pid: u32,
+    /// Where it serves `/metrics` (`<PREFIX>_METRICS_ADDR`).
+    metrics_addr: SocketAddr,
 }
 
 /// The running stack; see the module documentation.
@@ -364,6 +384,13 @@ impl Stack {
     /// `service`'s gRPC address.
     pub fn addr(&self, service: Svc) -> SocketAddr {
         self.addrs[&service]
+    }
+
+    /// Where `service` serves `/metrics`, while it runs.
+    pub fn metrics_addr(&self, service: Svc) -> Option<SocketAddr> {
+        self.running
+            .get(&service)
+            .map(|running| running.metrics_addr)
     }
 
     /// A pool on `service`'s schema, for invariant queries.
@@ -533,18 +560,19 @@ impl Stack {
             .append(true)
             .open(&log_path)
             .with_context(|| format!("cannot open {}", log_path.display()))?;
-        let url = |other: Svc| format!("http://{}", self.addrs[&other]);
         let prefix = service.env_prefix();
         let broker = self.broker();
+        let metrics_addr = free_loopback_addr()?;
         let mut command = Command::new(self.bin_dir.join(service.binary()));
         command
             .args(args)
             .env(format!("{prefix}_GRPC_ADDR"), addr.to_string())
+            .env(format!("{prefix}_METRICS_ADDR"), metrics_addr.to_string())
             // Tagged with the schema, so a panicking test's cleanup ends the
             // sessions a killed process left behind.
             .env("DATABASE_URL", self.schemas[&service].application_url())
             .env(format!("{prefix}_DB_SCHEMA"), self.schemas[&service].name())
-            // 9 services x 4 keeps a stack at 36 connections, so a stack and
+            // 10 services x 4 keeps a stack at 40 connections, so a stack and
             // the parallel suite fit in Postgres' default max_connections (100).
             .env(
                 format!("{prefix}_DB_MAX_CONNECTIONS"),
@@ -555,11 +583,6 @@ impl Stack {
                 "AMQP_CONNECTION_NAME",
                 format!("{}{}", broker.prefix, service.binary()),
             )
-            .env("IAM_GRPC_URL", url(Svc::Iam))
-            .env("SCHEMA_REGISTRY_URL", url(Svc::Registry))
-            .env("CATALOG_GRPC_URL", url(Svc::Catalog))
-            .env("FULFILLMENT_GRPC_URL", url(Svc::Fulfillment))
-            .env("ORDERS_GRPC_URL", url(Svc::Orders))
             .env("IAM_MAILER", "file")
             .env("IAM_MAIL_DIR", self.mail_dir())
             .env("NOTIFICATIONS_MAILER", "file")
@@ -578,6 +601,15 @@ impl Stack {
             .env_remove("UNROUTED_EXCHANGE")
             .env_remove("UNROUTED_QUEUE")
             .env_remove("DEAD_LETTER_EXCHANGE");
+        // The services it dials, when the stack runs them. A smaller stack
+        // (`StackOptions::services`) leaves the others' variables unset, so
+        // nothing from the caller's shell points at a process outside it.
+        for (variable, upstream) in UPSTREAM_URL_VARS {
+            match self.addrs.get(&upstream) {
+                Some(upstream_addr) => command.env(variable, format!("http://{upstream_addr}")),
+                None => command.env_remove(variable),
+            };
+        }
         if self.broker_users.contains_key(&service) {
             command
                 .env(format!("{prefix}_AMQP_URL"), self.amqp_url(service))
@@ -607,7 +639,11 @@ impl Stack {
             .with_context(|| format!("cannot start {}", service.binary()))?;
         let pid = child.id().unwrap_or_default();
         tracing::info!(service = service.binary(), pid, %addr, ?args, "started");
-        Ok(Running { child, pid })
+        Ok(Running {
+            child,
+            pid,
+            metrics_addr,
+        })
     }
 
     async fn wait_ready(&mut self, service: Svc) -> anyhow::Result<()> {

@@ -1,7 +1,8 @@
 //! notifications-svc in the whole stack: a checkout through DELIVERED
 //! mails the customer, in order, at the address they signed up with, and
 //! ListNotifications shows what was sent. notifications-svc is SIGKILLed
-//! and restarted on the way: nothing is lost and nothing sent twice.
+//! and restarted on the way: nothing is lost and nothing sent twice. And
+//! reporting-svc's sales summary shows the sale, confirmed and captured.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,8 @@ use ecommerce_e2e::shop::OrderStatus;
 use ecommerce_e2e::{CheckoutArgs, Shop, Stack, StackOptions, Svc};
 use ecommerce_proto::ecommerce::notifications::v1 as pb;
 use ecommerce_proto::ecommerce::notifications::v1::notifications_service_client::NotificationsServiceClient;
+use ecommerce_proto::ecommerce::reporting::v1 as reporting_pb;
+use ecommerce_proto::ecommerce::reporting::v1::reporting_service_client::ReportingServiceClient;
 use ecommerce_test_support::with_bearer;
 
 const SAGA: Duration = Duration::from_secs(60);
@@ -74,6 +77,36 @@ async fn notifications_mail_a_checkout_through_delivered_in_order_once_each_acro
         ["Confirm your email address".to_owned(), confirmed.clone()],
         "IAM's verification mail, then the confirmation"
     );
+
+    // The mail file exists as soon as the mailer took it; the sender marks
+    // it SENT in the transaction that held it. Killed in between, the
+    // service sends that one mail again by design (at most one resend), so
+    // the kill waits for the mark: this test is about nothing being lost
+    // or sent twice once recorded.
+    let mut client = NotificationsServiceClient::new(stack.channel(Svc::Notifications));
+    let started = Instant::now();
+    loop {
+        let listed = client
+            .list_notifications(with_bearer(
+                pb::ListNotificationsRequest::default(),
+                &customer.access_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let sent = listed.notifications.iter().any(|notification| {
+            notification.kind() == pb::NotificationKind::OrderConfirmed
+                && notification.status() == pb::NotificationStatus::Sent
+        });
+        if sent {
+            break;
+        }
+        assert!(
+            started.elapsed() < SAGA,
+            "the confirmation is never marked SENT"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // notifications-svc dies; the shipment leaves and arrives meanwhile.
     stack.kill(Svc::Notifications).await.unwrap();
@@ -143,5 +176,49 @@ async fn notifications_mail_a_checkout_through_delivered_in_order_once_each_acro
     // Nothing more arrives later.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(mails_to(&mail_dir, &customer.email), expected);
+
+    // The reports show the sale: placed, confirmed and captured at its total.
+    let order = shop.order(&customer, &order_id).await.unwrap();
+    let total = order.total.unwrap();
+    let admin = ecommerce_e2e::shop::admin_session(&stack).await.unwrap();
+    let mut reporting = ReportingServiceClient::new(stack.channel(Svc::Reporting));
+    let now = std::time::SystemTime::now();
+    let request = reporting_pb::GetSalesSummaryRequest {
+        from: Some((now - Duration::from_secs(3_600)).into()),
+        to: Some((now + Duration::from_secs(3_600)).into()),
+        ..Default::default()
+    };
+    // (count, amount) of one figure over every period (the day may turn).
+    let sum =
+        |periods: &[reporting_pb::SalesPeriod],
+         pick: fn(&reporting_pb::SalesPeriod) -> &Option<reporting_pb::SalesFigure>| {
+            periods
+                .iter()
+                .filter(|period| period.currency == total.currency)
+                .filter_map(|period| pick(period).as_ref())
+                .fold((0, 0), |(count, amount), figure| {
+                    let money = figure.amount.clone().unwrap_or_default();
+                    (count + figure.count, amount + money.amount_minor)
+                })
+        };
+    let started = Instant::now();
+    let periods = loop {
+        let periods = reporting
+            .get_sales_summary(with_bearer(request.clone(), &admin.access_token))
+            .await
+            .unwrap()
+            .into_inner()
+            .periods;
+        if sum(&periods, |period| &period.captured).0 == 1 || started.elapsed() > SAGA {
+            break periods;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let sale = (1, total.amount_minor);
+    assert_eq!(sum(&periods, |period| &period.placed), sale, "{periods:?}");
+    assert_eq!(sum(&periods, |period| &period.confirmed), sale);
+    assert_eq!(sum(&periods, |period| &period.captured), sale);
+    assert_eq!(sum(&periods, |period| &period.rejected), (0, 0));
+    assert_eq!(sum(&periods, |period| &period.canceled), (0, 0));
     stack.finish().await.unwrap();
 }

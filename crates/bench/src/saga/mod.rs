@@ -72,12 +72,14 @@ const fn postgres_group(service: Svc) -> &'static str {
         Svc::Cart => "postgres:cart",
         Svc::Fulfillment => "postgres:fulfillment",
         Svc::Notifications => "postgres:notifications",
+        Svc::Reporting => "postgres:reporting",
     }
 }
 
 /// The services a saga benchmark starts: the saga's seven and the
-/// registry. Downstream consumers (notifications-svc) are left out: the
-/// benchmark measures the checkout saga, the scope of the replaced system.
+/// registry. Downstream consumers (notifications-svc, reporting-svc) are
+/// left out: the benchmark measures the checkout saga, the scope of the
+/// replaced system.
 pub const SERVICES: [Svc; 8] = Svc::SAGA;
 
 /// The CPU groups of the stack: each service process, its Postgres
