@@ -52,6 +52,35 @@ fn scripts_lib_sh_agrees_with_the_table() {
     );
 }
 
+/// The default metrics port of a service on `port`.
+fn metrics_port(port: u16) -> u16 {
+    port + ecommerce_platform::metrics::METRICS_PORT_OFFSET
+}
+
+#[test]
+fn prometheus_scrapes_every_service_of_the_table_and_nothing_else() {
+    let config = repo_file("deploy/prometheus.yml");
+    let targets: Vec<&str> = config
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- "))
+        .filter(|target| {
+            target
+                .rsplit_once(':')
+                .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+        })
+        .collect();
+    let expected: Vec<String> = services::ALL
+        .iter()
+        .map(|service| format!("{}:{}", service.name, metrics_port(service.default_port)))
+        .collect();
+    let mut sorted_targets: Vec<String> =
+        targets.iter().map(|target| (*target).to_owned()).collect();
+    sorted_targets.sort();
+    let mut sorted_expected = expected.clone();
+    sorted_expected.sort();
+    assert_eq!(sorted_targets, sorted_expected);
+}
+
 #[test]
 fn docker_compose_agrees_with_the_table() {
     let compose = repo_file("docker-compose.yml");
@@ -60,6 +89,7 @@ fn docker_compose_agrees_with_the_table() {
         for line in [
             format!("args: {{ SERVICE: {name}, PORT: \"{port}\" }}"),
             format!("{prefix}_GRPC_ADDR: 0.0.0.0:{port}"),
+            format!("{prefix}_METRICS_ADDR: 0.0.0.0:{}", metrics_port(port)),
             format!("ports: [\"${{{prefix}_PORT:-{port}}}:{port}\"]"),
         ] {
             assert!(compose.contains(&line), "docker-compose.yml lacks `{line}`");
