@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ecommerce_checkout::{SignedSnapshot, SnapshotKeys, check_snapshot, sign};
-use ecommerce_platform::grpc::{ChannelTimeouts, ErrorCode};
+use ecommerce_platform::grpc::{ChannelTimeouts, ErrorCode, traced_request};
 use ecommerce_platform::tls::ClientTlsSettings;
 use ecommerce_proto::ecommerce::catalog::v1 as catalog_pb;
 use ecommerce_proto::ecommerce::catalog::v1::catalog_service_client::CatalogServiceClient;
@@ -104,10 +104,10 @@ impl PriceQuoter for GrpcPriceQuoter {
         let response = self
             .client
             .clone()
-            .quote_prices(catalog_pb::QuotePricesRequest {
+            .quote_prices(traced_request(catalog_pb::QuotePricesRequest {
                 skus: skus.iter().map(|sku| sku.as_str().to_owned()).collect(),
                 currency: currency.to_owned(),
-            })
+            }))
             .await
             .map_err(upstream("catalog"))?;
         Ok(response
@@ -165,7 +165,9 @@ impl GrpcShippingPricer {
         let options: Arc<[fulfillment_pb::ShippingOption]> = self
             .client
             .clone()
-            .get_shipping_options(fulfillment_pb::GetShippingOptionsRequest::default())
+            .get_shipping_options(traced_request(
+                fulfillment_pb::GetShippingOptionsRequest::default(),
+            ))
             .await
             .map_err(upstream("fulfillment"))?
             .into_inner()
@@ -254,7 +256,7 @@ impl OrderPlacer for GrpcOrderPlacer {
         bearer: &str,
         correlation_id: &str,
     ) -> Result<PlacedCheckout, AppError> {
-        let mut request = tonic::Request::new(signed.clone().into_place_order_request());
+        let mut request = traced_request(signed.clone().into_place_order_request());
         let authorization = format!("Bearer {bearer}")
             .parse()
             .map_err(|_| AppError::Unauthenticated("the access token is malformed".to_owned()))?;

@@ -70,6 +70,26 @@ pub fn lazy_channel(
     Ok(endpoint.connect_lazy())
 }
 
+/// A request for an outbound call carrying the current span's W3C trace
+/// context (`traceparent`, `tracestate` metadata), so the called service's
+/// span is a child of the caller's: one trace across the call. Without an
+/// OpenTelemetry layer (no export configured) it is a plain request.
+pub fn traced_request<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some((traceparent, tracestate)) = crate::trace_context::current() {
+        let metadata = request.metadata_mut();
+        if let Ok(value) = traceparent.parse() {
+            metadata.insert(crate::trace_context::TRACEPARENT, value);
+        }
+        if !tracestate.is_empty()
+            && let Ok(value) = tracestate.parse()
+        {
+            metadata.insert(crate::trace_context::TRACESTATE, value);
+        }
+    }
+    request
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

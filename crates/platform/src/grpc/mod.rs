@@ -31,7 +31,7 @@ use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 use tower::Service;
 
-pub use self::client::{ChannelError, ChannelTimeouts, lazy_channel};
+pub use self::client::{ChannelError, ChannelTimeouts, lazy_channel, traced_request};
 pub use self::correlation::{CORRELATION_ID_KEYS, MAX_CORRELATION_ID_LEN, correlation_id};
 pub use self::error::{ErrorCode, INTERNAL_MESSAGE, ServiceError, status_of};
 pub use self::limits::WithMessageLimits;
