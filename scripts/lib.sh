@@ -433,6 +433,19 @@ svc_addr() {
   printf '%s\n' "${!var:-127.0.0.1:$(svc_port "$1")}"
 }
 
+# svc_metrics_addr NAME — where NAME serves /metrics: <PREFIX>_METRICS_ADDR,
+# else its gRPC address's host with the port + 1000 (the services' default).
+svc_metrics_addr() {
+  local var addr
+  var="$(svc_prefix "$1")_METRICS_ADDR"
+  if [[ -n "${!var:-}" ]]; then
+    printf '%s\n' "${!var}"
+    return 0
+  fi
+  addr="$(svc_addr "$1")"
+  printf '%s:%s\n' "$(addr_host "$addr")" "$(($(addr_port "$addr") + 1000))"
+}
+
 # check_service_names NAME... — dies on a name that is not a service.
 check_service_names() {
   local s
@@ -482,6 +495,7 @@ build_services() {
 LAUNCHED_NAMES=()
 LAUNCHED_PIDS=()
 LAUNCHED_ADDRS=()
+LAUNCHED_METRICS=()
 _STOPPED=0
 
 _svc_colour() {
@@ -513,13 +527,20 @@ _log_label() {
 # port is already taken or the binary is missing.
 # LABEL_WIDTH (default: longest service name) aligns the prefixes.
 start_service() {
-  local name=$1 log_file=${2:-} bin addr probe colour=0 label prefix
+  local name=$1 log_file=${2:-} bin addr probe metrics colour=0 label prefix
   bin="$(service_bin_dir)/$name"
   [[ -x "$bin" ]] || die "$name: binary $bin not found (build first)"
   addr="$(svc_addr "$name")"
   probe="$(probe_addr "$addr")"
   if port_open "$(addr_host "$probe")" "$(addr_port "$probe")"; then
     die "$name: $addr is already in use (another scripts/up? set $(svc_prefix "$name")_GRPC_ADDR)"
+  fi
+  metrics="$(svc_metrics_addr "$name")"
+  if [[ "$metrics" != off ]]; then
+    probe="$(probe_addr "$metrics")"
+    if port_open "$(addr_host "$probe")" "$(addr_port "$probe")"; then
+      die "$name: the metrics address $metrics is already in use (set $(svc_prefix "$name")_METRICS_ADDR, or off)"
+    fi
   fi
   if [[ -z "$log_file" && -t 1 && -z "${NO_COLOR:-}" ]]; then colour=1; fi
   label="$(_log_label "$name" "${LABEL_WIDTH:-15}" "$colour")"
@@ -535,13 +556,16 @@ start_service() {
   # The background child does the redirections, so the prefixer is a child of
   # the service process and ends when the service closes its output.
   if [[ -n "$log_file" ]]; then
-    env "${prefix}_GRPC_ADDR=$addr" "$bin" </dev/null > >(_prefix_lines "$label" >>"$log_file") 2>&1 &
+    env "${prefix}_GRPC_ADDR=$addr" "${prefix}_METRICS_ADDR=$metrics" "$bin" </dev/null \
+      > >(_prefix_lines "$label" >>"$log_file") 2>&1 &
   else
-    env "${prefix}_GRPC_ADDR=$addr" "$bin" </dev/null > >(_prefix_lines "$label") 2>&1 &
+    env "${prefix}_GRPC_ADDR=$addr" "${prefix}_METRICS_ADDR=$metrics" "$bin" </dev/null \
+      > >(_prefix_lines "$label") 2>&1 &
   fi
   LAUNCHED_NAMES+=("$name")
   LAUNCHED_PIDS+=("$!")
   LAUNCHED_ADDRS+=("$addr")
+  LAUNCHED_METRICS+=("$metrics")
   log "started $name (pid $!) on $addr"
 }
 
@@ -605,11 +629,13 @@ wait_all_ready() {
 }
 
 print_ready_table() {
-  local i
+  local i metrics
   log "ready:"
-  printf '    %-16s %-22s %s\n' SERVICE ADDRESS PID
+  printf '    %-18s %-22s %-34s %s\n' SERVICE GRPC METRICS PID
   for i in "${!LAUNCHED_NAMES[@]}"; do
-    printf '    %-16s %-22s %s\n' "${LAUNCHED_NAMES[$i]}" "${LAUNCHED_ADDRS[$i]}" "${LAUNCHED_PIDS[$i]}"
+    metrics="${LAUNCHED_METRICS[$i]:-off}"
+    [[ "$metrics" != off ]] && metrics="http://$(probe_addr "$metrics")/metrics"
+    printf '    %-18s %-22s %-34s %s\n' "${LAUNCHED_NAMES[$i]}" "${LAUNCHED_ADDRS[$i]}" "$metrics" "${LAUNCHED_PIDS[$i]}"
   done
 }
 
