@@ -174,16 +174,7 @@ fn compiled_payload_json(message_name: &str, payload: &[u8]) -> Option<Value> {
     serde_json::to_value(&message).ok()
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+use ecommerce_platform::error_chain;
 
 impl EventView {
     /// `order:0190…`, or `-`.

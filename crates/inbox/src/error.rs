@@ -115,22 +115,7 @@ impl From<HandlerError> for HandlerOutcome {
     }
 }
 
-/// The error and its sources on one line; the reason ends up in a log line
-/// or an `x-death-reason` header, where the chain is what helps.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // Some wrappers repeat their source's message in their own.
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use ecommerce_platform::error_chain;
 
 #[cfg(test)]
 mod tests {

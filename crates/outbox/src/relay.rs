@@ -683,17 +683,7 @@ impl StoredEvent {
     }
 }
 
-/// The error and its sources on one line.
-fn error_chain(error: &OutboxError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+use ecommerce_platform::error_chain;
 
 /// At most `max_len` bytes, cut on a character boundary.
 fn truncate(text: &str, max_len: usize) -> String {

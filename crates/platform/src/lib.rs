@@ -17,6 +17,7 @@
 //! ```
 
 pub mod backoff;
+mod error_chain;
 pub mod grpc;
 pub mod metrics;
 pub mod run_mode;
@@ -28,6 +29,7 @@ pub mod telemetry;
 pub mod tls;
 pub mod trace_context;
 
+pub use self::error_chain::error_chain;
 pub use backoff::Backoff;
 pub use grpc::{GrpcServer, WithMessageLimits};
 pub use settings::{GrpcSettings, ServerLimits, ServiceInfo, SettingsError, TelemetrySettings};

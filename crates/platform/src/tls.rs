@@ -405,18 +405,7 @@ impl ClientTlsSettings {
     }
 }
 
-/// `error` and its sources on one line: tonic's own message ("transport
-/// error") says nothing without them.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
+pub(crate) use crate::error_chain::error_chain;
 
 #[cfg(test)]
 mod tests {

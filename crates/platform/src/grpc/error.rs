@@ -7,6 +7,7 @@
 //! field for invalid arguments, a `google.rpc.RetryInfo` for throttling, and
 //! for internal errors a generic message, the details going to the log only.
 
+use crate::error_chain;
 use std::time::Duration;
 
 use tonic_types::{ErrorDetails, StatusExt as _};
@@ -74,18 +75,6 @@ pub fn status_of<E: ServiceError + ?Sized>(error: &E) -> tonic::Status {
         details.set_retry_info(Some(retry_after));
     }
     tonic::Status::with_error_details(grpc_code(code), message, details)
-}
-
-/// `error: cause: cause...`, for the log.
-fn error_chain<E: std::error::Error + ?Sized>(error: &E) -> String {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    chain
 }
 
 #[cfg(test)]
