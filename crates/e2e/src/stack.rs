@@ -738,9 +738,21 @@ pub fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
     let span = u32::from(ephemeral_start - LOWEST);
     // A random start, so stacks in other processes rarely probe the same ports.
     let start = (Uuid::now_v7().as_u128() as u32) % span; // v7: the low bits are random
+    // Never the same port twice in one process: a port handed out is free
+    // until its service binds it, so a later pick could land on it (a stack
+    // picks two per service, gRPC and metrics).
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for offset in 0..span {
         let port = LOWEST + ((start + offset) % span) as u16;
+        if handed_out.contains(&port) {
+            continue;
+        }
         if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            handed_out.insert(port);
             return Ok(listener.local_addr()?);
         }
     }

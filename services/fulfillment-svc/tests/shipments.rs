@@ -334,6 +334,8 @@ async fn a_committed_order_gets_one_shipment_that_is_shipped_then_delivered() {
     let order_id = Uuid::now_v7().to_string();
     let correlation = "corr-checkout-1";
     world.place_order(&order_id, STANDARD, correlation).await;
+    // Noted before the commit: the two test relays publish independently.
+    world.wait_noted(&order_id, "true").await;
 
     // stock.committed -> shipment.created, caused by it, same correlation.
     let committed = world
@@ -563,6 +565,8 @@ async fn shipments_page_and_the_database_refuses_what_the_domain_refuses() {
     let world = World::start().await;
     let order_id = Uuid::now_v7().to_string();
     world.place_order(&order_id, STANDARD, "corr-2").await;
+    // Noted before the commit: the two test relays publish independently.
+    world.wait_noted(&order_id, "true").await;
     let committed = world
         .commit_stock(&order_id, &[("SKU-1", 1)], "corr-2")
         .await;
@@ -721,6 +725,8 @@ async fn a_cancel_cancels_the_pending_shipment_and_it_never_ships() {
     let order_id = Uuid::now_v7().to_string();
     let correlation = "corr-cancel";
     world.place_order(&order_id, STANDARD, correlation).await;
+    // Noted before the commit: the two test relays publish independently.
+    world.wait_noted(&order_id, "true").await;
     let committed = world
         .commit_stock(&order_id, &[("SKU-1", 2)], correlation)
         .await;
@@ -783,6 +789,7 @@ async fn a_cancel_cancels_the_pending_shipment_and_it_never_ships() {
     world
         .place_order(&shipped_order, STANDARD, "corr-left")
         .await;
+    world.wait_noted(&shipped_order, "true").await;
     let committed = world
         .commit_stock(&shipped_order, &[("SKU-1", 1)], "corr-left")
         .await;
