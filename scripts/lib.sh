@@ -434,7 +434,8 @@ svc_addr() {
 }
 
 # svc_metrics_addr NAME — where NAME serves /metrics: <PREFIX>_METRICS_ADDR,
-# else its gRPC address's host with the port + 1000 (the services' default).
+# else its gRPC address's host with the port - 41000 (the services' default,
+# below the kernel's ephemeral range).
 svc_metrics_addr() {
   local var addr
   var="$(svc_prefix "$1")_METRICS_ADDR"
@@ -443,7 +444,7 @@ svc_metrics_addr() {
     return 0
   fi
   addr="$(svc_addr "$1")"
-  printf '%s:%s\n' "$(addr_host "$addr")" "$(($(addr_port "$addr") + 1000))"
+  printf '%s:%s\n' "$(addr_host "$addr")" "$(($(addr_port "$addr") - 41000))"
 }
 
 # check_service_names NAME... — dies on a name that is not a service.

@@ -54,7 +54,7 @@ fn scripts_lib_sh_agrees_with_the_table() {
 
 /// The default metrics port of a service on `port`.
 fn metrics_port(port: u16) -> u16 {
-    port + ecommerce_platform::metrics::METRICS_PORT_OFFSET
+    port - ecommerce_platform::metrics::METRICS_PORT_OFFSET
 }
 
 #[test]

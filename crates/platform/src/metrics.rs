@@ -20,8 +20,10 @@ use tokio::net::TcpListener;
 
 use crate::settings::{EnvSource, ServiceInfo, SettingsError};
 
-/// Added to a service's gRPC port for its default metrics port (50054 → 51054).
-pub const METRICS_PORT_OFFSET: u16 = 1000;
+/// Taken from a service's gRPC port for its default metrics port (50054 →
+/// 9054): below Linux's ephemeral range (32768–60999), where an outgoing
+/// connection's source port could hold the metrics port first.
+pub const METRICS_PORT_OFFSET: u16 = 41_000;
 
 /// Latency buckets for calls and handlers: 1 ms to 10 s.
 pub const LATENCY_BUCKETS: [f64; 14] = [
@@ -94,7 +96,7 @@ pub fn render() -> String {
 /// Where a service serves `/metrics`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetricsSettings {
-    /// `<PREFIX>_METRICS_ADDR`: `127.0.0.1:<gRPC port + 1000>` by default;
+    /// `<PREFIX>_METRICS_ADDR`: `127.0.0.1:<gRPC port − 41000>` (9051…) by default;
     /// `off` serves none.
     pub addr: Option<SocketAddr>,
 }
@@ -108,7 +110,7 @@ impl MetricsSettings {
         let variable = service.variable("METRICS_ADDR");
         let default = SocketAddr::new(
             IpAddr::V4(Ipv4Addr::LOCALHOST),
-            service.default_port.saturating_add(METRICS_PORT_OFFSET),
+            service.default_port.saturating_sub(METRICS_PORT_OFFSET),
         );
         let addr = match source.string(&variable)? {
             None => Some(default),
@@ -183,9 +185,9 @@ mod tests {
     };
 
     #[test]
-    fn the_address_defaults_to_the_grpc_port_plus_1000_and_can_be_off() {
+    fn the_address_defaults_to_the_grpc_port_minus_41000_and_can_be_off() {
         let default = MetricsSettings::from_source(&SERVICE, &EnvSource::from_pairs([])).unwrap();
-        assert_eq!(default.addr, Some("127.0.0.1:51054".parse().unwrap()));
+        assert_eq!(default.addr, Some("127.0.0.1:9054".parse().unwrap()));
         let off = MetricsSettings::from_source(
             &SERVICE,
             &EnvSource::from_pairs([("ORDERS_METRICS_ADDR", "off")]),
